@@ -1,1 +1,25 @@
-//! placeholder
+//! The ONVIF layer: SOAP 1.2 envelopes, WS-Security and HTTP Digest, the typed
+//! device, media and PTZ calls tandem makes, and structured faults.
+//!
+//! - [`soap`], [`message`], [`types`]: pure functions from values to XML and back,
+//!   shared by the [`client`] and the simulator (which uses the types, never the client).
+//! - [`auth`]: UsernameToken digests and HTTP Digest, for both sides.
+//! - [`client::Device`]: one device (or VMS bridge) endpoint, with its clock offset,
+//!   service addresses, authentication mode, timeouts and size cap.
+//! - [`Error`]: one error type that knows whether a failure is retryable.
+//!
+//! **Architecture invariant:** nothing here knows about presets numbers, sites or
+//! the store; those are `tandem-core` and `tandem-engine` concepts.
+
+pub mod auth;
+pub mod client;
+mod error;
+pub mod message;
+pub mod ns;
+pub mod soap;
+pub mod types;
+pub mod xml;
+
+pub use auth::Credentials;
+pub use client::{ClientConfig, Device};
+pub use error::{Error, Fault, QName, Result};

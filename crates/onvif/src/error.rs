@@ -1,0 +1,151 @@
+//! The one error type of the ONVIF layer.
+//!
+//! The engine retries some failures and reports others, so every error knows
+//! which kind it is: [`Error::is_retryable`] is the single place that decides.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A failed ONVIF call.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The device could not be reached or the connection broke (refused, reset, DNS).
+    #[error("cannot reach {url}: {message}")]
+    Transport {
+        /// The service address that was called.
+        url: String,
+        /// What the HTTP stack said.
+        message: String,
+    },
+    /// The device accepted the request but did not answer in time.
+    #[error("{url} did not answer within {} ms", .after.as_millis())]
+    Timeout {
+        /// The service address that was called.
+        url: String,
+        /// The time bound that passed.
+        after: Duration,
+    },
+    /// The device answered with a SOAP fault: its own words, kept structured.
+    #[error("device fault: {0}")]
+    Fault(Fault),
+    /// The device refused our credentials, with every authentication scheme we tried.
+    #[error(
+        "authentication refused by {url}: {message}; check the binding's username and password"
+    )]
+    Unauthorized {
+        /// The service address that was called.
+        url: String,
+        /// What the device said (HTTP status or fault reason).
+        message: String,
+    },
+    /// An HTTP status other than success, 401 or a SOAP fault.
+    #[error("{url} answered HTTP {status}")]
+    Http {
+        /// The service address that was called.
+        url: String,
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// The answer was larger than the configured cap and was not read.
+    #[error("answer from {url} exceeds {limit} bytes")]
+    TooLarge {
+        /// The service address that was called.
+        url: String,
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// The answer was not the XML we expect: malformed, hostile, or missing an element.
+    #[error("malformed answer: {0}")]
+    Malformed(String),
+    /// The device does not offer a service this call needs (for example no PTZ service).
+    #[error("device has no {0} service")]
+    NoService(&'static str),
+}
+
+impl Error {
+    /// True when the same request may succeed later unchanged: transport failures,
+    /// timeouts, server-side HTTP errors and the `ter:MovingPTZ` fault (retry after the move).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Transport { .. } | Error::Timeout { .. } => true,
+            Error::Http { status, .. } => *status >= 500 || *status == 429,
+            Error::Fault(fault) => fault.is("MovingPTZ"),
+            Error::Unauthorized { .. }
+            | Error::TooLarge { .. }
+            | Error::Malformed(_)
+            | Error::NoService(_) => false,
+        }
+    }
+
+    /// True when the device was not reached or did not answer: the failover signal.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Error::Transport { .. } | Error::Timeout { .. })
+    }
+
+    /// The fault, when the device answered with one.
+    pub fn fault(&self) -> Option<&Fault> {
+        match self {
+            Error::Fault(fault) => Some(fault),
+            _ => None,
+        }
+    }
+}
+
+/// A qualified name as a fault carries it: namespace URI and local name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QName {
+    /// Namespace URI, empty when the device used an unbound or no prefix.
+    pub namespace: String,
+    /// Local name, such as `NoToken`.
+    pub local: String,
+}
+
+impl fmt::Display for QName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match crate::ns::prefix_of(&self.namespace) {
+            Some(prefix) => write!(f, "{prefix}:{}", self.local),
+            None if self.namespace.is_empty() => f.write_str(&self.local),
+            None => write!(f, "{{{}}}{}", self.namespace, self.local),
+        }
+    }
+}
+
+/// A SOAP fault as the device sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// `env:Sender` or `env:Receiver` (SOAP 1.1 `Client`/`Server` map to them).
+    pub code: QName,
+    /// Subcodes from outermost to innermost, such as `ter:InvalidArgVal`, `ter:NoToken`.
+    pub subcodes: Vec<QName>,
+    /// The device's reason text, as written.
+    pub reason: String,
+}
+
+impl Fault {
+    /// True when the code or any subcode has this local name (`"NoToken"`), whatever
+    /// the prefix: devices disagree on namespaces for the `ter` codes.
+    pub fn is(&self, local: &str) -> bool {
+        self.code.local == local || self.subcodes.iter().any(|s| s.local == local)
+    }
+
+    /// The innermost subcode, the most specific part of the fault.
+    pub fn detail_code(&self) -> &QName {
+        self.subcodes.last().unwrap_or(&self.code)
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.code)?;
+        for sub in &self.subcodes {
+            write!(f, "/{sub}")?;
+        }
+        if !self.reason.is_empty() {
+            write!(f, ": {}", self.reason)?;
+        }
+        Ok(())
+    }
+}
+
+/// Result of an ONVIF call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
