@@ -578,6 +578,7 @@ impl Response {
                         escape(&profile.token),
                         escape(&profile.name)
                     );
+                    out.push_str(MEDIA1_VIDEO_CONFIGURATION);
                     if let Some(ptz) = &profile.ptz {
                         ptz.write(&mut out, "tt:PTZConfiguration");
                     }
@@ -673,6 +674,19 @@ impl Response {
         out
     }
 }
+
+/// The video source and JPEG encoder of a media v1 profile: clients that
+/// list profiles expect them, and the schema requires each part shown.
+const MEDIA1_VIDEO_CONFIGURATION: &str = concat!(
+    r#"<tt:VideoSourceConfiguration token="video_source_config_1"><tt:Name>VideoSource</tt:Name><tt:UseCount>1</tt:UseCount>"#,
+    r#"<tt:SourceToken>video_source_1</tt:SourceToken><tt:Bounds x="0" y="0" width="640" height="360"/></tt:VideoSourceConfiguration>"#,
+    r#"<tt:VideoEncoderConfiguration token="video_encoder_config_1"><tt:Name>JPEG</tt:Name><tt:UseCount>1</tt:UseCount>"#,
+    "<tt:Encoding>JPEG</tt:Encoding><tt:Resolution><tt:Width>640</tt:Width><tt:Height>360</tt:Height></tt:Resolution>",
+    "<tt:Quality>5</tt:Quality><tt:RateControl><tt:FrameRateLimit>5</tt:FrameRateLimit><tt:EncodingInterval>1</tt:EncodingInterval>",
+    "<tt:BitrateLimit>1024</tt:BitrateLimit></tt:RateControl><tt:Multicast><tt:Address><tt:Type>IPv4</tt:Type>",
+    "<tt:IPv4Address>0.0.0.0</tt:IPv4Address></tt:Address><tt:Port>0</tt:Port><tt:TTL>1</tt:TTL><tt:AutoStart>false</tt:AutoStart>",
+    "</tt:Multicast><tt:SessionTimeout>PT60S</tt:SessionTimeout></tt:VideoEncoderConfiguration>",
+);
 
 /// The capabilities element each service reports inside `GetServices`.
 fn service_capabilities(namespace: &str) -> &'static str {

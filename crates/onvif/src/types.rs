@@ -330,6 +330,7 @@ impl PtzConfiguration {
         let _ = write!(
             out,
             concat!(
+                // "Pant" is the schema's own spelling; the correct one fails validation.
                 "<tt:DefaultAbsolutePantTiltPositionSpace>{}</tt:DefaultAbsolutePantTiltPositionSpace>",
                 "<tt:DefaultAbsoluteZoomPositionSpace>{}</tt:DefaultAbsoluteZoomPositionSpace>",
                 "<tt:DefaultRelativePanTiltTranslationSpace>{}</tt:DefaultRelativePanTiltTranslationSpace>",

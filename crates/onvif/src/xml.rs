@@ -6,7 +6,8 @@
 
 use std::borrow::Cow;
 
-use roxmltree::{Document, Node, ParsingOptions};
+pub use roxmltree::Node;
+use roxmltree::{Document, ParsingOptions};
 
 use crate::error::{Error, Result};
 

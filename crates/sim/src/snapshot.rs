@@ -306,7 +306,7 @@ impl Scene {
             .iter()
             .map(|&(k, amp, phase)| amp * (k * a + phase).sin())
             .sum();
-        (2.2 + sum).max(0.3)
+        (3.0 + sum).max(0.3)
     }
 }
 
@@ -396,9 +396,10 @@ impl Column {
     }
 }
 
-/// Per-row precomputation: elevation and the ground colour there.
+/// Per-row precomputation: elevation and the sky and ground colours there.
 struct Row {
     el: f64,
+    sky: Rgb,
     ground: Rgb,
     /// On a grid parallel.
     grid: bool,
@@ -415,8 +416,15 @@ impl Row {
         if (distance.log2() * 2.0).floor() as i64 % 2 == 0 {
             ground = scale(ground, 0.88);
         }
+        let height = (el / SCENE_EL_LIMIT).clamp(0.0, 1.0);
+        let sky = mix(SKY_HORIZON, SKY_ZENITH, height.sqrt());
         let grid = spans_multiple(el, optics.dpp / 2.0, optics.grid_step());
-        Self { el, ground, grid }
+        Self {
+            el,
+            sky,
+            ground,
+            grid,
+        }
     }
 }
 
@@ -438,22 +446,22 @@ fn shade(scene: &Scene, col: &Column, row: &Row) -> Rgb {
         return c;
     }
     if el >= 0.0 {
-        if let Some(b) = col.front.map(|i| &scene.front[i]) {
-            if el < b.top {
-                return facade(b, col.az, el);
-            }
+        if let Some(b) = col.front.map(|i| &scene.front[i])
+            && el < b.top
+        {
+            return facade(b, col.az, el);
         }
-        if let Some(b) = col.back.map(|i| &scene.back[i]) {
-            if el < b.top {
-                // Aerial perspective: the back row fades towards the haze.
-                return mix(facade(b, col.az, el), HAZE, 0.45);
-            }
+        if let Some(b) = col.back.map(|i| &scene.back[i])
+            && el < b.top
+        {
+            // Aerial perspective: the back row fades towards the haze.
+            return mix(facade(b, col.az, el), HAZE, 0.45);
         }
         if el < col.ridge {
             return mix(HILLS, HAZE, el / col.ridge * 0.5);
         }
         // The faint grid keeps pans and tilts visible with only sky in view.
-        let c = sky(scene, col, el);
+        let c = sky(scene, col, row);
         if col.grid || row.grid {
             mix(c, WHITE, 0.2)
         } else {
@@ -481,7 +489,7 @@ fn landmark(col: &Column, el: f64) -> Option<Rgb> {
     let color = SIGN_COLORS[col.mark];
     if (SIGN_BOTTOM..=SIGN_TOP).contains(&el) {
         let inner = SIGN_HALF_W - SIGN_BORDER;
-        if dx.abs() > inner || el < SIGN_BOTTOM + SIGN_BORDER || el > SIGN_TOP - SIGN_BORDER {
+        if dx.abs() > inner || !(SIGN_BOTTOM + SIGN_BORDER..=SIGN_TOP - SIGN_BORDER).contains(&el) {
             return Some(INK);
         }
         let (top1, px1) = SIGN_LINE1;
@@ -496,7 +504,8 @@ fn landmark(col: &Column, el: f64) -> Option<Rgb> {
     }
     if dx.abs() < POLE_HALF_W && (POLE_BOTTOM..SIGN_BOTTOM).contains(&el) {
         // Striped like a survey pole (1° bands), shaded to look round.
-        let band = ((el - POLE_BOTTOM).floor() as i64) % 2 == 0;
+        // `as` truncates, which is floor here since el > POLE_BOTTOM.
+        let band = ((el - POLE_BOTTOM) as i64) % 2 == 0;
         let base = if band { color } else { WHITE };
         return Some(scale(base, 1.0 - 0.4 * (dx / POLE_HALF_W).powi(2)));
     }
@@ -536,10 +545,13 @@ fn facade(b: &Building, az: f64, el: f64) -> Rgb {
     const CELL_W: f64 = 0.8;
     const CELL_H: f64 = 1.0;
     if u > 0.35 && from_right > 0.35 && el > 0.6 && el < b.top - 0.6 {
-        let (fu, fv) = ((u / CELL_W).fract(), (el / CELL_H).fract());
+        // Plain casts instead of floor/fract: both are positive here and the
+        // casts avoid a libm call per pixel.
+        let (cu, cv) = ((u / CELL_W) as u64, (el / CELL_H) as u64);
+        let (fu, fv) = (u / CELL_W - cu as f64, el / CELL_H - cv as f64);
         if (0.3..0.75).contains(&fu) && (0.3..0.8).contains(&fv) {
-            let cell = mix64(b.id ^ ((u / CELL_W) as u64) << 16 ^ ((el / CELL_H) as u64) << 40);
-            return if cell % 4 == 0 {
+            let cell = mix64(b.id ^ cu << 16 ^ cv << 40);
+            return if cell.is_multiple_of(4) {
                 WINDOW_LIT
             } else {
                 scale(b.color, 0.45)
@@ -549,14 +561,19 @@ fn facade(b: &Building, az: f64, el: f64) -> Rgb {
     b.color
 }
 
-fn sky(scene: &Scene, col: &Column, el: f64) -> Rgb {
-    let t = (el / SCENE_EL_LIMIT).clamp(0.0, 1.0);
-    let mut c = mix(SKY_HORIZON, SKY_ZENITH, t.sqrt());
-    let sun = col.sun_dx.hypot(el - scene.sun_el);
-    if sun < 1.6 {
-        return SUN;
+fn sky(scene: &Scene, col: &Column, row: &Row) -> Rgb {
+    const SUN_RADIUS: f64 = 1.6;
+    /// Beyond this the glow is below half a colour step, so skip the `exp`.
+    const GLOW_REACH: f64 = 25.0;
+    let (el, mut c) = (row.el, row.sky);
+    let (dx, dy) = (col.sun_dx, el - scene.sun_el);
+    if dx.abs() < GLOW_REACH && dy.abs() < GLOW_REACH {
+        let d = (dx * dx + dy * dy).sqrt();
+        if d < SUN_RADIUS {
+            return SUN;
+        }
+        c = mix(c, SUN_GLOW, 0.55 * (-(d - SUN_RADIUS) / 4.0).exp());
     }
-    c = mix(c, SUN_GLOW, 0.55 * (-(sun - 1.6) / 4.0).exp());
     let mut mask = col.blobs;
     while mask != 0 {
         let b = &scene.blobs[mask.trailing_zeros() as usize];
@@ -570,16 +587,17 @@ fn sky(scene: &Scene, col: &Column, el: f64) -> Rgb {
     c
 }
 
+// Both helpers round with `+ 0.5` and a cast rather than `round()`, which is
+// a libm call on baseline x86-64 and dominated the per-pixel cost; the cast
+// saturates, so no channel can wrap.
+
 fn mix(a: Rgb, b: Rgb, t: f64) -> Rgb {
     let t = t.clamp(0.0, 1.0);
-    // `as u8` saturates, so no channel can wrap.
-    std::array::from_fn(|i| {
-        (f64::from(a[i]) + (f64::from(b[i]) - f64::from(a[i])) * t).round() as u8
-    })
+    std::array::from_fn(|i| (f64::from(a[i]) + (f64::from(b[i]) - f64::from(a[i])) * t + 0.5) as u8)
 }
 
 fn scale(c: Rgb, f: f64) -> Rgb {
-    c.map(|v| (f64::from(v) * f).round() as u8)
+    c.map(|v| (f64::from(v) * f + 0.5) as u8)
 }
 
 /// Screen-space annotations drawn over the rendered scene: bearing labels
@@ -635,20 +653,18 @@ fn draw_overlays(img: &mut [u8], w: usize, h: usize, optics: &Optics) {
     // Crosshair at the optical centre.
     let (cx, cy) = ((w / 2) as i64, (h / 2) as i64);
     let (gap, arm, t) = (3 * s, 9 * s, (s / 2).max(1));
-    for (x0, y0, x1, y1) in [
-        (cx - arm, cy - t / 2, cx - gap, cy + t - t / 2),
-        (cx + gap, cy - t / 2, cx + arm, cy + t - t / 2),
-        (cx - t / 2, cy - arm, cx + t - t / 2, cy - gap),
-        (cx - t / 2, cy + gap, cx + t - t / 2, cy + arm),
-    ] {
+    let (lo, hi) = (-t / 2, t - t / 2);
+    let arms = [
+        (cx - arm, cy + lo, cx - gap, cy + hi),
+        (cx + gap, cy + lo, cx + arm, cy + hi),
+        (cx + lo, cy - arm, cx + hi, cy - gap),
+        (cx + lo, cy + gap, cx + hi, cy + arm),
+    ];
+    // Outline first, then fill, so the arms read on light and dark alike.
+    for (x0, y0, x1, y1) in arms {
         canvas.rect(x0 - 1, y0 - 1, x1 + 1, y1 + 1, INK);
     }
-    for (x0, y0, x1, y1) in [
-        (cx - arm, cy - t / 2, cx - gap, cy + t - t / 2),
-        (cx + gap, cy - t / 2, cx + arm, cy + t - t / 2),
-        (cx - t / 2, cy - arm, cx + t - t / 2, cy - gap),
-        (cx - t / 2, cy + gap, cx + t - t / 2, cy + arm),
-    ] {
+    for (x0, y0, x1, y1) in arms {
         canvas.rect(x0, y0, x1, y1, WHITE);
     }
 
@@ -682,7 +698,8 @@ fn status_lines(optics: &Optics) -> [String; 2] {
         ),
         format!(
             "AZ {} EL {} FOV {}",
-            fixed(optics.az0.rem_euclid(360.0), 1),
+            // Round before wrapping so a hair west of north shows 0.0, not 360.0.
+            fixed(((optics.az0 * 10.0).round() / 10.0).rem_euclid(360.0), 1),
             fixed(optics.el0, 1),
             fixed(optics.hfov(), 1)
         ),
@@ -920,6 +937,12 @@ mod tests {
         let [first, second] = status_lines(&Optics::new(v, 640, 360));
         assert_eq!(first, "P 0.25 T 0.00 Z 1.00");
         assert_eq!(second, "AZ 45.0 EL 0.0 FOV 4.0");
+        let west_of_north = View {
+            pan: -0.0001,
+            ..HOME
+        };
+        let [_, second] = status_lines(&Optics::new(west_of_north, 640, 360));
+        assert_eq!(second, "AZ 0.0 EL 0.0 FOV 60.0");
     }
 
     #[test]

@@ -322,9 +322,10 @@ class SchemaSet:
             self.fault_mode = f"SOAP 1.2 envelope schema {soap12}"
         else:
             self.roots[SOAP12] = self.builtin_fault_schema()
-            self.fault_mode = ("no SOAP 1.2 envelope schema in WSDL_DIR (the 'envelope' file there "
-                               "is SOAP 1.1): env:Fault checked for well-formedness plus the "
-                               "built-in SOAP 1.2 Fault structure schema")
+            soap11 = self.by_ns.get(SOAP11)
+            why = f" ({soap11.name} there is the SOAP 1.1 schema)" if soap11 else ""
+            self.fault_mode = (f"no SOAP 1.2 envelope schema in WSDL_DIR{why}: env:Fault checked for "
+                               "well-formedness plus the built-in SOAP 1.2 Fault structure schema")
 
         top = self.tmp / "top.xsd"
         lines = ['<?xml version="1.0" encoding="UTF-8"?>',

@@ -1,0 +1,320 @@
+//! The HTTP side of one camera on one site: a loopback listener serving the
+//! standard ONVIF paths (`/onvif/device_service`, `media_service`,
+//! `media2_service`, `ptz_service`) and `/onvif/snapshot.jpg`, with the site's
+//! faults applied before anything else: down closes the listener (connection
+//! refused) and drops open connections; hang never answers; latency delays;
+//! a failure rate drops connections without an answer.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tandem_onvif::auth::{DigestAlgorithm, DigestChallenge, UsernameToken};
+use tandem_onvif::message;
+use tandem_onvif::soap;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::device::{self, DeviceFault};
+use crate::quirks::AuthMode;
+use crate::snapshot;
+use crate::world::{Faults, Site};
+
+/// Largest request body accepted.
+const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+/// How far a WS-Security `Created` may be from the device clock.
+const CREATED_WINDOW_S: i64 = 30;
+
+type Body = Full<Bytes>;
+
+/// Serves one camera of one site until `shutdown` turns true.
+pub(crate) async fn serve(
+    site: Arc<Site>,
+    camera: usize,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let Ok(address) = listener.local_addr() else {
+        return;
+    };
+    let mut listener = Some(listener);
+    let mut faults = site.subscribe();
+    loop {
+        let down = faults.borrow_and_update().down;
+        if down {
+            listener = None;
+        } else if listener.is_none() {
+            // Coming back up: take the same port again so addresses stay valid.
+            listener = rebind(address).await;
+        }
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            changed = faults.changed() => if changed.is_err() { return },
+            accepted = accept(listener.as_ref()) => {
+                if let Ok((stream, _)) = accepted {
+                    tokio::spawn(connection(site.clone(), camera, stream, shutdown.clone()));
+                }
+            }
+        }
+    }
+}
+
+async fn accept(listener: Option<&TcpListener>) -> io::Result<(TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn rebind(address: std::net::SocketAddr) -> Option<TcpListener> {
+    for _ in 0..50 {
+        match TcpListener::bind(address).await {
+            Ok(l) => return Some(l),
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    tracing::warn!(%address, "could not take the endpoint's port back");
+    None
+}
+
+async fn connection(
+    site: Arc<Site>,
+    camera: usize,
+    stream: TcpStream,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let mut faults = site.subscribe();
+    let service_site = site.clone();
+    let service =
+        hyper::service::service_fn(move |request| handle(service_site.clone(), camera, request));
+    let conn =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        _ = conn => {}
+        _ = faults.wait_for(|f| f.down) => {}
+        _ = shutdown.changed() => {}
+    }
+}
+
+async fn handle(
+    site: Arc<Site>,
+    camera: usize,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, io::Error> {
+    let faults = site.faults();
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+    }
+    if faults.hang {
+        // Never answer while the hang lasts; then drop the connection.
+        let mut watch = site.subscribe();
+        let _ = watch.wait_for(|f: &Faults| !f.hang).await;
+        return Err(io::Error::other("hang released"));
+    }
+    if faults.failure_rate > 0.0 && rand::random::<f64>() < faults.failure_rate {
+        return Err(io::Error::other("injected failure"));
+    }
+    let Some(cam) = site.camera(camera) else {
+        return Ok(plain(StatusCode::NOT_FOUND, "no such camera"));
+    };
+    let path = request.uri().path().to_string();
+    match (request.method().clone(), path.as_str()) {
+        (Method::GET, "/onvif/snapshot.jpg") => Ok(snapshot(&site, cam.index).await),
+        (Method::POST, path) => match device::service_of_path(path) {
+            Some(_) => Ok(soap_call(&site, camera, request).await),
+            None => Ok(plain(StatusCode::NOT_FOUND, "unknown ONVIF service path")),
+        },
+        _ => Ok(plain(StatusCode::NOT_FOUND, "not found")),
+    }
+}
+
+async fn snapshot(site: &Site, index: usize) -> Response<Body> {
+    let p = site.world().camera(index).motion().position(Instant::now());
+    let view = snapshot::View {
+        pan: p[0],
+        tilt: p[1],
+        zoom: p[2],
+    };
+    let jpeg =
+        tokio::task::spawn_blocking(move || snapshot::render_jpeg(view, index as u64, 640, 360))
+            .await;
+    match jpeg {
+        Ok(bytes) if !bytes.is_empty() => {
+            let mut response = Response::new(Full::new(Bytes::from(bytes)));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+            response
+        }
+        _ => plain(StatusCode::INTERNAL_SERVER_ERROR, "snapshot failed"),
+    }
+}
+
+/// What authentication concluded.
+enum Denied {
+    Fault(DeviceFault),
+    Challenge,
+}
+
+async fn soap_call(site: &Site, camera: usize, request: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let bytes = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request too large or broken"),
+    };
+    let Some(cam) = site.camera(camera) else {
+        return plain(StatusCode::NOT_FOUND, "no such camera");
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return fault(&DeviceFault::bad_request("request is not UTF-8"));
+    };
+    let envelope = match soap::Envelope::parse(text) {
+        Ok(e) => e,
+        Err(e) => return fault(&DeviceFault::bad_request(&e.to_string())),
+    };
+    let body = match envelope.body_element() {
+        Ok(b) => b,
+        Err(e) => return fault(&DeviceFault::bad_request(&e.to_string())),
+    };
+    let request = match message::Request::parse(body) {
+        Ok(Some(r)) => r,
+        Ok(None) => return fault(&DeviceFault::not_supported(body.tag_name().name())),
+        Err(e) => return fault(&DeviceFault::bad_request(&e.to_string())),
+    };
+    if !matches!(request, message::Request::GetSystemDateAndTime) {
+        let authorization = parts
+            .headers
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        match authorize(
+            site,
+            cam.quirks.auth,
+            cam.quirks.clock_offset_s,
+            envelope.header(),
+            authorization,
+        ) {
+            Ok(()) => {}
+            Err(Denied::Fault(f)) => return fault(&f),
+            Err(Denied::Challenge) => return challenge(site, cam.quirks.auth),
+        }
+    }
+    // Answer in the namespace of the service the request named: devices accept
+    // any operation at any of their service paths, and so do we.
+    let answer_service = request.service();
+    match device::handle(site, cam, request, Instant::now()) {
+        Ok(response) => {
+            let xml = soap::envelope(None, &response.to_xml(answer_service));
+            soap_response(StatusCode::OK, xml)
+        }
+        Err(f) => fault(&f),
+    }
+}
+
+fn authorize(
+    site: &Site,
+    mode: AuthMode,
+    clock_offset_s: i64,
+    header: Option<tandem_onvif::xml::Node<'_, '_>>,
+    authorization: Option<&str>,
+) -> Result<(), Denied> {
+    let token = header.and_then(UsernameToken::from_header);
+    let check_wsse = |token: &UsernameToken| -> Result<(), Denied> {
+        if token.username != site.credentials.username
+            || !token.verifies(&site.credentials.password)
+        {
+            return Err(Denied::Fault(DeviceFault::not_authorized(
+                "wrong username or password",
+            )));
+        }
+        let created = chrono::DateTime::parse_from_rfc3339(&token.created).map_err(|_| {
+            Denied::Fault(DeviceFault::not_authorized("Created is not a timestamp"))
+        })?;
+        let skew = (created.to_utc() - device::device_clock(clock_offset_s)).num_seconds();
+        if skew.abs() > CREATED_WINDOW_S {
+            return Err(Denied::Fault(DeviceFault::not_authorized(&format!(
+                "Created is {skew} s from the device clock; correct for the device's clock offset"
+            ))));
+        }
+        Ok(())
+    };
+    let check_digest = |value: &str| -> Result<(), Denied> {
+        let ok = challenges(site, mode).iter().any(|c| {
+            c.verify(value, "POST", &site.credentials.password)
+                .as_deref()
+                == Some(&site.credentials.username)
+        });
+        if ok { Ok(()) } else { Err(Denied::Challenge) }
+    };
+    match mode {
+        AuthMode::None => Ok(()),
+        AuthMode::WsSecurity => match &token {
+            Some(t) => check_wsse(t),
+            None => Err(Denied::Fault(DeviceFault::not_authorized(
+                "a WS-Security UsernameToken is required",
+            ))),
+        },
+        AuthMode::Digest | AuthMode::DigestMd5 => match authorization {
+            Some(value) => check_digest(value),
+            None => Err(Denied::Challenge),
+        },
+        AuthMode::Any => match (&token, authorization) {
+            (Some(t), _) => check_wsse(t),
+            (None, Some(value)) => check_digest(value),
+            (None, None) => Err(Denied::Challenge),
+        },
+    }
+}
+
+fn challenges(site: &Site, mode: AuthMode) -> Vec<DigestChallenge> {
+    let make = |algorithm| DigestChallenge {
+        realm: "tandem-sim".into(),
+        nonce: site.digest_nonce.clone(),
+        opaque: None,
+        algorithm,
+        session: false,
+        qop_auth: true,
+    };
+    match mode {
+        AuthMode::DigestMd5 => vec![make(DigestAlgorithm::Md5)],
+        _ => vec![make(DigestAlgorithm::Sha256), make(DigestAlgorithm::Md5)],
+    }
+}
+
+fn challenge(site: &Site, mode: AuthMode) -> Response<Body> {
+    let mut response = plain(StatusCode::UNAUTHORIZED, "authentication required");
+    for c in challenges(site, mode) {
+        if let Ok(value) = HeaderValue::from_str(&c.to_header()) {
+            response.headers_mut().append(WWW_AUTHENTICATE, value);
+        }
+    }
+    response
+}
+
+fn fault(f: &DeviceFault) -> Response<Body> {
+    let xml = soap::fault_envelope(f.sender, &f.subcodes, &f.reason);
+    let status = StatusCode::from_u16(f.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    soap_response(status, xml)
+}
+
+fn soap_response(status: StatusCode, xml: String) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(xml)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/soap+xml; charset=utf-8"),
+    );
+    response
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
+    response
+}

@@ -1,0 +1,318 @@
+//! Vendor quirk profiles: the ways real devices and VMS bridges differ, so
+//! that tandem is tested against them before it meets them.
+//!
+//! A profile is a `+`-separated list of traits, such as `vms+rounded` or
+//! `camera+limited=16+skewed=7200`, applied per site or per camera with a
+//! [`ProfileRule`] such as `2=vms` (site 2) or `1/3=fixed8` (site 1, camera 3).
+
+use std::fmt;
+use std::str::FromStr;
+
+/// How a site names presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStyle {
+    /// Tokens are the preset number ("1", "2"...); `SetPreset` with an unknown
+    /// numeric token creates that slot. Most cameras.
+    Numeric,
+    /// Opaque GUIDs chosen by the device; `SetPreset` with an unknown token
+    /// faults `ter:NoToken`. VMS bridges.
+    Guid,
+}
+
+/// Which authentication a site accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// WS-Security UsernameToken or HTTP Digest (most cameras).
+    Any,
+    /// WS-Security only; requests without it get a `ter:NotAuthorized` fault.
+    WsSecurity,
+    /// HTTP Digest only (SHA-256 and MD5 offered); WS-Security headers are ignored.
+    Digest,
+    /// HTTP Digest with MD5 only, as older firmware offers.
+    DigestMd5,
+    /// No authentication at all.
+    None,
+}
+
+/// The quirks of one camera as one site exposes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quirks {
+    /// Token style.
+    pub tokens: TokenStyle,
+    /// A fixed set of slots ("Preset1".."PresetN"), always listed, never created or deleted.
+    pub fixed_slots: Option<u32>,
+    /// Positions reported rounded to this step.
+    pub position_step: Option<f64>,
+    /// Names are not kept: `GetPresets` reports presets without names.
+    pub nameless: bool,
+    /// `SetPreset` faults `ter:MovingPTZ` while the camera moves.
+    pub refuse_while_moving: bool,
+    /// Most presets the device holds (`ter:TooManyPresets` beyond).
+    pub max_presets: u32,
+    /// Accepted authentication.
+    pub auth: AuthMode,
+    /// Device clock minus true UTC, in seconds.
+    pub clock_offset_s: i64,
+    /// The names of the traits applied, for display.
+    pub names: Vec<String>,
+}
+
+impl Default for Quirks {
+    fn default() -> Self {
+        Quirks {
+            tokens: TokenStyle::Numeric,
+            fixed_slots: None,
+            position_step: None,
+            nameless: false,
+            refuse_while_moving: false,
+            max_presets: 256,
+            auth: AuthMode::Any,
+            clock_offset_s: 0,
+            names: Vec::new(),
+        }
+    }
+}
+
+impl Quirks {
+    /// The profile name as given (`camera` when nothing was applied).
+    pub fn profile_name(&self) -> String {
+        if self.names.is_empty() {
+            "camera".into()
+        } else {
+            self.names.join("+")
+        }
+    }
+
+    /// Applies a `+`-separated profile on top of these quirks.
+    pub fn apply(&mut self, profile: &Profile) {
+        for t in &profile.traits {
+            t.apply(self);
+            self.names.push(t.to_string());
+        }
+    }
+
+    /// Most presets this camera can hold.
+    pub fn capacity(&self) -> u32 {
+        self.fixed_slots.unwrap_or(self.max_presets)
+    }
+}
+
+/// One quirk.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Trait {
+    /// Numeric tokens equal to the preset number.
+    Camera,
+    /// Opaque GUID tokens.
+    Vms,
+    /// A fixed set of N slots.
+    FixedSlots(u32),
+    /// Positions rounded to this step.
+    Rounded(f64),
+    /// No preset names.
+    Nameless,
+    /// `SetPreset` refused while moving.
+    StrictMoving,
+    /// At most N presets.
+    Limited(u32),
+    /// Authentication mode.
+    Auth(AuthMode),
+    /// Device clock offset in seconds.
+    Skewed(i64),
+}
+
+impl Trait {
+    fn apply(self, q: &mut Quirks) {
+        match self {
+            Trait::Camera => q.tokens = TokenStyle::Numeric,
+            Trait::Vms => q.tokens = TokenStyle::Guid,
+            Trait::FixedSlots(n) => {
+                q.tokens = TokenStyle::Numeric;
+                q.fixed_slots = Some(n);
+            }
+            Trait::Rounded(step) => q.position_step = Some(step),
+            Trait::Nameless => q.nameless = true,
+            Trait::StrictMoving => q.refuse_while_moving = true,
+            Trait::Limited(n) => q.max_presets = n,
+            Trait::Auth(mode) => q.auth = mode,
+            Trait::Skewed(s) => q.clock_offset_s = s,
+        }
+    }
+}
+
+impl fmt::Display for Trait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trait::Camera => f.write_str("camera"),
+            Trait::Vms => f.write_str("vms"),
+            Trait::FixedSlots(n) => write!(f, "fixed={n}"),
+            Trait::Rounded(s) => write!(f, "rounded={s}"),
+            Trait::Nameless => f.write_str("nameless"),
+            Trait::StrictMoving => f.write_str("strict-moving"),
+            Trait::Limited(n) => write!(f, "limited={n}"),
+            Trait::Auth(AuthMode::Any) => f.write_str("auth-any"),
+            Trait::Auth(AuthMode::WsSecurity) => f.write_str("wsse"),
+            Trait::Auth(AuthMode::Digest) => f.write_str("digest"),
+            Trait::Auth(AuthMode::DigestMd5) => f.write_str("digest-md5"),
+            Trait::Auth(AuthMode::None) => f.write_str("noauth"),
+            Trait::Skewed(s) => write!(f, "skewed={s}"),
+        }
+    }
+}
+
+/// The list of trait names and what they do, for `--help` and errors.
+pub const TRAITS_HELP: &str = "camera (numeric tokens), vms (GUID tokens), fixed8 or fixed=N (fixed slots), \
+rounded or rounded=STEP (positions rounded, default 0.01), nameless, strict-moving (SetPreset refused while moving), \
+limited or limited=N (preset limit, default 16), wsse, digest, digest-md5, noauth, auth-any, \
+skewed or skewed=SECONDS (device clock offset, default 7200)";
+
+impl FromStr for Trait {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, value) = match s.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim())),
+            None => (s.trim(), None),
+        };
+        let number = |default: f64| -> Result<f64, String> {
+            match value {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(|| format!("quirk {name}: {v:?} is not a number")),
+            }
+        };
+        let count = |default: f64| -> Result<u32, String> {
+            let n = number(default)?;
+            if n >= 1.0 && n <= 10_000.0 && n.fract() == 0.0 {
+                Ok(n as u32)
+            } else {
+                Err(format!(
+                    "quirk {name}: expected a whole number from 1 to 10000"
+                ))
+            }
+        };
+        Ok(match name {
+            "camera" => Trait::Camera,
+            "vms" => Trait::Vms,
+            "fixed8" => Trait::FixedSlots(8),
+            "fixed" => Trait::FixedSlots(count(8.0)?),
+            "rounded" => {
+                let step = number(0.01)?;
+                if !(step > 0.0 && step <= 1.0) {
+                    return Err(format!("quirk rounded: step {step} must be in (0, 1]"));
+                }
+                Trait::Rounded(step)
+            }
+            "nameless" => Trait::Nameless,
+            "strict-moving" => Trait::StrictMoving,
+            "limited" => Trait::Limited(count(16.0)?),
+            "wsse" => Trait::Auth(AuthMode::WsSecurity),
+            "digest" => Trait::Auth(AuthMode::Digest),
+            "digest-md5" => Trait::Auth(AuthMode::DigestMd5),
+            "noauth" => Trait::Auth(AuthMode::None),
+            "auth-any" => Trait::Auth(AuthMode::Any),
+            "skewed" => Trait::Skewed(number(7200.0)? as i64),
+            other => return Err(format!("unknown quirk {other:?}; known: {TRAITS_HELP}")),
+        })
+    }
+}
+
+/// A `+`-separated list of traits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    /// The traits, applied in order.
+    pub traits: Vec<Trait>,
+}
+
+impl FromStr for Profile {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let traits = s
+            .split('+')
+            .map(str::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Profile { traits })
+    }
+}
+
+/// Where a profile applies: every site, one site, or one camera of one site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileRule {
+    /// 1-based site number; `None` for every site.
+    pub site: Option<usize>,
+    /// 1-based camera number; `None` for every camera.
+    pub camera: Option<usize>,
+    /// The profile.
+    pub profile: Profile,
+}
+
+impl ProfileRule {
+    /// Whether the rule covers this (1-based) site and camera.
+    pub fn covers(&self, site: usize, camera: usize) -> bool {
+        self.site.is_none_or(|s| s == site) && self.camera.is_none_or(|c| c == camera)
+    }
+}
+
+impl FromStr for ProfileRule {
+    type Err = String;
+
+    /// `PROFILE`, `SITE=PROFILE` or `SITE/CAMERA=PROFILE`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        // A leading "N=" or "N/M=" is a scope; "rounded=0.5" is not (not a number before '=').
+        let scope = s.split_once('=').filter(|(head, _)| {
+            !head.is_empty() && head.chars().all(|c| c.is_ascii_digit() || c == '/')
+        });
+        let (site, camera, profile) = match scope {
+            Some((head, profile)) => {
+                let number = |t: &str| {
+                    t.parse::<usize>()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| format!("profile scope {head:?}: numbers start at 1"))
+                };
+                match head.split_once('/') {
+                    Some((site, camera)) => (Some(number(site)?), Some(number(camera)?), profile),
+                    None => (Some(number(head)?), None, profile),
+                }
+            }
+            None => (None, None, s),
+        };
+        Ok(ProfileRule {
+            site,
+            camera,
+            profile: profile.parse()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_parse_with_scope_and_values() {
+        let rule: ProfileRule = "2/3=vms+rounded=0.05+skewed".parse().expect("valid");
+        assert_eq!(rule.site, Some(2));
+        assert_eq!(rule.camera, Some(3));
+        let mut q = Quirks::default();
+        q.apply(&rule.profile);
+        assert_eq!(q.tokens, TokenStyle::Guid);
+        assert_eq!(q.position_step, Some(0.05));
+        assert_eq!(q.clock_offset_s, 7200);
+        assert!(rule.covers(2, 3) && !rule.covers(2, 4) && !rule.covers(1, 3));
+        let unscoped: ProfileRule = "rounded=0.5".parse().expect("valid");
+        assert_eq!(unscoped.site, None);
+    }
+
+    #[test]
+    fn bad_profiles_say_what_is_known() {
+        let err = "banana".parse::<ProfileRule>().err().unwrap_or_default();
+        assert!(err.contains("known:"), "{err}");
+        assert!("0=vms".parse::<ProfileRule>().is_err());
+        assert!("limited=0".parse::<ProfileRule>().is_err());
+        assert!("rounded=-1".parse::<ProfileRule>().is_err());
+    }
+}

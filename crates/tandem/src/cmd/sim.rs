@@ -1,0 +1,107 @@
+//! `tandem sim`: simulated sites on loopback, printing every endpoint.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use tandem_sim::quirks::{ProfileRule, TRAITS_HELP};
+use tandem_sim::{SimConfig, Simulator};
+
+/// Arguments of `tandem sim`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = format!("Quirks: {TRAITS_HELP}.\n\nExamples:\n  tandem sim --sites 2 --cameras 8 --profile 2=vms+rounded --presets 6 --drift\n  tandem sim --cameras 5000 --json"))]
+pub struct Args {
+    /// Number of sites; the first is the primary.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    sites: u16,
+    /// Number of physical cameras, each exposed by every site.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20000))]
+    cameras: u32,
+    /// Quirk profile: PROFILE for every site, SITE=PROFILE, or SITE/CAMERA=PROFILE;
+    /// a profile is quirks joined by '+', e.g. 2=vms+rounded=0.01. Repeatable, applied in order.
+    #[arg(long = "profile", value_name = "RULE")]
+    profiles: Vec<ProfileRule>,
+    /// Presets seeded on every camera of every site.
+    #[arg(long, default_value_t = 0)]
+    presets: u32,
+    /// Give the last site one deliberate difference of each kind (renamed, moved,
+    /// missing, extra, renumbered) on cameras 1 to 6.
+    #[arg(long)]
+    drift: bool,
+    /// Seed presets from a TOML file of [[preset]] tables (site, camera, number, name, pan, tilt, zoom).
+    #[arg(long, value_name = "FILE")]
+    seed_file: Option<PathBuf>,
+    /// Device username.
+    #[arg(long, default_value = "admin")]
+    username: String,
+    /// Device password.
+    #[arg(long, default_value = "tandem", env = "TANDEM_SIM_PASSWORD")]
+    password: String,
+    /// First endpoint port (site-major, camera-minor); free ports when absent.
+    #[arg(long)]
+    port_base: Option<u16>,
+    /// Control API port; a free port when 0.
+    #[arg(long, default_value_t = 0)]
+    control_port: u16,
+    /// Print one JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the simulator until Ctrl-C.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let config = SimConfig {
+        sites: usize::from(args.sites),
+        cameras: args.cameras as usize,
+        profiles: args.profiles,
+        username: args.username,
+        password: args.password,
+        seed_presets: args.presets,
+        drift: args.drift,
+        seed_file: args.seed_file,
+        port_base: args.port_base,
+        control_port: args.control_port,
+    };
+    let sim = Simulator::start(config).await?;
+    print_endpoints(&sim, args.json)?;
+    tokio::signal::ctrl_c().await?;
+    sim.shutdown();
+    Ok(())
+}
+
+fn print_endpoints(sim: &Simulator, json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        for endpoint in sim.endpoints() {
+            let mut value = serde_json::to_value(&endpoint)?;
+            value["kind"] = "endpoint".into();
+            writeln!(out, "{value}")?;
+        }
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({ "kind": "control", "url": sim.control_url() })
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{:<4} {:<10} {:>6}  {:<44} {:<8} {:<8} profile",
+            "site", "name", "camera", "device service", "user", "password"
+        )?;
+        for e in sim.endpoints() {
+            writeln!(
+                out,
+                "{:<4} {:<10} {:>6}  {:<44} {:<8} {:<8} {}",
+                e.site, e.site_name, e.camera, e.device_url, e.username, e.password, e.profile
+            )?;
+        }
+        writeln!(
+            out,
+            "\ncontrol API: {}  (e.g. curl -X PATCH {}/api/sites/1/faults -d '{{\"down\":true}}' -H 'content-type: application/json')",
+            sim.control_url(),
+            sim.control_url()
+        )?;
+        writeln!(out, "Ctrl-C stops the simulator.")?;
+    }
+    out.flush()?;
+    Ok(())
+}
