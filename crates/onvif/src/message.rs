@@ -641,7 +641,7 @@ impl Response {
                 open(&mut out, "GetServiceCapabilities");
                 let _ = write!(
                     out,
-                    r#"<tptz:Capabilities EFlip="false" Reverse="false" GetCompatibleConfigurations="true" MoveStatus="{}" StatusPosition="{}"/>"#,
+                    r#"<tptz:Capabilities EFlip="false" Reverse="false" GetCompatibleConfigurations="false" MoveStatus="{}" StatusPosition="{}"/>"#,
                     caps.move_status, caps.status_position
                 );
                 close(&mut out, "GetServiceCapabilities");
@@ -692,7 +692,7 @@ const MEDIA1_VIDEO_CONFIGURATION: &str = concat!(
 fn service_capabilities(namespace: &str) -> &'static str {
     match namespace {
         ns::TPTZ => {
-            r#"<tptz:Capabilities EFlip="false" Reverse="false" GetCompatibleConfigurations="true" MoveStatus="true" StatusPosition="true"/>"#
+            r#"<tptz:Capabilities EFlip="false" Reverse="false" GetCompatibleConfigurations="false" MoveStatus="true" StatusPosition="true"/>"#
         }
         ns::TRT => {
             r#"<trt:Capabilities SnapshotUri="true"><trt:ProfileCapabilities MaximumNumberOfProfiles="1"/><trt:StreamingCapabilities/></trt:Capabilities>"#

@@ -140,10 +140,10 @@ pub fn handle(
     let quirks = &camera.quirks;
     let world = site.world();
     let physical = world.camera(camera.index);
-    if let Some(profile) = profile_of(&request) {
-        if profile != PROFILE_TOKEN {
-            return Err(DeviceFault::no_profile(profile));
-        }
+    if let Some(profile) = profile_of(&request)
+        && profile != PROFILE_TOKEN
+    {
+        return Err(DeviceFault::no_profile(profile));
     }
     use Request::*;
     let response = match request {

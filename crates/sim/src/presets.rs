@@ -90,16 +90,15 @@ impl PresetTable {
             },
             None => self.create(quirks)?,
         };
-        if let Some(name) = &name {
-            if self
+        if let Some(name) = &name
+            && self
                 .entries
                 .iter()
                 .enumerate()
                 .any(|(i, e)| i != index && e.name.as_deref() == Some(name))
-            {
-                self.forget_unused(index, quirks);
-                return Err(DeviceFault::preset_exist(name));
-            }
+        {
+            self.forget_unused(index, quirks);
+            return Err(DeviceFault::preset_exist(name));
         }
         let entry = &mut self.entries[index];
         entry.position = Some(position);

@@ -185,7 +185,7 @@ impl FromStr for Trait {
         };
         let count = |default: f64| -> Result<u32, String> {
             let n = number(default)?;
-            if n >= 1.0 && n <= 10_000.0 && n.fract() == 0.0 {
+            if (1.0..=10_000.0).contains(&n) && n.fract() == 0.0 {
                 Ok(n as u32)
             } else {
                 Err(format!(

@@ -15,14 +15,23 @@ async fn start(profiles: &[&str], cameras: usize, seed_presets: u32) -> Arc<Simu
     let config = SimConfig {
         sites: 2,
         cameras,
-        profiles: profiles.iter().map(|p| p.parse().expect("valid profile")).collect(),
+        profiles: profiles
+            .iter()
+            .map(|p| p.parse().expect("valid profile"))
+            .collect(),
         seed_presets,
         ..SimConfig::default()
     };
     Simulator::start(config).await.expect("simulator starts")
 }
 
-fn device_with(sim: &Simulator, site: usize, camera: usize, credentials: Option<Credentials>, config: ClientConfig) -> Device {
+fn device_with(
+    sim: &Simulator,
+    site: usize,
+    camera: usize,
+    credentials: Option<Credentials>,
+    config: ClientConfig,
+) -> Device {
     let endpoint = sim
         .endpoints()
         .into_iter()
@@ -33,8 +42,17 @@ fn device_with(sim: &Simulator, site: usize, camera: usize, credentials: Option<
 }
 
 fn device(sim: &Simulator, site: usize, camera: usize) -> Device {
-    let config = ClientConfig { timeout: Duration::from_secs(3), ..ClientConfig::default() };
-    device_with(sim, site, camera, Some(Credentials::new("admin", "tandem")), config)
+    let config = ClientConfig {
+        timeout: Duration::from_secs(3),
+        ..ClientConfig::default()
+    };
+    device_with(
+        sim,
+        site,
+        camera,
+        Some(Credentials::new("admin", "tandem")),
+        config,
+    )
 }
 
 async fn wait_idle(device: &Device) -> [f64; 3] {
@@ -63,21 +81,37 @@ async fn device_and_media_calls_answer() {
     assert!(offset.num_seconds().abs() <= 1);
     let services = d.get_services(true).await.expect("services");
     assert_eq!(services.len(), 4);
-    assert!(services.iter().all(|s| s.xaddr.starts_with("http://127.0.0.1:")));
+    assert!(
+        services
+            .iter()
+            .all(|s| s.xaddr.starts_with("http://127.0.0.1:"))
+    );
     let caps = d.get_capabilities().await.expect("capabilities");
-    assert!(caps.ptz.as_deref().is_some_and(|x| x.ends_with("/onvif/ptz_service")));
+    assert!(
+        caps.ptz
+            .as_deref()
+            .is_some_and(|x| x.ends_with("/onvif/ptz_service"))
+    );
     assert_eq!(caps.media2, None);
     let info = d.get_device_information().await.expect("info");
     assert_eq!(info.serial_number, "SIM-00002");
     // The same physical camera has the same serial on the other site: what pairing uses.
-    let other = device(&sim, 2, 2).get_device_information().await.expect("info");
+    let other = device(&sim, 2, 2)
+        .get_device_information()
+        .await
+        .expect("info");
     assert_eq!(other.serial_number, info.serial_number);
     let profiles = d.get_profiles().await.expect("profiles");
     assert_eq!(profiles[0].token, P);
     let ptz = profiles[0].ptz.as_ref().expect("PTZ configuration");
     assert_eq!(ptz.default_timeout, Some(Duration::from_secs(10)));
     let uri = d.get_snapshot_uri(P).await.expect("snapshot uri");
-    let jpeg = reqwest::get(&uri).await.expect("snapshot").bytes().await.expect("body");
+    let jpeg = reqwest::get(&uri)
+        .await
+        .expect("snapshot")
+        .bytes()
+        .await
+        .expect("body");
     assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
 }
 
@@ -90,7 +124,7 @@ async fn ptz_configuration_calls_answer() {
     assert_eq!(nodes[0].max_presets, 20);
     assert!(nodes[0].home_supported);
     assert_eq!(d.get_node(&nodes[0].token).await.expect("node"), nodes[0]);
-    let err = d.get_node("nope").await.err().expect("unknown node faults");
+    let err = d.get_node("nope").await.expect_err("unknown node faults");
     assert!(err.fault().is_some_and(|f| f.is("NoEntity")), "{err}");
     let configs = d.get_configurations().await.expect("configurations");
     assert_eq!(configs[0].node_token, nodes[0].token);
@@ -102,38 +136,73 @@ async fn ptz_configuration_calls_answer() {
 async fn presets_are_created_overwritten_recalled_and_removed() {
     let sim = start(&[], 1, 0).await;
     let d = device(&sim, 1, 1);
-    d.absolute_move(P, PtzVector::new(0.5, -0.25, 0.3), None).await.expect("move");
+    d.absolute_move(P, PtzVector::new(0.5, -0.25, 0.3), None)
+        .await
+        .expect("move");
     let status = d.get_status(P).await.expect("status");
     assert!(!status.is_idle(), "a move takes time");
     let target = wait_idle(&d).await;
     assert!(close(target, [0.5, -0.25, 0.3], 1e-6));
-    let token = d.set_preset(P, Some("Porte Nord é"), None).await.expect("set");
+    let token = d
+        .set_preset(P, Some("Porte Nord é"), None)
+        .await
+        .expect("set");
     assert_eq!(token, "1");
     let presets = d.get_presets(P).await.expect("presets");
     assert_eq!(presets.len(), 1);
     assert_eq!(presets[0].name.as_deref(), Some("Porte Nord é"));
     // Overwrite by token: same token, new position.
-    d.relative_move(P, PtzVector::new(-0.5, 0.25, 0.0), None).await.expect("relative");
+    d.relative_move(P, PtzVector::new(-0.5, 0.25, 0.0), None)
+        .await
+        .expect("relative");
     let moved = wait_idle(&d).await;
     assert!(close(moved, [0.0, 0.0, 0.3], 1e-6));
-    assert_eq!(d.set_preset(P, None, Some(&token)).await.expect("overwrite"), token);
+    assert_eq!(
+        d.set_preset(P, None, Some(&token))
+            .await
+            .expect("overwrite"),
+        token
+    );
     let presets = d.get_presets(P).await.expect("presets");
     assert_eq!(presets.len(), 1, "overwrite does not duplicate");
     let stored = presets[0].position.expect("position");
     let pt = stored.pan_tilt.expect("pan/tilt");
-    assert!(close([pt.x, pt.y, stored.zoom.expect("zoom")], [0.0, 0.0, 0.3], 1e-6));
+    assert!(close(
+        [pt.x, pt.y, stored.zoom.expect("zoom")],
+        [0.0, 0.0, 0.3],
+        1e-6
+    ));
     // Recall from elsewhere, and the other site sees the same physical camera.
-    d.absolute_move(P, PtzVector::new(-1.0, 1.0, 1.0), Some(PtzVector::new(1.0, 1.0, 1.0))).await.expect("move");
+    d.absolute_move(
+        P,
+        PtzVector::new(-1.0, 1.0, 1.0),
+        Some(PtzVector::new(1.0, 1.0, 1.0)),
+    )
+    .await
+    .expect("move");
     wait_idle(&d).await;
     d.goto_preset(P, &token, None).await.expect("goto");
     let recalled = wait_idle(&d).await;
     assert!(close(recalled, [0.0, 0.0, 0.3], 1e-6));
     let via_other_site = wait_idle(&device(&sim, 2, 1)).await;
-    assert!(close(via_other_site, [0.0, 0.0, 0.3], 1e-6), "one physical camera: {via_other_site:?}");
-    assert!(device(&sim, 2, 1).get_presets(P).await.expect("presets").is_empty(), "sites keep their own presets");
+    assert!(
+        close(via_other_site, [0.0, 0.0, 0.3], 1e-6),
+        "one physical camera: {via_other_site:?}"
+    );
+    assert!(
+        device(&sim, 2, 1)
+            .get_presets(P)
+            .await
+            .expect("presets")
+            .is_empty(),
+        "sites keep their own presets"
+    );
     d.remove_preset(P, &token).await.expect("remove");
     assert!(d.get_presets(P).await.expect("presets").is_empty());
-    let err = d.goto_preset(P, &token, None).await.err().expect("removed preset is gone");
+    let err = d
+        .goto_preset(P, &token, None)
+        .await
+        .expect_err("removed preset is gone");
     let fault = err.fault().expect("a fault");
     assert!(fault.is("NoToken") && !err.is_retryable(), "{err}");
 }
@@ -142,11 +211,19 @@ async fn presets_are_created_overwritten_recalled_and_removed() {
 async fn continuous_move_honours_timeout_and_stop() {
     let sim = start(&[], 1, 0).await;
     let d = device(&sim, 1, 1);
-    let velocity = PtzVector { pan_tilt: Some(tandem_onvif::types::PanTilt { x: 0.5, y: 0.0 }), zoom: None };
-    d.continuous_move(P, velocity, Some(Duration::from_millis(300))).await.expect("move");
+    let velocity = PtzVector {
+        pan_tilt: Some(tandem_onvif::types::PanTilt { x: 0.5, y: 0.0 }),
+        zoom: None,
+    };
+    d.continuous_move(P, velocity, Some(Duration::from_millis(300)))
+        .await
+        .expect("move");
     assert!(!d.get_status(P).await.expect("status").is_idle());
     let stopped_by_timeout = wait_idle(&d).await;
-    assert!(stopped_by_timeout[0] > 0.1 && stopped_by_timeout[0] < 0.2, "{stopped_by_timeout:?}");
+    assert!(
+        stopped_by_timeout[0] > 0.1 && stopped_by_timeout[0] < 0.2,
+        "{stopped_by_timeout:?}"
+    );
     d.continuous_move(P, velocity, None).await.expect("move");
     tokio::time::sleep(Duration::from_millis(100)).await;
     d.stop(P, true, true).await.expect("stop");
@@ -158,15 +235,22 @@ async fn continuous_move_honours_timeout_and_stop() {
 async fn home_position_is_set_and_recalled_per_site() {
     let sim = start(&[], 1, 0).await;
     let d = device(&sim, 1, 1);
-    d.absolute_move(P, PtzVector::new(0.2, 0.2, 0.2), None).await.expect("move");
+    d.absolute_move(P, PtzVector::new(0.2, 0.2, 0.2), None)
+        .await
+        .expect("move");
     wait_idle(&d).await;
     d.set_home_position(P).await.expect("set home");
-    d.absolute_move(P, PtzVector::new(-0.2, -0.2, 0.0), None).await.expect("move");
+    d.absolute_move(P, PtzVector::new(-0.2, -0.2, 0.0), None)
+        .await
+        .expect("move");
     wait_idle(&d).await;
     d.goto_home_position(P, None).await.expect("home");
     assert!(close(wait_idle(&d).await, [0.2, 0.2, 0.2], 1e-6));
     // Site 2 never set a home: its home is the centre.
-    device(&sim, 2, 1).goto_home_position(P, None).await.expect("home");
+    device(&sim, 2, 1)
+        .goto_home_position(P, None)
+        .await
+        .expect("home");
     assert!(close(wait_idle(&d).await, [0.0, 0.0, 0.0], 1e-6));
 }
 
@@ -174,9 +258,12 @@ async fn home_position_is_set_and_recalled_per_site() {
 async fn out_of_range_moves_are_refused() {
     let sim = start(&[], 1, 0).await;
     let d = device(&sim, 1, 1);
-    let err = d.absolute_move(P, PtzVector::new(1.5, 0.0, 0.0), None).await.err().expect("refused");
+    let err = d
+        .absolute_move(P, PtzVector::new(1.5, 0.0, 0.0), None)
+        .await
+        .expect_err("refused");
     assert!(err.fault().is_some_and(|f| f.is("InvalidArgVal")), "{err}");
-    let err = d.get_presets("no-profile").await.err().expect("refused");
+    let err = d.get_presets("no-profile").await.expect_err("refused");
     assert!(err.fault().is_some_and(|f| f.is("NoProfile")), "{err}");
 }
 
@@ -186,7 +273,10 @@ async fn vms_profile_uses_guid_tokens_and_refuses_unknown_ones() {
     let d = device(&sim, 1, 1);
     let token = d.set_preset(P, Some("Gate"), None).await.expect("set");
     assert_eq!(token.len(), 36, "GUID token: {token}");
-    let err = d.set_preset(P, Some("Lobby"), Some("3")).await.err().expect("unknown token");
+    let err = d
+        .set_preset(P, Some("Lobby"), Some("3"))
+        .await
+        .expect_err("unknown token");
     assert!(err.fault().is_some_and(|f| f.is("NoToken")), "{err}");
     assert_eq!(d.get_presets(P).await.expect("presets").len(), 1);
 }
@@ -195,11 +285,25 @@ async fn vms_profile_uses_guid_tokens_and_refuses_unknown_ones() {
 async fn camera_profile_creates_the_named_numeric_slot() {
     let sim = start(&["camera"], 1, 0).await;
     let d = device(&sim, 1, 1);
-    assert_eq!(d.set_preset(P, Some("Dock 3"), Some("3")).await.expect("set"), "3");
-    let err = d.set_preset(P, Some("Dock 3"), None).await.err().expect("duplicate name");
+    assert_eq!(
+        d.set_preset(P, Some("Dock 3"), Some("3"))
+            .await
+            .expect("set"),
+        "3"
+    );
+    let err = d
+        .set_preset(P, Some("Dock 3"), None)
+        .await
+        .expect_err("duplicate name");
     assert!(err.fault().is_some_and(|f| f.is("PresetExist")), "{err}");
-    let err = d.set_preset(P, Some(&"x".repeat(65)), None).await.err().expect("long name");
-    assert!(err.fault().is_some_and(|f| f.is("InvalidPresetName")), "{err}");
+    let err = d
+        .set_preset(P, Some(&"x".repeat(65)), None)
+        .await
+        .expect_err("long name");
+    assert!(
+        err.fault().is_some_and(|f| f.is("InvalidPresetName")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -210,8 +314,14 @@ async fn fixed_slot_profile_lists_its_slots_without_positions() {
     assert_eq!(presets.len(), 8);
     assert_eq!(presets[7].name.as_deref(), Some("Preset8"));
     assert!(presets.iter().all(|p| p.position.is_none()));
-    assert_eq!(d.set_preset(P, Some("Gate"), Some("4")).await.expect("set"), "4");
-    let err = d.set_preset(P, None, Some("9")).await.err().expect("no slot 9");
+    assert_eq!(
+        d.set_preset(P, Some("Gate"), Some("4")).await.expect("set"),
+        "4"
+    );
+    let err = d
+        .set_preset(P, None, Some("9"))
+        .await
+        .expect_err("no slot 9");
     assert!(err.fault().is_some_and(|f| f.is("NoToken")));
 }
 
@@ -219,7 +329,9 @@ async fn fixed_slot_profile_lists_its_slots_without_positions() {
 async fn rounded_and_nameless_profile_reports_coarse_unnamed_presets() {
     let sim = start(&["rounded=0.05+nameless"], 1, 0).await;
     let d = device(&sim, 1, 1);
-    d.absolute_move(P, PtzVector::new(0.123, -0.456, 0.789), None).await.expect("move");
+    d.absolute_move(P, PtzVector::new(0.123, -0.456, 0.789), None)
+        .await
+        .expect("move");
     let reported = wait_idle(&d).await;
     assert!(close(reported, [0.1, -0.45, 0.8], 1e-9), "{reported:?}");
     d.set_preset(P, Some("Gate"), None).await.expect("set");
@@ -232,12 +344,19 @@ async fn rounded_and_nameless_profile_reports_coarse_unnamed_presets() {
 async fn strict_moving_profile_refuses_set_preset_while_moving_as_retryable() {
     let sim = start(&["strict-moving"], 1, 0).await;
     let d = device(&sim, 1, 1);
-    d.absolute_move(P, PtzVector::new(1.0, 1.0, 1.0), None).await.expect("move");
-    let err = d.set_preset(P, Some("Gate"), None).await.err().expect("moving");
+    d.absolute_move(P, PtzVector::new(1.0, 1.0, 1.0), None)
+        .await
+        .expect("move");
+    let err = d
+        .set_preset(P, Some("Gate"), None)
+        .await
+        .expect_err("moving");
     assert!(err.fault().is_some_and(|f| f.is("MovingPTZ")));
     assert!(err.is_retryable(), "MovingPTZ is retried after the move");
     wait_idle(&d).await;
-    d.set_preset(P, Some("Gate"), None).await.expect("set once idle");
+    d.set_preset(P, Some("Gate"), None)
+        .await
+        .expect("set once idle");
 }
 
 #[tokio::test]
@@ -246,15 +365,24 @@ async fn limited_profile_faults_too_many_presets() {
     let d = device(&sim, 1, 1);
     d.set_preset(P, Some("A"), None).await.expect("first");
     d.set_preset(P, Some("B"), None).await.expect("second");
-    let err = d.set_preset(P, Some("C"), None).await.err().expect("full");
+    let err = d.set_preset(P, Some("C"), None).await.expect_err("full");
     let fault = err.fault().expect("fault");
     assert!(fault.is("TooManyPresets") && !err.is_retryable());
-    assert!(fault.reason.contains("at most 2"), "device's own words kept: {}", fault.reason);
+    assert!(
+        fault.reason.contains("at most 2"),
+        "device's own words kept: {}",
+        fault.reason
+    );
 }
 
 #[tokio::test]
 async fn every_authentication_mode_is_met() {
-    let sim = start(&["1/1=wsse", "1/2=digest", "1/3=digest-md5", "1/4=noauth"], 4, 0).await;
+    let sim = start(
+        &["1/1=wsse", "1/2=digest", "1/3=digest-md5", "1/4=noauth"],
+        4,
+        0,
+    )
+    .await;
     let wsse = device(&sim, 1, 1);
     wsse.get_presets(P).await.expect("WS-Security");
     assert!(!wsse.uses_digest());
@@ -266,26 +394,49 @@ async fn every_authentication_mode_is_met() {
     md5.get_presets(P).await.expect("Digest MD5");
     assert!(md5.uses_digest());
     let config = ClientConfig::default();
-    device_with(&sim, 1, 4, None, config.clone()).get_presets(P).await.expect("no authentication");
+    device_with(&sim, 1, 4, None, config.clone())
+        .get_presets(P)
+        .await
+        .expect("no authentication");
     let anonymous = device_with(&sim, 1, 1, None, config.clone());
-    assert!(matches!(anonymous.get_presets(P).await, Err(Error::Unauthorized { .. })));
-    let wrong = device_with(&sim, 1, 2, Some(Credentials::new("admin", "wrong")), config.clone());
-    assert!(matches!(wrong.get_presets(P).await, Err(Error::Unauthorized { .. })));
+    assert!(matches!(
+        anonymous.get_presets(P).await,
+        Err(Error::Unauthorized { .. })
+    ));
+    let wrong = device_with(
+        &sim,
+        1,
+        2,
+        Some(Credentials::new("admin", "wrong")),
+        config.clone(),
+    );
+    assert!(matches!(
+        wrong.get_presets(P).await,
+        Err(Error::Unauthorized { .. })
+    ));
     let wrong = device_with(&sim, 1, 1, Some(Credentials::new("admin", "wrong")), config);
-    let err = wrong.get_presets(P).await.err().expect("refused");
-    assert!(matches!(err, Error::Unauthorized { .. }) && !err.is_retryable(), "{err}");
+    let err = wrong.get_presets(P).await.expect_err("refused");
+    assert!(
+        matches!(err, Error::Unauthorized { .. }) && !err.is_retryable(),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn skewed_device_clock_is_corrected_for() {
     let sim = start(&["skewed=7200+wsse"], 1, 0).await;
     let naive = device(&sim, 1, 1);
-    let err = naive.get_presets(P).await.err().expect("timestamps 2 h off are refused");
+    let err = naive
+        .get_presets(P)
+        .await
+        .expect_err("timestamps 2 h off are refused");
     assert!(matches!(err, Error::Unauthorized { .. }), "{err}");
     let d = device(&sim, 1, 1);
     let offset = d.sync_clock().await.expect("clock");
     assert!((offset.num_seconds() - 7200).abs() <= 2, "offset {offset}");
-    d.get_presets(P).await.expect("corrected timestamps are accepted");
+    d.get_presets(P)
+        .await
+        .expect("corrected timestamps are accepted");
 }
 
 #[tokio::test]
@@ -293,11 +444,23 @@ async fn down_site_refuses_connections_then_comes_back_on_the_same_address() {
     let sim = start(&[], 1, 0).await;
     let d = device(&sim, 1, 1);
     d.get_presets(P).await.expect("up");
-    sim.set_faults(1, Faults { down: true, ..Faults::default() });
+    sim.set_faults(
+        1,
+        Faults {
+            down: true,
+            ..Faults::default()
+        },
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let err = d.get_presets(P).await.err().expect("down");
-    assert!(matches!(err, Error::Transport { .. }) && err.is_unreachable() && err.is_retryable(), "{err}");
-    device(&sim, 2, 1).get_presets(P).await.expect("the other site is unaffected");
+    let err = d.get_presets(P).await.expect_err("down");
+    assert!(
+        matches!(err, Error::Transport { .. }) && err.is_unreachable() && err.is_retryable(),
+        "{err}"
+    );
+    device(&sim, 2, 1)
+        .get_presets(P)
+        .await
+        .expect("the other site is unaffected");
     sim.set_faults(1, Faults::default());
     tokio::time::sleep(Duration::from_millis(100)).await;
     d.get_presets(P).await.expect("back up at the same URL");
@@ -306,11 +469,29 @@ async fn down_site_refuses_connections_then_comes_back_on_the_same_address() {
 #[tokio::test]
 async fn hanging_site_times_out() {
     let sim = start(&[], 1, 0).await;
-    let config = ClientConfig { timeout: Duration::from_millis(300), ..ClientConfig::default() };
-    let d = device_with(&sim, 1, 1, Some(Credentials::new("admin", "tandem")), config);
-    sim.set_faults(1, Faults { hang: true, ..Faults::default() });
-    let err = d.get_presets(P).await.err().expect("hang");
-    assert!(matches!(err, Error::Timeout { .. }) && err.is_unreachable(), "{err}");
+    let config = ClientConfig {
+        timeout: Duration::from_millis(300),
+        ..ClientConfig::default()
+    };
+    let d = device_with(
+        &sim,
+        1,
+        1,
+        Some(Credentials::new("admin", "tandem")),
+        config,
+    );
+    sim.set_faults(
+        1,
+        Faults {
+            hang: true,
+            ..Faults::default()
+        },
+    );
+    let err = d.get_presets(P).await.expect_err("hang");
+    assert!(
+        matches!(err, Error::Timeout { .. }) && err.is_unreachable(),
+        "{err}"
+    );
     sim.set_faults(1, Faults::default());
     d.get_presets(P).await.expect("answers again");
 }
@@ -319,29 +500,59 @@ async fn hanging_site_times_out() {
 async fn latency_and_failure_rate_are_injected() {
     let sim = start(&[], 1, 0).await;
     let d = device(&sim, 1, 1);
-    sim.set_faults(1, Faults { latency_ms: 150, ..Faults::default() });
+    sim.set_faults(
+        1,
+        Faults {
+            latency_ms: 150,
+            ..Faults::default()
+        },
+    );
     let started = Instant::now();
     d.get_presets(P).await.expect("slow but fine");
     assert!(started.elapsed() >= Duration::from_millis(150));
-    sim.set_faults(1, Faults { failure_rate: 1.0, ..Faults::default() });
-    let err = d.get_presets(P).await.err().expect("dropped");
+    sim.set_faults(
+        1,
+        Faults {
+            failure_rate: 1.0,
+            ..Faults::default()
+        },
+    );
+    let err = d.get_presets(P).await.expect_err("dropped");
     assert!(matches!(err, Error::Transport { .. }), "{err}");
-    sim.set_faults(1, Faults { failure_rate: 0.5, ..Faults::default() });
+    sim.set_faults(
+        1,
+        Faults {
+            failure_rate: 0.5,
+            ..Faults::default()
+        },
+    );
     let mut failures = 0;
     for _ in 0..40 {
         if d.get_presets(P).await.is_err() {
             failures += 1;
         }
     }
-    assert!((5..=35).contains(&failures), "about half fail: {failures}/40");
+    assert!(
+        (5..=35).contains(&failures),
+        "about half fail: {failures}/40"
+    );
 }
 
 #[tokio::test]
 async fn answers_over_the_size_cap_are_refused() {
     let sim = start(&[], 1, 0).await;
-    let config = ClientConfig { max_response_bytes: 512, ..ClientConfig::default() };
-    let d = device_with(&sim, 1, 1, Some(Credentials::new("admin", "tandem")), config);
-    let err = d.get_profiles().await.err().expect("too large");
+    let config = ClientConfig {
+        max_response_bytes: 512,
+        ..ClientConfig::default()
+    };
+    let d = device_with(
+        &sim,
+        1,
+        1,
+        Some(Credentials::new("admin", "tandem")),
+        config,
+    );
+    let err = d.get_profiles().await.expect_err("too large");
     assert!(matches!(err, Error::TooLarge { limit: 512, .. }), "{err}");
 }
 
@@ -350,15 +561,33 @@ async fn control_api_injects_faults_and_reports_state() {
     let sim = start(&[], 2, 3).await;
     let http = reqwest::Client::new();
     let url = format!("{}/api/sites/2/faults", sim.control_url());
-    let answer = http.patch(&url).json(&serde_json::json!({ "down": true })).send().await.expect("patch");
+    let answer = http
+        .patch(&url)
+        .json(&serde_json::json!({ "down": true }))
+        .send()
+        .await
+        .expect("patch");
     assert!(answer.status().is_success());
     assert!(sim.site(2).expect("site").faults().down);
-    let bad = http.patch(&url).json(&serde_json::json!({ "failure_rate": 2.0 })).send().await.expect("patch");
+    let bad = http
+        .patch(&url)
+        .json(&serde_json::json!({ "failure_rate": 2.0 }))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(bad.status(), 400);
-    let unknown = http.patch(&url).json(&serde_json::json!({ "explode": true })).send().await.expect("patch");
+    let unknown = http
+        .patch(&url)
+        .json(&serde_json::json!({ "explode": true }))
+        .send()
+        .await
+        .expect("patch");
     assert_eq!(unknown.status().as_u16() / 100, 4);
     let presets: serde_json::Value = http
-        .get(format!("{}/api/sites/1/cameras/2/presets", sim.control_url()))
+        .get(format!(
+            "{}/api/sites/1/cameras/2/presets",
+            sim.control_url()
+        ))
         .send()
         .await
         .expect("get")
@@ -366,7 +595,11 @@ async fn control_api_injects_faults_and_reports_state() {
         .await
         .expect("json");
     assert_eq!(presets["presets"].as_array().map(Vec::len), Some(3));
-    let missing = http.get(format!("{}/api/sites/9/faults", sim.control_url())).send().await.expect("get");
+    let missing = http
+        .get(format!("{}/api/sites/9/faults", sim.control_url()))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(missing.status(), 404);
 }
 

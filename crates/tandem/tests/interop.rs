@@ -39,7 +39,18 @@ fn python() -> PathBuf {
 fn onvif_zeep_async_drives_the_simulator() {
     let python = python();
     let child = Command::new(env!("CARGO_BIN_EXE_tandem"))
-        .args(["sim", "--sites", "1", "--cameras", "1", "--presets", "3", "--profile", "wsse+skewed=7200", "--json"])
+        .args([
+            "sim",
+            "--sites",
+            "1",
+            "--cameras",
+            "1",
+            "--presets",
+            "3",
+            "--profile",
+            "wsse+skewed=7200",
+            "--json",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -64,12 +75,22 @@ fn onvif_zeep_async_drives_the_simulator() {
         .arg(workspace().join("crates/sim/tests/python/interop.py"))
         .args(["--host", "127.0.0.1", "--port", &port])
         .args(["--user", endpoint["username"].as_str().expect("username")])
-        .args(["--password", endpoint["password"].as_str().expect("password")])
+        .args([
+            "--password",
+            endpoint["password"].as_str().expect("password"),
+        ])
         .output()
         .expect("python runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
-    assert!(output.status.success(), "interop failed:\n{stdout}\n{stderr}");
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("ok ")).count(), 11, "all 11 steps pass:\n{stdout}");
+    assert!(
+        output.status.success(),
+        "interop failed:\n{stdout}\n{stderr}"
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("ok ")).count(),
+        11,
+        "all 11 steps pass:\n{stdout}"
+    );
 }
