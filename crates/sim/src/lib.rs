@@ -125,6 +125,7 @@ impl Simulator {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut sites = Vec::with_capacity(config.sites);
         let mut listeners = Vec::new();
+        let mut ports = PortPicker::new();
         for number in 1..=config.sites {
             let name = match number {
                 1 => "primary".to_string(),
@@ -151,17 +152,17 @@ impl Simulator {
             }
             seed::apply(&site, &site_seeds, &removed)?;
             for camera in site.cameras() {
-                let port = match config.port_base {
+                let listener = match config.port_base {
                     Some(base) => {
                         let offset = (number - 1) * config.cameras + camera.index;
-                        u16::try_from(usize::from(base) + offset)
-                            .context("port base too high for this many endpoints")?
+                        let port = u16::try_from(usize::from(base) + offset)
+                            .context("port base too high for this many endpoints")?;
+                        TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
+                            .await
+                            .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?
                     }
-                    None => 0,
+                    None => ports.bind().await?,
                 };
-                let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
-                    .await
-                    .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
                 camera.set_port(listener.local_addr()?.port());
                 listeners.push((site.clone(), camera.index, listener));
             }
@@ -243,6 +244,51 @@ impl Simulator {
     /// Stops every endpoint and the control API.
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
+    }
+}
+
+/// Picks free loopback ports below the kernel's ephemeral range.
+///
+/// Binding port 0 thousands of times makes the kernel search its ephemeral
+/// range ever longer (seconds of system time at 10,000 endpoints), and
+/// endpoints parked there starve outgoing connections of ports. So ports come
+/// from 10000..32000, starting at a random point so parallel simulators rarely
+/// collide, and a port in use is simply skipped.
+struct PortPicker {
+    next: u16,
+    tried: u32,
+}
+
+impl PortPicker {
+    const LOW: u16 = 10_000;
+    const HIGH: u16 = 32_000;
+
+    fn new() -> Self {
+        PortPicker {
+            next: rand::random_range(Self::LOW..Self::HIGH),
+            tried: 0,
+        }
+    }
+
+    async fn bind(&mut self) -> anyhow::Result<TcpListener> {
+        while self.tried < u32::from(Self::HIGH - Self::LOW) {
+            let port = self.next;
+            self.next = if port + 1 >= Self::HIGH {
+                Self::LOW
+            } else {
+                port + 1
+            };
+            self.tried += 1;
+            if let Ok(listener) = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await
+            {
+                return Ok(listener);
+            }
+        }
+        anyhow::bail!(
+            "no free loopback port left between {} and {}",
+            Self::LOW,
+            Self::HIGH
+        )
     }
 }
 
