@@ -213,6 +213,22 @@ mod tests {
     }
 
     #[test]
+    fn truncated_and_non_xml_answers_are_errors() {
+        let full = envelope(None, "<tptz:GetPresetsResponse/>");
+        for cut in [10, full.len() / 2, full.len() - 5] {
+            assert!(
+                matches!(Envelope::parse(&full[..cut]), Err(Error::Malformed(_))),
+                "cut at {cut}"
+            );
+        }
+        assert!(matches!(
+            Envelope::parse("<html>502 Bad Gateway</html>"),
+            Err(Error::Malformed(_))
+        ));
+        assert!(matches!(Envelope::parse(""), Err(Error::Malformed(_))));
+    }
+
+    #[test]
     fn soap11_fault_is_mapped() {
         let text = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>bad</faultstring></s:Fault></s:Body></s:Envelope>"#;
         let env = Envelope::parse(text).expect("parses");
