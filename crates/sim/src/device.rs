@@ -145,6 +145,17 @@ pub fn handle(
     {
         return Err(DeviceFault::no_profile(profile));
     }
+    if quirks.media2_only && request.service() == ServiceKind::Media {
+        return Err(DeviceFault::not_supported("media v1"));
+    }
+    if quirks.legacy
+        && matches!(
+            request,
+            Request::GetServices { .. } | Request::GetProfiles2 | Request::GetSnapshotUri2 { .. }
+        )
+    {
+        return Err(DeviceFault::not_supported(request.name()));
+    }
     use Request::*;
     let response = match request {
         GetSystemDateAndTime => Response::SystemDateAndTime(site.device_now(quirks)),
@@ -154,20 +165,21 @@ pub fn handle(
                 xaddr: site.url(camera, path),
                 version: (major, 0),
             };
+            let mut services = vec![service(ns::TDS, "device_service", 2)];
+            if !quirks.media2_only {
+                services.push(service(ns::TRT, "media_service", 2));
+            }
+            services.push(service(ns::TR2, "media2_service", 2));
+            services.push(service(ns::TPTZ, "ptz_service", 2));
             Response::Services {
-                services: vec![
-                    service(ns::TDS, "device_service", 2),
-                    service(ns::TRT, "media_service", 2),
-                    service(ns::TR2, "media2_service", 2),
-                    service(ns::TPTZ, "ptz_service", 2),
-                ],
+                services,
                 include_capability,
             }
         }
         GetCapabilities => Response::Capabilities {
             device: site.url(camera, "device_service"),
             services: ServiceAddresses {
-                media: Some(site.url(camera, "media_service")),
+                media: (!quirks.media2_only).then(|| site.url(camera, "media_service")),
                 media2: None,
                 ptz: Some(site.url(camera, "ptz_service")),
             },

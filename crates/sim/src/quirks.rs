@@ -53,6 +53,10 @@ pub struct Quirks {
     pub auth: AuthMode,
     /// Device clock minus true UTC, in seconds.
     pub clock_offset_s: i64,
+    /// No media v1 service: profiles and snapshots only through media v2 (newer Profile T devices).
+    pub media2_only: bool,
+    /// No `GetServices`: service addresses only through `GetCapabilities` (older devices).
+    pub legacy: bool,
     /// The names of the traits applied, for display.
     pub names: Vec<String>,
 }
@@ -68,6 +72,8 @@ impl Default for Quirks {
             max_presets: 256,
             auth: AuthMode::Any,
             clock_offset_s: 0,
+            media2_only: false,
+            legacy: false,
             names: Vec::new(),
         }
     }
@@ -118,6 +124,10 @@ pub enum Trait {
     Auth(AuthMode),
     /// Device clock offset in seconds.
     Skewed(i64),
+    /// No media v1 service.
+    Media2Only,
+    /// No `GetServices`.
+    Legacy,
 }
 
 impl Trait {
@@ -135,6 +145,8 @@ impl Trait {
             Trait::Limited(n) => q.max_presets = n,
             Trait::Auth(mode) => q.auth = mode,
             Trait::Skewed(s) => q.clock_offset_s = s,
+            Trait::Media2Only => q.media2_only = true,
+            Trait::Legacy => q.legacy = true,
         }
     }
 }
@@ -155,6 +167,8 @@ impl fmt::Display for Trait {
             Trait::Auth(AuthMode::DigestMd5) => f.write_str("digest-md5"),
             Trait::Auth(AuthMode::None) => f.write_str("noauth"),
             Trait::Skewed(s) => write!(f, "skewed={s}"),
+            Trait::Media2Only => f.write_str("media2-only"),
+            Trait::Legacy => f.write_str("legacy"),
         }
     }
 }
@@ -163,7 +177,8 @@ impl fmt::Display for Trait {
 pub const TRAITS_HELP: &str = "camera (numeric tokens), vms (GUID tokens), fixed8 or fixed=N (fixed slots), \
 rounded or rounded=STEP (positions rounded, default 0.01), nameless, strict-moving (SetPreset refused while moving), \
 limited or limited=N (preset limit, default 16), wsse, digest, digest-md5, noauth, auth-any, \
-skewed or skewed=SECONDS (device clock offset, default 7200)";
+skewed or skewed=SECONDS (device clock offset, default 7200), \
+media2-only (no media v1 service), legacy (no GetServices, only GetCapabilities)";
 
 impl FromStr for Trait {
     type Err = String;
@@ -214,6 +229,8 @@ impl FromStr for Trait {
             "noauth" => Trait::Auth(AuthMode::None),
             "auth-any" => Trait::Auth(AuthMode::Any),
             "skewed" => Trait::Skewed(number(7200.0)? as i64),
+            "media2-only" => Trait::Media2Only,
+            "legacy" => Trait::Legacy,
             other => return Err(format!("unknown quirk {other:?}; known: {TRAITS_HELP}")),
         })
     }

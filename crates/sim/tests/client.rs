@@ -610,3 +610,34 @@ async fn service_discovery_is_cached_and_complete() {
     let addresses: ServiceAddresses = d.connect().await.expect("connect");
     assert!(addresses.media.is_some() && addresses.media2.is_some() && addresses.ptz.is_some());
 }
+
+#[tokio::test]
+async fn media2_only_device_is_reached_through_the_fallback() {
+    let sim = start(&["media2-only"], 1, 0).await;
+    let d = device(&sim, 1, 1);
+    let addresses = d.connect().await.expect("connect");
+    assert!(addresses.media.is_none() && addresses.media2.is_some());
+    let profiles = d.get_profiles().await.expect("profiles through media v2");
+    assert_eq!(profiles[0].token, P);
+    assert!(profiles[0].ptz.is_some());
+    let uri = d
+        .get_snapshot_uri(P)
+        .await
+        .expect("snapshot uri through media v2");
+    assert!(uri.ends_with("/onvif/snapshot.jpg"));
+}
+
+#[tokio::test]
+async fn legacy_device_is_discovered_through_get_capabilities() {
+    let sim = start(&["legacy"], 1, 0).await;
+    let d = device(&sim, 1, 1);
+    let err = d.get_services(false).await.expect_err("no GetServices");
+    assert!(
+        err.fault().is_some_and(|f| f.is("ActionNotSupported")),
+        "{err}"
+    );
+    let addresses = d.connect().await.expect("connect");
+    assert!(addresses.ptz.is_some() && addresses.media.is_some());
+    d.get_presets(P).await.expect("PTZ works");
+    d.get_profiles().await.expect("media v1 works");
+}
