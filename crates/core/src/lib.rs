@@ -1,1 +1,20 @@
-//! placeholder
+//! The pure domain model of tandem: preset numbers, names and positions, the
+//! diff between two sites' presets, and the plan that repairs one side from
+//! the other.
+//!
+//! - [`preset`]: [`PresetNumber`], [`PresetName`], [`Position`], [`Preset`], [`SitePreset`].
+//! - [`diff`]: [`diff::diff`] pairs two sites' presets and lists every [`Mismatch`].
+//! - [`plan`]: [`plan::plan`] turns a repair direction into the changes on the target side.
+//!
+//! **Architecture invariant:** no I/O, no async, no SQL, no HTTP; every function
+//! here is deterministic, and results are sorted so that equal inputs give equal outputs.
+
+pub mod diff;
+pub mod ids;
+pub mod plan;
+pub mod preset;
+
+pub use diff::{Mismatch, MismatchKind, Tolerance};
+pub use ids::{CameraId, SiteId};
+pub use plan::{Change, Direction};
+pub use preset::{InvalidInput, Position, Preset, PresetName, PresetNumber, SitePreset};

@@ -257,6 +257,9 @@ impl DigestChallenge {
                 r#", qop=auth, nc={nc}, cnonce="{}""#,
                 quote(cnonce)
             ));
+        } else if self.session {
+            // The -sess hash includes the cnonce, so the server needs it even without qop.
+            header.push_str(&format!(r#", cnonce="{}""#, quote(cnonce)));
         }
         if let Some(opaque) = &self.opaque {
             header.push_str(&format!(r#", opaque="{}""#, quote(opaque)));
@@ -301,10 +304,15 @@ impl DigestChallenge {
         }
         let username = params.get("username")?;
         let uri = params.get("uri")?;
-        let (nc, cnonce) = if self.qop_auth {
-            (params.get("nc")?.as_str(), params.get("cnonce")?.as_str())
+        let nc = if self.qop_auth {
+            params.get("nc")?.as_str()
         } else {
-            ("", "")
+            ""
+        };
+        let cnonce = if self.qop_auth || self.session {
+            params.get("cnonce")?.as_str()
+        } else {
+            ""
         };
         let expected = self.response(
             &Credentials::new(username.as_str(), password),
@@ -319,10 +327,11 @@ impl DigestChallenge {
     /// The `WWW-Authenticate` value a server sends for this challenge.
     pub fn to_header(&self) -> String {
         let mut header = format!(
-            r#"Digest realm="{}", nonce="{}", algorithm={}"#,
+            r#"Digest realm="{}", nonce="{}", algorithm={}{}"#,
             quote(&self.realm),
             quote(&self.nonce),
-            self.algorithm.name()
+            self.algorithm.name(),
+            if self.session { "-sess" } else { "" }
         );
         if self.qop_auth {
             header.push_str(r#", qop="auth""#);
@@ -434,6 +443,24 @@ mod tests {
             Some("Mufasa".into())
         );
         assert_eq!(challenge("SHA-256").verify(&sha, "GET", "wrong"), None);
+    }
+
+    /// Found by fuzzing: -sess without qop sent no cnonce, so it could not verify.
+    #[test]
+    fn sess_without_qop_sends_its_cnonce() {
+        let challenge =
+            DigestChallenge::parse(r#"Digest realm="cam", nonce="abc", algorithm=MD5-sess"#)
+                .expect("challenge");
+        let creds = Credentials::new("Mufasa", "pw");
+        let header = challenge.authorization(&creds, "POST", "/onvif/ptz_service", 1, "c1");
+        assert_eq!(
+            challenge.verify(&header, "POST", "pw"),
+            Some("Mufasa".into())
+        );
+        assert_eq!(
+            DigestChallenge::parse(&challenge.to_header()),
+            Some(challenge)
+        );
     }
 
     #[test]

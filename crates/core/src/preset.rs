@@ -1,0 +1,249 @@
+//! Presets as tandem knows them: a number (what keyboards recall), a name and
+//! a position in ONVIF's generic spaces.
+
+use std::fmt;
+
+/// Longest preset name, in characters (ONVIF's limit on names).
+pub const MAX_NAME_CHARS: usize = 64;
+/// Highest preset number tandem accepts.
+pub const MAX_NUMBER: u32 = 9_999;
+
+/// Input that breaks a domain rule; the message says which and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidInput(pub String);
+
+/// A preset number: 1 to [`MAX_NUMBER`].
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct PresetNumber(u32);
+
+impl PresetNumber {
+    /// Checks the range.
+    pub fn new(n: u32) -> Result<Self, InvalidInput> {
+        if (1..=MAX_NUMBER).contains(&n) {
+            Ok(PresetNumber(n))
+        } else {
+            Err(InvalidInput(format!(
+                "preset number {n} is outside 1 to {MAX_NUMBER}"
+            )))
+        }
+    }
+
+    /// The number.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The number as a numeric-token site spells its token.
+    pub fn token(self) -> String {
+        self.0.to_string()
+    }
+
+    /// The number a numeric token stands for, if it is one.
+    pub fn from_token(token: &str) -> Option<Self> {
+        let n: u32 = token.trim().parse().ok()?;
+        PresetNumber::new(n).ok()
+    }
+
+    /// The lowest number not in `taken`.
+    pub fn lowest_free(taken: impl IntoIterator<Item = PresetNumber>) -> Option<Self> {
+        let mut taken: Vec<u32> = taken.into_iter().map(|n| n.0).collect();
+        taken.sort_unstable();
+        taken.dedup();
+        let mut candidate = 1;
+        for n in taken {
+            if n == candidate {
+                candidate += 1;
+            } else if n > candidate {
+                break;
+            }
+        }
+        PresetNumber::new(candidate).ok()
+    }
+}
+
+impl TryFrom<u32> for PresetNumber {
+    type Error = InvalidInput;
+    fn try_from(n: u32) -> Result<Self, InvalidInput> {
+        PresetNumber::new(n)
+    }
+}
+
+impl From<PresetNumber> for u32 {
+    fn from(n: PresetNumber) -> u32 {
+        n.0
+    }
+}
+
+impl fmt::Display for PresetNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A valid preset name: not empty, at most [`MAX_NAME_CHARS`] characters, no control characters.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
+pub struct PresetName(String);
+
+impl PresetName {
+    /// Checks the rules; surrounding whitespace is kept, as the operator typed it.
+    pub fn new(name: impl Into<String>) -> Result<Self, InvalidInput> {
+        let name = name.into();
+        if name.trim().is_empty() {
+            return Err(InvalidInput("preset name is empty".into()));
+        }
+        let chars = name.chars().count();
+        if chars > MAX_NAME_CHARS {
+            return Err(InvalidInput(format!(
+                "preset name has {chars} characters; the most is {MAX_NAME_CHARS}"
+            )));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(InvalidInput(
+                "preset name contains control characters".into(),
+            ));
+        }
+        Ok(PresetName(name))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PresetName {
+    type Error = InvalidInput;
+    fn try_from(s: String) -> Result<Self, InvalidInput> {
+        PresetName::new(s)
+    }
+}
+
+impl From<PresetName> for String {
+    fn from(n: PresetName) -> String {
+        n.0
+    }
+}
+
+impl fmt::Display for PresetName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Pan and tilt in [-1, 1], zoom in [0, 1]: ONVIF's generic spaces.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Position {
+    /// Pan.
+    pub pan: f64,
+    /// Tilt.
+    pub tilt: f64,
+    /// Zoom.
+    pub zoom: f64,
+}
+
+impl Position {
+    /// Checks every axis is finite and in range.
+    pub fn new(pan: f64, tilt: f64, zoom: f64) -> Result<Self, InvalidInput> {
+        let p = Position { pan, tilt, zoom };
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// Checks every axis is finite and in range.
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        let ok = |v: f64, lo: f64| v.is_finite() && (lo..=1.0).contains(&v);
+        if ok(self.pan, -1.0) && ok(self.tilt, -1.0) && ok(self.zoom, 0.0) {
+            Ok(())
+        } else {
+            Err(InvalidInput(format!(
+                "position pan {}, tilt {}, zoom {} is outside pan/tilt [-1, 1], zoom [0, 1]",
+                self.pan, self.tilt, self.zoom
+            )))
+        }
+    }
+
+    /// True when every axis is within `tolerance` of `other`'s.
+    pub fn within(&self, other: &Position, tolerance: f64) -> bool {
+        (self.pan - other.pan).abs() <= tolerance
+            && (self.tilt - other.tilt).abs() <= tolerance
+            && (self.zoom - other.zoom).abs() <= tolerance
+    }
+}
+
+/// A preset as tandem keeps it for a camera: what both sites should hold.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Preset {
+    /// The number.
+    pub number: PresetNumber,
+    /// The name.
+    pub name: PresetName,
+    /// The position; `None` when it was never known (taken over from a device that does not report it).
+    pub position: Option<Position>,
+    /// Only roles allowed to manage locked presets may change or delete it.
+    #[serde(default)]
+    pub locked: bool,
+    /// The camera's default (home) preset; at most one per camera.
+    #[serde(default)]
+    pub is_default: bool,
+}
+
+/// A preset as one site reports it, with its number resolved (from a numeric
+/// token or tandem's token map) when it can be.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SitePreset {
+    /// The site's token.
+    pub token: String,
+    /// The number, when known.
+    pub number: Option<PresetNumber>,
+    /// The name as reported (devices may report none).
+    pub name: Option<String>,
+    /// The position as reported (devices may report none).
+    pub position: Option<Position>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(PresetName::new("Gate 3 é").is_ok());
+        assert!(PresetName::new("  ").is_err());
+        assert!(PresetName::new("a".repeat(65)).is_err());
+        assert!(
+            PresetName::new("é".repeat(64)).is_ok(),
+            "characters, not bytes"
+        );
+        assert!(PresetName::new("tab\there").is_err());
+    }
+
+    #[test]
+    fn numbers_and_positions_are_checked() {
+        assert!(PresetNumber::new(0).is_err());
+        assert!(PresetNumber::new(MAX_NUMBER + 1).is_err());
+        assert_eq!(PresetNumber::from_token(" 7 "), PresetNumber::new(7).ok());
+        assert_eq!(PresetNumber::from_token("3f2a-guid"), None);
+        assert!(Position::new(1.0, -1.0, 0.0).is_ok());
+        assert!(Position::new(f64::NAN, 0.0, 0.0).is_err());
+        assert!(Position::new(0.0, 0.0, -0.1).is_err());
+    }
+
+    #[test]
+    fn lowest_free_fills_gaps() {
+        let n = |v: u32| PresetNumber::new(v).expect("valid");
+        assert_eq!(PresetNumber::lowest_free([]), Some(n(1)));
+        assert_eq!(PresetNumber::lowest_free([n(1), n(2), n(4)]), Some(n(3)));
+        assert_eq!(PresetNumber::lowest_free([n(2), n(3)]), Some(n(1)));
+        assert_eq!(
+            PresetNumber::lowest_free([n(3), n(1), n(2), n(2)]),
+            Some(n(4))
+        );
+    }
+}
