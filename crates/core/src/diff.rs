@@ -4,8 +4,8 @@
 //! unpaired ones by exact name. Each difference of a pair is one mismatch:
 //! name differs, number differs (paired by name), position differs (any axis
 //! beyond the tolerance). Unpaired presets are only-on-primary or
-//! only-on-secondary. A side that reports no name or no position is not
-//! compared on it, and the mismatch says so.
+//! only-on-secondary. A side that reports no name or no position, or whose
+//! number is unknown, is not compared on it; a missing position is noted.
 
 use std::collections::BTreeMap;
 
@@ -160,7 +160,10 @@ pub fn diff(
         {
             push(MismatchKind::NameDiffers);
         }
-        if p.number != s.number {
+        // A side whose number is unknown (an opaque token tandem has not mapped yet) is not compared.
+        if let (Some(pn), Some(sn)) = (p.number, s.number)
+            && pn != sn
+        {
             push(MismatchKind::NumberDiffers);
         }
         if let (Some(pp), Some(sp)) = (&p.position, &s.position)

@@ -75,7 +75,7 @@ impl PresetTable {
         position: Axes,
     ) -> Result<String, DeviceFault> {
         if let Some(name) = name {
-            check_name(name)?;
+            check_name(name, quirks.max_name_chars)?;
         }
         // A device that keeps no names ignores them; so does a fixed slot device with no name given.
         let name = if quirks.nameless {
@@ -141,16 +141,18 @@ impl PresetTable {
     }
 
     fn create_with_token(&mut self, quirks: &Quirks, token: &str) -> Result<usize, DeviceFault> {
-        let numeric = token
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=quirks.max_presets).contains(n));
-        if quirks.tokens != TokenStyle::Numeric || quirks.fixed_slots.is_some() || numeric.is_none()
-        {
+        if quirks.tokens != TokenStyle::Numeric || quirks.fixed_slots.is_some() {
             return Err(DeviceFault::no_token(token));
         }
+        // A full table says so first: more useful than "no such slot".
         if self.entries.len() >= quirks.max_presets as usize {
             return Err(DeviceFault::too_many_presets(quirks.capacity()));
+        }
+        if !token
+            .parse::<u32>()
+            .is_ok_and(|n| (1..=quirks.max_presets).contains(&n))
+        {
+            return Err(DeviceFault::no_token(token));
         }
         self.entries.push(Entry {
             token: token.to_string(),
@@ -186,10 +188,11 @@ fn fixed_slot(n: u32) -> Entry {
 }
 
 /// Validates a preset name as devices do.
-fn check_name(name: &str) -> Result<(), DeviceFault> {
-    if name.chars().count() > MAX_NAME_CHARS {
+fn check_name(name: &str, max_chars: usize) -> Result<(), DeviceFault> {
+    let max_chars = max_chars.min(MAX_NAME_CHARS);
+    if name.chars().count() > max_chars {
         return Err(DeviceFault::invalid_name(&format!(
-            "name longer than {MAX_NAME_CHARS} characters"
+            "name longer than {max_chars} characters"
         )));
     }
     if name.chars().any(char::is_control) {

@@ -57,6 +57,8 @@ pub struct Quirks {
     pub media2_only: bool,
     /// No `GetServices`: service addresses only through `GetCapabilities` (older devices).
     pub legacy: bool,
+    /// Longest preset name the device accepts, in characters (`ter:InvalidPresetName` beyond).
+    pub max_name_chars: usize,
     /// The names of the traits applied, for display.
     pub names: Vec<String>,
 }
@@ -74,6 +76,7 @@ impl Default for Quirks {
             clock_offset_s: 0,
             media2_only: false,
             legacy: false,
+            max_name_chars: 64,
             names: Vec::new(),
         }
     }
@@ -128,6 +131,8 @@ pub enum Trait {
     Media2Only,
     /// No `GetServices`.
     Legacy,
+    /// Names of at most N characters.
+    MaxName(u32),
 }
 
 impl Trait {
@@ -147,6 +152,7 @@ impl Trait {
             Trait::Skewed(s) => q.clock_offset_s = s,
             Trait::Media2Only => q.media2_only = true,
             Trait::Legacy => q.legacy = true,
+            Trait::MaxName(n) => q.max_name_chars = n as usize,
         }
     }
 }
@@ -169,6 +175,7 @@ impl fmt::Display for Trait {
             Trait::Skewed(s) => write!(f, "skewed={s}"),
             Trait::Media2Only => f.write_str("media2-only"),
             Trait::Legacy => f.write_str("legacy"),
+            Trait::MaxName(n) => write!(f, "max-name={n}"),
         }
     }
 }
@@ -178,7 +185,8 @@ pub const TRAITS_HELP: &str = "camera (numeric tokens), vms (GUID tokens), fixed
 rounded or rounded=STEP (positions rounded, default 0.01), nameless, strict-moving (SetPreset refused while moving), \
 limited or limited=N (preset limit, default 16), wsse, digest, digest-md5, noauth, auth-any, \
 skewed or skewed=SECONDS (device clock offset, default 7200), \
-media2-only (no media v1 service), legacy (no GetServices, only GetCapabilities)";
+media2-only (no media v1 service), legacy (no GetServices, only GetCapabilities), \
+max-name or max-name=N (preset names of at most N characters, default 16)";
 
 impl FromStr for Trait {
     type Err = String;
@@ -231,6 +239,7 @@ impl FromStr for Trait {
             "skewed" => Trait::Skewed(number(7200.0)? as i64),
             "media2-only" => Trait::Media2Only,
             "legacy" => Trait::Legacy,
+            "max-name" => Trait::MaxName(count(16.0)?.min(64)),
             other => return Err(format!("unknown quirk {other:?}; known: {TRAITS_HELP}")),
         })
     }

@@ -1,0 +1,72 @@
+//! The engine's error type; each kind maps to one HTTP status in the server.
+
+use tandem_core::{CameraId, InvalidInput, PresetNumber, SiteId};
+
+/// A failed engine request.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The input breaks a domain rule (name, number, position).
+    #[error("{0}")]
+    Invalid(#[from] InvalidInput),
+    /// No such camera in the configuration.
+    #[error("unknown camera {0:?}")]
+    UnknownCamera(CameraId),
+    /// No such preset on the camera.
+    #[error("camera {camera} has no preset {number}")]
+    UnknownPreset {
+        /// The camera.
+        camera: CameraId,
+        /// The number asked for.
+        number: PresetNumber,
+    },
+    /// The number is taken by another preset.
+    #[error(
+        "camera {camera} already has a preset {number}; choose another number or update that preset"
+    )]
+    NumberTaken {
+        /// The camera.
+        camera: CameraId,
+        /// The number asked for.
+        number: PresetNumber,
+    },
+    /// A device call failed.
+    #[error("site {site}, camera {camera}: {message}")]
+    Device {
+        /// The site.
+        site: SiteId,
+        /// The camera.
+        camera: CameraId,
+        /// What the device or transport said.
+        message: String,
+        /// Whether retrying later may succeed.
+        retryable: bool,
+        /// The SOAP fault, when the device answered with one.
+        fault: Option<Box<tandem_onvif::Fault>>,
+    },
+    /// No site could serve a request that needs one (reading the current position).
+    #[error("no site can reach camera {0}: {1}")]
+    NoSite(CameraId, String),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] tandem_store::StoreError),
+    /// A bug or an impossible state.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    /// True when the device answered with a fault carrying this code (`"PresetExist"`).
+    pub fn is_fault(&self, local: &str) -> bool {
+        matches!(self, EngineError::Device { fault: Some(f), .. } if f.is(local))
+    }
+
+    /// Whether the same request may succeed later.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            EngineError::Device { retryable, .. } => *retryable,
+            EngineError::Store(e) => e.is_retryable(),
+            EngineError::NoSite(..) => true,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! tandem's engine: what composes the ONVIF client, the pure domain model and
+//! the store into a service that keeps two sites' PTZ presets identical.
+//!
+//! - [`config`]: the TOML configuration ([`config::Config`]): two sites, cameras and
+//!   their per-site bindings, checked with every problem located by file, line,
+//!   column and field.
+//! - [`probe`]: reaches every binding and reports what tandem will rely on
+//!   (authentication, clock offset, PTZ node, profile, token style, identity).
+//! - [`pairing`]: finds which endpoints of the two sites are the same camera,
+//!   by serial number, and writes them as configuration.
+//! - [`sites`]: the [`sites::Topology`] (sites, cameras, bindings) and the
+//!   devices that reach them, with a bound on calls in flight per site.
+//! - [`engine`]: the [`engine::Engine`]: operations journaled, then applied to
+//!   every site, in order per camera and site, retried, replayed after restarts.
+//! - [`action`]: the journaled, idempotent [`action::Action`]; [`apply`]: its
+//!   ONVIF steps on one site.
+//! - [`scan`], [`repair`]: mismatch detection and operator-chosen repair.
+//!
+//! **Architecture invariant:** the engine talks to devices only through
+//! `tandem-onvif`'s `Device` and to storage only through `tandem-store`'s
+//! `Store` trait; it knows nothing of HTTP servers or JSON DTOs.
+
+pub mod action;
+pub mod apply;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod pairing;
+pub mod probe;
+pub mod repair;
+pub mod scan;
+pub mod sites;

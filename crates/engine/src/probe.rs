@@ -1,0 +1,506 @@
+//! `tandem config probe`: reaches every binding of a [`Config`] and reports what
+//! tandem will rely on: reachability, the authentication the device accepted,
+//! its clock offset, the PTZ node and its preset capacity, the media profile,
+//! whether preset tokens are numbers, and the device's identity.
+//!
+//! Probing only reads (`GetSystemDateAndTime`, `GetServices`,
+//! `GetDeviceInformation`, `GetProfiles`, `GetNodes`, `GetPresets`): it is safe
+//! against production sites. Bindings are probed concurrently, at most
+//! [`PROBE_CONCURRENCY`] at once, so that a large installation is probed in
+//! seconds without opening thousands of connections.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use tandem_core::{CameraId, SiteId};
+use tandem_onvif::client::{HttpTransport, Transport};
+use tandem_onvif::types::{Profile, PtzNode};
+use tandem_onvif::{ClientConfig, Device, Error};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::config::{BindingConfig, Config};
+
+/// Most bindings probed at once.
+pub const PROBE_CONCURRENCY: usize = 16;
+
+/// What probing one binding (one camera on one site) found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeReport {
+    /// The camera.
+    pub camera: CameraId,
+    /// The site.
+    pub site: SiteId,
+    /// The device service URL probed.
+    pub url: String,
+    /// Whether the device answered at all (a fault or refusal still counts).
+    pub reachable: bool,
+    /// The failure that stopped the probe, with the call that failed.
+    pub error: Option<String>,
+    /// The authentication the device accepted or refused; `None` when not reached.
+    pub auth: Option<Authentication>,
+    /// Device clock minus ours, in whole seconds.
+    pub clock_offset_s: Option<i64>,
+    /// The PTZ node the profile drives.
+    pub ptz_node: Option<String>,
+    /// How many presets that node holds.
+    pub max_presets: Option<u32>,
+    /// The media profile token used: the configured one, or the first with PTZ.
+    pub profile: Option<String>,
+    /// How the site names presets.
+    pub token_style: Option<TokenStyle>,
+    /// Presets the site has for the camera.
+    pub preset_count: Option<usize>,
+    /// The device's serial number.
+    pub serial: Option<String>,
+    /// The device's model.
+    pub model: Option<String>,
+}
+
+/// The authentication a device accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authentication {
+    /// WS-Security UsernameToken (or a device that accepts anything we send).
+    WsSecurity,
+    /// HTTP Digest, after the device answered 401.
+    HttpDigest,
+    /// No credentials are configured and the device needs none.
+    None,
+    /// The device refused: what it said.
+    Failed(String),
+}
+
+impl fmt::Display for Authentication {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Authentication::WsSecurity => f.write_str("WS-Security"),
+            Authentication::HttpDigest => f.write_str("HTTP Digest"),
+            Authentication::None => f.write_str("none"),
+            Authentication::Failed(why) => write!(f, "failed: {why}"),
+        }
+    }
+}
+
+/// How a site names presets (DESIGN.md, "Number ↔ token").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStyle {
+    /// Every token is a number: the number is the token.
+    Numeric,
+    /// Some token is not a number: tandem keeps the number ↔ token map.
+    Opaque,
+    /// No presets yet, so nothing to tell by.
+    Unknown,
+}
+
+impl TokenStyle {
+    /// The style of these tokens: numeric when all of at least one are numbers.
+    pub fn of<'a>(tokens: impl IntoIterator<Item = &'a str>) -> TokenStyle {
+        let mut any = false;
+        for token in tokens {
+            any = true;
+            // Digits only: "+1" or " 1" parse as numbers in Rust but are not
+            // what a numeric-token device writes.
+            let numeric = !token.is_empty()
+                && token.bytes().all(|b| b.is_ascii_digit())
+                && token.parse::<u32>().is_ok();
+            if !numeric {
+                return TokenStyle::Opaque;
+            }
+        }
+        if any {
+            TokenStyle::Numeric
+        } else {
+            TokenStyle::Unknown
+        }
+    }
+}
+
+impl fmt::Display for TokenStyle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TokenStyle::Numeric => "numeric",
+            TokenStyle::Opaque => "opaque",
+            TokenStyle::Unknown => "unknown (no presets)",
+        })
+    }
+}
+
+/// Probes every binding of `config` over HTTP, in camera then site order.
+pub async fn probe(config: &Config) -> Vec<ProbeReport> {
+    match HttpTransport::new() {
+        Ok(transport) => probe_with(config, Arc::new(transport), PROBE_CONCURRENCY).await,
+        Err(e) => {
+            // Without an HTTP client nothing is reachable; say why on every line.
+            let why = format!("cannot start the HTTP client: {e}");
+            targets(config)
+                .into_iter()
+                .map(|t| {
+                    let mut report = ProbeReport::new(&t);
+                    report.error = Some(why.clone());
+                    report
+                })
+                .collect()
+        }
+    }
+}
+
+/// [`probe`] through `transport`, at most `concurrency` bindings at once.
+pub async fn probe_with(
+    config: &Config,
+    transport: Arc<dyn Transport>,
+    concurrency: usize,
+) -> Vec<ProbeReport> {
+    let client = config.client_config();
+    run_bounded(targets(config), concurrency, move |target| {
+        probe_one(target, transport.clone(), client.clone())
+    })
+    .await
+}
+
+/// One binding to probe, owned so that it can move into a task.
+struct Target {
+    camera: CameraId,
+    binding: BindingConfig,
+}
+
+fn targets(config: &Config) -> Vec<Target> {
+    config
+        .cameras
+        .iter()
+        .flat_map(|camera| {
+            camera.bindings.iter().map(|binding| Target {
+                camera: camera.id.clone(),
+                binding: binding.clone(),
+            })
+        })
+        .collect()
+}
+
+impl ProbeReport {
+    fn new(target: &Target) -> Self {
+        ProbeReport {
+            camera: target.camera.clone(),
+            site: target.binding.site.clone(),
+            url: target.binding.url.clone(),
+            reachable: false,
+            error: None,
+            auth: None,
+            clock_offset_s: None,
+            ptz_node: None,
+            max_presets: None,
+            profile: None,
+            token_style: None,
+            preset_count: None,
+            serial: None,
+            model: None,
+        }
+    }
+}
+
+async fn probe_one(
+    target: Target,
+    transport: Arc<dyn Transport>,
+    client: ClientConfig,
+) -> ProbeReport {
+    let mut report = ProbeReport::new(&target);
+    let device = Device::new(
+        transport,
+        target.binding.url.clone(),
+        target.binding.credentials.clone(),
+        client,
+    );
+    if let Err((call, e)) = probe_steps(&device, &target.binding, &mut report).await {
+        // Anything but a connection failure or timeout means the device answered.
+        report.reachable = !e.is_unreachable();
+        if let Error::Unauthorized { message, .. } = &e {
+            let tried = if target.binding.credentials.is_none() {
+                "no credentials configured"
+            } else if device.uses_digest() {
+                "HTTP Digest refused"
+            } else {
+                "WS-Security refused"
+            };
+            report.auth = Some(Authentication::Failed(format!("{tried}: {message}")));
+        }
+        report.error = Some(format!("{call}: {e}"));
+    }
+    report
+}
+
+/// The probe's calls in order; each failure names the call.
+async fn probe_steps(
+    device: &Device,
+    binding: &BindingConfig,
+    report: &mut ProbeReport,
+) -> Result<(), (&'static str, Error)> {
+    let offset = device
+        .sync_clock()
+        .await
+        .map_err(|e| ("GetSystemDateAndTime", e))?;
+    report.reachable = true;
+    // The device answers in whole seconds; round rather than truncate.
+    report.clock_offset_s = Some((offset.num_milliseconds() as f64 / 1000.0).round() as i64);
+    // The first authenticated call: it tells which authentication the device took.
+    device
+        .service_addresses()
+        .await
+        .map_err(|e| ("GetServices", e))?;
+    report.auth = Some(if binding.credentials.is_none() {
+        Authentication::None
+    } else if device.uses_digest() {
+        Authentication::HttpDigest
+    } else {
+        Authentication::WsSecurity
+    });
+    let info = device
+        .get_device_information()
+        .await
+        .map_err(|e| ("GetDeviceInformation", e))?;
+    report.serial = Some(info.serial_number);
+    report.model = Some(info.model);
+    let profiles = device
+        .get_profiles()
+        .await
+        .map_err(|e| ("GetProfiles", e))?;
+    let profile = choose_profile(&profiles, binding.profile.as_deref())
+        .map_err(|why| ("GetProfiles", Error::Malformed(why)))?;
+    report.profile = Some(profile.token.clone());
+    let nodes = device.get_nodes().await.map_err(|e| ("GetNodes", e))?;
+    if let Some(node) = choose_node(&nodes, profile) {
+        report.ptz_node = Some(node.token.clone());
+        report.max_presets = Some(node.max_presets);
+    }
+    let presets = device
+        .get_presets(&profile.token)
+        .await
+        .map_err(|e| ("GetPresets", e))?;
+    report.token_style = Some(TokenStyle::of(presets.iter().map(|p| p.token.as_str())));
+    report.preset_count = Some(presets.len());
+    Ok(())
+}
+
+/// The configured profile, or the first with a PTZ configuration.
+fn choose_profile<'a>(
+    profiles: &'a [Profile],
+    wanted: Option<&str>,
+) -> Result<&'a Profile, String> {
+    let tokens = || {
+        profiles
+            .iter()
+            .map(|p| p.token.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match wanted {
+        Some(wanted) => match profiles.iter().find(|p| p.token == wanted) {
+            Some(p) if p.ptz.is_some() => Ok(p),
+            Some(_) => Err(format!("profile {wanted:?} has no PTZ configuration")),
+            None => Err(format!(
+                "no profile {wanted:?}; the device has: {}",
+                tokens()
+            )),
+        },
+        None => profiles
+            .iter()
+            .find(|p| p.ptz.is_some())
+            .ok_or_else(|| format!("no media profile has PTZ; the device has: {}", tokens())),
+    }
+}
+
+/// The node the profile's PTZ configuration drives; the only node when the
+/// configuration names none (some devices leave `NodeToken` empty).
+fn choose_node<'a>(nodes: &'a [PtzNode], profile: &Profile) -> Option<&'a PtzNode> {
+    let wanted = profile.ptz.as_ref().map(|c| c.node_token.as_str());
+    match wanted.and_then(|w| nodes.iter().find(|n| n.token == w)) {
+        Some(node) => Some(node),
+        None if nodes.len() == 1 => nodes.first(),
+        None => None,
+    }
+}
+
+/// Runs `work` on every item, at most `limit` at once, and returns the results
+/// in the items' order. Each item runs in its own task, so a slow device never
+/// holds up the others beyond the bound.
+pub(crate) async fn run_bounded<I, T, F, Fut>(items: Vec<I>, limit: usize, work: F) -> Vec<T>
+where
+    F: Fn(I) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let semaphore = Arc::new(Semaphore::new(limit.max(1)));
+    let mut tasks = JoinSet::new();
+    let count = items.len();
+    for (index, item) in items.into_iter().enumerate() {
+        let semaphore = semaphore.clone();
+        let future = work(item);
+        tasks.spawn(async move {
+            // The semaphore is never closed, so acquiring only waits.
+            let _permit = semaphore.acquire_owned().await;
+            (index, future.await)
+        });
+    }
+    let mut results: Vec<Option<T>> = std::iter::repeat_with(|| None).take(count).collect();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, result)) => results[index] = Some(result),
+            // A panic in a probe is a bug: surface it rather than lose a report.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {}
+        }
+    }
+    results.into_iter().flatten().collect()
+}
+
+/// The reports as a table with aligned columns, one line per binding.
+pub fn render_table(reports: &[ProbeReport]) -> String {
+    const HEADER: [&str; 12] = [
+        "CAMERA",
+        "SITE",
+        "REACHABLE",
+        "AUTH",
+        "CLOCK",
+        "NODE",
+        "MAX",
+        "PROFILE",
+        "TOKENS",
+        "SERIAL",
+        "MODEL",
+        "ERROR",
+    ];
+    let dash = || "-".to_string();
+    let rows: Vec<[String; 12]> = reports
+        .iter()
+        .map(|r| {
+            [
+                r.camera.to_string(),
+                r.site.to_string(),
+                if r.reachable { "yes" } else { "no" }.to_string(),
+                r.auth.as_ref().map_or_else(dash, |a| match a {
+                    // The reason is in the error column already.
+                    Authentication::Failed(_) => "failed".to_string(),
+                    other => other.to_string(),
+                }),
+                r.clock_offset_s.map_or_else(dash, |s| match s {
+                    0 => "0 s".to_string(),
+                    s => format!("{s:+} s"),
+                }),
+                r.ptz_node.clone().unwrap_or_else(dash),
+                r.max_presets.map_or_else(dash, |m| m.to_string()),
+                r.profile.clone().unwrap_or_else(dash),
+                r.token_style.map_or_else(dash, |t| t.to_string()),
+                r.serial.clone().unwrap_or_else(dash),
+                r.model.clone().unwrap_or_else(dash),
+                r.error.clone().unwrap_or_default(),
+            ]
+            // Device-supplied text could carry escapes or newlines that break the table.
+            .map(|cell| printable(&cell))
+        })
+        .collect();
+    let mut widths = HEADER.map(|h| h.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header = HEADER.map(str::to_string);
+    for row in std::iter::once(&header).chain(&rows) {
+        let mut line = String::new();
+        for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(cell);
+            // The last column is not padded: no trailing spaces.
+            if i + 1 < row.len() {
+                line.extend(std::iter::repeat_n(' ', width - cell.chars().count()));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `text` with control characters replaced, for terminal output.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_styles() {
+        assert_eq!(TokenStyle::of(["1", "2", "10"]), TokenStyle::Numeric);
+        assert_eq!(TokenStyle::of(["1", "a1b2"]), TokenStyle::Opaque);
+        assert_eq!(TokenStyle::of(["+1"]), TokenStyle::Opaque);
+        assert_eq!(TokenStyle::of([""]), TokenStyle::Opaque);
+        assert_eq!(TokenStyle::of([]), TokenStyle::Unknown);
+        assert_eq!(TokenStyle::Unknown.to_string(), "unknown (no presets)");
+    }
+
+    fn report(camera: &str, site: &str) -> ProbeReport {
+        ProbeReport::new(&Target {
+            camera: CameraId::from(camera),
+            binding: BindingConfig {
+                site: SiteId::from(site),
+                url: "http://h/".into(),
+                profile: None,
+                credentials: None,
+            },
+        })
+    }
+
+    #[test]
+    fn table_columns_align_and_device_text_is_sanitized() {
+        let mut up = report("gate-1", "primary");
+        up.reachable = true;
+        up.auth = Some(Authentication::HttpDigest);
+        up.clock_offset_s = Some(7200);
+        up.ptz_node = Some("ptz_node_1".into());
+        up.max_presets = Some(256);
+        up.profile = Some("profile_1".into());
+        up.token_style = Some(TokenStyle::Opaque);
+        up.serial = Some("SIM\n00001".into());
+        up.model = Some("Simulated PTZ".into());
+        let mut down = report("dock-3", "secondary");
+        down.error = Some("GetSystemDateAndTime: cannot reach http://h/".into());
+        let table = render_table(&[up, down]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("CAMERA  SITE       REACHABLE  AUTH         CLOCK"));
+        assert!(lines[1].contains("HTTP Digest  +7200 s"), "{table}");
+        assert!(lines[1].contains("SIM?00001"), "{table}");
+        assert!(lines[2].ends_with("GetSystemDateAndTime: cannot reach http://h/"));
+        // Every column starts at the same character position on every line.
+        let model_at = lines[0].find("MODEL");
+        assert_eq!(lines[1].find("Simulated PTZ"), model_at);
+        assert!(lines.iter().all(|l| !l.ends_with(' ')));
+    }
+
+    #[tokio::test]
+    async fn bounded_runs_keep_order_and_bound() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let results = run_bounded((0..40).collect(), 4, |i: u32| {
+            let running = running.clone();
+            let most = most.clone();
+            async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(u64::from(40 - i) % 7)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                i * 2
+            }
+        })
+        .await;
+        assert_eq!(results, (0..40).map(|i| i * 2).collect::<Vec<_>>());
+        assert!(most.load(Ordering::SeqCst) <= 4);
+    }
+}

@@ -1,0 +1,257 @@
+//! Scans: read both sites' presets of a camera concurrently, resolve numbers,
+//! diff (pure, in `tandem-core`), and keep the set of open mismatches.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tandem_core::diff::{Tolerance, diff};
+use tandem_core::{CameraId, Mismatch, Preset, PresetName, PresetNumber, SiteId, SitePreset};
+use tandem_store::{NewAudit, NewOperation, Origin, PresetWrite, SiteState, TokenStyle};
+use tokio::task::JoinSet;
+
+use crate::apply::read_presets;
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::sites::from_vector;
+
+/// The result of scanning one camera.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ScanReport {
+    /// The camera.
+    pub camera: CameraId,
+    /// Every open mismatch after the scan.
+    pub mismatches: Vec<Mismatch>,
+    /// How many of them are new since the last scan.
+    pub new: usize,
+    /// How many earlier mismatches are gone.
+    pub gone: usize,
+    /// Sites that could not be read (the previous mismatches are kept then).
+    pub unreachable: Vec<(SiteId, String)>,
+}
+
+/// A way to recognise a site's preset as a canonical one.
+type Rule<'a> = dyn Fn(&SitePreset, &Preset) -> bool + 'a;
+
+impl Engine {
+    /// One site's presets of a camera, with numbers resolved: from tandem's
+    /// token map, else from numeric tokens on sites that use them.
+    pub async fn read_site(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+    ) -> Result<Vec<SitePreset>, EngineError> {
+        let binding = self.bindings().get(camera, site)?;
+        let profile = binding.profile().await?.to_string();
+        let presets = read_presets(&binding, &profile).await?;
+        let map = self.store().site_tokens(camera, site)?;
+        let numeric = self.store().token_style(camera, site)? != Some(TokenStyle::Opaque);
+        Ok(presets
+            .into_iter()
+            .map(|p| {
+                let mapped = map.iter().find(|(_, t)| *t == p.token).map(|(n, _)| *n);
+                let number = mapped.or_else(|| {
+                    if numeric {
+                        PresetNumber::from_token(&p.token)
+                    } else {
+                        None
+                    }
+                });
+                SitePreset {
+                    number,
+                    name: p.name,
+                    position: p.position.as_ref().and_then(from_vector),
+                    token: p.token,
+                }
+            })
+            .collect())
+    }
+
+    /// Scans one camera: reads both sites concurrently, diffs, records the
+    /// open mismatches and an audit entry.
+    pub async fn scan_camera(
+        self: &Arc<Self>,
+        camera: &CameraId,
+    ) -> Result<ScanReport, EngineError> {
+        let spec = self.bindings().camera(camera)?;
+        let (p_id, s_id) = self.bindings().pair()?;
+        let (primary, secondary) =
+            tokio::join!(self.read_site(camera, p_id), self.read_site(camera, s_id));
+        let mut unreachable = Vec::new();
+        let (mut primary, mut secondary) = match (primary, secondary) {
+            (Ok(p), Ok(s)) => (p, s),
+            (p, s) => {
+                for (site, result) in [(p_id, p.err()), (s_id, s.err())] {
+                    if let Some(e) = result {
+                        unreachable.push((site.clone(), e.to_string()));
+                    }
+                }
+                let open = self
+                    .store()
+                    .mismatches(Some(camera))?
+                    .into_iter()
+                    .map(|m| m.mismatch)
+                    .collect();
+                return Ok(ScanReport {
+                    camera: camera.clone(),
+                    mismatches: open,
+                    new: 0,
+                    gone: 0,
+                    unreachable,
+                });
+            }
+        };
+        self.import_if_new(camera, p_id, &primary)?;
+        self.adopt_tokens(camera, s_id, &mut secondary)?;
+        self.adopt_tokens(camera, p_id, &mut primary)?;
+        let mismatches = diff(&primary, &secondary, Tolerance(spec.tolerance));
+        let delta = self
+            .store()
+            .replace_mismatches(camera, &mismatches, Utc::now())?;
+        self.store().append_audit(&NewAudit {
+            actor: "tandem".into(),
+            action: "scan".into(),
+            camera: Some(camera.clone()),
+            before: None,
+            after: Some(serde_json::json!({
+                "open": mismatches.len(), "new": delta.new.len(), "gone": delta.gone.len(),
+            })),
+        })?;
+        Ok(ScanReport {
+            camera: camera.clone(),
+            new: delta.new.len(),
+            gone: delta.gone.len(),
+            mismatches,
+            unreachable,
+        })
+    }
+
+    /// Scans cameras with at most `concurrency` cameras in flight (each reads
+    /// one preset list per site, so this bounds the calls in flight per site),
+    /// calling `progress(done, total)` after each.
+    pub async fn scan(
+        self: &Arc<Self>,
+        cameras: Vec<CameraId>,
+        concurrency: usize,
+        progress: impl Fn(usize, usize) + Send + Sync + 'static,
+    ) -> Vec<Result<ScanReport, EngineError>> {
+        let total = cameras.len();
+        let progress = Arc::new(progress);
+        let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+        let mut work = JoinSet::new();
+        for (index, camera) in cameras.into_iter().enumerate() {
+            let engine = self.clone();
+            let limit = limit.clone();
+            work.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                (index, engine.scan_camera(&camera).await)
+            });
+        }
+        let mut results: Vec<Option<Result<ScanReport, EngineError>>> =
+            (0..total).map(|_| None).collect();
+        let mut done = 0;
+        while let Some(joined) = work.join_next().await {
+            done += 1;
+            progress(done, total);
+            if let Ok((index, result)) = joined {
+                results[index] = Some(result);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(EngineError::Internal("scan task panicked".into()))))
+            .collect()
+    }
+
+    /// A camera tandem has never seen takes the primary's presets as its
+    /// canonical list (numbers from the primary, unnamed ones named "Preset N").
+    fn import_if_new(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        primary: &[SitePreset],
+    ) -> Result<(), EngineError> {
+        if !self.store().presets(camera)?.is_empty() {
+            return Ok(());
+        }
+        for p in primary {
+            let Some(number) = p.number else { continue };
+            let name = p
+                .name
+                .as_deref()
+                .and_then(|n| PresetName::new(n).ok())
+                .or_else(|| PresetName::new(format!("Preset {number}")).ok());
+            let Some(name) = name else { continue };
+            let preset = Preset {
+                number,
+                name,
+                position: p.position,
+                locked: false,
+                is_default: false,
+            };
+            let operation = NewOperation {
+                camera: camera.clone(),
+                action: serde_json::json!({ "kind": "import", "number": number }),
+                origin: Origin::Import,
+                actor: "tandem".into(),
+                // Journaled against the primary, where it already is.
+                sites: vec![site.clone()],
+            };
+            let audit = NewAudit {
+                actor: "tandem".into(),
+                action: "preset.import".into(),
+                camera: Some(camera.clone()),
+                before: None,
+                after: Some(serde_json::to_value(&preset).unwrap_or_default()),
+            };
+            let id = self
+                .store()
+                .journal(&operation, &PresetWrite::Upsert(preset), &audit)?;
+            self.store()
+                .mark(id, site, SiteState::Applied, None, None)?;
+        }
+        Ok(())
+    }
+
+    /// On a site with opaque tokens, an unmapped preset is recognised as a
+    /// canonical number that has no token there yet: first by exact name, then
+    /// (for a renamed preset) by position within the camera's tolerance. Only
+    /// an unambiguous match is taken, and recorded in the token map.
+    fn adopt_tokens(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        presets: &mut [SitePreset],
+    ) -> Result<(), EngineError> {
+        if presets.iter().all(|p| p.number.is_some()) {
+            return Ok(());
+        }
+        let canonical = self.store().presets(camera)?;
+        let tolerance = self.bindings().camera(camera)?.tolerance;
+        let mut taken: Vec<PresetNumber> = self
+            .store()
+            .site_tokens(camera, site)?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        let by_name = |p: &SitePreset, c: &Preset| p.name.as_deref() == Some(c.name.as_str());
+        let by_position = |p: &SitePreset, c: &Preset| match (&p.position, &c.position) {
+            (Some(a), Some(b)) => a.within(b, tolerance),
+            _ => false,
+        };
+        let rules: [&Rule; 2] = [&by_name, &by_position];
+        for rule in rules {
+            for p in presets.iter_mut().filter(|p| p.number.is_none()) {
+                let mut candidates = canonical
+                    .iter()
+                    .filter(|c| !taken.contains(&c.number) && rule(p, c));
+                if let (Some(c), None) = (candidates.next(), candidates.next()) {
+                    self.store()
+                        .set_site_token(camera, site, c.number, &p.token)?;
+                    p.number = Some(c.number);
+                    taken.push(c.number);
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,244 @@
+//! How the engine reaches each camera on each site: one [`Binding`] per
+//! (camera, site), holding the ONVIF device, its media profile, and a bound on
+//! the calls in flight per site.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tandem_core::{CameraId, Position, SiteId};
+use tandem_onvif::client::{HttpTransport, Transport};
+use tandem_onvif::types::PtzVector;
+use tandem_onvif::{ClientConfig, Credentials, Device};
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::error::EngineError;
+
+/// One site as the engine knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteSpec {
+    /// Its id.
+    pub id: SiteId,
+    /// 1 for the primary; higher numbers are less preferred.
+    pub priority: u32,
+}
+
+/// How one site reaches one camera.
+#[derive(Debug, Clone)]
+pub struct BindingSpec {
+    /// The site.
+    pub site: SiteId,
+    /// The device service URL.
+    pub url: String,
+    /// Device credentials, if the device needs any.
+    pub credentials: Option<Credentials>,
+    /// The media profile to use; `None` for the first profile with PTZ.
+    pub profile: Option<String>,
+}
+
+/// One camera as the engine knows it.
+#[derive(Debug, Clone)]
+pub struct CameraSpec {
+    /// Its id.
+    pub id: CameraId,
+    /// Display name.
+    pub name: String,
+    /// Position tolerance in generic units.
+    pub tolerance: f64,
+    /// One binding per site.
+    pub bindings: Vec<BindingSpec>,
+}
+
+/// Everything the engine needs to reach the sites.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    /// The sites, primary first.
+    pub sites: Vec<SiteSpec>,
+    /// The cameras.
+    pub cameras: Vec<CameraSpec>,
+    /// Time bound of one ONVIF call.
+    pub call_timeout: Duration,
+    /// Most ONVIF calls in flight per site.
+    pub per_site_in_flight: usize,
+}
+
+/// One camera on one site.
+#[derive(Debug)]
+pub struct Binding {
+    /// The camera.
+    pub camera: CameraId,
+    /// The site.
+    pub site: SiteId,
+    /// The device.
+    pub device: Device,
+    configured_profile: Option<String>,
+    profile: OnceCell<String>,
+    limit: Arc<Semaphore>,
+}
+
+impl Binding {
+    /// The media profile token: the configured one, or the first with PTZ
+    /// (learned once, on first use).
+    pub async fn profile(&self) -> Result<&str, EngineError> {
+        let token = self
+            .profile
+            .get_or_try_init(|| async {
+                if let Some(p) = &self.configured_profile {
+                    return Ok(p.clone());
+                }
+                let _permit = self.permit().await;
+                let profiles = self
+                    .device
+                    .get_profiles()
+                    .await
+                    .map_err(|e| self.onvif(e))?;
+                profiles
+                    .into_iter()
+                    .find(|p| p.ptz.is_some())
+                    .map(|p| p.token)
+                    .ok_or_else(|| EngineError::Device {
+                        site: self.site.clone(),
+                        camera: self.camera.clone(),
+                        message:
+                            "the device has no media profile with PTZ; set `profile` in the binding"
+                                .into(),
+                        retryable: false,
+                        fault: None,
+                    })
+            })
+            .await?;
+        Ok(token)
+    }
+
+    /// Waits for a slot among the site's calls in flight.
+    pub async fn permit(&self) -> tokio::sync::OwnedSemaphorePermit {
+        // The semaphore is never closed, so acquiring cannot fail.
+        match self.limit.clone().acquire_owned().await {
+            Ok(permit) => permit,
+            Err(_) => unreachable!("site semaphores are never closed"),
+        }
+    }
+
+    /// Wraps an ONVIF error with this binding's names.
+    pub fn onvif(&self, e: tandem_onvif::Error) -> EngineError {
+        EngineError::Device {
+            site: self.site.clone(),
+            camera: self.camera.clone(),
+            retryable: e.is_retryable(),
+            message: e.to_string(),
+            fault: e.fault().cloned().map(Box::new),
+        }
+    }
+}
+
+/// All bindings, by camera and site.
+#[derive(Debug)]
+pub struct Bindings {
+    sites: Vec<SiteSpec>,
+    cameras: HashMap<CameraId, CameraSpec>,
+    by_pair: HashMap<(CameraId, SiteId), Arc<Binding>>,
+}
+
+impl Bindings {
+    /// Builds devices for every binding, sharing one HTTP transport.
+    pub fn new(topology: &Topology) -> Result<Self, EngineError> {
+        let transport: Arc<dyn Transport> =
+            Arc::new(HttpTransport::new().map_err(|e| EngineError::Internal(e.to_string()))?);
+        let config = ClientConfig {
+            timeout: topology.call_timeout,
+            ..ClientConfig::default()
+        };
+        let mut sites = topology.sites.clone();
+        sites.sort_by_key(|s| s.priority);
+        let limits: HashMap<SiteId, Arc<Semaphore>> = sites
+            .iter()
+            .map(|s| {
+                (
+                    s.id.clone(),
+                    Arc::new(Semaphore::new(topology.per_site_in_flight.max(1))),
+                )
+            })
+            .collect();
+        let mut by_pair = HashMap::new();
+        for camera in &topology.cameras {
+            for b in &camera.bindings {
+                let limit = limits.get(&b.site).cloned().ok_or_else(|| {
+                    EngineError::Internal(format!(
+                        "camera {} is bound to unknown site {}",
+                        camera.id, b.site
+                    ))
+                })?;
+                let binding = Binding {
+                    camera: camera.id.clone(),
+                    site: b.site.clone(),
+                    device: Device::new(
+                        transport.clone(),
+                        b.url.clone(),
+                        b.credentials.clone(),
+                        config.clone(),
+                    ),
+                    configured_profile: b.profile.clone(),
+                    profile: OnceCell::new(),
+                    limit,
+                };
+                by_pair.insert((camera.id.clone(), b.site.clone()), Arc::new(binding));
+            }
+        }
+        let cameras = topology
+            .cameras
+            .iter()
+            .map(|c| (c.id.clone(), c.clone()))
+            .collect();
+        Ok(Bindings {
+            sites,
+            cameras,
+            by_pair,
+        })
+    }
+
+    /// The sites, primary first.
+    pub fn sites(&self) -> &[SiteSpec] {
+        &self.sites
+    }
+
+    /// The primary and the secondary.
+    pub fn pair(&self) -> Result<(&SiteId, &SiteId), EngineError> {
+        match self.sites.as_slice() {
+            [p, s, ..] => Ok((&p.id, &s.id)),
+            _ => Err(EngineError::Internal("two sites are needed".into())),
+        }
+    }
+
+    /// A camera's spec.
+    pub fn camera(&self, id: &CameraId) -> Result<&CameraSpec, EngineError> {
+        self.cameras
+            .get(id)
+            .ok_or_else(|| EngineError::UnknownCamera(id.clone()))
+    }
+
+    /// Camera ids, sorted.
+    pub fn camera_ids(&self) -> Vec<CameraId> {
+        let mut ids: Vec<CameraId> = self.cameras.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// The binding of a camera on a site.
+    pub fn get(&self, camera: &CameraId, site: &SiteId) -> Result<Arc<Binding>, EngineError> {
+        self.by_pair
+            .get(&(camera.clone(), site.clone()))
+            .cloned()
+            .ok_or_else(|| EngineError::UnknownCamera(camera.clone()))
+    }
+}
+
+/// Converts a domain position to an ONVIF vector.
+pub fn to_vector(p: Position) -> PtzVector {
+    PtzVector::new(p.pan, p.tilt, p.zoom)
+}
+
+/// Converts an ONVIF vector to a domain position, when it is complete and in range.
+pub fn from_vector(v: &PtzVector) -> Option<Position> {
+    let pt = v.pan_tilt?;
+    Position::new(pt.x, pt.y, v.zoom?).ok()
+}

@@ -1,0 +1,115 @@
+//! Shared set-up for engine tests: a simulator on loopback and an engine on an
+//! in-memory store bound to it.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tandem_core::{CameraId, PresetName, PresetNumber, SiteId};
+use tandem_engine::engine::{Engine, RetryPolicy};
+use tandem_engine::sites::{BindingSpec, CameraSpec, SiteSpec, Topology};
+use tandem_onvif::Credentials;
+use tandem_sim::{SimConfig, Simulator};
+use tandem_store::SqliteStore;
+
+pub async fn sim(
+    cameras: usize,
+    profiles: &[&str],
+    seed_presets: u32,
+    drift: bool,
+) -> Arc<Simulator> {
+    let config = SimConfig {
+        cameras,
+        profiles: profiles
+            .iter()
+            .map(|p| p.parse().expect("valid profile"))
+            .collect(),
+        seed_presets,
+        drift,
+        ..SimConfig::default()
+    };
+    Simulator::start(config).await.expect("simulator starts")
+}
+
+pub fn topology(sim: &Simulator, tolerance: f64) -> Topology {
+    let sites = vec![
+        SiteSpec {
+            id: SiteId::from("primary"),
+            priority: 1,
+        },
+        SiteSpec {
+            id: SiteId::from("secondary"),
+            priority: 2,
+        },
+    ];
+    let cameras = (1..=sim.world().len())
+        .map(|c| CameraSpec {
+            id: camera(c),
+            name: format!("Camera {c}"),
+            tolerance,
+            bindings: sim
+                .endpoints()
+                .into_iter()
+                .filter(|e| e.camera == c)
+                .map(|e| BindingSpec {
+                    site: sites[e.site - 1].id.clone(),
+                    url: e.device_url,
+                    credentials: Some(Credentials::new(e.username, e.password)),
+                    profile: None,
+                })
+                .collect(),
+        })
+        .collect();
+    Topology {
+        sites,
+        cameras,
+        call_timeout: Duration::from_secs(2),
+        per_site_in_flight: 32,
+    }
+}
+
+pub fn engine(sim: &Simulator, tolerance: f64) -> Arc<Engine> {
+    let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
+    Engine::new(store, &topology(sim, tolerance), Duration::from_secs(10))
+        .expect("engine")
+        .with_retry(RetryPolicy {
+            first: Duration::from_millis(50),
+            max: Duration::from_millis(300),
+        })
+}
+
+pub fn camera(n: usize) -> CameraId {
+    CameraId(format!("cam-{n}"))
+}
+
+pub fn name(s: &str) -> PresetName {
+    PresetName::new(s).expect("valid name")
+}
+
+pub fn number(n: u32) -> PresetNumber {
+    PresetNumber::new(n).expect("valid number")
+}
+
+/// The presets a site holds for a camera: (token, name, pan), from the simulator itself.
+pub fn on_site(
+    sim: &Simulator,
+    site: usize,
+    camera: usize,
+) -> Vec<(String, Option<String>, Option<f64>)> {
+    let site = sim.site(site).expect("site");
+    let cam = site.camera(camera - 1).expect("camera");
+    // Rounded to 1e-6: the simulator stores the exact float the camera reached.
+    let round = |v: f64| (v * 1e6).round() / 1e6;
+    cam.presets()
+        .entries()
+        .iter()
+        .map(|e| {
+            (
+                e.token.clone(),
+                e.name.clone(),
+                e.position.map(|p| round(p[0])),
+            )
+        })
+        .collect()
+}

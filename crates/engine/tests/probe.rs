@@ -1,0 +1,158 @@
+//! `probe` against a real simulator on loopback: authentication modes, clock
+//! offsets, token styles, identity, and sites that are down or refuse us.
+
+use std::sync::Arc;
+
+use tandem_engine::config::Config;
+use tandem_engine::probe::{Authentication, ProbeReport, TokenStyle, probe, render_table};
+use tandem_sim::world::Faults;
+use tandem_sim::{SimConfig, Simulator};
+
+async fn start(profiles: &[&str], seed_presets: u32) -> Arc<Simulator> {
+    let config = SimConfig {
+        sites: 2,
+        cameras: 2,
+        profiles: profiles
+            .iter()
+            .map(|p| p.parse().expect("valid profile"))
+            .collect(),
+        seed_presets,
+        ..SimConfig::default()
+    };
+    Simulator::start(config).await.expect("simulator starts")
+}
+
+/// A configuration binding every simulated camera on both sites, written as a
+/// user would write it, so that it goes through `Config::parse`.
+fn config_for(sim: &Simulator, password: &str) -> Config {
+    let mut text = format!(
+        "[defaults]\nusername = \"admin\"\npassword = \"{password}\"\ntimeout_ms = 3000\n\
+         [[site]]\nid = \"primary\"\npriority = 1\n[[site]]\nid = \"secondary\"\npriority = 2\n"
+    );
+    for camera in 1..=2 {
+        text.push_str(&format!("[[camera]]\nid = \"cam-{camera}\"\n"));
+        for e in sim.endpoints().iter().filter(|e| e.camera == camera) {
+            text.push_str(&format!(
+                "[camera.bindings.{}]\nurl = \"{}\"\n",
+                e.site_name, e.device_url
+            ));
+        }
+    }
+    Config::parse(&text, "sim.toml").expect("valid configuration")
+}
+
+fn find<'a>(reports: &'a [ProbeReport], camera: &str, site: &str) -> &'a ProbeReport {
+    reports
+        .iter()
+        .find(|r| r.camera.as_str() == camera && r.site.as_str() == site)
+        .expect("report exists")
+}
+
+#[tokio::test]
+async fn probe_reports_authentication_clock_tokens_and_identity() {
+    let sim = start(&["1/1=wsse+skewed", "2=vms+digest"], 3).await;
+    let reports = probe(&config_for(&sim, "tandem")).await;
+    assert_eq!(reports.len(), 4);
+    let order: Vec<_> = reports
+        .iter()
+        .map(|r| format!("{}@{}", r.camera, r.site))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "cam-1@primary",
+            "cam-1@secondary",
+            "cam-2@primary",
+            "cam-2@secondary"
+        ]
+    );
+    for r in &reports {
+        assert!(r.reachable && r.error.is_none(), "{r:?}");
+        assert_eq!(r.profile.as_deref(), Some("profile_1"));
+        assert_eq!(r.ptz_node.as_deref(), Some("ptz_node_1"));
+        assert_eq!(r.max_presets, Some(256));
+        assert_eq!(r.preset_count, Some(3));
+        assert_eq!(r.model.as_deref(), Some("Simulated PTZ"));
+    }
+    let skewed = find(&reports, "cam-1", "primary");
+    assert_eq!(skewed.auth, Some(Authentication::WsSecurity));
+    let offset = skewed.clock_offset_s.expect("offset");
+    assert!((offset - 7200).abs() <= 2, "offset {offset}");
+    assert_eq!(skewed.token_style, Some(TokenStyle::Numeric));
+    assert_eq!(skewed.serial.as_deref(), Some("SIM-00001"));
+
+    let plain = find(&reports, "cam-2", "primary");
+    assert_eq!(plain.auth, Some(Authentication::WsSecurity));
+    assert!(plain.clock_offset_s.is_some_and(|s| s.abs() <= 1));
+    assert_eq!(plain.serial.as_deref(), Some("SIM-00002"));
+
+    for camera in ["cam-1", "cam-2"] {
+        let vms = find(&reports, camera, "secondary");
+        assert_eq!(vms.auth, Some(Authentication::HttpDigest), "{vms:?}");
+        assert_eq!(vms.token_style, Some(TokenStyle::Opaque), "{vms:?}");
+    }
+
+    let table = render_table(&reports);
+    assert_eq!(table.lines().count(), 5, "{table}");
+    assert!(table.contains("HTTP Digest"), "{table}");
+    assert!(table.contains("+7200 s") || table.contains("+7199 s") || table.contains("+7201 s"));
+}
+
+#[tokio::test]
+async fn a_down_site_is_unreachable_and_the_other_still_answers() {
+    let sim = start(&["2=vms+digest"], 1).await;
+    assert!(sim.set_faults(
+        2,
+        Faults {
+            down: true,
+            ..Faults::default()
+        }
+    ));
+    let reports = probe(&config_for(&sim, "tandem")).await;
+    for camera in ["cam-1", "cam-2"] {
+        let down = find(&reports, camera, "secondary");
+        assert!(!down.reachable, "{down:?}");
+        assert_eq!(down.auth, None);
+        let error = down.error.as_deref().unwrap_or_default();
+        assert!(
+            error.starts_with("GetSystemDateAndTime: cannot reach"),
+            "{error}"
+        );
+        let up = find(&reports, camera, "primary");
+        assert!(up.reachable && up.error.is_none(), "{up:?}");
+    }
+    let table = render_table(&reports);
+    assert!(
+        table.lines().nth(2).is_some_and(|l| l.contains(" no ")),
+        "{table}"
+    );
+}
+
+#[tokio::test]
+async fn refused_credentials_and_empty_preset_tables_are_reported() {
+    let sim = start(&["1=wsse", "2=digest"], 0).await;
+    let reports = probe(&config_for(&sim, "wrong")).await;
+    let wsse = find(&reports, "cam-1", "primary");
+    assert!(wsse.reachable);
+    assert!(
+        matches!(&wsse.auth, Some(Authentication::Failed(why)) if why.starts_with("WS-Security refused")),
+        "{wsse:?}"
+    );
+    let digest = find(&reports, "cam-1", "secondary");
+    assert!(
+        matches!(&digest.auth, Some(Authentication::Failed(why)) if why.starts_with("HTTP Digest refused")),
+        "{digest:?}"
+    );
+    assert!(
+        digest
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("authentication refused"))
+    );
+
+    let reports = probe(&config_for(&sim, "tandem")).await;
+    for r in &reports {
+        assert_eq!(r.token_style, Some(TokenStyle::Unknown), "{r:?}");
+        assert_eq!(r.preset_count, Some(0));
+    }
+}

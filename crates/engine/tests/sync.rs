@@ -1,0 +1,348 @@
+//! One action, both sites: operations through the journal against simulated
+//! sites with mixed quirks (P numeric tokens, S GUID tokens and rounded
+//! positions), outages, and permanent faults.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tandem_core::Position;
+use tandem_engine::engine::{AddPreset, PositionSource, UpdatePreset};
+use tandem_sim::world::Faults;
+use tandem_store::SiteState;
+
+fn at(pan: f64) -> PositionSource {
+    PositionSource::Explicit(Position::new(pan, 0.1, 0.2).expect("valid"))
+}
+
+#[tokio::test]
+async fn add_rename_reaim_renumber_delete_reach_both_sites() {
+    let sim = sim(1, &["2=vms+rounded"], 0, false).await;
+    let engine = engine(&sim, 0.01);
+    let cam = camera(1);
+    let added = engine
+        .add(
+            &cam,
+            AddPreset {
+                number: None,
+                name: name("Gate"),
+                position: at(0.5),
+            },
+            "alice",
+        )
+        .await
+        .expect("add");
+    assert!(added.is_complete(), "{added:?}");
+    assert!(
+        added.sites.iter().all(|s| s.state == SiteState::Applied),
+        "{added:?}"
+    );
+    assert_eq!(added.preset.as_ref().map(|p| p.number), Some(number(1)));
+    assert_eq!(
+        on_site(&sim, 1, 1),
+        vec![("1".into(), Some("Gate".into()), Some(0.5))]
+    );
+    let s = on_site(&sim, 2, 1);
+    assert_eq!(s.len(), 1);
+    let guid = s[0].0.clone();
+    assert_eq!(guid.len(), 36, "the VMS site chose a GUID token");
+
+    // Rename keeps the token on both sites (update in place).
+    let renamed = engine
+        .update(
+            &cam,
+            number(1),
+            UpdatePreset {
+                name: Some(name("Main gate")),
+                ..Default::default()
+            },
+            "alice",
+        )
+        .await
+        .expect("rename");
+    assert!(
+        renamed.sites.iter().all(|s| s.state == SiteState::Applied),
+        "{renamed:?}"
+    );
+    assert_eq!(on_site(&sim, 1, 1)[0].1.as_deref(), Some("Main gate"));
+    assert_eq!(
+        on_site(&sim, 2, 1),
+        vec![(guid.clone(), Some("Main gate".into()), Some(0.5))]
+    );
+
+    // Re-aim.
+    engine
+        .update(
+            &cam,
+            number(1),
+            UpdatePreset {
+                position: Some(at(-0.25)),
+                ..Default::default()
+            },
+            "alice",
+        )
+        .await
+        .expect("re-aim");
+    assert_eq!(on_site(&sim, 1, 1)[0].2, Some(-0.25));
+    assert_eq!(on_site(&sim, 2, 1)[0].2, Some(-0.25));
+
+    // Renumber: the numeric site moves the slot; the GUID site keeps its token.
+    let renumbered = engine
+        .update(
+            &cam,
+            number(1),
+            UpdatePreset {
+                number: Some(number(7)),
+                ..Default::default()
+            },
+            "alice",
+        )
+        .await
+        .expect("renumber");
+    assert!(
+        renumbered
+            .sites
+            .iter()
+            .all(|s| s.state == SiteState::Applied),
+        "{renumbered:?}"
+    );
+    assert_eq!(
+        on_site(&sim, 1, 1),
+        vec![("7".into(), Some("Main gate".into()), Some(-0.25))]
+    );
+    assert_eq!(on_site(&sim, 2, 1)[0].0, guid);
+
+    // Delete.
+    let deleted = engine
+        .delete(&cam, number(7), "alice")
+        .await
+        .expect("delete");
+    assert!(
+        deleted.sites.iter().all(|s| s.state == SiteState::Applied),
+        "{deleted:?}"
+    );
+    assert!(
+        on_site(&sim, 1, 1).is_empty() && on_site(&sim, 2, 1).is_empty(),
+        "{:?} {:?} {deleted:?}",
+        on_site(&sim, 1, 1),
+        on_site(&sim, 2, 1)
+    );
+    let scan = engine.scan_camera(&cam).await.expect("scan");
+    assert!(scan.mismatches.is_empty());
+}
+
+#[tokio::test]
+async fn current_view_is_saved_on_both_sites() {
+    let sim = sim(1, &["2=vms"], 0, false).await;
+    let engine = engine(&sim, 0.001);
+    sim.world()
+        .camera(0)
+        .motion()
+        .move_to([0.3, -0.3, 0.6], None, std::time::Instant::now());
+    while sim
+        .world()
+        .camera(0)
+        .motion()
+        .is_moving(std::time::Instant::now())
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let outcome = engine
+        .add(
+            &camera(1),
+            AddPreset {
+                number: Some(number(4)),
+                name: name("Dock 4"),
+                position: PositionSource::Current,
+            },
+            "bob",
+        )
+        .await
+        .expect("add");
+    let p = outcome.preset.and_then(|p| p.position).expect("position");
+    assert!(
+        p.within(
+            &Position {
+                pan: 0.3,
+                tilt: -0.3,
+                zoom: 0.6
+            },
+            1e-6
+        ),
+        "{p:?}"
+    );
+    assert_eq!(on_site(&sim, 2, 1)[0].2, Some(0.3));
+}
+
+#[tokio::test]
+async fn bad_requests_change_nothing() {
+    let sim = sim(1, &[], 0, false).await;
+    let engine = engine(&sim, 0.001);
+    let cam = camera(1);
+    engine
+        .add(
+            &cam,
+            AddPreset {
+                number: Some(number(2)),
+                name: name("A"),
+                position: at(0.0),
+            },
+            "x",
+        )
+        .await
+        .expect("add");
+    let taken = engine
+        .add(
+            &cam,
+            AddPreset {
+                number: Some(number(2)),
+                name: name("B"),
+                position: at(0.1),
+            },
+            "x",
+        )
+        .await;
+    assert!(matches!(
+        taken,
+        Err(tandem_engine::error::EngineError::NumberTaken { .. })
+    ));
+    let missing = engine.delete(&cam, number(9), "x").await;
+    assert!(matches!(
+        missing,
+        Err(tandem_engine::error::EngineError::UnknownPreset { .. })
+    ));
+    let unknown = engine.delete(&camera(99), number(2), "x").await;
+    assert!(matches!(
+        unknown,
+        Err(tandem_engine::error::EngineError::UnknownCamera(_))
+    ));
+    assert_eq!(on_site(&sim, 1, 1).len(), 1);
+    assert_eq!(engine.store().operations(None, 100).expect("ops").len(), 1);
+}
+
+#[tokio::test]
+async fn outage_of_the_secondary_during_200_operations_converges() {
+    let sim = sim(4, &["2=vms"], 0, false).await;
+    let engine = engine(&sim, 0.001);
+    let retry = engine.spawn_retry_loop(Duration::from_millis(100));
+    sim.set_faults(
+        2,
+        Faults {
+            down: true,
+            ..Faults::default()
+        },
+    );
+    let mut pending_on_s = 0;
+    for i in 0..200u32 {
+        let cam = camera((i % 4) as usize + 1);
+        let request = AddPreset {
+            number: None,
+            name: name(&format!("P{i}")),
+            position: at(f64::from(i % 50) / 50.0),
+        };
+        let outcome = engine.add(&cam, request, "ops").await.expect("journaled");
+        assert_eq!(
+            outcome.sites[0].state,
+            SiteState::Applied,
+            "P has it at once: {outcome:?}"
+        );
+        if outcome.sites[1].state == SiteState::Pending {
+            pending_on_s += 1;
+        }
+    }
+    assert_eq!(
+        pending_on_s, 200,
+        "every operation is pending on the down site"
+    );
+    for c in 1..=4 {
+        assert_eq!(on_site(&sim, 1, c).len(), 50);
+    }
+    sim.set_faults(2, Faults::default());
+    let left = engine
+        .settle(Duration::from_secs(60))
+        .await
+        .expect("settles");
+    retry.abort();
+    assert_eq!(left, 0, "nothing pending");
+    for c in 1..=4 {
+        assert_eq!(
+            on_site(&sim, 2, c).len(),
+            50,
+            "S converged, each preset once"
+        );
+        let scan = engine.scan_camera(&camera(c)).await.expect("scan");
+        assert!(scan.mismatches.is_empty(), "{:?}", scan.mismatches);
+    }
+    println!("outage: 200 operations, 200 pending on S during the outage, 0 pending after");
+}
+
+#[tokio::test]
+async fn permanent_faults_are_reported_per_site_in_the_devices_words() {
+    let sim = sim(2, &["2/1=limited=2", "2/2=max-name=8"], 0, false).await;
+    let engine = engine(&sim, 0.001);
+    let cam = camera(1);
+    for i in 0..2 {
+        engine
+            .add(
+                &cam,
+                AddPreset {
+                    number: None,
+                    name: name(&format!("N{i}")),
+                    position: at(0.1),
+                },
+                "x",
+            )
+            .await
+            .expect("add");
+    }
+    let third = engine
+        .add(
+            &cam,
+            AddPreset {
+                number: None,
+                name: name("N2"),
+                position: at(0.2),
+            },
+            "x",
+        )
+        .await
+        .expect("add");
+    assert_eq!(third.sites[0].state, SiteState::Applied);
+    assert_eq!(third.sites[1].state, SiteState::Failed);
+    let error = third.sites[1].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("TooManyPresets") && error.contains("at most 2"),
+        "{error}"
+    );
+    assert_eq!(
+        on_site(&sim, 1, 1).len(),
+        3,
+        "P stays consistent with the journal"
+    );
+
+    let long = engine
+        .add(
+            &camera(2),
+            AddPreset {
+                number: None,
+                name: name("Loading bay north"),
+                position: at(0.3),
+            },
+            "x",
+        )
+        .await
+        .expect("add");
+    assert_eq!(long.sites[0].state, SiteState::Applied);
+    assert_eq!(long.sites[1].state, SiteState::Failed);
+    let error = long.sites[1].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("InvalidPresetName") && error.contains("8 characters"),
+        "{error}"
+    );
+    assert_eq!(
+        engine.store().pending_count().expect("count"),
+        0,
+        "permanent faults are not retried"
+    );
+}

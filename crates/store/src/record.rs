@@ -1,0 +1,243 @@
+//! The values the store reads and writes: plain data, no SQL.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tandem_core::{CameraId, Mismatch, Preset, PresetNumber, SiteId};
+
+/// A camera as the store keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraRecord {
+    /// Its configured id.
+    pub id: CameraId,
+    /// Its human-readable name.
+    pub name: String,
+    /// Position tolerance for mismatch detection, in ONVIF generic units (finite, >= 0).
+    pub tolerance: f64,
+}
+
+/// How a site names one camera's presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenStyle {
+    /// The token is the preset number ("1", "2"...).
+    Numeric,
+    /// Tokens are opaque (GUIDs); the store keeps the number-to-token map.
+    Opaque,
+}
+
+/// Who asked for an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// A user's request through the API, console or CLI.
+    Operator,
+    /// An operator-chosen repair of a mismatch.
+    Repair,
+    /// Presets taken over from a site.
+    Import,
+}
+
+/// An operation's state on one site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteState {
+    /// Still to apply; retried with backoff and replayed after a restart.
+    Pending,
+    /// Applied and verified by reading back.
+    Applied,
+    /// Refused permanently by the site; the error says why.
+    Failed,
+}
+
+/// Text spellings shared by the SQL `CHECK` constraints and the code.
+macro_rules! spelled {
+    ($ty:ident, $($variant:ident => $text:literal),+ $(,)?) => {
+        impl $ty {
+            /// The spelling stored in the database and shown by the API.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $text,)+
+                }
+            }
+
+            /// Parses [`Self::as_str`]'s spelling.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some($ty::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+spelled!(TokenStyle, Numeric => "numeric", Opaque => "opaque");
+spelled!(Origin, Operator => "operator", Repair => "repair", Import => "import");
+spelled!(SiteState, Pending => "pending", Applied => "applied", Failed => "failed");
+
+/// An operation's id in the journal: increasing, never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OperationId(pub i64);
+
+impl fmt::Display for OperationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// An operation to journal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOperation {
+    /// The camera it changes; must exist.
+    pub camera: CameraId,
+    /// The engine's action, stored as JSON and not interpreted by the store.
+    pub action: Value,
+    /// Who asked.
+    pub origin: Origin,
+    /// The user name (or "system").
+    pub actor: String,
+    /// The sites to apply it on, in priority order; at least one, no repeats.
+    pub sites: Vec<SiteId>,
+}
+
+/// The change to the canonical presets that an operation makes, written in
+/// the same transaction as the operation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PresetWrite {
+    /// The canonical presets do not change (e.g. a repair that only touches a site).
+    None,
+    /// Insert, or replace the preset with the same number.
+    Upsert(Preset),
+    /// Move the preset `from` to `preset.number` with `preset`'s fields; the
+    /// site tokens of `from` follow it. `from` must exist; the new number must
+    /// be free (or equal to `from`).
+    Renumber {
+        /// The current number.
+        from: PresetNumber,
+        /// The preset as it will be, with its new number.
+        preset: Preset,
+    },
+    /// Delete the preset. Its site tokens stay until each site has removed it
+    /// (the engine forgets them then). Deleting an absent preset is not an
+    /// error: a repair may delete what only one site held.
+    Delete(PresetNumber),
+}
+
+/// A journaled operation with its progress on every site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operation {
+    /// Its id.
+    pub id: OperationId,
+    /// The camera it changes.
+    pub camera: CameraId,
+    /// The engine's action as journaled.
+    pub action: Value,
+    /// Who asked.
+    pub origin: Origin,
+    /// The user name (or "system").
+    pub actor: String,
+    /// When it was journaled.
+    pub created_utc: DateTime<Utc>,
+    /// Progress per site, in the order the operation listed them.
+    pub sites: Vec<SiteProgress>,
+}
+
+/// An operation's progress on one site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteProgress {
+    /// The site.
+    pub site: SiteId,
+    /// Where it stands.
+    pub state: SiteState,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// The last failure in the site's own words.
+    pub error: Option<String>,
+    /// When the next attempt is due; always set while pending.
+    pub next_attempt_utc: Option<DateTime<Utc>>,
+    /// When this progress last changed.
+    pub updated_utc: DateTime<Utc>,
+}
+
+/// What [`Store::replace_mismatches`](crate::Store::replace_mismatches) changed, by [`Mismatch::key`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MismatchDelta {
+    /// Found by this scan and not open before.
+    pub new: Vec<Mismatch>,
+    /// Open before and found again (their first-seen time is kept).
+    pub still_open: Vec<Mismatch>,
+    /// Open before and not found by this scan: resolved.
+    pub gone: Vec<Mismatch>,
+}
+
+/// An open mismatch with when scans saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMismatch {
+    /// The camera.
+    pub camera: CameraId,
+    /// The mismatch as the latest scan reported it.
+    pub mismatch: Mismatch,
+    /// When a scan first found it.
+    pub first_seen_utc: DateTime<Utc>,
+    /// When a scan last found it.
+    pub last_seen_utc: DateTime<Utc>,
+}
+
+/// An audit entry to append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAudit {
+    /// The user name (or "system").
+    pub actor: String,
+    /// What was done, e.g. "preset.add".
+    pub action: String,
+    /// The camera concerned, if any.
+    pub camera: Option<CameraId>,
+    /// The state before, if any.
+    pub before: Option<Value>,
+    /// The state after, if any.
+    pub after: Option<Value>,
+}
+
+/// An audit entry as stored, with its place in the hash chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// Position in the chain, from 1, without gaps.
+    pub seq: u64,
+    /// When it was written (microsecond precision, as stored and hashed).
+    pub at_utc: DateTime<Utc>,
+    /// The user name (or "system").
+    pub actor: String,
+    /// What was done.
+    pub action: String,
+    /// The camera concerned, if any.
+    pub camera: Option<CameraId>,
+    /// The state before, if any.
+    pub before: Option<Value>,
+    /// The state after, if any.
+    pub after: Option<Value>,
+    /// The previous entry's hash; 64 zeros for the first.
+    pub prev_hash: String,
+    /// Hex SHA-256 of this entry's canonical encoding.
+    pub hash: String,
+}
+
+/// The result of checking the audit chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditVerification {
+    /// Entries checked (all of them when the chain is intact).
+    pub entries: u64,
+    /// The first broken entry's seq and what is wrong with it; `None` when intact.
+    pub first_bad: Option<(u64, String)>,
+    /// The newest entry's seq and hash when the chain is intact. The chain
+    /// cannot reveal that its newest entries were removed; keep this head
+    /// outside the store (a log, a ticket) and compare later to detect that.
+    pub head: Option<(u64, String)>,
+}
