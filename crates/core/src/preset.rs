@@ -80,7 +80,8 @@ impl From<PresetNumber> for u32 {
 
 impl fmt::Display for PresetNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        // Padding, so tables can align numbers.
+        f.pad(&self.0.to_string())
     }
 }
 
@@ -133,7 +134,7 @@ impl From<PresetName> for String {
 
 impl fmt::Display for PresetName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 

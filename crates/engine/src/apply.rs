@@ -24,6 +24,7 @@ pub async fn apply(
     binding: &Binding,
     action: &Action,
     tolerance: f64,
+    camera_lock: &tokio::sync::Mutex<()>,
 ) -> Result<(), EngineError> {
     match action {
         Action::Put {
@@ -33,6 +34,8 @@ pub async fn apply(
             renumber_from,
         } => {
             let profile = binding.profile().await?.to_string();
+            // Held until the preset is stored: the camera must stay where we put it.
+            let held = camera_lock.lock().await;
             move_and_wait(binding, &profile, to_vector(*position)).await?;
             let style = store.token_style(&binding.camera, &binding.site)?;
             let token = match set_preset(store, binding, &profile, *number, name.as_str(), style)
@@ -66,6 +69,7 @@ pub async fn apply(
             {
                 remove(binding, &profile, &from.token()).await?;
             }
+            drop(held);
             verify(
                 binding,
                 &profile,

@@ -124,6 +124,10 @@ pub struct Engine {
     wait_bound: Duration,
     /// One queue lock per (camera, site): operations of a camera on a site run one at a time.
     queues: Mutex<HashMap<(CameraId, SiteId), Queue>>,
+    /// One lock per physical camera, held from a move until the preset is
+    /// stored: both sites drive the same camera, so a site catching up on an
+    /// older operation must not move it while the other stores a position.
+    cameras: Mutex<HashMap<CameraId, Queue>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -157,6 +161,7 @@ impl Engine {
             retry: RetryPolicy::default(),
             wait_bound,
             queues: Mutex::new(HashMap::new()),
+            cameras: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -187,6 +192,12 @@ impl Engine {
             .entry((camera.clone(), site.clone()))
             .or_default()
             .clone()
+    }
+
+    /// The lock of a physical camera (see [`Engine`]'s `cameras` field).
+    pub(crate) fn camera_lock(&self, camera: &CameraId) -> Queue {
+        let mut cameras = self.cameras.lock().unwrap_or_else(|p| p.into_inner());
+        cameras.entry(camera.clone()).or_default().clone()
     }
 
     fn site_ids(&self) -> Vec<SiteId> {
@@ -498,7 +509,15 @@ impl Engine {
                     continue;
                 }
             };
-            match apply::apply(self.store.as_ref(), &binding, &action, tolerance).await {
+            match apply::apply(
+                self.store.as_ref(),
+                &binding,
+                &action,
+                tolerance,
+                &self.camera_lock(camera),
+            )
+            .await
+            {
                 Ok(()) => {
                     self.store
                         .mark(op.id, site, SiteState::Applied, None, None)?;

@@ -208,6 +208,8 @@ impl Engine {
                 .journal(&operation, &PresetWrite::Upsert(preset), &audit)?;
             self.store()
                 .mark(id, site, SiteState::Applied, None, None)?;
+            self.store()
+                .set_site_token(camera, site, number, &p.token)?;
         }
         Ok(())
     }

@@ -62,6 +62,44 @@ pub struct Topology {
     pub per_site_in_flight: usize,
 }
 
+impl Topology {
+    /// The topology a configuration describes, with at most `per_site_in_flight`
+    /// ONVIF calls in flight per site.
+    pub fn from_config(config: &crate::config::Config, per_site_in_flight: usize) -> Self {
+        Topology {
+            sites: config
+                .sites
+                .iter()
+                .map(|s| SiteSpec {
+                    id: s.id.clone(),
+                    priority: s.priority,
+                })
+                .collect(),
+            cameras: config
+                .cameras
+                .iter()
+                .map(|c| CameraSpec {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    tolerance: c.tolerance.0,
+                    bindings: c
+                        .bindings
+                        .iter()
+                        .map(|b| BindingSpec {
+                            site: b.site.clone(),
+                            url: b.url.clone(),
+                            credentials: b.credentials.clone(),
+                            profile: b.profile.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            call_timeout: config.timeout,
+            per_site_in_flight,
+        }
+    }
+}
+
 /// One camera on one site.
 #[derive(Debug)]
 pub struct Binding {

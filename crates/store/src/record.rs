@@ -207,7 +207,7 @@ pub struct NewAudit {
 }
 
 /// An audit entry as stored, with its place in the hash chain.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AuditRecord {
     /// Position in the chain, from 1, without gaps.
     pub seq: u64,

@@ -1,6 +1,9 @@
 //! The `tandem` binary: wires the crates into subcommands.
 //!
-//! Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
+//! Exit codes: 0 success; 1 runtime failure; 2 bad usage or configuration;
+//! 3 journaled but some site still pending (finished in the background or by
+//! `tandem sync`); 4 a site refused an operation for good; 5 mismatches remain;
+//! 6 the audit log is broken.
 
 mod cmd;
 
@@ -21,14 +24,51 @@ struct Cli {
 enum Command {
     /// Run simulated ONVIF PTZ sites on loopback until stopped.
     Sim(cmd::sim::Args),
+    /// Validate a configuration and probe its bindings; pair cameras across sites.
+    #[command(subcommand)]
+    Config(cmd::config::Command),
+    /// List, add, update and delete presets on both sites.
+    #[command(subcommand)]
+    Presets(cmd::presets::Command),
+    /// Compare both sites' presets and record the mismatches.
+    Scan(cmd::sync::ScanArgs),
+    /// List the open mismatches.
+    Mismatches(cmd::sync::MismatchArgs),
+    /// Make one side equal to the other for a camera.
+    Repair(cmd::sync::RepairArgs),
+    /// Finish every pending part of the journal.
+    Sync(cmd::sync::SyncArgs),
+    /// List the journal of operations.
+    Operations(cmd::sync::OperationsArgs),
+    /// Verify or export the audit log.
+    #[command(subcommand)]
+    Audit(cmd::audit::Command),
 }
+
+/// A mistake in how tandem was called or configured: exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl UsageError {
+    /// Wraps any displayable error as a usage error.
+    pub fn from_display(e: impl std::fmt::Display) -> anyhow::Error {
+        UsageError(e.to_string()).into()
+    }
+}
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,tandem=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -44,11 +84,23 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Sim(args) => cmd::sim::run(args).await,
+            Command::Sim(args) => cmd::sim::run(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Config(c) => cmd::config::run(c).await,
+            Command::Presets(c) => cmd::presets::run(c).await,
+            Command::Scan(args) => cmd::sync::scan(args).await,
+            Command::Mismatches(args) => cmd::sync::mismatches(args).await,
+            Command::Repair(args) => cmd::sync::repair(args).await,
+            Command::Sync(args) => cmd::sync::sync(args).await,
+            Command::Operations(args) => cmd::sync::operations(args).await,
+            Command::Audit(c) => cmd::audit::run(c).await,
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
+        Err(e) if e.downcast_ref::<UsageError>().is_some() => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)

@@ -1,3 +1,8 @@
 //! One module per subcommand: argument parsing, then a call into the crates.
 
+pub mod audit;
+pub mod config;
+pub mod context;
+pub mod presets;
 pub mod sim;
+pub mod sync;

@@ -45,6 +45,9 @@ pub struct Args {
     /// Print one JSON object per line instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also write a tandem configuration for these endpoints (two sites needed).
+    #[arg(long, value_name = "FILE")]
+    write_config: Option<PathBuf>,
 }
 
 /// Runs the simulator until Ctrl-C.
@@ -62,6 +65,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         control_port: args.control_port,
     };
     let sim = Simulator::start(config).await?;
+    if let Some(path) = &args.write_config {
+        std::fs::write(path, config_for(&sim)?)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
     print_endpoints(&sim, args.json)?;
     tokio::signal::ctrl_c().await?;
     sim.shutdown();
@@ -104,4 +112,56 @@ fn print_endpoints(sim: &Simulator, json: bool) -> anyhow::Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// A tandem configuration for the simulator's first two sites.
+fn config_for(sim: &Simulator) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        sim.sites().len() >= 2,
+        "--write-config needs at least two sites"
+    );
+    let endpoints = sim.endpoints();
+    let first = endpoints
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no endpoints"))?;
+    let quote = |s: &str| toml_quote(s);
+    let mut out = format!(
+        "# Written by `tandem sim --write-config`: the simulator's sites as tandem sees them.\n\
+         [defaults]\nusername = {}\npassword = {}\n\n[store]\npath = \"tandem.db\"\n\n\
+         [[site]]\nid = \"primary\"\nname = \"Primary (simulated)\"\npriority = 1\n\n\
+         [[site]]\nid = \"secondary\"\nname = \"Secondary (simulated)\"\npriority = 2\n",
+        quote(&first.username),
+        quote(&first.password)
+    );
+    for camera in 1..=sim.world().len() {
+        out.push_str(&format!(
+            "\n[[camera]]\nid = \"cam-{camera}\"\nname = \"Camera {camera}\"\n"
+        ));
+        for e in endpoints
+            .iter()
+            .filter(|e| e.camera == camera && e.site <= 2)
+        {
+            let site = if e.site == 1 { "primary" } else { "secondary" };
+            out.push_str(&format!(
+                "[camera.bindings.{site}]\nurl = {}\n",
+                quote(&e.device_url)
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// A TOML basic string.
+fn toml_quote(raw: &str) -> String {
+    let mut out = String::from("\"");
+    for c in raw.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

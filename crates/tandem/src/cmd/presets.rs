@@ -1,0 +1,249 @@
+//! `tandem presets list|add|update|delete`: one action, both sites.
+
+use std::process::ExitCode;
+
+use tandem_core::{Position, PresetName, PresetNumber};
+use tandem_engine::engine::{AddPreset, Outcome, PositionSource, UpdatePreset};
+use tandem_store::SiteState;
+
+use super::context::{self, ConfigArg};
+
+/// `tandem presets ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// List a camera's presets and each site's token for them.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The camera id.
+        #[arg(long)]
+        camera: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a preset on both sites.
+    Add {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The camera id.
+        #[arg(long)]
+        camera: String,
+        /// The preset number (default: the lowest free one).
+        #[arg(long)]
+        number: Option<u32>,
+        /// The preset name.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        position: PositionArgs,
+    },
+    /// Rename, renumber or re-aim a preset on both sites.
+    Update {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The camera id.
+        #[arg(long)]
+        camera: String,
+        /// The preset to change.
+        #[arg(long)]
+        number: u32,
+        /// A new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// A new number.
+        #[arg(long)]
+        new_number: Option<u32>,
+        #[command(flatten)]
+        position: PositionArgs,
+    },
+    /// Delete a preset on both sites.
+    Delete {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The camera id.
+        #[arg(long)]
+        camera: String,
+        /// The preset number.
+        #[arg(long)]
+        number: u32,
+    },
+}
+
+/// Where a preset points: explicit coordinates, or the camera's current view.
+#[derive(Debug, clap::Args)]
+pub struct PositionArgs {
+    /// Pan in [-1, 1].
+    #[arg(long, allow_hyphen_values = true, requires_all = ["tilt", "zoom"], conflicts_with = "current")]
+    pan: Option<f64>,
+    /// Tilt in [-1, 1].
+    #[arg(long, allow_hyphen_values = true, requires_all = ["pan", "zoom"])]
+    tilt: Option<f64>,
+    /// Zoom in [0, 1].
+    #[arg(long, requires_all = ["pan", "tilt"])]
+    zoom: Option<f64>,
+    /// Use the camera's current position, read from the active site.
+    #[arg(long)]
+    current: bool,
+}
+
+impl PositionArgs {
+    fn source(&self) -> anyhow::Result<Option<PositionSource>> {
+        Ok(match (self.pan, self.tilt, self.zoom, self.current) {
+            (Some(pan), Some(tilt), Some(zoom), false) => Some(PositionSource::Explicit(
+                Position::new(pan, tilt, zoom).map_err(usage)?,
+            )),
+            (None, None, None, true) => Some(PositionSource::Current),
+            _ => None,
+        })
+    }
+}
+
+fn usage(e: impl std::fmt::Display) -> anyhow::Error {
+    crate::UsageError(e.to_string()).into()
+}
+
+fn number(n: u32) -> anyhow::Result<PresetNumber> {
+    PresetNumber::new(n).map_err(usage)
+}
+
+/// Runs a presets command.
+pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::List {
+            config,
+            camera,
+            json,
+        } => {
+            let ctx = context::open(&config)?;
+            let camera = ctx.camera(&camera)?;
+            let presets = ctx.engine.store().presets(&camera)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&presets)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let sites: Vec<_> = ctx.config.sites.iter().map(|s| s.id.clone()).collect();
+            let tokens: Vec<Vec<_>> = sites
+                .iter()
+                .map(|s| ctx.engine.store().site_tokens(&camera, s))
+                .collect::<Result<_, _>>()?;
+            print!(
+                "{:>6}  {:<32} {:>8} {:>8} {:>8}",
+                "number", "name", "pan", "tilt", "zoom"
+            );
+            for s in &sites {
+                print!("  {:<38}", format!("token on {s}"));
+            }
+            println!();
+            for p in presets {
+                let (pan, tilt, zoom) = p
+                    .position
+                    .map_or((f64::NAN, f64::NAN, f64::NAN), |p| (p.pan, p.tilt, p.zoom));
+                print!(
+                    "{:>6}  {:<32} {pan:>8.4} {tilt:>8.4} {zoom:>8.4}",
+                    p.number, p.name
+                );
+                for t in &tokens {
+                    let token = t
+                        .iter()
+                        .find(|(n, _)| *n == p.number)
+                        .map(|(_, t)| t.as_str())
+                        .unwrap_or("-");
+                    print!("  {token:<38}");
+                }
+                println!();
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Add {
+            config,
+            camera,
+            number: n,
+            name,
+            position,
+        } => {
+            let ctx = context::open(&config)?;
+            let camera = ctx.camera(&camera)?;
+            let position = position.source()?.ok_or_else(|| {
+                usage("give the position as --pan, --tilt and --zoom, or --current")
+            })?;
+            let request = AddPreset {
+                number: n.map(number).transpose()?,
+                name: PresetName::new(name).map_err(usage)?,
+                position,
+            };
+            let outcome = ctx.engine.add(&camera, request, &actor()).await?;
+            Ok(report(&outcome))
+        }
+        Command::Update {
+            config,
+            camera,
+            number: n,
+            name,
+            new_number,
+            position,
+        } => {
+            let ctx = context::open(&config)?;
+            let camera = ctx.camera(&camera)?;
+            let request = UpdatePreset {
+                name: name.map(PresetName::new).transpose().map_err(usage)?,
+                number: new_number.map(number).transpose()?,
+                position: position.source()?,
+            };
+            if request.name.is_none() && request.number.is_none() && request.position.is_none() {
+                return Err(usage(
+                    "nothing to change: give --name, --new-number, or a position",
+                ));
+            }
+            let outcome = ctx
+                .engine
+                .update(&camera, number(n)?, request, &actor())
+                .await?;
+            Ok(report(&outcome))
+        }
+        Command::Delete {
+            config,
+            camera,
+            number: n,
+        } => {
+            let ctx = context::open(&config)?;
+            let camera = ctx.camera(&camera)?;
+            let outcome = ctx.engine.delete(&camera, number(n)?, &actor()).await?;
+            Ok(report(&outcome))
+        }
+    }
+}
+
+/// Who the command runs as, for the journal and the audit log.
+pub fn actor() -> String {
+    std::env::var("USER")
+        .map(|u| format!("cli:{u}"))
+        .unwrap_or_else(|_| "cli".into())
+}
+
+/// Prints the per-site result; exit 0 when every site applied it, 3 when some
+/// part is pending, 4 when a site refused it.
+pub fn report(outcome: &Outcome) -> ExitCode {
+    println!("operation {}", outcome.operation);
+    if let Some(p) = &outcome.preset {
+        println!("preset {} \"{}\"", p.number, p.name);
+    }
+    for s in &outcome.sites {
+        let state = match s.state {
+            SiteState::Applied => "applied",
+            SiteState::Pending => "pending (retried in the background; `tandem sync` finishes it)",
+            SiteState::Failed => "FAILED",
+        };
+        match &s.error {
+            Some(e) if s.state != SiteState::Applied => println!("  {}: {state}: {e}", s.site),
+            _ => println!("  {}: {state}", s.site),
+        }
+    }
+    if outcome.sites.iter().any(|s| s.state == SiteState::Failed) {
+        ExitCode::from(4)
+    } else if !outcome.is_complete() {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,403 @@
+//! `tandem scan`, `mismatches`, `repair`, `sync` and `operations`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tandem_core::plan::{Change, Direction};
+use tandem_core::{CameraId, Mismatch, SitePreset};
+
+use super::context::{self, ConfigArg};
+use super::presets::actor;
+
+/// `tandem scan`
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Cameras to scan (repeatable); all when absent.
+    #[arg(long)]
+    camera: Vec<String>,
+    /// Most cameras read at once (each reads one preset list per site).
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Scans and prints a summary; exit 0 when in sync, 5 when mismatches are open.
+pub async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    let ctx = context::open(&args.config)?;
+    let cameras: Vec<CameraId> = if args.camera.is_empty() {
+        ctx.config.cameras.iter().map(|c| c.id.clone()).collect()
+    } else {
+        args.camera
+            .iter()
+            .map(|c| ctx.camera(c))
+            .collect::<anyhow::Result<_>>()?
+    };
+    let bar = ProgressBar::new(cameras.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} scanning [{bar:40}] {pos}/{len} cameras ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    if args.json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let progress = bar.clone();
+    let started = std::time::Instant::now();
+    let reports = ctx
+        .engine
+        .scan(cameras, args.concurrency, move |done, _| {
+            progress.set_position(done as u64)
+        })
+        .await;
+    bar.finish_and_clear();
+    let mut open = 0;
+    let mut failed = 0;
+    let mut out = Vec::new();
+    for report in reports {
+        match report {
+            Ok(r) => {
+                open += r.mismatches.len();
+                if !args.json {
+                    let state = if !r.unreachable.is_empty() {
+                        let sites: Vec<String> = r
+                            .unreachable
+                            .iter()
+                            .map(|(s, e)| format!("{s} unreachable: {e}"))
+                            .collect();
+                        sites.join("; ")
+                    } else if r.mismatches.is_empty() {
+                        "in sync".to_string()
+                    } else {
+                        format!(
+                            "{} mismatch(es), {} new, {} gone",
+                            r.mismatches.len(),
+                            r.new,
+                            r.gone
+                        )
+                    };
+                    println!("{:<24} {state}", r.camera);
+                }
+                out.push(serde_json::to_value(&r)?);
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "{} camera(s) scanned in {:.1} s: {open} open mismatch(es), {failed} error(s)",
+            out.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else if open > 0 {
+        ExitCode::from(5)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `tandem mismatches`
+#[derive(Debug, clap::Args)]
+pub struct MismatchArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Only this camera.
+    #[arg(long)]
+    camera: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn side(p: &Option<SitePreset>) -> String {
+    match p {
+        None => "-".into(),
+        Some(p) => {
+            let number = p
+                .number
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "?".into());
+            let name = p.name.as_deref().unwrap_or("(no name)");
+            let position = p
+                .position
+                .map(|q| format!("{:.3},{:.3},{:.3}", q.pan, q.tilt, q.zoom))
+                .unwrap_or_else(|| "(no position)".into());
+            format!("#{number} \"{name}\" {position}")
+        }
+    }
+}
+
+/// Prints the open mismatches as of the last scan.
+pub async fn mismatches(args: MismatchArgs) -> anyhow::Result<ExitCode> {
+    let ctx = context::open(&args.config)?;
+    let camera = args.camera.as_deref().map(|c| ctx.camera(c)).transpose()?;
+    let open = ctx.engine.store().mismatches(camera.as_ref())?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &open
+                    .iter()
+                    .map(|m| serde_json::json!({
+                        "camera": m.camera, "key": m.mismatch.key(), "mismatch": m.mismatch,
+                        "first_seen_utc": m.first_seen_utc, "last_seen_utc": m.last_seen_utc,
+                    }))
+                    .collect::<Vec<_>>()
+            )?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<16} {:<18} {:<44} {:<44}",
+        "camera", "kind", "primary", "secondary"
+    );
+    for m in &open {
+        println!(
+            "{:<16} {:<18} {:<44} {:<44}{}",
+            m.camera,
+            m.mismatch.kind.as_str(),
+            side(&m.mismatch.primary),
+            side(&m.mismatch.secondary),
+            if m.mismatch.position_unknown {
+                "  (positions not compared: a site reports none)"
+            } else {
+                ""
+            }
+        );
+    }
+    println!("{} open mismatch(es)", open.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tandem repair`
+#[derive(Debug, clap::Args)]
+pub struct RepairArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The camera to repair.
+    #[arg(long)]
+    camera: String,
+    /// The side that is right.
+    #[arg(long, value_enum)]
+    from: From,
+    /// Only these mismatches (keys from `tandem mismatches --json`); the whole camera when absent.
+    #[arg(long = "mismatch", value_name = "KEY")]
+    only: Vec<String>,
+    /// Show the plan; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// The side a repair copies from.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum From {
+    /// Apply the primary's presets to the secondary.
+    Primary,
+    /// Apply the secondary's presets to the primary.
+    Secondary,
+}
+
+fn describe(change: &Change) -> String {
+    let n = |n: &Option<tandem_core::PresetNumber>| {
+        n.map(|n| n.to_string()).unwrap_or_else(|| "?".into())
+    };
+    match change {
+        Change::Add { number, name, .. } => {
+            format!("add #{} \"{}\"", n(number), name.as_deref().unwrap_or(""))
+        }
+        Change::Update {
+            from_number,
+            number,
+            name,
+            ..
+        } if from_number != number => {
+            format!(
+                "renumber #{} to #{} \"{}\"",
+                n(from_number),
+                n(number),
+                name.as_deref().unwrap_or("")
+            )
+        }
+        Change::Update { number, name, .. } => format!(
+            "update #{} to \"{}\" and its position",
+            n(number),
+            name.as_deref().unwrap_or("")
+        ),
+        Change::Delete { number, token } => format!("delete #{} (token {token})", n(number)),
+    }
+}
+
+/// Plans (and unless dry-run, applies) a repair; exit 0 when nothing remains.
+pub async fn repair(args: RepairArgs) -> anyhow::Result<ExitCode> {
+    let ctx = context::open(&args.config)?;
+    let camera = ctx.camera(&args.camera)?;
+    let direction = match args.from {
+        From::Primary => Direction::PrimaryToSecondary,
+        From::Secondary => Direction::SecondaryToPrimary,
+    };
+    let only = (!args.only.is_empty()).then_some(args.only.as_slice());
+    let target = match direction {
+        Direction::PrimaryToSecondary => &ctx.config.secondary().id,
+        Direction::SecondaryToPrimary => &ctx.config.primary().id,
+    };
+    if args.dry_run {
+        let plan = ctx.engine.plan_repair(&camera, direction, only).await?;
+        println!(
+            "plan for {camera}: {} change(s) on {target}",
+            plan.changes.len()
+        );
+        for c in &plan.changes {
+            println!("  {}", describe(c));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = ctx
+        .engine
+        .repair(&camera, direction, only, &actor())
+        .await?;
+    println!(
+        "repaired {camera}: {} change(s) on {target}",
+        report.plan.changes.len()
+    );
+    for (change, outcome) in report.plan.changes.iter().zip(&report.outcomes) {
+        let states: Vec<String> = outcome
+            .sites
+            .iter()
+            .map(|s| format!("{:?}", s.state).to_lowercase())
+            .collect();
+        println!(
+            "  {}: operation {} {}",
+            describe(change),
+            outcome.operation,
+            states.join(", ")
+        );
+    }
+    for (change, why) in &report.skipped {
+        println!("  skipped {}: {why}", describe(change));
+    }
+    print_remaining(&report.remaining);
+    Ok(if report.remaining.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(5)
+    })
+}
+
+fn print_remaining(remaining: &[Mismatch]) {
+    if remaining.is_empty() {
+        println!("camera in sync");
+    } else {
+        println!("{} mismatch(es) remain:", remaining.len());
+        for m in remaining {
+            println!(
+                "  {} {} | {}",
+                m.kind.as_str(),
+                side(&m.primary),
+                side(&m.secondary)
+            );
+        }
+    }
+}
+
+/// `tandem sync`
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout_s: u64,
+}
+
+/// Finishes every pending part of the journal; exit 0 when nothing is left pending.
+pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    let ctx = context::open(&args.config)?;
+    let before = ctx.engine.store().pending_count()?;
+    let left = ctx
+        .engine
+        .settle(Duration::from_secs(args.timeout_s))
+        .await?;
+    println!("pending site operations: {before} before, {left} left");
+    Ok(if left == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+/// `tandem operations`
+#[derive(Debug, clap::Args)]
+pub struct OperationsArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Only this camera.
+    #[arg(long)]
+    camera: Option<String>,
+    /// Most recent N.
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Lists the journal, newest first.
+pub async fn operations(args: OperationsArgs) -> anyhow::Result<ExitCode> {
+    let ctx = context::open(&args.config)?;
+    let camera = args.camera.as_deref().map(|c| ctx.camera(c)).transpose()?;
+    let ops = ctx.engine.store().operations(camera.as_ref(), args.limit)?;
+    if args.json {
+        let values: Vec<_> = ops
+            .iter()
+            .map(|o| serde_json::json!({
+                "id": o.id.0, "camera": o.camera, "action": o.action, "origin": o.origin, "actor": o.actor,
+                "created_utc": o.created_utc, "sites": o.sites.iter().map(|s| serde_json::json!({
+                    "site": s.site, "state": s.state, "attempts": s.attempts, "error": s.error,
+                })).collect::<Vec<_>>(),
+            }))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&values)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for o in ops {
+        let sites: Vec<String> = o
+            .sites
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {}{}",
+                    s.site,
+                    format!("{:?}", s.state).to_lowercase(),
+                    s.error
+                        .as_ref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        println!(
+            "{:>6} {} {:<12} {:<10} {} | {}",
+            o.id.0,
+            o.created_utc.format("%Y-%m-%d %H:%M:%S"),
+            o.camera,
+            o.actor,
+            o.action,
+            sites.join("; ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
