@@ -15,6 +15,7 @@
 //! - [`action`]: the journaled, idempotent [`action::Action`]; [`apply`]: its
 //!   ONVIF steps on one site.
 //! - [`scan`], [`repair`]: mismatch detection and operator-chosen repair.
+//! - [`watch`]: background duties: retries, scheduled scans, scans when a site returns.
 //!
 //! **Architecture invariant:** the engine talks to devices only through
 //! `tandem-onvif`'s `Device` and to storage only through `tandem-store`'s
@@ -30,3 +31,4 @@ pub mod probe;
 pub mod repair;
 pub mod scan;
 pub mod sites;
+pub mod watch;

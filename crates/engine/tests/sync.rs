@@ -346,3 +346,100 @@ async fn permanent_faults_are_reported_per_site_in_the_devices_words() {
         "permanent faults are not retried"
     );
 }
+
+#[tokio::test]
+async fn a_returning_site_is_noticed_and_scanned() {
+    use std::sync::{Arc, Mutex};
+    use tandem_engine::watch::{WatchEvent, WatchPolicy};
+    let sim = sim(2, &[], 2, false).await;
+    let engine = engine(&sim, 0.001);
+    sim.set_faults(
+        2,
+        Faults {
+            down: true,
+            ..Faults::default()
+        },
+    );
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let policy = WatchPolicy {
+        tick: Duration::from_millis(100),
+        scan_every: None,
+        scan_concurrency: 4,
+    };
+    let watcher = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            engine
+                .watch(
+                    policy,
+                    move |e| seen.lock().expect("events").push(e),
+                    std::future::pending(),
+                )
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    sim.set_faults(2, Faults::default());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let scanned = events
+            .lock()
+            .expect("events")
+            .iter()
+            .any(|e| matches!(e, WatchEvent::Scanned { cameras: 2, .. }));
+        if scanned {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scan after the site returned: {:?}",
+            events.lock()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    watcher.abort();
+    let events = events.lock().expect("events").clone();
+    let down = events
+        .iter()
+        .position(|e| *e == WatchEvent::SiteDown("secondary".into()));
+    let up = events
+        .iter()
+        .position(|e| *e == WatchEvent::SiteUp("secondary".into()));
+    assert!(down.is_some() && up > down, "{events:?}");
+}
+
+#[tokio::test]
+async fn nameless_rounding_secondary_stays_in_sync() {
+    let sim = sim(1, &["2=vms+nameless+rounded=0.01"], 0, false).await;
+    let engine = engine(&sim, 0.01);
+    let cam = camera(1);
+    for (i, pan) in [0.123, -0.456, 0.789].into_iter().enumerate() {
+        let outcome = engine
+            .add(
+                &cam,
+                AddPreset {
+                    number: None,
+                    name: name(&format!("Gate {i}")),
+                    position: at(pan),
+                },
+                "x",
+            )
+            .await
+            .expect("add");
+        assert!(
+            outcome.sites.iter().all(|s| s.state == SiteState::Applied),
+            "{outcome:?}"
+        );
+    }
+    assert!(
+        on_site(&sim, 2, 1).iter().all(|p| p.1.is_none()),
+        "the device keeps no names"
+    );
+    let scan = engine.scan_camera(&cam).await.expect("scan");
+    assert!(
+        scan.mismatches.is_empty(),
+        "names not compared, rounding within tolerance: {:?}",
+        scan.mismatches
+    );
+}

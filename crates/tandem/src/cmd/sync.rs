@@ -321,11 +321,32 @@ pub struct SyncArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout_s: u64,
+    /// Keep running until Ctrl-C: retry pending parts, scan every camera on a
+    /// schedule and whenever an unreachable site answers again.
+    #[arg(long)]
+    watch: bool,
+    /// With --watch: minutes between full scans (0: only when a site comes back).
+    #[arg(long, default_value_t = 60)]
+    scan_every_min: u64,
 }
 
 /// Finishes every pending part of the journal; exit 0 when nothing is left pending.
 pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let ctx = context::open(&args.config)?;
+    if args.watch {
+        let policy = tandem_engine::watch::WatchPolicy {
+            scan_every: (args.scan_every_min > 0)
+                .then(|| Duration::from_secs(args.scan_every_min * 60)),
+            ..Default::default()
+        };
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        ctx.engine
+            .watch(policy, |event| println!("{} {event:?}", chrono_now()), stop)
+            .await;
+        return Ok(ExitCode::SUCCESS);
+    }
     let before = ctx.engine.store().pending_count()?;
     let left = ctx
         .engine
@@ -400,4 +421,11 @@ pub async fn operations(args: OperationsArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn chrono_now() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| format!("[{}.{:03}]", d.as_secs(), d.subsec_millis()))
+        .unwrap_or_default()
 }

@@ -1,0 +1,132 @@
+//! The engine's background duties, for a long-running process: retry pending
+//! parts, scan every camera on a schedule, and scan again when a site that was
+//! unreachable answers again.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tandem_core::SiteId;
+
+use crate::engine::Engine;
+
+/// How often the background duties run.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchPolicy {
+    /// How often pending parts are retried and unreachable sites probed.
+    pub tick: Duration,
+    /// How often every camera is scanned; `None` for never (scans still run when a site comes back).
+    pub scan_every: Option<Duration>,
+    /// Most cameras scanned at once.
+    pub scan_concurrency: usize,
+}
+
+impl Default for WatchPolicy {
+    fn default() -> Self {
+        WatchPolicy {
+            tick: Duration::from_millis(500),
+            scan_every: Some(Duration::from_secs(3600)),
+            scan_concurrency: 32,
+        }
+    }
+}
+
+/// What the watcher reports as it works.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchEvent {
+    /// A site stopped answering.
+    SiteDown(SiteId),
+    /// A site answers again; a full scan follows.
+    SiteUp(SiteId),
+    /// A full scan finished: cameras scanned, open mismatches, cameras that failed.
+    Scanned {
+        /// Cameras scanned.
+        cameras: usize,
+        /// Open mismatches after the scan.
+        open: usize,
+        /// Cameras whose scan failed.
+        errors: usize,
+    },
+}
+
+impl Engine {
+    /// Runs the background duties until `stop` completes, calling `on_event` as things happen.
+    pub async fn watch(
+        self: &Arc<Self>,
+        policy: WatchPolicy,
+        on_event: impl Fn(WatchEvent) + Send + Sync,
+        stop: impl Future<Output = ()>,
+    ) {
+        tokio::pin!(stop);
+        let reachable: Mutex<HashMap<SiteId, bool>> = Mutex::new(HashMap::new());
+        let mut last_scan = tokio::time::Instant::now();
+        let mut scan_now = policy.scan_every.is_some();
+        loop {
+            if let Err(e) = self.drain_due().await {
+                tracing::warn!(error = %e, "retrying pending work");
+            }
+            for site in self
+                .bindings()
+                .sites()
+                .iter()
+                .map(|s| s.id.clone())
+                .collect::<Vec<_>>()
+            {
+                let up = self.site_answers(&site).await;
+                let was = reachable
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(site.clone(), up);
+                match (was, up) {
+                    (Some(true) | None, false) => on_event(WatchEvent::SiteDown(site)),
+                    (Some(false), true) => {
+                        on_event(WatchEvent::SiteUp(site));
+                        scan_now = true;
+                    }
+                    _ => {}
+                }
+            }
+            if policy
+                .scan_every
+                .is_some_and(|every| last_scan.elapsed() >= every)
+            {
+                scan_now = true;
+            }
+            if scan_now {
+                scan_now = false;
+                last_scan = tokio::time::Instant::now();
+                let cameras = self.bindings().camera_ids();
+                let reports = self.scan(cameras, policy.scan_concurrency, |_, _| {}).await;
+                let open = reports
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok())
+                    .map(|r| r.mismatches.len())
+                    .sum();
+                let errors = reports.iter().filter(|r| r.is_err()).count();
+                on_event(WatchEvent::Scanned {
+                    cameras: reports.len(),
+                    open,
+                    errors,
+                });
+            }
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(policy.tick) => {}
+            }
+        }
+    }
+
+    /// Whether a site answers `GetSystemDateAndTime` for its first camera: a cheap,
+    /// unauthenticated liveness check.
+    async fn site_answers(&self, site: &SiteId) -> bool {
+        let Some(camera) = self.bindings().camera_ids().into_iter().next() else {
+            return true;
+        };
+        let Ok(binding) = self.bindings().get(&camera, site) else {
+            return false;
+        };
+        let _permit = binding.permit().await;
+        binding.device.get_system_date_and_time().await.is_ok()
+    }
+}
