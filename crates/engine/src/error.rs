@@ -9,7 +9,7 @@ pub enum EngineError {
     #[error("{0}")]
     Invalid(#[from] InvalidInput),
     /// No such camera in the configuration.
-    #[error("unknown camera {0:?}")]
+    #[error("unknown camera \"{0}\"")]
     UnknownCamera(CameraId),
     /// No such preset on the camera.
     #[error("camera {camera} has no preset {number}")]
