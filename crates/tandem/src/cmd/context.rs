@@ -58,7 +58,7 @@ impl Context {
         if self.config.camera(&id).is_none() {
             let known: Vec<&str> = self.config.cameras.iter().map(|c| c.id.as_str()).collect();
             return Err(crate::UsageError(format!(
-                "unknown camera {id:?}; configured: {}",
+                "unknown camera \"{id}\"; configured: {}",
                 known.join(", ")
             ))
             .into());
