@@ -245,13 +245,7 @@ impl Engine {
             position,
             renumber_from: None,
         };
-        let audit = NewAudit {
-            actor: actor.into(),
-            action: "preset.add".into(),
-            camera: Some(spec.id.clone()),
-            before: None,
-            after: Some(serde_json::to_value(&preset).unwrap_or_default()),
-        };
+        let audit = preset_audit(actor, "preset.add", &spec.id, None, Some(&preset));
         self.submit(
             camera,
             action,
@@ -273,13 +267,7 @@ impl Engine {
         actor: &str,
     ) -> Result<Outcome, EngineError> {
         self.bindings.camera(camera)?;
-        let before = self
-            .store
-            .preset(camera, number)?
-            .ok_or(EngineError::UnknownPreset {
-                camera: camera.clone(),
-                number,
-            })?;
+        let before = self.existing(camera, number)?;
         if let Some(new) = request.number
             && new != number
             && self.store.preset(camera, new)?.is_some()
@@ -317,13 +305,7 @@ impl Engine {
             position,
             renumber_from,
         };
-        let audit = NewAudit {
-            actor: actor.into(),
-            action: "preset.update".into(),
-            camera: Some(camera.clone()),
-            before: Some(serde_json::to_value(&before).unwrap_or_default()),
-            after: Some(serde_json::to_value(&after).unwrap_or_default()),
-        };
+        let audit = preset_audit(actor, "preset.update", camera, Some(&before), Some(&after));
         self.submit(
             camera,
             action,
@@ -344,20 +326,8 @@ impl Engine {
         actor: &str,
     ) -> Result<Outcome, EngineError> {
         self.bindings.camera(camera)?;
-        let before = self
-            .store
-            .preset(camera, number)?
-            .ok_or(EngineError::UnknownPreset {
-                camera: camera.clone(),
-                number,
-            })?;
-        let audit = NewAudit {
-            actor: actor.into(),
-            action: "preset.delete".into(),
-            camera: Some(camera.clone()),
-            before: Some(serde_json::to_value(&before).unwrap_or_default()),
-            after: None,
-        };
+        let before = self.existing(camera, number)?;
+        let audit = preset_audit(actor, "preset.delete", camera, Some(&before), None);
         let action = Action::Remove {
             number: Some(number),
             token: None,
@@ -372,6 +342,16 @@ impl Engine {
             self.site_ids(),
         )
         .await
+    }
+
+    /// The canonical preset `number` of a camera, or `UnknownPreset`.
+    fn existing(&self, camera: &CameraId, number: PresetNumber) -> Result<Preset, EngineError> {
+        self.store
+            .preset(camera, number)?
+            .ok_or(EngineError::UnknownPreset {
+                camera: camera.clone(),
+                number,
+            })
     }
 
     /// Reads the camera's current position from the first site that answers, primary first.
@@ -588,6 +568,24 @@ impl Engine {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// The audit entry of an operator's preset change.
+fn preset_audit(
+    actor: &str,
+    action: &str,
+    camera: &CameraId,
+    before: Option<&Preset>,
+    after: Option<&Preset>,
+) -> NewAudit {
+    let json = |p: Option<&Preset>| p.and_then(|p| serde_json::to_value(p).ok());
+    NewAudit {
+        actor: actor.into(),
+        action: action.into(),
+        camera: Some(camera.clone()),
+        before: json(before),
+        after: json(after),
     }
 }
 
