@@ -16,6 +16,8 @@
 //!   ONVIF steps on one site.
 //! - [`scan`], [`repair`]: mismatch detection and operator-chosen repair.
 //! - [`watch`]: background duties: retries, scheduled scans, scans when a site returns.
+//! - [`live`]: live PTZ control on the active site with failover, failback and
+//!   control sessions with PTZ priority.
 //!
 //! **Architecture invariant:** the engine talks to devices only through
 //! `tandem-onvif`'s `Device` and to storage only through `tandem-store`'s
@@ -26,6 +28,7 @@ pub mod apply;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod live;
 pub mod pairing;
 pub mod probe;
 pub mod repair;

@@ -1,0 +1,730 @@
+//! Live PTZ control that survives failover.
+//!
+//! Every live command goes to the *active* site: the highest-priority site
+//! that is up. A command that fails to reach it (transport error, timeout)
+//! marks that site down at once and is retried on the next site in the same
+//! call, so the operator sees success. A health monitor probes every site;
+//! hysteresis (several failures to go down, several successes to come back)
+//! keeps flapping sites from bouncing the active site, and failback to the
+//! primary waits until it has been healthy for a hold time (or is asked for).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tandem_core::{CameraId, Position, PresetNumber, SiteId};
+use tandem_onvif::types::{PanTilt, PtzStatus, PtzVector};
+use tandem_store::TokenStyle;
+use tokio::sync::broadcast;
+
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::sites::Binding;
+
+/// How sites are watched and when the active site changes.
+#[derive(Debug, Clone, Copy)]
+pub struct HealthPolicy {
+    /// Time between probes of each site.
+    pub probe_interval: Duration,
+    /// Consecutive failed probes before a site is down.
+    pub failures_to_down: u32,
+    /// Consecutive good probes before a down site is up again.
+    pub successes_to_up: u32,
+    /// How long the primary must have been up before control returns to it.
+    pub failback_hold: Duration,
+    /// Whether control returns to the primary by itself (else only when asked).
+    pub auto_failback: bool,
+    /// Time bound of one live command on one site before trying the next.
+    pub command_timeout: Duration,
+}
+
+impl Default for HealthPolicy {
+    fn default() -> Self {
+        HealthPolicy {
+            probe_interval: Duration::from_millis(500),
+            failures_to_down: 2,
+            successes_to_up: 3,
+            failback_hold: Duration::from_secs(30),
+            auto_failback: true,
+            command_timeout: Duration::from_millis(1500),
+        }
+    }
+}
+
+/// A site's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// Answering.
+    Up,
+    /// Some recent probes failed, not enough to call it down.
+    Degraded,
+    /// Not answering.
+    Down,
+}
+
+/// One change of the active site.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Switch {
+    /// When.
+    pub at_utc: DateTime<Utc>,
+    /// From which site.
+    pub from: SiteId,
+    /// To which site.
+    pub to: SiteId,
+    /// Why ("primary down", "failback after hold", "manual failback"...).
+    pub reason: String,
+}
+
+/// What live control reports as it happens.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// A site's health changed.
+    Health {
+        /// The site.
+        site: SiteId,
+        /// Its new health.
+        health: Health,
+    },
+    /// The active site changed.
+    Active(Switch),
+}
+
+/// A live PTZ command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Move at a velocity (each axis in [-1, 1]) until stopped or `timeout`.
+    ContinuousMove {
+        /// Pan, tilt, zoom velocity.
+        velocity: [f64; 3],
+        /// When the camera stops by itself.
+        timeout: Duration,
+    },
+    /// Move by a translation.
+    RelativeMove {
+        /// Pan, tilt, zoom translation.
+        translation: [f64; 3],
+    },
+    /// Move to a position.
+    AbsoluteMove {
+        /// Target.
+        position: Position,
+    },
+    /// Stop pan/tilt and zoom.
+    Stop,
+    /// Go to the site's home position.
+    GotoHome,
+    /// Recall a preset by number (each site's own token).
+    RecallPreset(PresetNumber),
+    /// Read the status.
+    Status,
+}
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Served {
+    /// The site that served it.
+    pub site: SiteId,
+    /// Sites tried before it that did not answer.
+    pub failed_over_from: Vec<SiteId>,
+    /// The status, for `Status`.
+    #[serde(skip)]
+    pub status: Option<PtzStatus>,
+}
+
+#[derive(Debug)]
+struct SiteState {
+    health: Health,
+    failures: u32,
+    successes: u32,
+    up_since: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct State {
+    sites: Vec<(SiteId, SiteState)>,
+    active: SiteId,
+    history: Vec<Switch>,
+}
+
+/// Live control over an engine's bindings.
+pub struct Live {
+    engine: Arc<Engine>,
+    policy: HealthPolicy,
+    state: Mutex<State>,
+    events: broadcast::Sender<LiveEvent>,
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Live {
+    /// Live control with every site assumed up and the primary active.
+    pub fn new(engine: Arc<Engine>, policy: HealthPolicy) -> Result<Arc<Self>, EngineError> {
+        let sites: Vec<(SiteId, SiteState)> = engine
+            .bindings()
+            .sites()
+            .iter()
+            .map(|s| {
+                let state = SiteState {
+                    health: Health::Up,
+                    failures: 0,
+                    successes: 0,
+                    up_since: Some(Instant::now()),
+                };
+                (s.id.clone(), state)
+            })
+            .collect();
+        let active = sites
+            .first()
+            .map(|(id, _)| id.clone())
+            .ok_or_else(|| EngineError::Internal("no sites".into()))?;
+        let (events, _) = broadcast::channel(256);
+        Ok(Arc::new(Live {
+            engine,
+            policy,
+            state: Mutex::new(State {
+                sites,
+                active,
+                history: Vec::new(),
+            }),
+            events,
+        }))
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Receives live events.
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+        self.events.subscribe()
+    }
+
+    /// The active site.
+    pub fn active(&self) -> SiteId {
+        self.state().active.clone()
+    }
+
+    /// Each site's health, primary first.
+    pub fn health(&self) -> Vec<(SiteId, Health)> {
+        self.state()
+            .sites
+            .iter()
+            .map(|(id, s)| (id.clone(), s.health))
+            .collect()
+    }
+
+    /// Every switch of the active site so far.
+    pub fn history(&self) -> Vec<Switch> {
+        self.state().history.clone()
+    }
+
+    /// Runs `command` on the active site, failing over to the next site that
+    /// answers when it does not. A device fault (the site answered "no") is
+    /// returned as is: another site would not make it right.
+    pub async fn command(
+        &self,
+        camera: &CameraId,
+        command: &Command,
+    ) -> Result<Served, EngineError> {
+        let order = self.order();
+        let mut failed_over_from = Vec::new();
+        let mut last = None;
+        for site in order {
+            let binding = self.engine.bindings().get(camera, &site)?;
+            let attempt =
+                tokio::time::timeout(self.policy.command_timeout, self.run(&binding, command))
+                    .await;
+            let result = match attempt {
+                Ok(result) => result,
+                Err(_) => Err(EngineError::Device {
+                    site: site.clone(),
+                    camera: camera.clone(),
+                    message: format!(
+                        "no answer within {} ms",
+                        self.policy.command_timeout.as_millis()
+                    ),
+                    retryable: true,
+                    fault: None,
+                }),
+            };
+            match result {
+                Ok(status) => {
+                    self.record(&site, true, true);
+                    return Ok(Served {
+                        site,
+                        failed_over_from,
+                        status,
+                    });
+                }
+                Err(e) if unreachable(&e) => {
+                    tracing::warn!(%site, %camera, error = %e, "live command failed over");
+                    // One failed operator command is enough to call a site down.
+                    self.mark_down(&site, "did not answer an operator command");
+                    failed_over_from.push(site);
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last
+            .unwrap_or_else(|| EngineError::NoSite(camera.clone(), "no site configured".into())))
+    }
+
+    /// Sites in the order a command tries them: the active one, then the
+    /// others by priority, up ones before down ones (a down site is still tried
+    /// last: it may have come back before the monitor noticed).
+    fn order(&self) -> Vec<SiteId> {
+        let state = self.state();
+        let mut order = vec![state.active.clone()];
+        for health in [Health::Up, Health::Degraded, Health::Down] {
+            for (id, s) in &state.sites {
+                if s.health == health && !order.contains(id) {
+                    order.push(id.clone());
+                }
+            }
+        }
+        order
+    }
+
+    async fn run(
+        &self,
+        binding: &Binding,
+        command: &Command,
+    ) -> Result<Option<PtzStatus>, EngineError> {
+        let profile = binding.profile().await?.to_string();
+        let device = &binding.device;
+        let onvif = |e| binding.onvif(e);
+        let vector = |v: [f64; 3]| PtzVector {
+            pan_tilt: Some(PanTilt { x: v[0], y: v[1] }),
+            zoom: Some(v[2]),
+        };
+        match command {
+            Command::ContinuousMove { velocity, timeout } => device
+                .continuous_move(&profile, vector(*velocity), Some(*timeout))
+                .await
+                .map_err(onvif)?,
+            Command::RelativeMove { translation } => device
+                .relative_move(&profile, vector(*translation), None)
+                .await
+                .map_err(onvif)?,
+            Command::AbsoluteMove { position } => device
+                .absolute_move(&profile, crate::sites::to_vector(*position), None)
+                .await
+                .map_err(onvif)?,
+            Command::Stop => device.stop(&profile, true, true).await.map_err(onvif)?,
+            Command::GotoHome => device
+                .goto_home_position(&profile, None)
+                .await
+                .map_err(onvif)?,
+            Command::RecallPreset(number) => {
+                let token = self.token_for(binding, *number)?;
+                device
+                    .goto_preset(&profile, &token, None)
+                    .await
+                    .map_err(onvif)?
+            }
+            Command::Status => return Ok(Some(device.get_status(&profile).await.map_err(onvif)?)),
+        }
+        Ok(None)
+    }
+
+    /// Each site's own token for a preset number.
+    fn token_for(&self, binding: &Binding, number: PresetNumber) -> Result<String, EngineError> {
+        let store = self.engine.store();
+        let mapped = store
+            .site_tokens(&binding.camera, &binding.site)?
+            .into_iter()
+            .find(|(n, _)| *n == number);
+        match mapped {
+            Some((_, token)) => Ok(token),
+            None if store.token_style(&binding.camera, &binding.site)?
+                != Some(TokenStyle::Opaque) =>
+            {
+                Ok(number.token())
+            }
+            None => Err(EngineError::UnknownPreset {
+                camera: binding.camera.clone(),
+                number,
+            }),
+        }
+    }
+
+    /// Probes every site once, concurrently, and updates health and the active site.
+    pub async fn probe_once(self: &Arc<Self>) {
+        let sites: Vec<SiteId> = self
+            .state()
+            .sites
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut probes = tokio::task::JoinSet::new();
+        for site in sites {
+            let live = self.clone();
+            probes.spawn(async move {
+                let ok = live.probe(&site).await;
+                (site, ok)
+            });
+        }
+        while let Some(joined) = probes.join_next().await {
+            if let Ok((site, ok)) = joined {
+                self.record(&site, ok, false);
+            }
+        }
+        self.maybe_failback("failback after hold");
+    }
+
+    async fn probe(&self, site: &SiteId) -> bool {
+        let Some(camera) = self.engine.bindings().camera_ids().into_iter().next() else {
+            return true;
+        };
+        let Ok(binding) = self.engine.bindings().get(&camera, site) else {
+            return false;
+        };
+        let probe = binding.device.get_system_date_and_time();
+        matches!(
+            tokio::time::timeout(self.policy.command_timeout, probe).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// Probes every `probe_interval` until the task is aborted.
+    pub fn spawn_monitor(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let live = self.clone();
+        tokio::spawn(async move {
+            loop {
+                live.probe_once().await;
+                tokio::time::sleep(live.policy.probe_interval).await;
+            }
+        })
+    }
+
+    /// Returns control to the primary now, if it is up; `false` otherwise.
+    pub fn failback(&self) -> bool {
+        let primary = self
+            .state()
+            .sites
+            .first()
+            .map(|(id, s)| (id.clone(), s.health));
+        match primary {
+            Some((id, Health::Up)) => {
+                self.switch_to(&id, "manual failback");
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn record(&self, site: &SiteId, ok: bool, from_command: bool) {
+        let mut changed = None;
+        {
+            let mut state = self.state();
+            let Some((_, s)) = state.sites.iter_mut().find(|(id, _)| id == site) else {
+                return;
+            };
+            let before = s.health;
+            if ok {
+                s.failures = 0;
+                s.successes += 1;
+                // A served command proves the site is up; probes need a streak.
+                if from_command
+                    || s.successes >= self.policy.successes_to_up
+                    || s.health == Health::Degraded
+                {
+                    if s.health != Health::Up {
+                        s.up_since = Some(Instant::now());
+                    }
+                    s.health = Health::Up;
+                }
+            } else {
+                s.successes = 0;
+                s.failures += 1;
+                s.health = if s.failures >= self.policy.failures_to_down {
+                    Health::Down
+                } else {
+                    Health::Degraded
+                };
+                if s.health == Health::Down {
+                    s.up_since = None;
+                }
+            }
+            if s.health != before {
+                changed = Some(s.health);
+            }
+        }
+        if let Some(health) = changed {
+            let _ = self.events.send(LiveEvent::Health {
+                site: site.clone(),
+                health,
+            });
+            if health == Health::Down && self.active() == *site {
+                self.move_off(site);
+            }
+        }
+    }
+
+    fn mark_down(&self, site: &SiteId, why: &str) {
+        let changed = {
+            let mut state = self.state();
+            let Some((_, s)) = state.sites.iter_mut().find(|(id, _)| id == site) else {
+                return;
+            };
+            s.failures = s.failures.max(self.policy.failures_to_down);
+            s.successes = 0;
+            s.up_since = None;
+            std::mem::replace(&mut s.health, Health::Down) != Health::Down
+        };
+        if changed {
+            tracing::warn!(%site, why, "site down");
+            let _ = self.events.send(LiveEvent::Health {
+                site: site.clone(),
+                health: Health::Down,
+            });
+        }
+        if self.active() == *site {
+            self.move_off(site);
+        }
+    }
+
+    /// Makes the best other site active after `site` went down.
+    fn move_off(&self, site: &SiteId) {
+        let next = {
+            let state = self.state();
+            state
+                .sites
+                .iter()
+                .find(|(id, s)| id != site && s.health == Health::Up)
+                .or_else(|| {
+                    state
+                        .sites
+                        .iter()
+                        .find(|(id, s)| id != site && s.health == Health::Degraded)
+                })
+                .map(|(id, _)| id.clone())
+        };
+        if let Some(next) = next {
+            self.switch_to(&next, &format!("{site} down"));
+        }
+    }
+
+    /// Back to the primary once it has been up for the hold time.
+    fn maybe_failback(&self, reason: &str) {
+        if !self.policy.auto_failback {
+            return;
+        }
+        let target = {
+            let state = self.state();
+            let Some((primary, s)) = state.sites.first() else {
+                return;
+            };
+            let held = s.health == Health::Up
+                && s.up_since
+                    .is_some_and(|t| t.elapsed() >= self.policy.failback_hold);
+            (held && state.active != *primary).then(|| primary.clone())
+        };
+        if let Some(primary) = target {
+            self.switch_to(&primary, reason);
+        }
+    }
+
+    fn switch_to(&self, to: &SiteId, reason: &str) {
+        let switch = {
+            let mut state = self.state();
+            if state.active == *to {
+                return;
+            }
+            let switch = Switch {
+                at_utc: Utc::now(),
+                from: state.active.clone(),
+                to: to.clone(),
+                reason: reason.into(),
+            };
+            state.active = to.clone();
+            state.history.push(switch.clone());
+            switch
+        };
+        tracing::warn!(from = %switch.from, to = %switch.to, reason, "active site changed");
+        let _ = self.events.send(LiveEvent::Active(switch));
+    }
+}
+
+fn unreachable(e: &EngineError) -> bool {
+    matches!(
+        e,
+        EngineError::Device {
+            retryable: true,
+            fault: None,
+            ..
+        }
+    )
+}
+
+/// Control sessions: who holds each camera's manual control, with PTZ priority.
+#[derive(Debug, Default)]
+pub struct ControlSessions {
+    holders: Mutex<HashMap<CameraId, Holder>>,
+}
+
+/// Who holds a camera.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Holder {
+    /// The user.
+    pub user: String,
+    /// Their PTZ priority on this camera.
+    pub priority: u16,
+    /// Reserved for preset work by an admin: exclusive until released.
+    pub reserved: bool,
+    /// When the hold lapses without further commands (`None` for reservations).
+    #[serde(skip)]
+    pub until: Option<Instant>,
+}
+
+/// Why control was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("camera is controlled by {} (priority {}){}", .0.user, .0.priority, if .0.reserved { ", reserved" } else { "" })]
+pub struct Busy(pub Holder);
+
+impl ControlSessions {
+    /// Takes or renews control of `camera` for `user` at `priority`, idle
+    /// timeout `idle`. A higher priority takes over at once; an equal or lower
+    /// one is refused while the holder's session lasts.
+    pub fn acquire(
+        &self,
+        camera: &CameraId,
+        user: &str,
+        priority: u16,
+        idle: Duration,
+        now: Instant,
+    ) -> Result<(), Busy> {
+        let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(h) = holders.get(camera) {
+            let lapsed = h.until.is_some_and(|t| t <= now);
+            let same = h.user == user;
+            if !lapsed && !same && (h.reserved || h.priority >= priority) {
+                return Err(Busy(h.clone()));
+            }
+            if same && h.reserved {
+                return Ok(());
+            }
+        }
+        holders.insert(
+            camera.clone(),
+            Holder {
+                user: user.into(),
+                priority,
+                reserved: false,
+                until: Some(now + idle),
+            },
+        );
+        Ok(())
+    }
+
+    /// Reserves `camera` for preset work (admins): exclusive until released.
+    pub fn reserve(&self, camera: &CameraId, user: &str, now: Instant) -> Result<(), Busy> {
+        let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
+        // An admin's reservation outranks any operator's session, but not another reservation.
+        if let Some(h) = holders.get(camera)
+            && h.user != user
+            && h.reserved
+            && h.until.is_none_or(|t| t > now)
+        {
+            return Err(Busy(h.clone()));
+        }
+        holders.insert(
+            camera.clone(),
+            Holder {
+                user: user.into(),
+                priority: u16::MAX,
+                reserved: true,
+                until: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Releases `user`'s hold on `camera`, if any.
+    pub fn release(&self, camera: &CameraId, user: &str) {
+        let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
+        if holders.get(camera).is_some_and(|h| h.user == user) {
+            holders.remove(camera);
+        }
+    }
+
+    /// Who holds `camera` now, if anyone.
+    pub fn holder(&self, camera: &CameraId, now: Instant) -> Option<Holder> {
+        let holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
+        holders
+            .get(camera)
+            .filter(|h| h.until.is_none_or(|t| t > now))
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IDLE: Duration = Duration::from_secs(15);
+
+    #[test]
+    fn higher_priority_takes_over_and_equal_is_refused_until_expiry() {
+        let sessions = ControlSessions::default();
+        let cam = CameraId::from("cam-1");
+        let t0 = Instant::now();
+        sessions
+            .acquire(&cam, "ann", 1000, IDLE, t0)
+            .expect("free camera");
+        let busy = sessions
+            .acquire(&cam, "bob", 1000, IDLE, t0 + Duration::from_secs(1))
+            .expect_err("equal priority");
+        assert_eq!(busy.0.user, "ann");
+        sessions
+            .acquire(&cam, "ann", 1000, IDLE, t0 + Duration::from_secs(10))
+            .expect("renewal");
+        assert!(
+            sessions
+                .acquire(&cam, "bob", 500, IDLE, t0 + Duration::from_secs(20))
+                .is_err(),
+            "renewed at 10 s"
+        );
+        sessions
+            .acquire(&cam, "bob", 500, IDLE, t0 + Duration::from_secs(26))
+            .expect("ann idle for 16 s");
+        sessions
+            .acquire(&cam, "cat", 5000, IDLE, t0 + Duration::from_secs(27))
+            .expect("higher priority takes over");
+        assert_eq!(
+            sessions
+                .holder(&cam, t0 + Duration::from_secs(28))
+                .map(|h| h.user),
+            Some("cat".into())
+        );
+    }
+
+    #[test]
+    fn a_reservation_is_exclusive_until_released() {
+        let sessions = ControlSessions::default();
+        let cam = CameraId::from("cam-1");
+        let t0 = Instant::now();
+        sessions.reserve(&cam, "admin", t0).expect("reserve");
+        assert!(sessions.acquire(&cam, "boss", 32000, IDLE, t0).is_err());
+        assert!(
+            sessions
+                .holder(&cam, t0 + Duration::from_secs(3600))
+                .is_some(),
+            "no idle expiry"
+        );
+        sessions.release(&cam, "admin");
+        sessions
+            .acquire(&cam, "boss", 1, IDLE, t0)
+            .expect("free again");
+    }
+}
