@@ -2,6 +2,7 @@
 //! diff between two sites' presets, and the plan that repairs one side from
 //! the other.
 //!
+//! - [`access`]: permissions, roles and the [`access::Principal`] the server checks.
 //! - [`preset`]: [`PresetNumber`], [`PresetName`], [`Position`], [`Preset`], [`SitePreset`].
 //! - [`diff`]: [`diff::diff`] pairs two sites' presets and lists every [`Mismatch`].
 //! - [`plan`]: [`plan::plan`] turns a repair direction into the changes on the target side.
@@ -9,6 +10,7 @@
 //! **Architecture invariant:** no I/O, no async, no SQL, no HTTP; every function
 //! here is deterministic, and results are sorted so that equal inputs give equal outputs.
 
+pub mod access;
 pub mod diff;
 pub mod ids;
 pub mod plan;

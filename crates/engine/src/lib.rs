@@ -34,4 +34,5 @@ pub mod probe;
 pub mod repair;
 pub mod scan;
 pub mod sites;
+pub mod users;
 pub mod watch;

@@ -1,0 +1,900 @@
+//! Users, passwords, API tokens and console sessions: what turns a request's
+//! credentials into a [`Principal`] the server checks permissions against.
+//!
+//! - [`Users`]: the service over the [`Store`]. Passwords are hashed with
+//!   argon2id (the crate's default parameters, a random 16-byte salt) and
+//!   stored as PHC strings; API tokens (`tdm_` + 32 random bytes) and session
+//!   secrets (32 random bytes) are stored only as SHA-256 hashes, which is
+//!   enough for 256-bit random secrets and keeps every request cheap.
+//! - [`Users::authenticate`] answers the same [`AuthError::BadCredentials`]
+//!   after the same argon2 work whether the user is unknown, disabled or gave
+//!   a wrong password, so neither the answer nor its timing tells which.
+//! - [`Users::ensure_admin`]: the first start's administrator and default roles.
+//! - [`LoginLimiter`]: pure bookkeeping of failed logins per user and per
+//!   client address, with time passed in.
+//!
+//! Hashing a password costs tens of milliseconds of CPU on purpose: async
+//! callers run [`Users::authenticate`], [`Users::create_user`] and
+//! [`Users::set_password`] on a blocking thread (`spawn_blocking`).
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHash, SaltString};
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use tandem_core::access::{
+    AccessError, Grant, MAX_PTZ_PRIORITY, Permission, Principal, Role, check_user_name,
+};
+use tandem_store::{RoleRecord, Store, StoreError, TokenRecord, UserRecord};
+
+/// What every API token's secret starts with, so that leaked tokens are easy
+/// to recognise (secret scanners, logs) and to tell from session cookies.
+pub const TOKEN_PREFIX: &str = "tdm_";
+/// Fewest characters a password may have.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Most bytes a password may have; longer input is refused before hashing.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Most characters a token's label may have.
+pub const MAX_LABEL_CHARS: usize = 200;
+/// The user [`Users::ensure_admin`] creates.
+pub const ADMIN_USER: &str = "admin";
+/// The role [`Users::ensure_admin`] gives that user.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// Random bytes in a token or session secret.
+const SECRET_BYTES: usize = 32;
+/// Random bytes in a generated admin password (24 characters of base64url).
+const GENERATED_PASSWORD_BYTES: usize = 18;
+/// A token's `last_used_utc` is written at most this often, so that a busy
+/// script does not cost a database write per request.
+const TOKEN_TOUCH_INTERVAL: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// A failed user-management call.
+#[derive(Debug, thiserror::Error)]
+pub enum UsersError {
+    /// A user, role or group name breaks its rule.
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    /// A password or label breaks its rule; the message says which.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A role named in the request does not exist.
+    #[error("there is no role {0:?}; create it first or pick an existing one")]
+    UnknownRole(String),
+    /// The password hasher failed (a bug, or no memory for argon2).
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    /// The store failed, or refused (an unknown user, a taken name).
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl UsersError {
+    /// Whether the same call may succeed later (the store was busy).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, UsersError::Store(e) if e.is_retryable())
+    }
+}
+
+/// Why a request's credentials were not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Unknown user, wrong password, or a disabled user: deliberately one answer.
+    #[error("wrong user name or password")]
+    BadCredentials,
+    /// The API token is malformed, unknown or revoked, or its user is
+    /// disabled or gone.
+    #[error("the API token is not valid (unknown, revoked, or its user is disabled)")]
+    BadToken,
+    /// The session is unknown, ended or expired, or its user is disabled or gone.
+    #[error("the session has expired or ended; log in again")]
+    BadSession,
+    /// Checking failed for another reason (the store).
+    #[error(transparent)]
+    Users(#[from] UsersError),
+}
+
+impl AuthError {
+    /// Whether the same request may succeed later (the store was busy).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, AuthError::Users(e) if e.is_retryable())
+    }
+}
+
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
+        AuthError::Users(UsersError::Store(e))
+    }
+}
+
+/// The source of "now" for session expiry and token use.
+type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Users, passwords, tokens and sessions over the store. Cheap to share
+/// (`Arc<Users>`); every method is a few store calls, plus one argon2 hash
+/// where a password is involved.
+pub struct Users {
+    store: Arc<dyn Store>,
+    clock: Clock,
+}
+
+impl fmt::Debug for Users {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Users").finish_non_exhaustive()
+    }
+}
+
+impl Users {
+    /// The service over `store`, on the wall clock. Computes the dummy hash
+    /// used for unknown users now, so the first such login is not faster.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        dummy_hash();
+        Users {
+            store,
+            clock: Arc::new(Utc::now),
+        }
+    }
+
+    /// Replaces the clock used for session expiry and token use (tests).
+    pub fn with_clock(mut self, clock: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Hashes `password` with argon2id (default parameters, random salt)
+    /// into a PHC string. Does not apply the password rules
+    /// ([`check_password`]); callers that take a new password do.
+    pub fn hash_password(password: &str) -> Result<String, UsersError> {
+        let mut salt = [0u8; 16];
+        rand::rng().fill_bytes(&mut salt);
+        let salt = SaltString::encode_b64(&salt).map_err(|e| UsersError::Hashing(e.to_string()))?;
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| UsersError::Hashing(e.to_string()))
+    }
+
+    /// True when `password` matches the PHC string `password_hash`, compared
+    /// in constant time by the argon2 crate, with the parameters the hash
+    /// records. A hash that does not parse matches nothing.
+    pub fn verify_password(password: &str, password_hash: &str) -> bool {
+        match PasswordHash::new(password_hash) {
+            Ok(parsed) => Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok(),
+            Err(e) => {
+                tracing::warn!("a stored password hash does not parse: {e}");
+                false
+            }
+        }
+    }
+
+    /// Creates an enabled user with `password` (checked by [`check_password`])
+    /// and `roles`, which must exist. Fails with a store conflict when the
+    /// name is taken.
+    pub fn create_user(
+        &self,
+        name: &str,
+        password: &str,
+        roles: &[String],
+    ) -> Result<UserRecord, UsersError> {
+        check_user_name(name)?;
+        check_password(password)?;
+        let known: Vec<String> = self.store.roles()?.into_iter().map(|r| r.name).collect();
+        if let Some(unknown) = roles.iter().find(|r| !known.contains(r)) {
+            return Err(UsersError::UnknownRole(unknown.clone()));
+        }
+        let hash = Self::hash_password(password)?;
+        self.store.create_user(name, &hash)?;
+        if let Err(e) = self.store.set_user_roles(name, roles) {
+            // A role deleted meanwhile: do not leave a half-made user behind.
+            if let Err(cleanup) = self.store.delete_user(name) {
+                tracing::warn!("removing half-created user {name:?}: {cleanup}");
+            }
+            return Err(e.into());
+        }
+        self.store
+            .user(name)?
+            .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")).into())
+    }
+
+    /// Replaces the user's password (checked by [`check_password`]).
+    pub fn set_password(&self, name: &str, password: &str) -> Result<(), UsersError> {
+        check_password(password)?;
+        let hash = Self::hash_password(password)?;
+        Ok(self.store.set_user_password(name, &hash)?)
+    }
+
+    /// Checks a login. Unknown user, wrong password and disabled user all
+    /// fail with [`AuthError::BadCredentials`] after one argon2 verification,
+    /// so that neither the answer nor its time reveals which user names exist.
+    /// Rate limiting is the caller's ([`LoginLimiter`]).
+    pub fn authenticate(&self, name: &str, password: &str) -> Result<Principal, AuthError> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(AuthError::BadCredentials);
+        }
+        let Some(user) = self.store.user(name)? else {
+            // Same work as for a real user; the result is irrelevant.
+            let _ = Self::verify_password(password, dummy_hash());
+            return Err(AuthError::BadCredentials);
+        };
+        if !Self::verify_password(password, &user.password_hash) || user.disabled {
+            return Err(AuthError::BadCredentials);
+        }
+        Ok(self.principal(&user)?)
+    }
+
+    /// The principal of a user: their name and those of their roles that are
+    /// usable. A stored role that no longer parses is left out (with a
+    /// warning), which can only take rights away.
+    pub fn principal(&self, user: &UserRecord) -> Result<Principal, UsersError> {
+        let roles = self
+            .store
+            .roles()?
+            .iter()
+            .filter(|r| user.roles.contains(&r.name))
+            .filter_map(|r| match role_from_record(r) {
+                Ok(role) => Some(role),
+                Err(e) => {
+                    tracing::warn!("role {:?} is ignored: {e}", r.name);
+                    None
+                }
+            })
+            .collect();
+        Ok(Principal {
+            user: user.name.clone(),
+            roles,
+        })
+    }
+
+    /// Issues an API token for `user`: returns the secret, to show once
+    /// (`tdm_` + 43 characters of base64url), and the stored record (which
+    /// holds only its hash).
+    pub fn issue_token(
+        &self,
+        user: &str,
+        label: &str,
+    ) -> Result<(String, TokenRecord), UsersError> {
+        check_label(label)?;
+        let secret = format!("{TOKEN_PREFIX}{}", random_text(SECRET_BYTES));
+        let record = self.store.create_token(user, &sha256_hex(&secret), label)?;
+        Ok((secret, record))
+    }
+
+    /// The principal an API token's secret stands for, if the token is valid
+    /// and its user enabled. Records the use (at most once a minute).
+    pub fn principal_for_token(&self, secret: &str) -> Result<Principal, AuthError> {
+        let well_formed = secret
+            .strip_prefix(TOKEN_PREFIX)
+            .is_some_and(is_secret_text);
+        if !well_formed {
+            return Err(AuthError::BadToken);
+        }
+        let token = self
+            .store
+            .token_by_hash(&sha256_hex(secret))?
+            .ok_or(AuthError::BadToken)?;
+        let user = self.enabled_user(&token.user)?.ok_or(AuthError::BadToken)?;
+        let now = (self.clock)();
+        if token
+            .last_used_utc
+            .is_none_or(|last| now - last >= TOKEN_TOUCH_INTERVAL)
+            && let Err(e) = self.store.touch_token(token.id, now)
+        {
+            // The request is authenticated either way; the time is informative.
+            tracing::warn!("recording the use of API token {}: {e}", token.id);
+        }
+        Ok(self.principal(&user)?)
+    }
+
+    /// Starts a console session for `user`, valid for `ttl`; returns its
+    /// secret (the cookie's value, 43 characters of base64url).
+    pub fn start_session(&self, user: &str, ttl: Duration) -> Result<String, UsersError> {
+        let ttl = chrono::TimeDelta::from_std(ttl).map_err(|_| {
+            UsersError::InvalidInput(format!("session lifetime {ttl:?} is too long"))
+        })?;
+        let expires = (self.clock)().checked_add_signed(ttl).ok_or_else(|| {
+            UsersError::InvalidInput(format!("session lifetime {ttl} is too long"))
+        })?;
+        let secret = random_text(SECRET_BYTES);
+        self.store
+            .create_session(&sha256_hex(&secret), user, expires)?;
+        Ok(secret)
+    }
+
+    /// The principal of a session's secret, if the session exists, has not
+    /// expired and its user is enabled.
+    pub fn principal_for_session(&self, secret: &str) -> Result<Principal, AuthError> {
+        if !is_secret_text(secret) {
+            return Err(AuthError::BadSession);
+        }
+        let name = self
+            .store
+            .session(&sha256_hex(secret), (self.clock)())?
+            .ok_or(AuthError::BadSession)?;
+        let user = self.enabled_user(&name)?.ok_or(AuthError::BadSession)?;
+        Ok(self.principal(&user)?)
+    }
+
+    /// Ends the session (logout); no error when it does not exist.
+    pub fn end_session(&self, secret: &str) -> Result<(), UsersError> {
+        Ok(self.store.delete_session(&sha256_hex(secret))?)
+    }
+
+    /// Deletes expired sessions; returns how many.
+    pub fn purge_expired_sessions(&self) -> Result<u64, UsersError> {
+        Ok(self.store.purge_sessions((self.clock)())?)
+    }
+
+    /// On a store without users, creates the first administrator: the roles
+    /// of [`default_roles`] (role `admin` is rewritten, the others are
+    /// created only when missing, so edited ones are kept) and the user
+    /// `admin` holding role `admin`. The password is `password_from_env`
+    /// (checked by [`check_password`]) or a random one, returned so that the
+    /// caller prints it once. Does nothing, and returns `None`, when any user
+    /// exists.
+    pub fn ensure_admin(
+        &self,
+        password_from_env: Option<String>,
+    ) -> Result<Option<String>, UsersError> {
+        if self.store.user_count()? > 0 {
+            return Ok(None);
+        }
+        let (password, generated) = match password_from_env {
+            Some(password) => (password, false),
+            None => (random_text(GENERATED_PASSWORD_BYTES), true),
+        };
+        check_password(&password)?;
+        let existing: Vec<String> = self.store.roles()?.into_iter().map(|r| r.name).collect();
+        for role in default_roles() {
+            if role.name() == ADMIN_ROLE || !existing.iter().any(|n| n == role.name()) {
+                self.store.upsert_role(&role_record(&role))?;
+            }
+        }
+        self.create_user(ADMIN_USER, &password, &[ADMIN_ROLE.to_string()])?;
+        Ok(generated.then_some(password))
+    }
+
+    /// The user, if they exist and are enabled.
+    fn enabled_user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        Ok(self.store.user(name)?.filter(|u| !u.disabled))
+    }
+}
+
+/// The roles a new store starts with:
+///
+/// | role | grants (all cameras) | PTZ priority |
+/// | --- | --- | --- |
+/// | `admin` | admin | 32000 |
+/// | `operator` | ptz.control, preset.recall | 1000 |
+/// | `preset-manager` | preset.manage, preset.recall, ptz.control | 2000 |
+/// | `supervisor` | every permission but admin | 5000 |
+pub fn default_roles() -> Vec<Role> {
+    use Permission::*;
+    let role = |name: &str, permissions: &[Permission], priority: u16| {
+        let grants = permissions.iter().map(|p| Grant::everywhere(*p)).collect();
+        // The names and priorities above are valid constants.
+        Role::new(name, grants, priority).unwrap_or_else(|e| unreachable!("default role: {e}"))
+    };
+    vec![
+        role(ADMIN_ROLE, &[Admin], MAX_PTZ_PRIORITY),
+        role("operator", &[PtzControl, PresetRecall], 1_000),
+        role(
+            "preset-manager",
+            &[PresetManage, PresetRecall, PtzControl],
+            2_000,
+        ),
+        role(
+            "supervisor",
+            &[
+                PtzControl,
+                PresetRecall,
+                PresetManage,
+                PresetManageLocked,
+                MismatchResolve,
+            ],
+            5_000,
+        ),
+    ]
+}
+
+/// The store's form of a role: its grants as a JSON array.
+pub fn role_record(role: &Role) -> RoleRecord {
+    RoleRecord {
+        name: role.name().to_string(),
+        ptz_priority: role.ptz_priority(),
+        // A `Vec<Grant>` always serializes: strings and enums only.
+        grants: serde_json::to_value(role.grants()).unwrap_or_default(),
+    }
+}
+
+/// A stored role, checked: its grants parse and its name, priority and
+/// group names are valid.
+pub fn role_from_record(record: &RoleRecord) -> Result<Role, UsersError> {
+    let grants: Vec<Grant> = serde_json::from_value(record.grants.clone()).map_err(|e| {
+        UsersError::Store(StoreError::Corrupt(format!(
+            "role {:?}: grants do not parse: {e}",
+            record.name
+        )))
+    })?;
+    Ok(Role::new(record.name.clone(), grants, record.ptz_priority)?)
+}
+
+/// Checks a new password: at least [`MIN_PASSWORD_CHARS`] characters, at most
+/// [`MAX_PASSWORD_BYTES`] bytes. No composition rules: length is what makes a
+/// password strong.
+pub fn check_password(password: &str) -> Result<(), UsersError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(UsersError::InvalidInput(format!(
+            "the password is too short; use at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(UsersError::InvalidInput(format!(
+            "the password is too long; use at most {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn check_label(label: &str) -> Result<(), UsersError> {
+    if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
+        return Err(UsersError::InvalidInput(format!(
+            "a token label has at most {MAX_LABEL_CHARS} characters and no control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// `n` random bytes from the thread's CSPRNG (ChaCha, seeded by the OS),
+/// as base64url without padding.
+fn random_text(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// True when `text` looks like [`random_text`]`(SECRET_BYTES)`; anything else
+/// is refused before the store is asked.
+fn is_secret_text(text: &str) -> bool {
+    text.len() == SECRET_BYTES.div_ceil(3) * 4 - 1
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn sha256_hex(text: &str) -> String {
+    format!("{:x}", Sha256::digest(text.as_bytes()))
+}
+
+/// A hash of a random, forgotten password, verified against when the user
+/// is unknown so that the login costs the same.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| Users::hash_password(&random_text(SECRET_BYTES)).unwrap_or_default())
+}
+
+// ---------------------------------------------------------------------------
+// Login rate limiting.
+
+/// A login refused because of earlier failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "too many failed logins; try again in {} s",
+    retry_after.as_secs().max(1)
+)]
+pub struct LoginRefused {
+    /// How long until the oldest counted failure leaves the window.
+    pub retry_after: Duration,
+}
+
+/// Counts failed logins per user name and per client address over a sliding
+/// window, and refuses further attempts of a user or from an address that
+/// reached the limit until the oldest failure leaves the window. Default: 5
+/// failures per 15 minutes.
+///
+/// Pure and single-threaded: time is passed in, and the server keeps it
+/// behind a `Mutex`. IPv6 clients are counted per /64 network, since one
+/// host usually holds a whole /64. Memory is bounded by the limit itself: an
+/// address is refused after `max_failures`, so it adds at most that many
+/// entries per window; entries are forgotten when their window passes.
+#[derive(Debug, Clone)]
+pub struct LoginLimiter {
+    max_failures: usize,
+    window: Duration,
+    by_user: HashMap<String, VecDeque<Instant>>,
+    by_address: HashMap<IpAddr, VecDeque<Instant>>,
+    /// Failures recorded since the last sweep of expired keys.
+    recorded: usize,
+}
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        LoginLimiter::new(5, Duration::from_secs(15 * 60))
+    }
+}
+
+impl LoginLimiter {
+    /// A limiter allowing at most `max_failures` failures per user and per
+    /// address within `window`.
+    pub fn new(max_failures: usize, window: Duration) -> Self {
+        LoginLimiter {
+            max_failures,
+            window,
+            by_user: HashMap::new(),
+            by_address: HashMap::new(),
+            recorded: 0,
+        }
+    }
+
+    /// Whether a login of `user` from `address` may be tried at `now`; when
+    /// refused, says how long to wait. Call before checking the password.
+    pub fn check(&mut self, user: &str, address: IpAddr, now: Instant) -> Result<(), LoginRefused> {
+        let (max, window) = (self.max_failures, self.window);
+        let by_user = self
+            .by_user
+            .get_mut(user)
+            .and_then(|f| refused_for(f, max, window, now));
+        let by_address = self
+            .by_address
+            .get_mut(&address_key(address))
+            .and_then(|f| refused_for(f, max, window, now));
+        match by_user.into_iter().chain(by_address).max() {
+            Some(retry_after) => Err(LoginRefused { retry_after }),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed login of `user` from `address` at `now`.
+    pub fn record_failure(&mut self, user: &str, address: IpAddr, now: Instant) {
+        self.by_user
+            .entry(user.to_string())
+            .or_default()
+            .push_back(now);
+        self.by_address
+            .entry(address_key(address))
+            .or_default()
+            .push_back(now);
+        // Every 1024 failures, forget keys whose failures all left the window.
+        self.recorded += 1;
+        if self.recorded >= 1024 {
+            self.recorded = 0;
+            self.forget_before(now);
+        }
+    }
+
+    /// Forgets the user's failures after a successful login. The address's
+    /// stay: a guesser must not clear them by logging into an account of
+    /// their own.
+    pub fn record_success(&mut self, user: &str) {
+        self.by_user.remove(user);
+    }
+
+    /// Forgets every failure that left the window at `now`.
+    pub fn forget_before(&mut self, now: Instant) {
+        let window = self.window;
+        self.by_user.retain(|_, f| {
+            expire(f, window, now);
+            !f.is_empty()
+        });
+        self.by_address.retain(|_, f| {
+            expire(f, window, now);
+            !f.is_empty()
+        });
+    }
+
+    /// How many users and addresses have failures in memory (for tests and metrics).
+    pub fn tracked(&self) -> (usize, usize) {
+        (self.by_user.len(), self.by_address.len())
+    }
+}
+
+/// Drops failures that left the window.
+fn expire(failures: &mut VecDeque<Instant>, window: Duration, now: Instant) {
+    while failures
+        .front()
+        .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+    {
+        failures.pop_front();
+    }
+}
+
+/// After expiring, the wait until the key may try again, if it must wait.
+fn refused_for(
+    failures: &mut VecDeque<Instant>,
+    max: usize,
+    window: Duration,
+    now: Instant,
+) -> Option<Duration> {
+    expire(failures, window, now);
+    if failures.len() < max {
+        return None;
+    }
+    // The failure whose expiry brings the count back under the limit.
+    let oldest_counted = failures[failures.len() - max];
+    Some(window.saturating_sub(now.saturating_duration_since(oldest_counted)))
+}
+
+/// The key an address is counted under: IPv4 as is (IPv4-mapped IPv6 too),
+/// IPv6 by its /64 network.
+fn address_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(bits.into())
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("valid address")
+    }
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn a_password_hash_is_an_argon2id_phc_string_with_a_fresh_salt() {
+        let a = Users::hash_password("correct horse").expect("hash");
+        let b = Users::hash_password("correct horse").expect("hash");
+        assert!(a.starts_with("$argon2id$v=19$"), "{a}");
+        assert_ne!(a, b, "each hash has its own salt");
+        assert!(Users::verify_password("correct horse", &a));
+        assert!(Users::verify_password("correct horse", &b));
+        assert!(!Users::verify_password("correct horsE", &a));
+        assert!(!Users::verify_password("", &a));
+    }
+
+    #[test]
+    fn a_hash_that_does_not_parse_matches_nothing() {
+        for bad in ["", "plain", "$argon2id$", "$2b$10$abcdefghijklmnopqrstuv"] {
+            assert!(!Users::verify_password("plain", bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn passwords_need_8_characters_and_at_most_1024_bytes() {
+        assert!(check_password("12345678").is_ok());
+        assert!(check_password("ééééééé€").is_ok(), "characters, not bytes");
+        assert!(check_password(&"x".repeat(MAX_PASSWORD_BYTES)).is_ok());
+        for bad in [
+            String::new(),
+            "1234567".into(),
+            "x".repeat(MAX_PASSWORD_BYTES + 1),
+        ] {
+            let err = check_password(&bad).expect_err("refused");
+            assert!(matches!(err, UsersError::InvalidInput(_)), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_43_base64url_characters_and_differ() {
+        let a = random_text(SECRET_BYTES);
+        let b = random_text(SECRET_BYTES);
+        assert_eq!(a.len(), 43);
+        assert!(is_secret_text(&a) && is_secret_text(&b));
+        assert_ne!(a, b);
+        assert!(!is_secret_text(&a[1..]));
+        assert!(!is_secret_text(&format!("{}=", &a[1..])));
+        assert!(!is_secret_text(""));
+    }
+
+    #[test]
+    fn sha256_hex_is_lower_case_hex() {
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn default_roles_match_the_documented_table() {
+        let roles = default_roles();
+        let summary: Vec<_> = roles
+            .iter()
+            .map(|r| {
+                let permissions: Vec<_> =
+                    r.grants().iter().map(|g| g.permission.as_str()).collect();
+                (r.name(), permissions, r.ptz_priority())
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("admin", vec!["admin"], 32_000),
+                ("operator", vec!["ptz.control", "preset.recall"], 1_000),
+                (
+                    "preset-manager",
+                    vec!["preset.manage", "preset.recall", "ptz.control"],
+                    2_000
+                ),
+                (
+                    "supervisor",
+                    vec![
+                        "ptz.control",
+                        "preset.recall",
+                        "preset.manage",
+                        "preset.manage_locked",
+                        "mismatch.resolve"
+                    ],
+                    5_000
+                ),
+            ]
+        );
+        for role in &roles {
+            let back = role_from_record(&role_record(role)).expect("round trip");
+            assert_eq!(&back, role);
+        }
+    }
+
+    #[test]
+    fn a_stored_role_with_unknown_permissions_is_corrupt() {
+        let record = RoleRecord {
+            name: "r".into(),
+            ptz_priority: 1,
+            grants: serde_json::json!([{ "permission": "fly", "scope": "all_cameras" }]),
+        };
+        let err = role_from_record(&record).expect_err("unknown permission");
+        assert!(
+            matches!(err, UsersError::Store(StoreError::Corrupt(_))),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn five_failures_of_a_user_lock_that_user_for_the_window() {
+        let start = Instant::now();
+        let mut limiter = LoginLimiter::default();
+        for i in 0..5 {
+            let at = start + secs(i * 60);
+            assert_eq!(limiter.check("alice", ip("10.0.0.1"), at), Ok(()));
+            // From a different address each time: the user's count still grows.
+            limiter.record_failure("alice", ip(&format!("10.0.1.{i}")), at);
+        }
+        let at = start + secs(300);
+        assert_eq!(
+            limiter.check("alice", ip("10.0.9.9"), at),
+            Err(LoginRefused {
+                retry_after: secs(600)
+            }),
+            "refused until the first failure (t=0) is 15 min old"
+        );
+        assert_eq!(limiter.check("bob", ip("10.0.9.9"), at), Ok(()));
+        assert!(
+            limiter
+                .check("alice", ip("10.0.9.9"), start + secs(899))
+                .is_err()
+        );
+        assert_eq!(
+            limiter.check("alice", ip("10.0.9.9"), start + secs(900)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn five_failures_from_an_address_lock_that_address_for_every_user() {
+        let start = Instant::now();
+        let mut limiter = LoginLimiter::default();
+        for (i, user) in ["a", "b", "c", "d", "e"].into_iter().enumerate() {
+            limiter.record_failure(user, ip("192.0.2.7"), start + secs(i as u64));
+        }
+        let err = limiter
+            .check("zed", ip("192.0.2.7"), start + secs(10))
+            .expect_err("address locked");
+        assert_eq!(err.retry_after, secs(890));
+        assert!(err.to_string().contains("890 s"), "{err}");
+        assert_eq!(
+            limiter.check("zed", ip("192.0.2.8"), start + secs(10)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_window_slides_one_failure_at_a_time() {
+        let start = Instant::now();
+        let mut limiter = LoginLimiter::default();
+        for t in [0, 100, 200, 300, 400] {
+            limiter.record_failure("alice", ip("10.0.0.1"), start + secs(t));
+        }
+        assert!(
+            limiter
+                .check("alice", ip("10.0.0.1"), start + secs(899))
+                .is_err()
+        );
+        // At 900 s the first failure leaves: one more attempt is allowed...
+        assert!(
+            limiter
+                .check("alice", ip("10.0.0.1"), start + secs(900))
+                .is_ok()
+        );
+        limiter.record_failure("alice", ip("10.0.0.1"), start + secs(900));
+        // ...and a failure then locks again until the failure at 100 s leaves.
+        let err = limiter
+            .check("alice", ip("10.0.0.1"), start + secs(901))
+            .expect_err("locked again");
+        assert_eq!(err.retry_after, secs(99));
+    }
+
+    #[test]
+    fn a_success_clears_the_user_but_not_the_address() {
+        let start = Instant::now();
+        let mut limiter = LoginLimiter::default();
+        for t in 0..5 {
+            limiter.record_failure("alice", ip("10.0.0.1"), start + secs(t));
+        }
+        limiter.record_success("alice");
+        assert!(
+            limiter
+                .check("alice", ip("10.0.0.2"), start + secs(10))
+                .is_ok()
+        );
+        assert!(
+            limiter
+                .check("alice", ip("10.0.0.1"), start + secs(10))
+                .is_err(),
+            "the guessing address stays locked"
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_count_per_64_network() {
+        let start = Instant::now();
+        let mut limiter = LoginLimiter::default();
+        for i in 0..5 {
+            let address = ip(&format!("2001:db8:1:2::{i:x}"));
+            limiter.record_failure(&format!("u{i}"), address, start);
+        }
+        assert!(
+            limiter
+                .check("x", ip("2001:db8:1:2:ffff::1"), start)
+                .is_err()
+        );
+        assert!(limiter.check("x", ip("2001:db8:1:3::1"), start).is_ok());
+        assert_eq!(address_key(ip("::ffff:192.0.2.1")), ip("192.0.2.1"));
+    }
+
+    #[test]
+    fn a_custom_limit_and_window_apply() {
+        let start = Instant::now();
+        let mut limiter = LoginLimiter::new(2, secs(60));
+        limiter.record_failure("alice", ip("10.0.0.1"), start);
+        assert!(limiter.check("alice", ip("10.0.0.1"), start).is_ok());
+        limiter.record_failure("alice", ip("10.0.0.1"), start);
+        assert_eq!(
+            limiter.check("alice", ip("10.0.0.1"), start + secs(15)),
+            Err(LoginRefused {
+                retry_after: secs(45)
+            })
+        );
+    }
+
+    #[test]
+    fn expired_failures_are_forgotten() {
+        let start = Instant::now();
+        let mut limiter = LoginLimiter::default();
+        limiter.record_failure("alice", ip("10.0.0.1"), start);
+        limiter.record_failure("bob", ip("10.0.0.2"), start + secs(600));
+        assert_eq!(limiter.tracked(), (2, 2));
+        limiter.forget_before(start + secs(900));
+        assert_eq!(limiter.tracked(), (1, 1));
+        limiter.forget_before(start + secs(1_500));
+        assert_eq!(limiter.tracked(), (0, 0));
+    }
+}

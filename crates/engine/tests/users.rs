@@ -1,0 +1,566 @@
+//! Users, logins, API tokens and sessions over an in-memory store: the first
+//! administrator, authentication that does not reveal which users exist,
+//! token and session lifecycles, and permissions scoped by camera groups.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::json;
+use tandem_core::CameraId;
+use tandem_core::access::{Action, Permission, Principal};
+use tandem_engine::users::{
+    ADMIN_USER, AuthError, TOKEN_PREFIX, Users, UsersError, default_roles, role_record,
+};
+use tandem_store::{CameraRecord, RoleRecord, SqliteStore, Store, StoreError};
+
+/// A clock the test sets by hand.
+#[derive(Clone)]
+struct TestClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl TestClock {
+    fn new() -> Self {
+        TestClock(Arc::new(Mutex::new(t(0))))
+    }
+
+    fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().expect("clock") = at;
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock")
+    }
+}
+
+/// 2025-01-01T00:00:00Z plus `seconds`.
+fn t(seconds: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid")
+        + chrono::Duration::seconds(seconds)
+}
+
+struct Fixture {
+    store: Arc<dyn Store>,
+    users: Users,
+    clock: TestClock,
+}
+
+/// An in-memory store on a test clock, with the default roles.
+fn fixture() -> Fixture {
+    let clock = TestClock::new();
+    let store_clock = clock.clone();
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open_in_memory()
+            .expect("store")
+            .with_clock(move || store_clock.now()),
+    );
+    for role in default_roles() {
+        store.upsert_role(&role_record(&role)).expect("role");
+    }
+    let users_clock = clock.clone();
+    let users = Users::new(store.clone()).with_clock(move || users_clock.now());
+    Fixture {
+        store,
+        users,
+        clock,
+    }
+}
+
+fn strings(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+fn role_names(p: &Principal) -> Vec<&str> {
+    p.roles.iter().map(|r| r.name()).collect()
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+#[test]
+fn the_first_start_creates_an_admin_with_a_random_password_printed_once() {
+    let f = fixture();
+    let password = f
+        .users
+        .ensure_admin(None)
+        .expect("ensure")
+        .expect("a generated password");
+    assert_eq!(password.len(), 24, "{password}");
+    let admin = f
+        .users
+        .authenticate(ADMIN_USER, &password)
+        .expect("admin logs in");
+    assert_eq!(admin.user, "admin");
+    assert_eq!(role_names(&admin), ["admin"]);
+    assert_eq!(admin.roles[0].ptz_priority(), 32_000);
+    for action in Action::ALL {
+        assert!(admin.may(action, &[]), "{action:?}");
+    }
+    let mut roles: Vec<String> = f
+        .store
+        .roles()
+        .expect("roles")
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    roles.sort();
+    assert_eq!(roles, ["admin", "operator", "preset-manager", "supervisor"]);
+
+    // The next start finds a user and does nothing.
+    assert_eq!(f.users.ensure_admin(None).expect("again"), None);
+    assert_eq!(
+        f.users
+            .ensure_admin(Some("another password".into()))
+            .expect("again"),
+        None
+    );
+    assert_eq!(f.store.user_count().expect("count"), 1);
+    assert!(f.users.authenticate(ADMIN_USER, &password).is_ok());
+}
+
+#[test]
+fn two_first_starts_generate_different_passwords() {
+    let a = fixture().users.ensure_admin(None).expect("a");
+    let b = fixture().users.ensure_admin(None).expect("b");
+    assert!(a.is_some() && b.is_some());
+    assert_ne!(a, b);
+}
+
+#[test]
+fn the_admin_password_can_come_from_the_environment() {
+    let f = fixture();
+    let printed = f
+        .users
+        .ensure_admin(Some(PASSWORD.to_string()))
+        .expect("ensure");
+    assert_eq!(printed, None, "a given password is not printed");
+    assert!(f.users.authenticate(ADMIN_USER, PASSWORD).is_ok());
+}
+
+#[test]
+fn a_weak_admin_password_from_the_environment_is_refused_and_creates_nothing() {
+    let f = fixture();
+    for weak in ["", "short"] {
+        let err = f
+            .users
+            .ensure_admin(Some(weak.to_string()))
+            .expect_err("too short");
+        assert!(matches!(err, UsersError::InvalidInput(_)), "{err:?}");
+        assert!(err.to_string().contains("at least 8"), "{err}");
+    }
+    assert_eq!(f.store.user_count().expect("count"), 0);
+}
+
+#[test]
+fn ensure_admin_restores_the_admin_role_but_keeps_edited_default_roles() {
+    let f = fixture();
+    let edited_operator = RoleRecord {
+        name: "operator".into(),
+        ptz_priority: 1_234,
+        grants: json!([{ "permission": "preset.recall", "scope": "all_cameras" }]),
+    };
+    f.store.upsert_role(&edited_operator).expect("edit");
+    f.store
+        .upsert_role(&RoleRecord {
+            name: "admin".into(),
+            ptz_priority: 1,
+            grants: json!([]),
+        })
+        .expect("break admin");
+    f.store.delete_role("supervisor").expect("delete");
+
+    f.users.ensure_admin(Some(PASSWORD.into())).expect("ensure");
+    let roles = f.store.roles().expect("roles");
+    let find = |name: &str| roles.iter().find(|r| r.name == name).cloned();
+    assert_eq!(find("operator"), Some(edited_operator));
+    assert_eq!(find("admin").map(|r| r.ptz_priority), Some(32_000));
+    assert!(
+        find("supervisor").is_some(),
+        "a missing default is recreated"
+    );
+    let admin = f.users.authenticate(ADMIN_USER, PASSWORD).expect("login");
+    assert!(admin.allows(Permission::Admin, &[]));
+}
+
+#[test]
+fn users_log_in_with_their_roles() {
+    let f = fixture();
+    let created = f
+        .users
+        .create_user("olga", PASSWORD, &strings(&["operator", "preset-manager"]))
+        .expect("create");
+    assert_eq!(created.roles, ["operator", "preset-manager"]);
+    assert!(created.password_hash.starts_with("$argon2id$"));
+
+    let olga = f.users.authenticate("olga", PASSWORD).expect("login");
+    assert_eq!(olga.user, "olga");
+    assert_eq!(role_names(&olga), ["operator", "preset-manager"]);
+    assert!(olga.may(Action::MovePtz, &[]));
+    assert!(olga.may(Action::EditPreset, &[]));
+    assert!(!olga.may(Action::EditLockedPreset, &[]));
+    assert!(!olga.may(Action::ResolveMismatch, &[]));
+    assert_eq!(olga.ptz_priority(&[]), Some(2_000));
+
+    f.users
+        .create_user("nobody", PASSWORD, &[])
+        .expect("a user without roles");
+    let nobody = f.users.authenticate("nobody", PASSWORD).expect("login");
+    assert!(nobody.roles.is_empty());
+    assert_eq!(nobody.ptz_priority(&[]), None);
+}
+
+#[test]
+fn creating_a_user_checks_name_password_roles_and_uniqueness() {
+    let f = fixture();
+    let err = f
+        .users
+        .create_user("bad name", PASSWORD, &[])
+        .expect_err("name");
+    assert!(matches!(err, UsersError::Access(_)), "{err:?}");
+    let err = f
+        .users
+        .create_user("ok", "short", &[])
+        .expect_err("password");
+    assert!(matches!(err, UsersError::InvalidInput(_)), "{err:?}");
+    let err = f
+        .users
+        .create_user("ok", PASSWORD, &strings(&["operator", "ghost"]))
+        .expect_err("role");
+    assert!(
+        matches!(&err, UsersError::UnknownRole(r) if r == "ghost"),
+        "{err:?}"
+    );
+    assert_eq!(f.store.user_count().expect("count"), 0, "nothing half-made");
+
+    f.users.create_user("ok", PASSWORD, &[]).expect("create");
+    let err = f.users.create_user("ok", PASSWORD, &[]).expect_err("taken");
+    assert!(
+        matches!(err, UsersError::Store(StoreError::Conflict(_))),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn unknown_users_wrong_passwords_and_disabled_users_get_the_same_answer() {
+    let f = fixture();
+    f.users
+        .create_user("olga", PASSWORD, &strings(&["operator"]))
+        .expect("create");
+    f.users
+        .create_user("dora", PASSWORD, &strings(&["operator"]))
+        .expect("create");
+    f.store.set_user_disabled("dora", true).expect("disable");
+
+    let answers: Vec<String> = [
+        f.users.authenticate("olga", "wrong password"),
+        f.users.authenticate("ghost", PASSWORD),
+        f.users.authenticate("dora", PASSWORD),
+        f.users.authenticate("", ""),
+        f.users.authenticate("olga", &"x".repeat(5_000)),
+    ]
+    .into_iter()
+    .map(|r| match r {
+        Err(e @ AuthError::BadCredentials) => e.to_string(),
+        other => panic!("expected BadCredentials, got {other:?}"),
+    })
+    .collect();
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
+    assert_eq!(answers[0], "wrong user name or password");
+
+    f.store.set_user_disabled("dora", false).expect("enable");
+    assert!(f.users.authenticate("dora", PASSWORD).is_ok());
+}
+
+/// Without the dummy verification, an unknown user would be answered in
+/// microseconds and a wrong password in tens of milliseconds; the bounds
+/// below are loose so that a busy machine does not fail the test.
+#[test]
+fn an_unknown_user_costs_as_much_as_a_wrong_password() {
+    let f = fixture();
+    f.users.create_user("olga", PASSWORD, &[]).expect("create");
+    let median = |name: &str| {
+        let mut times: Vec<Duration> = (0..5)
+            .map(|_| {
+                let started = Instant::now();
+                let result = f.users.authenticate(name, "wrong password");
+                assert!(matches!(result, Err(AuthError::BadCredentials)));
+                started.elapsed()
+            })
+            .collect();
+        times.sort();
+        times[2]
+    };
+    let known = median("olga");
+    let unknown = median("ghost");
+    let ratio = unknown.as_secs_f64() / known.as_secs_f64();
+    assert!(
+        (0.33..3.0).contains(&ratio),
+        "unknown user {unknown:?}, wrong password {known:?}"
+    );
+}
+
+#[test]
+fn a_changed_password_replaces_the_old_one() {
+    let f = fixture();
+    f.users.create_user("olga", PASSWORD, &[]).expect("create");
+    f.users
+        .set_password("olga", "a new long password")
+        .expect("change");
+    assert!(matches!(
+        f.users.authenticate("olga", PASSWORD),
+        Err(AuthError::BadCredentials)
+    ));
+    assert!(f.users.authenticate("olga", "a new long password").is_ok());
+    assert!(matches!(
+        f.users.set_password("olga", "short"),
+        Err(UsersError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        f.users.set_password("ghost", PASSWORD),
+        Err(UsersError::Store(StoreError::NotFound(_)))
+    ));
+}
+
+#[test]
+fn an_api_token_is_shown_once_stored_hashed_and_authenticates_its_user() {
+    let f = fixture();
+    f.users
+        .create_user("script", PASSWORD, &strings(&["operator"]))
+        .expect("create");
+    f.clock.set(t(100));
+    let (secret, record) = f.users.issue_token("script", "nightly").expect("issue");
+    assert!(secret.starts_with(TOKEN_PREFIX), "{secret}");
+    assert_eq!(secret.len(), TOKEN_PREFIX.len() + 43);
+    assert_eq!(record.user, "script");
+    assert_eq!(record.label, "nightly");
+    assert_eq!(record.token_hash.len(), 64);
+    assert!(!record.token_hash.contains(&secret[TOKEN_PREFIX.len()..]));
+    let stored = f.store.tokens(Some("script")).expect("tokens");
+    assert_eq!(stored, [record], "the store holds no secret");
+
+    f.clock.set(t(200));
+    let who = f.users.principal_for_token(&secret).expect("valid token");
+    assert_eq!(who.user, "script");
+    assert_eq!(role_names(&who), ["operator"]);
+    let used = f.store.tokens(None).expect("tokens");
+    assert_eq!(used[0].last_used_utc, Some(t(200)));
+
+    // Uses within a minute are not written again; later ones are.
+    f.clock.set(t(230));
+    f.users.principal_for_token(&secret).expect("valid");
+    assert_eq!(
+        f.store.tokens(None).expect("tokens")[0].last_used_utc,
+        Some(t(200))
+    );
+    f.clock.set(t(260));
+    f.users.principal_for_token(&secret).expect("valid");
+    assert_eq!(
+        f.store.tokens(None).expect("tokens")[0].last_used_utc,
+        Some(t(260))
+    );
+}
+
+#[test]
+fn revoked_malformed_and_foreign_tokens_are_refused() {
+    let f = fixture();
+    f.users
+        .create_user("script", PASSWORD, &[])
+        .expect("create");
+    let (secret, record) = f.users.issue_token("script", "").expect("issue");
+    let (other, _) = f.users.issue_token("script", "other").expect("issue");
+
+    let mut wrong_last = secret.clone();
+    let last = if wrong_last.ends_with('A') { "B" } else { "A" };
+    wrong_last.replace_range(wrong_last.len() - 1.., last);
+    let malformed = [
+        String::new(),
+        "tdm_".into(),
+        secret[TOKEN_PREFIX.len()..].to_string(),
+        format!("{secret}x"),
+        secret.replace(TOKEN_PREFIX, "tdx_"),
+        wrong_last,
+        format!("{TOKEN_PREFIX}{}", "!".repeat(43)),
+    ];
+    for bad in &malformed {
+        assert!(
+            matches!(f.users.principal_for_token(bad), Err(AuthError::BadToken)),
+            "{bad:?}"
+        );
+    }
+
+    f.store.revoke_token(record.id).expect("revoke");
+    assert!(matches!(
+        f.users.principal_for_token(&secret),
+        Err(AuthError::BadToken)
+    ));
+    assert!(
+        f.users.principal_for_token(&other).is_ok(),
+        "others stay valid"
+    );
+
+    f.store.set_user_disabled("script", true).expect("disable");
+    assert!(matches!(
+        f.users.principal_for_token(&other),
+        Err(AuthError::BadToken)
+    ));
+    f.store.delete_user("script").expect("delete");
+    assert!(matches!(
+        f.users.principal_for_token(&other),
+        Err(AuthError::BadToken)
+    ));
+}
+
+#[test]
+fn token_labels_are_checked() {
+    let f = fixture();
+    f.users
+        .create_user("script", PASSWORD, &[])
+        .expect("create");
+    for bad in ["line\nbreak".to_string(), "l".repeat(201)] {
+        assert!(matches!(
+            f.users.issue_token("script", &bad),
+            Err(UsersError::InvalidInput(_))
+        ));
+    }
+    assert!(matches!(
+        f.users.issue_token("ghost", "x"),
+        Err(UsersError::Store(StoreError::NotFound(_)))
+    ));
+}
+
+#[test]
+fn a_session_lasts_its_lifetime_and_ends_on_logout() {
+    let f = fixture();
+    f.users
+        .create_user("olga", PASSWORD, &strings(&["supervisor"]))
+        .expect("create");
+    f.clock.set(t(1_000));
+    let secret = f
+        .users
+        .start_session("olga", Duration::from_secs(3_600))
+        .expect("start");
+    assert_eq!(secret.len(), 43);
+    let other = f
+        .users
+        .start_session("olga", Duration::from_secs(3_600))
+        .expect("start");
+    assert_ne!(secret, other);
+
+    f.clock.set(t(4_599));
+    let who = f.users.principal_for_session(&secret).expect("valid");
+    assert_eq!(
+        (who.user.as_str(), role_names(&who)),
+        ("olga", vec!["supervisor"])
+    );
+    f.clock.set(t(4_600));
+    assert!(matches!(
+        f.users.principal_for_session(&secret),
+        Err(AuthError::BadSession)
+    ));
+    assert_eq!(f.users.purge_expired_sessions().expect("purge"), 2);
+
+    f.clock.set(t(5_000));
+    let secret = f
+        .users
+        .start_session("olga", Duration::from_secs(60))
+        .expect("start");
+    assert!(f.users.principal_for_session(&secret).is_ok());
+    f.users.end_session(&secret).expect("logout");
+    f.users.end_session(&secret).expect("logout twice");
+    assert!(matches!(
+        f.users.principal_for_session(&secret),
+        Err(AuthError::BadSession)
+    ));
+}
+
+#[test]
+fn sessions_of_disabled_or_unknown_users_are_refused() {
+    let f = fixture();
+    f.users.create_user("olga", PASSWORD, &[]).expect("create");
+    let secret = f
+        .users
+        .start_session("olga", Duration::from_secs(60))
+        .expect("start");
+    f.store.set_user_disabled("olga", true).expect("disable");
+    assert!(matches!(
+        f.users.principal_for_session(&secret),
+        Err(AuthError::BadSession)
+    ));
+    for bad in ["", "short", &format!("{secret}x"), &"=".repeat(43)] {
+        assert!(matches!(
+            f.users.principal_for_session(bad),
+            Err(AuthError::BadSession)
+        ));
+    }
+    assert!(matches!(
+        f.users.start_session("ghost", Duration::from_secs(60)),
+        Err(UsersError::Store(StoreError::NotFound(_)))
+    ));
+    assert!(matches!(
+        f.users.start_session("olga", Duration::MAX),
+        Err(UsersError::InvalidInput(_))
+    ));
+}
+
+#[test]
+fn permissions_follow_the_groups_the_store_keeps_for_each_camera() {
+    let f = fixture();
+    for id in ["lobby-1", "garage-1"] {
+        f.store
+            .upsert_camera(&CameraRecord {
+                id: CameraId::from(id),
+                name: id.into(),
+                tolerance: 0.001,
+            })
+            .expect("camera");
+    }
+    f.store
+        .set_camera_groups(&CameraId::from("lobby-1"), &strings(&["lobby"]))
+        .expect("groups");
+    f.store
+        .upsert_role(&RoleRecord {
+            name: "lobby-guard".into(),
+            ptz_priority: 3_000,
+            grants: json!([
+                { "permission": "ptz.control", "scope": { "group": "lobby" } },
+                { "permission": "preset.recall", "scope": "all_cameras" }
+            ]),
+        })
+        .expect("role");
+    f.users
+        .create_user("gina", PASSWORD, &strings(&["lobby-guard"]))
+        .expect("create");
+    let gina = f.users.authenticate("gina", PASSWORD).expect("login");
+
+    let lobby = f
+        .store
+        .camera_groups(&CameraId::from("lobby-1"))
+        .expect("groups");
+    let garage = f
+        .store
+        .camera_groups(&CameraId::from("garage-1"))
+        .expect("groups");
+    assert!(gina.may(Action::MovePtz, &lobby));
+    assert!(!gina.may(Action::MovePtz, &garage));
+    assert!(gina.may(Action::RecallPreset, &garage));
+    assert_eq!(gina.ptz_priority(&lobby), Some(3_000));
+    assert_eq!(gina.ptz_priority(&garage), None);
+}
+
+#[test]
+fn a_stored_role_that_no_longer_parses_only_takes_rights_away() {
+    let f = fixture();
+    f.store
+        .upsert_role(&RoleRecord {
+            name: "future".into(),
+            ptz_priority: 9_000,
+            grants: json!([{ "permission": "teleport", "scope": "all_cameras" }]),
+        })
+        .expect("the store does not interpret grants");
+    f.users
+        .create_user("olga", PASSWORD, &strings(&["future", "operator"]))
+        .expect("create");
+    let olga = f.users.authenticate("olga", PASSWORD).expect("login");
+    assert_eq!(role_names(&olga), ["operator"]);
+    assert_eq!(olga.ptz_priority(&[]), Some(1_000));
+}
