@@ -1,0 +1,96 @@
+//! Authentication: the [`Authed`] extractor accepts an API token
+//! (`Authorization: Bearer ...`) or the console's session cookie. Its rejection
+//! is the 401, so a handler that takes `Authed` cannot run anonymously.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use tandem_core::CameraId;
+use tandem_core::access::{Permission, Principal};
+use tandem_engine::users::AuthError;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The console's session cookie.
+pub const SESSION_COOKIE: &str = "tandem_session";
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Authed(pub Principal);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let result = match bearer {
+            Some(secret) => state.users.principal_for_token(secret),
+            None => match session_cookie(parts) {
+                Some(secret) => state.users.principal_for_session(&secret),
+                None => return Err(ApiError::unauthorized()),
+            },
+        };
+        match result {
+            Ok(principal) => Ok(Authed(principal)),
+            Err(AuthError::Users(e)) => Err(ApiError::internal(e)),
+            Err(e) => Err(ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                e.to_string(),
+            )),
+        }
+    }
+}
+
+/// The session secret from the `Cookie` header, if any.
+pub fn session_cookie(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+}
+
+impl Authed {
+    /// The user's name.
+    pub fn user(&self) -> &str {
+        &self.0.user
+    }
+
+    /// Refuses with 403 unless the roles grant `permission` on `camera`
+    /// (or on all cameras when `camera` is `None`).
+    pub fn require(
+        &self,
+        state: &AppState,
+        permission: Permission,
+        camera: Option<&CameraId>,
+    ) -> Result<(), ApiError> {
+        let groups = match camera {
+            Some(c) => state.engine.store().camera_groups(c)?,
+            None => Vec::new(),
+        };
+        if self.0.allows(permission, &groups) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(permission.as_str()))
+        }
+    }
+
+    /// The user's PTZ priority on `camera`, or 403 when no role grants PTZ control there.
+    pub fn ptz_priority(&self, state: &AppState, camera: &CameraId) -> Result<u16, ApiError> {
+        let groups = state.engine.store().camera_groups(camera)?;
+        self.0
+            .ptz_priority(&groups)
+            .ok_or_else(|| ApiError::forbidden(Permission::PtzControl.as_str()))
+    }
+}

@@ -1,0 +1,154 @@
+//! The audit log: query, export, verify (admins).
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use tandem_core::access::Permission;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Authed;
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+/// Audit query.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Entries after this sequence number (default 0).
+    pub after: Option<u64>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<usize>,
+    /// Only entries whose action starts with this (`preset.`, `login`...).
+    pub action: Option<String>,
+    /// Only this user's entries.
+    pub actor: Option<String>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// An audit entry.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditDto {
+    /// Sequence number.
+    pub seq: u64,
+    /// When (RFC 3339).
+    pub at_utc: String,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// Which camera.
+    pub camera: Option<String>,
+    /// Before.
+    #[schema(value_type = Object)]
+    pub before: Option<serde_json::Value>,
+    /// After.
+    #[schema(value_type = Object)]
+    pub after: Option<serde_json::Value>,
+    /// This entry's hash in the chain.
+    pub hash: String,
+}
+
+/// Audit entries (JSON, or CSV with `format=csv`).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = [AuditDto]), (status = 400, body = crate::error::Problem)))]
+pub async fn query(
+    State(state): State<AppState>,
+    who: Authed,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<axum::response::Response> {
+    who.require(&state, Permission::Admin, None)?;
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(crate::error::ApiError::bad_request(format!(
+                "format {other:?}: use json or csv"
+            )));
+        }
+    };
+    let limit = q.limit.unwrap_or(100).min(1000);
+    let mut out = Vec::new();
+    let mut after = q.after.unwrap_or(0);
+    while out.len() < limit {
+        let page = state.engine.store().audit_entries(after, 500)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        out.extend(
+            page.into_iter()
+                .filter(|e| q.action.as_deref().is_none_or(|a| e.action.starts_with(a)))
+                .filter(|e| q.actor.as_deref().is_none_or(|a| e.actor == a))
+                .map(|e| AuditDto {
+                    seq: e.seq,
+                    at_utc: e.at_utc.to_rfc3339(),
+                    actor: e.actor,
+                    action: e.action,
+                    camera: e.camera.map(|c| c.to_string()),
+                    before: e.before,
+                    after: e.after,
+                    hash: e.hash,
+                }),
+        );
+    }
+    out.truncate(limit);
+    if !csv {
+        return Ok(Json(out).into_response());
+    }
+    let cell = |raw: &str| {
+        let raw = if raw.starts_with(['=', '+', '-', '@']) {
+            format!("'{raw}")
+        } else {
+            raw.to_string()
+        };
+        if raw.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", raw.replace('"', "\"\""))
+        } else {
+            raw
+        }
+    };
+    let json =
+        |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
+    let mut text = String::from("seq,at_utc,actor,action,camera,before,after,hash\n");
+    for e in &out {
+        text.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\n",
+            e.seq,
+            cell(&e.at_utc),
+            cell(&e.actor),
+            cell(&e.action),
+            cell(e.camera.as_deref().unwrap_or("")),
+            cell(&json(&e.before)),
+            cell(&json(&e.after)),
+            e.hash
+        ));
+    }
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response())
+}
+
+/// The chain's verification.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VerifyDto {
+    /// Entries checked.
+    pub entries: u64,
+    /// Whether every entry is intact.
+    pub intact: bool,
+    /// The first bad entry and what is wrong with it.
+    pub first_bad: Option<String>,
+    /// The newest entry's hash: keep it elsewhere to detect a truncated log later.
+    pub head: Option<String>,
+}
+
+/// Verifies the hash chain.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", responses((status = 200, body = VerifyDto)))]
+pub async fn verify(State(state): State<AppState>, who: Authed) -> ApiResult<Json<VerifyDto>> {
+    who.require(&state, Permission::Admin, None)?;
+    let v = state.engine.store().verify_audit()?;
+    Ok(Json(VerifyDto {
+        entries: v.entries,
+        intact: v.first_bad.is_none(),
+        first_bad: v.first_bad.map(|(seq, why)| format!("entry {seq}: {why}")),
+        head: v.head.map(|(seq, hash)| format!("{seq}:{hash}")),
+    }))
+}

@@ -1,0 +1,170 @@
+//! The router: every route, its OpenAPI description generated from the
+//! handlers themselves (so the document cannot drift), the body limit, and
+//! latency metrics.
+
+pub mod audit;
+pub mod dto;
+pub mod live;
+pub mod presets;
+pub mod session;
+pub mod sites;
+pub mod sync;
+pub mod system;
+
+use std::time::Instant;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::{Json, Router};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::metrics::RequestLabels;
+use crate::state::AppState;
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON body whose rejections are problem+json 4xx answers.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonBody<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) => Err(ApiError::new(
+                rejection.status(),
+                "Bad request body",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "tandem", description = "Keeps PTZ presets and live PTZ control identical across a primary and a secondary video-management site."),
+    modifiers(&Security),
+    security(("bearer" = []), ("session" = [])),
+    tags(
+        (name = "session", description = "Login, logout, API tokens, users"),
+        (name = "sites", description = "Site health, the active site, failover"),
+        (name = "cameras", description = "Cameras and their sync state"),
+        (name = "presets", description = "One action, both sites"),
+        (name = "live", description = "Live PTZ control with failover"),
+        (name = "mismatches", description = "Scans, mismatches and repairs"),
+        (name = "operations", description = "The journal"),
+        (name = "audit", description = "The hash-chained audit log"),
+        (name = "events", description = "Server-sent events"),
+        (name = "system", description = "Health, readiness, metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::SESSION_COOKIE,
+            ))),
+        );
+    }
+}
+
+/// Every route with its OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(system::healthz))
+        .routes(routes!(system::readyz))
+        .routes(routes!(system::metrics))
+        .routes(routes!(system::events))
+        .routes(routes!(session::login))
+        .routes(routes!(session::logout))
+        .routes(routes!(session::me))
+        .routes(routes!(session::create_token, session::list_tokens))
+        .routes(routes!(session::revoke_token))
+        .routes(routes!(session::list_users, session::create_user))
+        .routes(routes!(session::delete_user))
+        .routes(routes!(sites::list))
+        .routes(routes!(sites::history))
+        .routes(routes!(sites::failback))
+        .routes(routes!(sites::cameras))
+        .routes(routes!(presets::list, presets::create))
+        .routes(routes!(presets::update, presets::delete))
+        .routes(routes!(presets::recall))
+        .routes(routes!(live::continuous))
+        .routes(routes!(live::relative))
+        .routes(routes!(live::absolute))
+        .routes(routes!(live::stop))
+        .routes(routes!(live::home))
+        .routes(routes!(live::status))
+        .routes(routes!(live::control, live::release))
+        .routes(routes!(live::reserve))
+        .routes(routes!(sync::scan))
+        .routes(routes!(sync::mismatches))
+        .routes(routes!(sync::repair))
+        .routes(routes!(sync::operations))
+        .routes(routes!(audit::query))
+        .routes(routes!(audit::verify))
+}
+
+/// The whole service: the API, `/api/openapi.json`, the body limit and metrics.
+pub fn app(state: AppState) -> Router {
+    let (router, openapi) = api().split_for_parts();
+    let openapi = std::sync::Arc::new(openapi);
+    router
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(move |_who: crate::auth::Authed| {
+                let openapi = openapi.clone();
+                async move { Json(openapi.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::not_found("no such route; see /api/openapi.json") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), measure))
+        .with_state(state)
+}
+
+/// Records each request's latency by matched route.
+async fn measure(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let labels = RequestLabels {
+        method,
+        route,
+        status: response.status().as_u16(),
+    };
+    state
+        .metrics
+        .requests
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,182 @@
+//! Presets: list, create, update, delete (one action, both sites), recall.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use tandem_core::access::Permission;
+use tandem_core::{CameraId, Position, PresetName, PresetNumber};
+use tandem_engine::engine::{AddPreset, Outcome, PositionSource, UpdatePreset};
+use tandem_engine::live::Command;
+
+use super::dto::{NewPresetDto, OperationDto, PositionDto, PresetChangeDto, PresetDto};
+use super::live::{LiveResult, run_live};
+use crate::auth::Authed;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub(super) fn camera(state: &AppState, id: &str) -> ApiResult<CameraId> {
+    let id = CameraId::from(id);
+    state.engine.bindings().camera(&id)?;
+    Ok(id)
+}
+
+fn number(n: u32) -> ApiResult<PresetNumber> {
+    PresetNumber::new(n).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+fn position(p: PositionDto) -> ApiResult<Position> {
+    Position::new(p.pan, p.tilt, p.zoom).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+fn name(n: String) -> ApiResult<PresetName> {
+    PresetName::new(n).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// 200 when every site applied it, 202 when a part is pending.
+fn answer(state: &AppState, outcome: &Outcome) -> (StatusCode, Json<OperationDto>) {
+    let dto = OperationDto::from(outcome);
+    state.emit("operation", &dto);
+    let status = if outcome.is_complete() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    (status, Json(dto))
+}
+
+/// A locked preset may be changed only with `preset.manage_locked`.
+fn check_locked(
+    state: &AppState,
+    who: &Authed,
+    camera: &CameraId,
+    n: PresetNumber,
+) -> ApiResult<()> {
+    if state
+        .engine
+        .store()
+        .preset(camera, n)?
+        .is_some_and(|p| p.locked)
+    {
+        who.require(state, Permission::PresetManageLocked, Some(camera))?;
+    }
+    Ok(())
+}
+
+/// A camera's presets.
+#[utoipa::path(get, path = "/api/v1/cameras/{camera}/presets", tag = "presets",
+    params(("camera" = String, Path, description = "Camera id")),
+    responses((status = 200, body = [PresetDto]), (status = 404, body = crate::error::Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<PresetDto>>> {
+    let camera = camera(&state, &id)?;
+    who.require(&state, Permission::PresetRecall, Some(&camera))
+        .or_else(|_| who.require(&state, Permission::PresetManage, Some(&camera)))?;
+    let presets = state.engine.store().presets(&camera)?;
+    Ok(Json(presets.iter().map(Into::into).collect()))
+}
+
+/// Adds a preset on both sites; without a position, saves the active site's current view.
+#[utoipa::path(post, path = "/api/v1/cameras/{camera}/presets", tag = "presets", request_body = NewPresetDto,
+    params(("camera" = String, Path, description = "Camera id")),
+    responses((status = 200, body = OperationDto), (status = 202, body = OperationDto),
+        (status = 400, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+    body: super::JsonBody<NewPresetDto>,
+) -> ApiResult<(StatusCode, Json<OperationDto>)> {
+    let camera = camera(&state, &id)?;
+    who.require(&state, Permission::PresetManage, Some(&camera))?;
+    let body = body.0;
+    let request = AddPreset {
+        number: body.number.map(number).transpose()?,
+        name: name(body.name)?,
+        position: match body.position {
+            Some(p) => PositionSource::Explicit(position(p)?),
+            None => PositionSource::Current,
+        },
+    };
+    let outcome = state.engine.add(&camera, request, who.user()).await?;
+    Ok(answer(&state, &outcome))
+}
+
+/// Renames, renumbers or re-aims a preset on both sites.
+#[utoipa::path(patch, path = "/api/v1/cameras/{camera}/presets/{number}", tag = "presets", request_body = PresetChangeDto,
+    params(("camera" = String, Path, description = "Camera id"), ("number" = u32, Path, description = "Preset number")),
+    responses((status = 200, body = OperationDto), (status = 202, body = OperationDto),
+        (status = 400, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    who: Authed,
+    Path((id, n)): Path<(String, u32)>,
+    body: super::JsonBody<PresetChangeDto>,
+) -> ApiResult<(StatusCode, Json<OperationDto>)> {
+    let camera = camera(&state, &id)?;
+    who.require(&state, Permission::PresetManage, Some(&camera))?;
+    let n = number(n)?;
+    check_locked(&state, &who, &camera, n)?;
+    let body = body.0;
+    let position = match (body.position, body.current_view) {
+        (Some(_), true) => {
+            return Err(ApiError::bad_request(
+                "give a position or current_view, not both",
+            ));
+        }
+        (Some(p), false) => Some(PositionSource::Explicit(position(p)?)),
+        (None, true) => Some(PositionSource::Current),
+        (None, false) => None,
+    };
+    let request = UpdatePreset {
+        name: body.name.map(name).transpose()?,
+        number: body.number.map(number).transpose()?,
+        position,
+    };
+    if request.name.is_none() && request.number.is_none() && request.position.is_none() {
+        return Err(ApiError::bad_request(
+            "nothing to change: give name, number, position or current_view",
+        ));
+    }
+    let outcome = state.engine.update(&camera, n, request, who.user()).await?;
+    Ok(answer(&state, &outcome))
+}
+
+/// Deletes a preset on both sites.
+#[utoipa::path(delete, path = "/api/v1/cameras/{camera}/presets/{number}", tag = "presets",
+    params(("camera" = String, Path, description = "Camera id"), ("number" = u32, Path, description = "Preset number")),
+    responses((status = 200, body = OperationDto), (status = 202, body = OperationDto), (status = 404, body = crate::error::Problem)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    who: Authed,
+    Path((id, n)): Path<(String, u32)>,
+) -> ApiResult<(StatusCode, Json<OperationDto>)> {
+    let camera = camera(&state, &id)?;
+    who.require(&state, Permission::PresetManage, Some(&camera))?;
+    let n = number(n)?;
+    check_locked(&state, &who, &camera, n)?;
+    let outcome = state.engine.delete(&camera, n, who.user()).await?;
+    Ok(answer(&state, &outcome))
+}
+
+/// Recalls a preset by number on the active site (each site's own token).
+#[utoipa::path(post, path = "/api/v1/cameras/{camera}/presets/{number}/recall", tag = "presets",
+    params(("camera" = String, Path, description = "Camera id"), ("number" = u32, Path, description = "Preset number")),
+    responses((status = 200, body = super::live::ServedDto), (status = 404, body = crate::error::Problem)))]
+pub async fn recall(
+    State(state): State<AppState>,
+    who: Authed,
+    Path((id, n)): Path<(String, u32)>,
+) -> LiveResult {
+    let camera = camera(&state, &id)?;
+    who.require(&state, Permission::PresetRecall, Some(&camera))?;
+    let n = number(n)?;
+    if state.engine.store().preset(&camera, n)?.is_none() {
+        return Err(ApiError::not_found(format!(
+            "camera {camera} has no preset {n}"
+        )));
+    }
+    run_live(&state, &camera, &Command::RecallPreset(n)).await
+}

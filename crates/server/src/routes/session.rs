@@ -1,0 +1,396 @@
+//! Login and logout (the console's session cookie), API tokens, users.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tandem_core::access::Permission;
+use tandem_engine::users::AuthError;
+use tandem_store::{NewAudit, TokenId};
+use utoipa::ToSchema;
+
+use crate::auth::{Authed, SESSION_COOKIE};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Login.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginDto {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// Who is logged in.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MeDto {
+    /// User name.
+    pub user: String,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Permissions granted on all cameras.
+    pub permissions: Vec<String>,
+}
+
+fn me_of(p: &tandem_core::access::Principal) -> MeDto {
+    use Permission::*;
+    let all = [
+        PtzControl,
+        PresetRecall,
+        PresetManage,
+        PresetManageLocked,
+        MismatchResolve,
+        Admin,
+    ];
+    MeDto {
+        user: p.user.clone(),
+        roles: p.roles.iter().map(|r| r.name().to_string()).collect(),
+        permissions: all
+            .iter()
+            .filter(|x| p.allows(**x, &[]))
+            .map(|x| x.as_str().to_string())
+            .collect(),
+    }
+}
+
+fn audit(state: &AppState, actor: &str, action: &str, detail: serde_json::Value) {
+    let entry = NewAudit {
+        actor: actor.into(),
+        action: action.into(),
+        camera: None,
+        before: None,
+        after: Some(detail),
+    };
+    if let Err(e) = state.engine.store().append_audit(&entry) {
+        tracing::error!(error = %e, action, "audit entry not written");
+    }
+}
+
+/// Logs in: sets the session cookie (HttpOnly, SameSite=Strict). Failed
+/// attempts are limited per user and per client address.
+#[utoipa::path(post, path = "/api/v1/login", tag = "session", security(()), request_body = LoginDto,
+    responses((status = 200, body = MeDto), (status = 401, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
+pub async fn login(
+    State(state): State<AppState>,
+    extensions: axum::http::Extensions,
+    body: super::JsonBody<LoginDto>,
+) -> ApiResult<Response> {
+    // The peer address, when served with connect info (always, except in router tests).
+    let address = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let LoginDto { username, password } = body.0;
+    let now = Instant::now();
+    if let Err(refused) = state
+        .limiter
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .check(&username, address, now)
+    {
+        audit(
+            &state,
+            &username,
+            "login.refused",
+            serde_json::json!({ "address": address.to_string() }),
+        );
+        return Err(ApiError::too_many(
+            refused.to_string(),
+            refused.retry_after.as_secs().max(1),
+        ));
+    }
+    let users = state.users.clone();
+    let name = username.clone();
+    // argon2 is deliberately slow: keep it off the async workers.
+    let result = tokio::task::spawn_blocking(move || users.authenticate(&name, &password))
+        .await
+        .map_err(ApiError::internal)?;
+    let principal = match result {
+        Ok(p) => p,
+        Err(AuthError::Users(e)) => return Err(ApiError::internal(e)),
+        Err(e) => {
+            state
+                .limiter
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .record_failure(&username, address, now);
+            audit(
+                &state,
+                &username,
+                "login.failed",
+                serde_json::json!({ "address": address.to_string() }),
+            );
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                e.to_string(),
+            ));
+        }
+    };
+    state
+        .limiter
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .record_success(&username);
+    let secret = state
+        .users
+        .start_session(&principal.user, state.session_ttl)
+        .map_err(ApiError::internal)?;
+    audit(
+        &state,
+        &principal.user,
+        "login",
+        serde_json::json!({ "address": address.to_string() }),
+    );
+    let cookie = format!(
+        "{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        state.session_ttl.as_secs()
+    );
+    let mut response = Json(me_of(&principal)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+/// Logs out: ends the session and clears the cookie.
+#[utoipa::path(post, path = "/api/v1/logout", tag = "session", responses((status = 204, description = "logged out")))]
+pub async fn logout(
+    State(state): State<AppState>,
+    who: Authed,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let secret = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(n, _)| *n == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string());
+    if let Some(secret) = secret {
+        state
+            .users
+            .end_session(&secret)
+            .map_err(ApiError::internal)?;
+    }
+    audit(&state, who.user(), "logout", serde_json::Value::Null);
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    if let Ok(value) = HeaderValue::from_str(&clear) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+/// The caller.
+#[utoipa::path(get, path = "/api/v1/me", tag = "session", responses((status = 200, body = MeDto)))]
+pub async fn me(who: Authed) -> Json<MeDto> {
+    Json(me_of(&who.0))
+}
+
+/// A new API token.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenDto {
+    /// What it is for.
+    pub label: String,
+}
+
+/// An API token (the secret only once, when created).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenDto {
+    /// Id (to revoke it).
+    pub id: i64,
+    /// Whose.
+    pub user: String,
+    /// What it is for.
+    pub label: String,
+    /// Created (RFC 3339).
+    pub created_utc: String,
+    /// Revoked (RFC 3339), if it was.
+    pub revoked_utc: Option<String>,
+    /// The secret: shown once, at creation; send it as `Authorization: Bearer <secret>`.
+    pub secret: Option<String>,
+}
+
+fn token_dto(t: &tandem_store::TokenRecord, secret: Option<String>) -> TokenDto {
+    TokenDto {
+        id: t.id.0,
+        user: t.user.clone(),
+        label: t.label.clone(),
+        created_utc: t.created_utc.to_rfc3339(),
+        revoked_utc: t.revoked_utc.map(|r| r.to_rfc3339()),
+        secret,
+    }
+}
+
+/// Issues an API token acting as the caller.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "session", request_body = NewTokenDto,
+    responses((status = 201, body = TokenDto), (status = 400, body = crate::error::Problem)))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    who: Authed,
+    body: super::JsonBody<NewTokenDto>,
+) -> ApiResult<(StatusCode, Json<TokenDto>)> {
+    let (secret, record) = state
+        .users
+        .issue_token(who.user(), &body.0.label)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    audit(
+        &state,
+        who.user(),
+        "token.create",
+        serde_json::json!({ "id": record.id.0, "label": record.label }),
+    );
+    Ok((StatusCode::CREATED, Json(token_dto(&record, Some(secret)))))
+}
+
+/// The caller's tokens (every user's for admins).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "session", responses((status = 200, body = [TokenDto])))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    who: Authed,
+) -> ApiResult<Json<Vec<TokenDto>>> {
+    let admin = who.0.allows(Permission::Admin, &[]);
+    let tokens = state
+        .engine
+        .store()
+        .tokens(if admin { None } else { Some(who.user()) })?;
+    Ok(Json(tokens.iter().map(|t| token_dto(t, None)).collect()))
+}
+
+/// Revokes a token (the caller's own, or any for admins).
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "session", params(("id" = i64, Path, description = "Token id")),
+    responses((status = 204, description = "revoked"), (status = 404, body = crate::error::Problem)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    let admin = who.0.allows(Permission::Admin, &[]);
+    let tokens = state
+        .engine
+        .store()
+        .tokens(if admin { None } else { Some(who.user()) })?;
+    if !tokens.iter().any(|t| t.id.0 == id) {
+        return Err(ApiError::not_found(format!("no token {id} of yours")));
+    }
+    state.engine.store().revoke_token(TokenId(id))?;
+    audit(
+        &state,
+        who.user(),
+        "token.revoke",
+        serde_json::json!({ "id": id }),
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A user.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserDto {
+    /// Name.
+    pub name: String,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Whether the user may not log in.
+    pub disabled: bool,
+}
+
+/// A new user.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserDto {
+    /// Name.
+    pub name: String,
+    /// Password.
+    pub password: String,
+    /// Role names (existing roles).
+    pub roles: Vec<String>,
+}
+
+/// Every user (admins).
+#[utoipa::path(get, path = "/api/v1/users", tag = "session", responses((status = 200, body = [UserDto])))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    who: Authed,
+) -> ApiResult<Json<Vec<UserDto>>> {
+    who.require(&state, Permission::Admin, None)?;
+    let users = state.engine.store().users()?;
+    Ok(Json(
+        users
+            .into_iter()
+            .map(|u| UserDto {
+                name: u.name,
+                roles: u.roles,
+                disabled: u.disabled,
+            })
+            .collect(),
+    ))
+}
+
+/// Creates a user (admins).
+#[utoipa::path(post, path = "/api/v1/users", tag = "session", request_body = NewUserDto,
+    responses((status = 201, body = UserDto), (status = 400, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    who: Authed,
+    body: super::JsonBody<NewUserDto>,
+) -> ApiResult<(StatusCode, Json<UserDto>)> {
+    who.require(&state, Permission::Admin, None)?;
+    let b = body.0;
+    if state.engine.store().user(&b.name)?.is_some() {
+        return Err(ApiError::conflict(format!("user {:?} exists", b.name)));
+    }
+    let users = state.users.clone();
+    let (name, password, roles) = (b.name.clone(), b.password, b.roles.clone());
+    let created = tokio::task::spawn_blocking(move || users.create_user(&name, &password, &roles))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    audit(
+        &state,
+        who.user(),
+        "user.create",
+        serde_json::json!({ "name": created.name, "roles": created.roles }),
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(UserDto {
+            name: created.name,
+            roles: created.roles,
+            disabled: created.disabled,
+        }),
+    ))
+}
+
+/// Deletes a user (admins; not yourself).
+#[utoipa::path(delete, path = "/api/v1/users/{name}", tag = "session", params(("name" = String, Path, description = "User name")),
+    responses((status = 204, description = "deleted"), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    who.require(&state, Permission::Admin, None)?;
+    if name == who.user() {
+        return Err(ApiError::conflict("you cannot delete yourself"));
+    }
+    if state.engine.store().user(&name)?.is_none() {
+        return Err(ApiError::not_found(format!("no user {name:?}")));
+    }
+    state.engine.store().delete_user(&name)?;
+    audit(
+        &state,
+        who.user(),
+        "user.delete",
+        serde_json::json!({ "name": name }),
+    );
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,146 @@
+//! Sites: health, the active site, failover history, manual failback; cameras.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use tandem_core::access::Permission;
+use tandem_engine::live::Health;
+use utoipa::ToSchema;
+
+use crate::auth::Authed;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// A site.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SiteDto {
+    /// Its id.
+    pub id: String,
+    /// 1 for the primary.
+    pub priority: u32,
+    /// `up`, `degraded` or `down`.
+    pub health: String,
+    /// Whether live control goes to it now.
+    pub active: bool,
+}
+
+/// One switch of the active site.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SwitchDto {
+    /// When (RFC 3339, UTC).
+    pub at_utc: String,
+    /// From.
+    pub from: String,
+    /// To.
+    pub to: String,
+    /// Why.
+    pub reason: String,
+}
+
+fn health_name(h: Health) -> String {
+    match h {
+        Health::Up => "up",
+        Health::Degraded => "degraded",
+        Health::Down => "down",
+    }
+    .into()
+}
+
+/// The sites, their health and which is active.
+#[utoipa::path(get, path = "/api/v1/sites", tag = "sites", responses((status = 200, body = [SiteDto])))]
+pub async fn list(State(state): State<AppState>, _who: Authed) -> Json<Vec<SiteDto>> {
+    let active = state.live.active();
+    let health = state.live.health();
+    let sites = state
+        .engine
+        .bindings()
+        .sites()
+        .iter()
+        .map(|s| SiteDto {
+            id: s.id.to_string(),
+            priority: s.priority,
+            health: health
+                .iter()
+                .find(|(id, _)| *id == s.id)
+                .map(|(_, h)| health_name(*h))
+                .unwrap_or_default(),
+            active: s.id == active,
+        })
+        .collect();
+    Json(sites)
+}
+
+/// Every switch of the active site since the service started.
+#[utoipa::path(get, path = "/api/v1/sites/history", tag = "sites", responses((status = 200, body = [SwitchDto])))]
+pub async fn history(State(state): State<AppState>, _who: Authed) -> Json<Vec<SwitchDto>> {
+    Json(
+        state
+            .live
+            .history()
+            .into_iter()
+            .map(|s| SwitchDto {
+                at_utc: s.at_utc.to_rfc3339(),
+                from: s.from.to_string(),
+                to: s.to.to_string(),
+                reason: s.reason,
+            })
+            .collect(),
+    )
+}
+
+/// Returns live control to the primary now (admins), when it is up.
+#[utoipa::path(post, path = "/api/v1/sites/failback", tag = "sites",
+    responses((status = 200, body = [SiteDto]), (status = 409, body = crate::error::Problem)))]
+pub async fn failback(State(state): State<AppState>, who: Authed) -> ApiResult<Json<Vec<SiteDto>>> {
+    who.require(&state, Permission::Admin, None)?;
+    if !state.live.failback() {
+        return Err(ApiError::conflict(
+            "the primary is not up; control stays where it is",
+        ));
+    }
+    state.engine.store().append_audit(&tandem_store::NewAudit {
+        actor: who.user().into(),
+        action: "site.failback".into(),
+        camera: None,
+        before: None,
+        after: Some(serde_json::json!({ "active": state.live.active() })),
+    })?;
+    Ok(list(State(state), who).await)
+}
+
+/// A camera and its sync state.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CameraDto {
+    /// Its id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Camera groups (role grants may be limited to groups).
+    pub groups: Vec<String>,
+    /// Number of presets.
+    pub presets: usize,
+    /// Open mismatches as of the last scan.
+    pub mismatches: usize,
+}
+
+/// The cameras.
+#[utoipa::path(get, path = "/api/v1/cameras", tag = "cameras", responses((status = 200, body = [CameraDto])))]
+pub async fn cameras(
+    State(state): State<AppState>,
+    _who: Authed,
+) -> ApiResult<Json<Vec<CameraDto>>> {
+    let store = state.engine.store();
+    let open = store.mismatches(None)?;
+    let mut out = Vec::new();
+    for id in state.engine.bindings().camera_ids() {
+        let spec = state.engine.bindings().camera(&id)?;
+        out.push(CameraDto {
+            name: spec.name.clone(),
+            groups: store.camera_groups(&id)?,
+            presets: store.presets(&id)?.len(),
+            mismatches: open.iter().filter(|m| m.camera == id).count(),
+            id: id.to_string(),
+        });
+    }
+    Ok(Json(out))
+}
