@@ -18,3 +18,16 @@ pub mod state;
 
 pub use routes::app;
 pub use state::AppState;
+
+/// Serves `state` on `listener` until `shutdown` completes, with client
+/// addresses available to handlers (login rate limiting uses them).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -45,6 +45,53 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state of a service over `engine` and `live`, with default limits.
+    pub fn new(engine: Arc<Engine>, live: Arc<Live>) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        AppState {
+            users: Arc::new(Users::new(engine.store().clone())),
+            engine,
+            live,
+            sessions: Arc::new(ControlSessions::default()),
+            limiter: Arc::new(std::sync::Mutex::new(LoginLimiter::default())),
+            events,
+            metrics: Arc::new(Metrics::default()),
+            control_idle: Duration::from_secs(15),
+            session_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
+
+    /// Forwards live control's events (site health, active site) to the event
+    /// stream, and writes every switch of the active site to the audit log.
+    pub fn spawn_live_forwarder(&self) -> tokio::task::JoinHandle<()> {
+        let state = self.clone();
+        let mut events = self.live.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(tandem_engine::live::LiveEvent::Active(switch)) => {
+                        let audit = tandem_store::NewAudit {
+                            actor: "tandem".into(),
+                            action: "site.switch".into(),
+                            camera: None,
+                            before: Some(serde_json::json!({ "active": switch.from })),
+                            after: Some(
+                                serde_json::json!({ "active": switch.to, "reason": switch.reason }),
+                            ),
+                        };
+                        if let Err(e) = state.engine.store().append_audit(&audit) {
+                            tracing::error!(error = %e, "audit of a site switch not written");
+                        }
+                        state.emit("active", &switch);
+                    }
+                    Ok(event) => state.emit("site", &event),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        })
+    }
+
     /// Sends an event to every listener (none listening is fine).
     pub fn emit(&self, event: &str, data: impl Serialize) {
         let data = serde_json::to_value(data).unwrap_or(serde_json::Value::Null);

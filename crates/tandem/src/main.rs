@@ -24,6 +24,8 @@ struct Cli {
 enum Command {
     /// Run simulated ONVIF PTZ sites on loopback until stopped.
     Sim(cmd::sim::Args),
+    /// Run the service: REST API, live control with failover, background sync.
+    Serve(cmd::serve::Args),
     /// Validate a configuration and probe its bindings; pair cameras across sites.
     #[command(subcommand)]
     Config(cmd::config::Command),
@@ -85,6 +87,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Sim(args) => cmd::sim::run(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Serve(args) => cmd::serve::run(args).await.map(|()| ExitCode::SUCCESS),
             Command::Config(c) => cmd::config::run(c).await,
             Command::Presets(c) => cmd::presets::run(c).await,
             Command::Scan(args) => cmd::sync::scan(args).await,

@@ -4,5 +4,6 @@ pub mod audit;
 pub mod config;
 pub mod context;
 pub mod presets;
+pub mod serve;
 pub mod sim;
 pub mod sync;

@@ -1,0 +1,413 @@
+//! The service through its router: authentication on every route, the
+//! role-permission matrix, PTZ priority and control expiry, and failover of
+//! live commands sent through the API while the primary dies.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt as _;
+use tandem_core::access::{Grant, Permission, Role};
+use tandem_core::{CameraId, SiteId};
+use tandem_engine::engine::{Engine, RetryPolicy};
+use tandem_engine::live::{HealthPolicy, Live};
+use tandem_engine::sites::{BindingSpec, CameraSpec, SiteSpec, Topology};
+use tandem_engine::users::role_record;
+use tandem_onvif::Credentials;
+use tandem_server::{AppState, app};
+use tandem_sim::world::Faults;
+use tandem_sim::{SimConfig, Simulator};
+use tandem_store::SqliteStore;
+use tower::ServiceExt as _;
+
+struct World {
+    sim: Arc<Simulator>,
+    state: AppState,
+}
+
+async fn world(cameras: usize) -> World {
+    let sim = Simulator::start(SimConfig {
+        cameras,
+        seed_presets: 3,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("sim");
+    let sites = vec![
+        SiteSpec {
+            id: SiteId::from("primary"),
+            priority: 1,
+        },
+        SiteSpec {
+            id: SiteId::from("secondary"),
+            priority: 2,
+        },
+    ];
+    let camera_specs = (1..=cameras)
+        .map(|c| CameraSpec {
+            id: CameraId(format!("cam-{c}")),
+            name: format!("Camera {c}"),
+            tolerance: 0.001,
+            bindings: sim
+                .endpoints()
+                .into_iter()
+                .filter(|e| e.camera == c)
+                .map(|e| BindingSpec {
+                    site: sites[e.site - 1].id.clone(),
+                    url: e.device_url,
+                    credentials: Some(Credentials::new(e.username, e.password)),
+                    profile: None,
+                })
+                .collect(),
+        })
+        .collect();
+    let topology = Topology {
+        sites,
+        cameras: camera_specs,
+        call_timeout: Duration::from_secs(2),
+        per_site_in_flight: 32,
+    };
+    let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
+    let engine = Engine::new(store, &topology, Duration::from_secs(10))
+        .expect("engine")
+        .with_retry(RetryPolicy {
+            first: Duration::from_millis(50),
+            max: Duration::from_millis(300),
+        });
+    let policy = HealthPolicy {
+        command_timeout: Duration::from_millis(300),
+        ..HealthPolicy::default()
+    };
+    let live = Live::new(engine.clone(), policy).expect("live");
+    let mut state = AppState::new(engine, live);
+    state.control_idle = Duration::from_millis(400);
+    state
+        .users
+        .ensure_admin(Some("admin-password".into()))
+        .expect("admin");
+    World { sim, state }
+}
+
+impl World {
+    /// A user holding one role with these permissions on all cameras; returns an API token.
+    fn user(&self, name: &str, permissions: &[Permission], priority: u16) -> String {
+        let grants = permissions.iter().map(|p| Grant::everywhere(*p)).collect();
+        let role = Role::new(format!("role-{name}"), grants, priority).expect("role");
+        self.state
+            .engine
+            .store()
+            .upsert_role(&role_record(&role))
+            .expect("role stored");
+        self.state
+            .users
+            .create_user(name, "long-enough-password", &[format!("role-{name}")])
+            .expect("user");
+        self.state.users.issue_token(name, "test").expect("token").0
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(json) => request
+                .header("content-type", "application/json")
+                .body(Body::from(json.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .expect("request");
+        let response = app(self.state.clone())
+            .oneshot(request)
+            .await
+            .expect("answer");
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+}
+
+#[tokio::test]
+async fn every_route_refuses_anonymous_requests_but_health_and_login() {
+    let w = world(1).await;
+    let (_, openapi) = tandem_server::routes::api().split_for_parts();
+    let open = ["/healthz", "/readyz", "/api/v1/login"];
+    let mut checked = 0;
+    for (path, item) in openapi.paths.paths.iter() {
+        let uri = path
+            .replace("{camera}", "cam-1")
+            .replace("{number}", "1")
+            .replace("{id}", "1")
+            .replace("{name}", "someone");
+        let methods = [
+            (item.get.is_some(), Method::GET),
+            (item.post.is_some(), Method::POST),
+            (item.put.is_some(), Method::PUT),
+            (item.patch.is_some(), Method::PATCH),
+            (item.delete.is_some(), Method::DELETE),
+        ];
+        for (present, method) in methods {
+            if !present {
+                continue;
+            }
+            let body = matches!(method, Method::POST | Method::PUT | Method::PATCH)
+                .then(|| serde_json::json!({}));
+            let (status, problem) = w.call(method.clone(), &uri, None, body).await;
+            checked += 1;
+            if open.contains(&path.as_str()) {
+                assert_ne!(
+                    status,
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {path} must be open"
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {path} answered anonymously"
+                );
+                assert_eq!(problem["status"], 401, "problem+json body");
+            }
+        }
+    }
+    let (status, _) = w.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(checked >= 35, "walked {checked} routes");
+}
+
+#[tokio::test]
+async fn each_permission_allows_exactly_its_actions() {
+    let w = world(1).await;
+    // The first scan takes the primary's presets as the camera's list.
+    w.state
+        .engine
+        .scan_camera(&CameraId::from("cam-1"))
+        .await
+        .expect("scan");
+    use Permission::*;
+    let permissions = [
+        PtzControl,
+        PresetRecall,
+        PresetManage,
+        MismatchResolve,
+        Admin,
+    ];
+    // (method, uri, body, the permission it needs)
+    let actions: Vec<(Method, &str, Option<serde_json::Value>, Permission)> = vec![
+        (
+            Method::POST,
+            "/api/v1/cameras/cam-1/ptz/stop",
+            None,
+            PtzControl,
+        ),
+        (
+            Method::POST,
+            "/api/v1/cameras/cam-1/presets/1/recall",
+            None,
+            PresetRecall,
+        ),
+        (
+            Method::POST,
+            "/api/v1/cameras/cam-1/presets",
+            Some(
+                serde_json::json!({ "name": "New", "position": { "pan": 0.1, "tilt": 0.0, "zoom": 0.0 } }),
+            ),
+            PresetManage,
+        ),
+        (
+            Method::POST,
+            "/api/v1/cameras/cam-1/repair",
+            Some(serde_json::json!({ "from": "primary", "dry_run": true })),
+            MismatchResolve,
+        ),
+        (Method::GET, "/api/v1/users", None, Admin),
+    ];
+    for (i, granted) in permissions.iter().enumerate() {
+        let token = w.user(&format!("user{i}"), &[*granted], 1000);
+        for (method, uri, body, needed) in &actions {
+            // Release any control left by an earlier user, so priority plays no part here.
+            w.state.sessions.release(
+                &CameraId::from("cam-1"),
+                &format!("user{}", i.saturating_sub(1)),
+            );
+            let (status, problem) = w
+                .call(method.clone(), uri, Some(&token), body.clone())
+                .await;
+            let allowed = granted == needed || *granted == Admin;
+            if allowed {
+                assert!(
+                    status.is_success(),
+                    "{} on {method} {uri}: {status} {problem}",
+                    granted.as_str()
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{} on {method} {uri}: {problem}",
+                    granted.as_str()
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn higher_priority_takes_over_and_idle_control_expires() {
+    let w = world(1).await;
+    let ann = w.user("ann", &[Permission::PtzControl], 1000);
+    let bob = w.user("bob", &[Permission::PtzControl], 1000);
+    let boss = w.user("boss", &[Permission::PtzControl], 5000);
+    let stop = "/api/v1/cameras/cam-1/ptz/stop";
+    assert_eq!(
+        w.call(Method::POST, stop, Some(&ann), None).await.0,
+        StatusCode::OK
+    );
+    let (status, problem) = w.call(Method::POST, stop, Some(&bob), None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("ann")),
+        "{problem}"
+    );
+    assert_eq!(
+        w.call(Method::POST, stop, Some(&boss), None).await.0,
+        StatusCode::OK,
+        "higher priority takes over"
+    );
+    let (_, control) = w
+        .call(
+            Method::GET,
+            "/api/v1/cameras/cam-1/control",
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(control["user"], "boss");
+    assert_eq!(
+        w.call(Method::POST, stop, Some(&ann), None).await.0,
+        StatusCode::CONFLICT
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        w.call(Method::POST, stop, Some(&ann), None).await.0,
+        StatusCode::OK,
+        "boss's control expired"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_a_4xx_and_changes_nothing() {
+    let w = world(1).await;
+    let admin = w.user("root", &[Permission::Admin], 32000);
+    let uri = "/api/v1/cameras/cam-1/presets";
+    let cases = [
+        serde_json::json!({ "name": "" }),
+        serde_json::json!({ "name": "x".repeat(65) }),
+        serde_json::json!({ "name": "ok", "position": { "pan": 2.0, "tilt": 0, "zoom": 0 } }),
+        serde_json::json!({ "name": "ok", "number": 0, "position": { "pan": 0, "tilt": 0, "zoom": 0 } }),
+        serde_json::json!({ "name": "ok", "surprise": 1 }),
+    ];
+    for body in cases {
+        let (status, problem) = w
+            .call(Method::POST, uri, Some(&admin), Some(body.clone()))
+            .await;
+        assert!(status.is_client_error(), "{body}: {status}");
+        assert!(problem["detail"].is_string(), "{problem}");
+    }
+    let (status, _) = w
+        .call(
+            Method::GET,
+            "/api/v1/cameras/nope/presets",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header("authorization", format!("Bearer {admin}"))
+        .header("content-type", "application/json")
+        .body(Body::from(format!(
+            "{{\"name\":\"{}\"}}",
+            "a".repeat(200_000)
+        )))
+        .expect("request");
+    let status = app(w.state.clone())
+        .oneshot(request)
+        .await
+        .expect("answer")
+        .status();
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        w.state
+            .engine
+            .store()
+            .presets(&CameraId::from("cam-1"))
+            .expect("presets")
+            .len(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn killing_the_primary_during_1000_api_moves_fails_none() {
+    let w = world(1).await;
+    let monitor = w.state.live.spawn_monitor();
+    let op = w.user("op", &[Permission::PtzControl], 1000);
+    let mut ticker = tokio::time::interval(Duration::from_millis(20));
+    let (mut failed, mut by_secondary) = (0, 0);
+    for i in 0..1000 {
+        ticker.tick().await;
+        if i == 300 {
+            w.sim.set_faults(
+                1,
+                Faults {
+                    down: true,
+                    ..Faults::default()
+                },
+            );
+        }
+        let (uri, body) = if i % 2 == 0 {
+            (
+                "/api/v1/cameras/cam-1/ptz/continuous",
+                Some(
+                    serde_json::json!({ "pan": 0.3, "tilt": 0.0, "zoom": 0.0, "timeout_ms": 500 }),
+                ),
+            )
+        } else {
+            ("/api/v1/cameras/cam-1/ptz/stop", None)
+        };
+        let (status, served) = w.call(Method::POST, uri, Some(&op), body).await;
+        if status != StatusCode::OK {
+            failed += 1;
+        } else if served["site"] == "secondary" {
+            by_secondary += 1;
+        }
+    }
+    monitor.abort();
+    println!(
+        "API failover: 1000 commands at 50/s, primary killed at 300: {failed} failed, {by_secondary} served by the secondary"
+    );
+    assert_eq!(failed, 0);
+    assert_eq!(by_secondary, 700);
+    let (_, sites) = w.call(Method::GET, "/api/v1/sites", Some(&op), None).await;
+    assert_eq!(sites[1]["active"], true, "{sites}");
+}

@@ -1,0 +1,94 @@
+//! `tandem serve`: the engine behind the HTTP API, with live control,
+//! background retries and scans.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tandem_engine::live::{HealthPolicy, Live};
+use tandem_engine::watch::WatchPolicy;
+use tandem_server::AppState;
+
+use super::context::{self, ConfigArg};
+
+/// Arguments of `tandem serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Time between health probes of each site (with the threshold, sets the reaction time).
+    #[arg(long, default_value_t = 500)]
+    probe_interval_ms: u64,
+    /// Failed probes before a site is down.
+    #[arg(long, default_value_t = 2)]
+    failures_to_down: u32,
+    /// Good probes before a down site is up again.
+    #[arg(long, default_value_t = 3)]
+    successes_to_up: u32,
+    /// Seconds the primary must be healthy before control returns to it.
+    #[arg(long, default_value_t = 30)]
+    failback_hold_s: u64,
+    /// Return control to the primary only when asked (POST /api/v1/sites/failback).
+    #[arg(long)]
+    manual_failback: bool,
+    /// Time bound of one live command on one site before trying the next.
+    #[arg(long, default_value_t = 1500)]
+    command_timeout_ms: u64,
+    /// Minutes between full scans (0: only when a site comes back).
+    #[arg(long, default_value_t = 60)]
+    scan_every_min: u64,
+}
+
+/// Runs the service until Ctrl-C.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let ctx = context::open(&args.config)?;
+    let policy = HealthPolicy {
+        probe_interval: Duration::from_millis(args.probe_interval_ms.max(10)),
+        failures_to_down: args.failures_to_down.max(1),
+        successes_to_up: args.successes_to_up.max(1),
+        failback_hold: Duration::from_secs(args.failback_hold_s),
+        auto_failback: !args.manual_failback,
+        command_timeout: Duration::from_millis(args.command_timeout_ms.max(10)),
+    };
+    let live = Live::new(ctx.engine.clone(), policy)?;
+    let state = AppState::new(ctx.engine.clone(), live.clone());
+    let admin_password = std::env::var("TANDEM_ADMIN_PASSWORD").ok();
+    if let Some(password) = state.users.ensure_admin(admin_password)? {
+        println!(
+            "created user admin with password {password}  (shown once; change it, or set TANDEM_ADMIN_PASSWORD before the first start)"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    println!(
+        "tandem serving on http://{address}  (API under /api/v1, OpenAPI at /api/openapi.json)"
+    );
+    let _monitor = live.spawn_monitor();
+    let _forwarder = state.spawn_live_forwarder();
+    let engine = ctx.engine.clone();
+    let watch = WatchPolicy {
+        scan_every: (args.scan_every_min > 0)
+            .then(|| Duration::from_secs(args.scan_every_min * 60)),
+        ..WatchPolicy::default()
+    };
+    let background = tokio::spawn(async move {
+        engine
+            .watch(
+                watch,
+                |event| tracing::info!(?event, "background"),
+                std::future::pending(),
+            )
+            .await
+    });
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    tandem_server::serve(listener, state, shutdown).await?;
+    background.abort();
+    Ok(())
+}
