@@ -81,6 +81,8 @@ pub struct CameraConfig {
     pub name: String,
     /// Largest per-axis position difference still counted as equal.
     pub tolerance: Tolerance,
+    /// Camera groups: roles may grant permissions on a group only.
+    pub groups: Vec<String>,
     /// One binding per site, in the order of [`Config::sites`].
     pub bindings: Vec<BindingConfig>,
 }
@@ -289,6 +291,7 @@ struct RawCamera {
     id: Spanned<String>,
     name: Option<Spanned<String>>,
     tolerance: Option<Spanned<f64>>,
+    groups: Option<Vec<Spanned<String>>>,
     bindings: Option<BTreeMap<Spanned<String>, RawBinding>>,
 }
 
@@ -765,10 +768,18 @@ impl<'a> Checker<'a> {
                     credentials,
                 });
             }
+            let mut groups = Vec::new();
+            for g in camera.groups.iter().flatten() {
+                match tandem_core::access::check_group_name(g.get_ref()) {
+                    Ok(()) => groups.push(g.get_ref().clone()),
+                    Err(e) => self.report(g.span(), subject, "groups", e.to_string()),
+                }
+            }
             cameras.push(CameraConfig {
                 id: CameraId(id_text.clone()),
                 name,
                 tolerance,
+                groups,
                 bindings,
             });
         }

@@ -154,6 +154,7 @@ impl Engine {
                 name: camera.name.clone(),
                 tolerance: camera.tolerance,
             })?;
+            store.set_camera_groups(&camera.id, &camera.groups)?;
         }
         Ok(Arc::new(Engine {
             store,

@@ -45,6 +45,8 @@ pub struct CameraSpec {
     pub name: String,
     /// Position tolerance in generic units.
     pub tolerance: f64,
+    /// Camera groups (roles may grant permissions on groups).
+    pub groups: Vec<String>,
     /// One binding per site.
     pub bindings: Vec<BindingSpec>,
 }
@@ -82,6 +84,7 @@ impl Topology {
                     id: c.id.clone(),
                     name: c.name.clone(),
                     tolerance: c.tolerance.0,
+                    groups: c.groups.clone(),
                     bindings: c
                         .bindings
                         .iter()

@@ -48,6 +48,7 @@ pub fn topology(sim: &Simulator, tolerance: f64) -> Topology {
             id: camera(c),
             name: format!("Camera {c}"),
             tolerance,
+            groups: Vec::new(),
             bindings: sim
                 .endpoints()
                 .into_iter()

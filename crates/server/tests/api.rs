@@ -49,6 +49,7 @@ async fn world(cameras: usize) -> World {
             id: CameraId(format!("cam-{c}")),
             name: format!("Camera {c}"),
             tolerance: 0.001,
+            groups: Vec::new(),
             bindings: sim
                 .endpoints()
                 .into_iter()
@@ -410,4 +411,52 @@ async fn killing_the_primary_during_1000_api_moves_fails_none() {
     assert_eq!(by_secondary, 700);
     let (_, sites) = w.call(Method::GET, "/api/v1/sites", Some(&op), None).await;
     assert_eq!(sites[1]["active"], true, "{sites}");
+}
+
+#[tokio::test]
+async fn a_grant_on_a_camera_group_covers_only_that_group() {
+    use tandem_core::access::Scope;
+    let w = world(2).await;
+    w.state
+        .engine
+        .store()
+        .set_camera_groups(&CameraId::from("cam-2"), &["north".to_string()])
+        .expect("groups");
+    let grant = Grant {
+        permission: Permission::PtzControl,
+        scope: Scope::group("north").expect("group"),
+    };
+    let role = Role::new("north-operator", vec![grant], 1000).expect("role");
+    w.state
+        .engine
+        .store()
+        .upsert_role(&role_record(&role))
+        .expect("role");
+    w.state
+        .users
+        .create_user(
+            "nora",
+            "long-enough-password",
+            &["north-operator".to_string()],
+        )
+        .expect("user");
+    let token = w.state.users.issue_token("nora", "test").expect("token").0;
+    let (status, _) = w
+        .call(
+            Method::POST,
+            "/api/v1/cameras/cam-2/ptz/stop",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = w
+        .call(
+            Method::POST,
+            "/api/v1/cameras/cam-1/ptz/stop",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
