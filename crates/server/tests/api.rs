@@ -460,3 +460,88 @@ async fn a_grant_on_a_camera_group_covers_only_that_group() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn admins_manage_roles_and_users_and_logins_are_limited_and_audited() {
+    let w = world(1).await;
+    let admin = w.user("root", &[Permission::Admin], 32000);
+    let role =
+        serde_json::json!({ "ptz_priority": 10, "grants": [{ "permission": "preset.recall" }] });
+    let (status, body) = w
+        .call(
+            Method::PUT,
+            "/api/v1/roles/viewer",
+            Some(&admin),
+            Some(role),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let user =
+        serde_json::json!({ "name": "vic", "password": "vic-password-1", "roles": ["viewer"] });
+    assert_eq!(
+        w.call(Method::POST, "/api/v1/users", Some(&admin), Some(user))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    let login = serde_json::json!({ "username": "vic", "password": "vic-password-1" });
+    let (status, me) = w
+        .call(Method::POST, "/api/v1/login", None, Some(login))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["permissions"], serde_json::json!(["preset.recall"]));
+    let (status, _) = w
+        .call(
+            Method::PUT,
+            "/api/v1/users/vic/roles",
+            Some(&admin),
+            Some(serde_json::json!({ "roles": ["nope"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Five wrong passwords, then refused even with the right one.
+    let wrong = serde_json::json!({ "username": "vic", "password": "not-the-password" });
+    for _ in 0..5 {
+        assert_eq!(
+            w.call(Method::POST, "/api/v1/login", None, Some(wrong.clone()))
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let right = serde_json::json!({ "username": "vic", "password": "vic-password-1" });
+    assert_eq!(
+        w.call(Method::POST, "/api/v1/login", None, Some(right))
+            .await
+            .0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        w.call(Method::DELETE, "/api/v1/users/vic", Some(&admin), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, audit) = w
+        .call(Method::GET, "/api/v1/audit?limit=1000", Some(&admin), None)
+        .await;
+    let actions: Vec<&str> = audit
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for expected in [
+        "role.put",
+        "user.create",
+        "login",
+        "login.failed",
+        "login.refused",
+        "user.delete",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} audited: {actions:?}"
+        );
+    }
+}

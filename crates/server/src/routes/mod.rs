@@ -2,6 +2,7 @@
 //! handlers themselves (so the document cannot drift), the body limit, and
 //! latency metrics.
 
+pub mod admin;
 pub mod audit;
 pub mod dto;
 pub mod live;
@@ -105,6 +106,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(session::revoke_token))
         .routes(routes!(session::list_users, session::create_user))
         .routes(routes!(session::delete_user))
+        .routes(routes!(admin::list_roles))
+        .routes(routes!(admin::put_role, admin::delete_role))
+        .routes(routes!(admin::put_user_roles))
         .routes(routes!(sites::list))
         .routes(routes!(sites::history))
         .routes(routes!(sites::failback))

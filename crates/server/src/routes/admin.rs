@@ -1,0 +1,171 @@
+//! Roles, their permissions and PTZ priorities, and users' roles (admins).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use tandem_core::access::{Grant, Permission, Role, Scope};
+use tandem_engine::users::{role_from_record, role_record};
+use utoipa::ToSchema;
+
+use crate::auth::Authed;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// One grant: a permission on all cameras or on a camera group.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantDto {
+    /// `ptz.control`, `preset.recall`, `preset.manage`, `preset.manage_locked`, `mismatch.resolve` or `admin`.
+    pub permission: String,
+    /// A camera group; all cameras when absent.
+    pub group: Option<String>,
+}
+
+/// A role.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleDto {
+    /// Its name (set from the path when writing).
+    #[serde(default)]
+    pub name: String,
+    /// PTZ priority, 1 to 32000; higher takes control from lower.
+    pub ptz_priority: u16,
+    /// What it allows.
+    pub grants: Vec<GrantDto>,
+}
+
+fn dto(role: &Role) -> RoleDto {
+    RoleDto {
+        name: role.name().to_string(),
+        ptz_priority: role.ptz_priority(),
+        grants: role
+            .grants()
+            .iter()
+            .map(|g| GrantDto {
+                permission: g.permission.as_str().to_string(),
+                group: match &g.scope {
+                    Scope::AllCameras => None,
+                    Scope::Group(group) => Some(group.clone()),
+                },
+            })
+            .collect(),
+    }
+}
+
+/// Every role.
+#[utoipa::path(get, path = "/api/v1/roles", tag = "session", responses((status = 200, body = [RoleDto])))]
+pub async fn list_roles(
+    State(state): State<AppState>,
+    who: Authed,
+) -> ApiResult<Json<Vec<RoleDto>>> {
+    who.require(&state, Permission::Admin, None)?;
+    let roles = state.engine.store().roles()?;
+    Ok(Json(
+        roles
+            .iter()
+            .filter_map(|r| role_from_record(r).ok())
+            .map(|r| dto(&r))
+            .collect(),
+    ))
+}
+
+/// Creates or replaces a role.
+#[utoipa::path(put, path = "/api/v1/roles/{name}", tag = "session", request_body = RoleDto,
+    params(("name" = String, Path, description = "Role name")),
+    responses((status = 200, body = RoleDto), (status = 400, body = crate::error::Problem)))]
+pub async fn put_role(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(name): Path<String>,
+    body: super::JsonBody<RoleDto>,
+) -> ApiResult<Json<RoleDto>> {
+    who.require(&state, Permission::Admin, None)?;
+    let mut grants = Vec::new();
+    for g in body.0.grants {
+        let permission: Permission = g
+            .permission
+            .parse()
+            .map_err(|e: tandem_core::access::AccessError| ApiError::bad_request(e.to_string()))?;
+        let scope = match g.group {
+            None => Scope::AllCameras,
+            Some(group) => Scope::group(group).map_err(|e| ApiError::bad_request(e.to_string()))?,
+        };
+        grants.push(Grant { permission, scope });
+    }
+    let role = Role::new(name, grants, body.0.ptz_priority)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    state.engine.store().upsert_role(&role_record(&role))?;
+    state.engine.store().append_audit(&tandem_store::NewAudit {
+        actor: who.user().into(),
+        action: "role.put".into(),
+        camera: None,
+        before: None,
+        after: serde_json::to_value(dto(&role)).ok(),
+    })?;
+    Ok(Json(dto(&role)))
+}
+
+/// Deletes a role (not `admin`); its users lose it.
+#[utoipa::path(delete, path = "/api/v1/roles/{name}", tag = "session", params(("name" = String, Path, description = "Role name")),
+    responses((status = 204, description = "deleted"), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn delete_role(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    who.require(&state, Permission::Admin, None)?;
+    if name == "admin" {
+        return Err(ApiError::conflict("the admin role cannot be deleted"));
+    }
+    if !state.engine.store().roles()?.iter().any(|r| r.name == name) {
+        return Err(ApiError::not_found(format!("no role {name:?}")));
+    }
+    state.engine.store().delete_role(&name)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A user's roles.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserRolesDto {
+    /// Role names (existing roles).
+    pub roles: Vec<String>,
+}
+
+/// Replaces a user's roles.
+#[utoipa::path(put, path = "/api/v1/users/{name}/roles", tag = "session", request_body = UserRolesDto,
+    params(("name" = String, Path, description = "User name")),
+    responses((status = 204, description = "replaced"), (status = 400, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn put_user_roles(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(name): Path<String>,
+    body: super::JsonBody<UserRolesDto>,
+) -> ApiResult<StatusCode> {
+    who.require(&state, Permission::Admin, None)?;
+    if state.engine.store().user(&name)?.is_none() {
+        return Err(ApiError::not_found(format!("no user {name:?}")));
+    }
+    let known: Vec<String> = state
+        .engine
+        .store()
+        .roles()?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    if let Some(unknown) = body.0.roles.iter().find(|r| !known.contains(r)) {
+        return Err(ApiError::bad_request(format!(
+            "there is no role {unknown:?}"
+        )));
+    }
+    state.engine.store().set_user_roles(&name, &body.0.roles)?;
+    state.engine.store().append_audit(&tandem_store::NewAudit {
+        actor: who.user().into(),
+        action: "user.roles".into(),
+        camera: None,
+        before: None,
+        after: Some(serde_json::json!({ "user": name, "roles": body.0.roles })),
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}
