@@ -128,6 +128,9 @@ pub struct Engine {
     /// stored: both sites drive the same camera, so a site catching up on an
     /// older operation must not move it while the other stores a position.
     cameras: Mutex<HashMap<CameraId, Queue>>,
+    /// Who holds manual control of which camera: preset work that moves a
+    /// camera waits while someone else controls it (see docs/design/journal.md).
+    sessions: Arc<crate::live::ControlSessions>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -163,6 +166,7 @@ impl Engine {
             wait_bound,
             queues: Mutex::new(HashMap::new()),
             cameras: Mutex::new(HashMap::new()),
+            sessions: Arc::new(crate::live::ControlSessions::default()),
         }))
     }
 
@@ -180,6 +184,11 @@ impl Engine {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Manual control sessions, shared with live control.
+    pub fn sessions(&self) -> &Arc<crate::live::ControlSessions> {
+        &self.sessions
     }
 
     /// The bindings.
@@ -490,6 +499,18 @@ impl Engine {
                     continue;
                 }
             };
+            // Moving a camera someone else is steering would fight them: wait.
+            if matches!(action, Action::Put { .. })
+                && let Some(holder) = self.sessions.holder(camera, std::time::Instant::now())
+                && holder.user != op.actor
+                && !holder.reserved
+            {
+                let message = format!("waiting: {} is controlling the camera", holder.user);
+                let next = Utc::now() + chrono::TimeDelta::milliseconds(500);
+                self.store
+                    .mark(op.id, site, SiteState::Pending, Some(&message), Some(next))?;
+                return Ok(());
+            }
             match apply::apply(
                 self.store.as_ref(),
                 &binding,

@@ -50,9 +50,9 @@ impl AppState {
         let (events, _) = broadcast::channel(1024);
         AppState {
             users: Arc::new(Users::new(engine.store().clone())),
+            sessions: engine.sessions().clone(),
             engine,
             live,
-            sessions: Arc::new(ControlSessions::default()),
             limiter: Arc::new(std::sync::Mutex::new(LoginLimiter::default())),
             events,
             metrics: Arc::new(Metrics::default()),

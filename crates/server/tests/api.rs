@@ -545,3 +545,58 @@ async fn admins_manage_roles_and_users_and_logins_are_limited_and_audited() {
         );
     }
 }
+
+#[tokio::test]
+async fn preset_work_waits_while_another_operator_steers_the_camera() {
+    let w = world(1).await;
+    let op = w.user("steer", &[Permission::PtzControl], 1000);
+    let manager = w.user("mgr", &[Permission::PresetManage], 1000);
+    assert_eq!(
+        w.call(
+            Method::POST,
+            "/api/v1/cameras/cam-1/ptz/stop",
+            Some(&op),
+            None
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let body =
+        serde_json::json!({ "name": "Dock", "position": { "pan": 0.4, "tilt": 0.0, "zoom": 0.1 } });
+    let (status, outcome) = w
+        .call(
+            Method::POST,
+            "/api/v1/cameras/cam-1/presets",
+            Some(&manager),
+            Some(body),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "pending while steered: {outcome}"
+    );
+    assert!(
+        outcome["sites"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("steer")),
+        "{outcome}"
+    );
+    // The operator's control lapses (400 ms idle in these tests); the work finishes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let left = w
+        .state
+        .engine
+        .settle(Duration::from_secs(10))
+        .await
+        .expect("settle");
+    assert_eq!(left, 0);
+    let presets = w
+        .state
+        .engine
+        .store()
+        .presets(&CameraId::from("cam-1"))
+        .expect("presets");
+    assert!(presets.iter().any(|p| p.name.as_str() == "Dock"));
+}
