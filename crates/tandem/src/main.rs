@@ -100,6 +100,13 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(code) => code,
+        Err(e) if e.downcast_ref::<cmd::client::ApiFailure>().is_some() => {
+            eprintln!("error: {e}");
+            ExitCode::from(
+                e.downcast_ref::<cmd::client::ApiFailure>()
+                    .map_or(1, |f| f.code),
+            )
+        }
         Err(e) if e.downcast_ref::<UsageError>().is_some() => {
             eprintln!("error: {e}");
             ExitCode::from(2)

@@ -40,6 +40,17 @@ pub enum Format {
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Verify { config } => {
+            if let Some(api) = super::client::from(&config)? {
+                let (_, v) = api
+                    .call(reqwest::Method::GET, "/api/v1/audit/verify", None)
+                    .await?;
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(if v["intact"] == true {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(6)
+                });
+            }
             let ctx = context::open(&config)?;
             let v = ctx.engine.store().verify_audit()?;
             match v.first_bad {

@@ -1,6 +1,6 @@
-//! What every store-backed command starts with: the configuration, the store
-//! and the engine. (These commands use the store directly for now; they become
-//! clients of `tandem serve` when the service exists.)
+//! What every preset, scan and audit command starts with: either a client of
+//! a running `tandem serve` (`--server` and `--token`, or `TANDEM_SERVER` and
+//! `TANDEM_TOKEN`), or the configuration, the store and an engine of its own.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,6 +27,13 @@ pub struct ConfigArg {
     /// How long a command waits for every site before answering with what is still pending.
     #[arg(long, default_value_t = 10_000, value_name = "MS")]
     pub wait_ms: u64,
+    /// Talk to this running service instead of opening the store
+    /// (the service should own the store while it runs).
+    #[arg(long, env = "TANDEM_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// API token for --server (create one with POST /api/v1/tokens).
+    #[arg(long, env = "TANDEM_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// A loaded configuration with its engine.

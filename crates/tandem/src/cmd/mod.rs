@@ -1,6 +1,7 @@
 //! One module per subcommand: argument parsing, then a call into the crates.
 
 pub mod audit;
+pub mod client;
 pub mod config;
 pub mod context;
 pub mod presets;

@@ -107,8 +107,17 @@ fn number(n: u32) -> anyhow::Result<PresetNumber> {
     PresetNumber::new(n).map_err(usage)
 }
 
-/// Runs a presets command.
+/// Runs a presets command against the service (`--server`) or the store.
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let config = match &command {
+        Command::List { config, .. }
+        | Command::Add { config, .. }
+        | Command::Update { config, .. }
+        | Command::Delete { config, .. } => config,
+    };
+    if let Some(api) = super::client::from(config)? {
+        return remote(&api, command).await;
+    }
     match command {
         Command::List {
             config,
@@ -245,5 +254,92 @@ pub fn report(outcome: &Outcome) -> ExitCode {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// The same commands through the service's API.
+async fn remote(api: &super::client::Api, command: Command) -> anyhow::Result<ExitCode> {
+    use reqwest::Method;
+    use serde_json::json;
+    let path = |camera: &str| format!("/api/v1/cameras/{camera}/presets");
+    let position = |p: &PositionArgs| match (p.pan, p.tilt, p.zoom) {
+        (Some(pan), Some(tilt), Some(zoom)) => {
+            Some(json!({ "pan": pan, "tilt": tilt, "zoom": zoom }))
+        }
+        _ => None,
+    };
+    match command {
+        Command::List {
+            camera,
+            json: as_json,
+            ..
+        } => {
+            let (_, presets) = api.call(Method::GET, &path(&camera), None).await?;
+            if as_json {
+                println!("{}", serde_json::to_string_pretty(&presets)?);
+            } else {
+                println!(
+                    "{:>6}  {:<32} {:>8} {:>8} {:>8}",
+                    "number", "name", "pan", "tilt", "zoom"
+                );
+                for p in presets.as_array().into_iter().flatten() {
+                    let axis = |a: &str| {
+                        p["position"][a]
+                            .as_f64()
+                            .map(|v| format!("{v:.4}"))
+                            .unwrap_or_else(|| "-".into())
+                    };
+                    println!(
+                        "{:>6}  {:<32} {:>8} {:>8} {:>8}",
+                        p["number"].to_string(),
+                        p["name"].as_str().unwrap_or(""),
+                        axis("pan"),
+                        axis("tilt"),
+                        axis("zoom")
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Add {
+            camera,
+            number,
+            name,
+            position: p,
+            ..
+        } => {
+            if position(&p).is_none() && !p.current {
+                return Err(usage(
+                    "give the position as --pan, --tilt and --zoom, or --current",
+                ));
+            }
+            let body = json!({ "number": number, "name": name, "position": position(&p) });
+            let (_, outcome) = api.call(Method::POST, &path(&camera), Some(body)).await?;
+            Ok(super::client::report(&outcome))
+        }
+        Command::Update {
+            camera,
+            number,
+            name,
+            new_number,
+            position: p,
+            ..
+        } => {
+            let body = json!({ "name": name, "number": new_number, "position": position(&p), "current_view": p.current });
+            let (_, outcome) = api
+                .call(
+                    Method::PATCH,
+                    &format!("{}/{number}", path(&camera)),
+                    Some(body),
+                )
+                .await?;
+            Ok(super::client::report(&outcome))
+        }
+        Command::Delete { camera, number, .. } => {
+            let (_, outcome) = api
+                .call(Method::DELETE, &format!("{}/{number}", path(&camera)), None)
+                .await?;
+            Ok(super::client::report(&outcome))
+        }
     }
 }

@@ -28,6 +28,38 @@ pub struct ScanArgs {
 
 /// Scans and prints a summary; exit 0 when in sync, 5 when mismatches are open.
 pub async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    if let Some(api) = super::client::from(&args.config)? {
+        let cameras = (!args.camera.is_empty()).then_some(&args.camera);
+        let (_, reports) = api
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/scans",
+                Some(serde_json::json!({ "cameras": cameras })),
+            )
+            .await?;
+        let mut open = 0;
+        for r in reports.as_array().into_iter().flatten() {
+            open += r["open"].as_u64().unwrap_or(0);
+            if !args.json {
+                println!(
+                    "{:<24} {} open, {} new, {} gone {}",
+                    r["camera"].as_str().unwrap_or(""),
+                    r["open"],
+                    r["new"],
+                    r["gone"],
+                    r["error"].as_str().unwrap_or("")
+                );
+            }
+        }
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&reports)?);
+        }
+        return Ok(if open > 0 {
+            ExitCode::from(5)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     let ctx = context::open(&args.config)?;
     let cameras: Vec<CameraId> = if args.camera.is_empty() {
         ctx.config.cameras.iter().map(|c| c.id.clone()).collect()
@@ -143,6 +175,22 @@ fn side(p: &Option<SitePreset>) -> String {
 
 /// Prints the open mismatches as of the last scan.
 pub async fn mismatches(args: MismatchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(api) = super::client::from(&args.config)? {
+        let query = args
+            .camera
+            .as_deref()
+            .map(|c| format!("?camera={c}"))
+            .unwrap_or_default();
+        let (_, open) = api
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/mismatches{query}"),
+                None,
+            )
+            .await?;
+        println!("{}", serde_json::to_string_pretty(&open)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let ctx = context::open(&args.config)?;
     let camera = args.camera.as_deref().map(|c| ctx.camera(c)).transpose()?;
     let open = ctx.engine.store().mismatches(camera.as_ref())?;
@@ -243,6 +291,27 @@ fn describe(change: &Change) -> String {
 
 /// Plans (and unless dry-run, applies) a repair; exit 0 when nothing remains.
 pub async fn repair(args: RepairArgs) -> anyhow::Result<ExitCode> {
+    if let Some(api) = super::client::from(&args.config)? {
+        let from = match args.from {
+            From::Primary => "primary",
+            From::Secondary => "secondary",
+        };
+        let only = (!args.only.is_empty()).then_some(&args.only);
+        let body = serde_json::json!({ "from": from, "mismatches": only, "dry_run": args.dry_run });
+        let (_, report) = api
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v1/cameras/{}/repair", args.camera),
+                Some(body),
+            )
+            .await?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(if report["remaining"].as_u64().unwrap_or(0) > 0 {
+            ExitCode::from(5)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     let ctx = context::open(&args.config)?;
     let camera = ctx.camera(&args.camera)?;
     let direction = match args.from {
@@ -378,6 +447,21 @@ pub struct OperationsArgs {
 
 /// Lists the journal, newest first.
 pub async fn operations(args: OperationsArgs) -> anyhow::Result<ExitCode> {
+    if let Some(api) = super::client::from(&args.config)? {
+        let mut query = format!("?limit={}", args.limit);
+        if let Some(c) = &args.camera {
+            query.push_str(&format!("&camera={c}"));
+        }
+        let (_, ops) = api
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/operations{query}"),
+                None,
+            )
+            .await?;
+        println!("{}", serde_json::to_string_pretty(&ops)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let ctx = context::open(&args.config)?;
     let camera = args.camera.as_deref().map(|c| ctx.camera(c)).transpose()?;
     let ops = ctx.engine.store().operations(camera.as_ref(), args.limit)?;
