@@ -600,3 +600,49 @@ async fn preset_work_waits_while_another_operator_steers_the_camera() {
         .expect("presets");
     assert!(presets.iter().any(|p| p.name.as_str() == "Dock"));
 }
+
+#[tokio::test]
+async fn the_event_stream_reports_operations_and_control() {
+    let w = world(1).await;
+    let admin = w.user("watcher", &[Permission::Admin], 32000);
+    let request = Request::builder()
+        .uri("/api/v1/events")
+        .header("authorization", format!("Bearer {admin}"))
+        .body(Body::empty())
+        .expect("request");
+    let response = app(w.state.clone()).oneshot(request).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body();
+    let body_json = serde_json::json!({ "name": "Evented", "position": { "pan": 0.2, "tilt": 0.0, "zoom": 0.0 } });
+    let (status, _) = w
+        .call(
+            Method::POST,
+            "/api/v1/cameras/cam-1/presets",
+            Some(&admin),
+            Some(body_json),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    w.call(
+        Method::POST,
+        "/api/v1/cameras/cam-1/ptz/stop",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !(text.contains("event: operation") && text.contains("event: control")) {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("events arrive in time");
+        let Some(Ok(frame)) = frame else {
+            panic!("stream ended: {text}")
+        };
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    assert!(text.contains("Evented"), "{text}");
+}
