@@ -172,19 +172,67 @@ impl Binding {
     }
 }
 
+/// Told of every ONVIF exchange: the site, how long it took, whether it got an answer.
+pub type CallObserver = dyn Fn(&SiteId, std::time::Duration, bool) + Send + Sync;
+
+/// A transport that reports each exchange's duration for its site (metrics).
+struct MeteredTransport {
+    inner: Arc<dyn Transport>,
+    site: SiteId,
+    observer: Arc<std::sync::OnceLock<Box<CallObserver>>>,
+}
+
+impl Transport for MeteredTransport {
+    fn post(
+        &self,
+        request: tandem_onvif::client::HttpRequest,
+    ) -> tandem_onvif::client::TransportFuture<'_> {
+        Box::pin(async move {
+            let started = std::time::Instant::now();
+            let result = self.inner.post(request).await;
+            if let Some(observe) = self.observer.get() {
+                observe(&self.site, started.elapsed(), result.is_ok());
+            }
+            result
+        })
+    }
+}
+
 /// All bindings, by camera and site.
-#[derive(Debug)]
 pub struct Bindings {
     sites: Vec<SiteSpec>,
     cameras: HashMap<CameraId, CameraSpec>,
     by_pair: HashMap<(CameraId, SiteId), Arc<Binding>>,
+    observer: Arc<std::sync::OnceLock<Box<CallObserver>>>,
+}
+
+impl std::fmt::Debug for Bindings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bindings")
+            .field("sites", &self.sites)
+            .field("cameras", &self.cameras.len())
+            .finish()
+    }
 }
 
 impl Bindings {
-    /// Builds devices for every binding, sharing one HTTP transport.
+    /// Builds devices for every binding, sharing one HTTP connection pool.
     pub fn new(topology: &Topology) -> Result<Self, EngineError> {
-        let transport: Arc<dyn Transport> =
+        let shared: Arc<dyn Transport> =
             Arc::new(HttpTransport::new().map_err(|e| EngineError::Internal(e.to_string()))?);
+        let observer: Arc<std::sync::OnceLock<Box<CallObserver>>> = Arc::default();
+        let metered: HashMap<SiteId, Arc<dyn Transport>> = topology
+            .sites
+            .iter()
+            .map(|s| {
+                let t: Arc<dyn Transport> = Arc::new(MeteredTransport {
+                    inner: shared.clone(),
+                    site: s.id.clone(),
+                    observer: observer.clone(),
+                });
+                (s.id.clone(), t)
+            })
+            .collect();
         let config = ClientConfig {
             timeout: topology.call_timeout,
             ..ClientConfig::default()
@@ -209,11 +257,15 @@ impl Bindings {
                         camera.id, b.site
                     ))
                 })?;
+                let transport = metered
+                    .get(&b.site)
+                    .cloned()
+                    .unwrap_or_else(|| shared.clone());
                 let binding = Binding {
                     camera: camera.id.clone(),
                     site: b.site.clone(),
                     device: Device::new(
-                        transport.clone(),
+                        transport,
                         b.url.clone(),
                         b.credentials.clone(),
                         config.clone(),
@@ -234,7 +286,14 @@ impl Bindings {
             sites,
             cameras,
             by_pair,
+            observer,
         })
+    }
+
+    /// Reports every ONVIF exchange to `observe` from now on (metrics). Only
+    /// the first observer is kept.
+    pub fn observe_calls(&self, observe: Box<CallObserver>) {
+        let _ = self.observer.set(observe);
     }
 
     /// The sites, primary first.

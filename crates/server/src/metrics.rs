@@ -20,6 +20,15 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+/// Labels of one ONVIF exchange.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    /// The site id.
+    pub site: String,
+    /// `answered` (any HTTP answer, faults included) or `unreachable`.
+    pub outcome: String,
+}
+
 /// Labels naming a site.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SiteLabels {
@@ -39,6 +48,8 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Histogram, fn() -> Histogram>,
     /// Live ONVIF command latency per site.
     pub live_commands: Family<SiteLabels, Histogram, fn() -> Histogram>,
+    /// Every ONVIF exchange's latency per site and outcome.
+    pub onvif_calls: Family<CallLabels, Histogram, fn() -> Histogram>,
     /// Pending (operation, site) parts.
     pub pending: Gauge,
     /// Open mismatches.
@@ -59,6 +70,14 @@ impl Default for Metrics {
             Family::<SiteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
                 latency_histogram,
             );
+        let onvif_calls = Family::<CallLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        registry.register(
+            "onvif_call_duration_seconds",
+            "ONVIF exchange latency per site and outcome",
+            onvif_calls.clone(),
+        );
         let (pending, mismatches) = (Gauge::default(), Gauge::default());
         let (site_up, site_active) = (Family::default(), Family::default());
         registry.register(
@@ -95,6 +114,7 @@ impl Default for Metrics {
             registry: Mutex::new(registry),
             requests,
             live_commands,
+            onvif_calls,
             pending,
             mismatches,
             site_up,

@@ -48,6 +48,19 @@ impl AppState {
     /// The state of a service over `engine` and `live`, with default limits.
     pub fn new(engine: Arc<Engine>, live: Arc<Live>) -> Self {
         let (events, _) = broadcast::channel(1024);
+        let metrics = Arc::new(Metrics::default());
+        let calls = metrics.onvif_calls.clone();
+        engine
+            .bindings()
+            .observe_calls(Box::new(move |site, took, answered| {
+                let outcome = if answered { "answered" } else { "unreachable" };
+                calls
+                    .get_or_create(&crate::metrics::CallLabels {
+                        site: site.to_string(),
+                        outcome: outcome.into(),
+                    })
+                    .observe(took.as_secs_f64());
+            }));
         AppState {
             users: Arc::new(Users::new(engine.store().clone())),
             sessions: engine.sessions().clone(),
@@ -55,7 +68,7 @@ impl AppState {
             live,
             limiter: Arc::new(std::sync::Mutex::new(LoginLimiter::default())),
             events,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             control_idle: Duration::from_secs(15),
             session_ttl: Duration::from_secs(12 * 3600),
         }

@@ -646,3 +646,41 @@ async fn the_event_stream_reports_operations_and_control() {
     }
     assert!(text.contains("Evented"), "{text}");
 }
+
+#[tokio::test]
+async fn metrics_report_api_and_onvif_latency_per_site_and_site_state() {
+    let w = world(1).await;
+    let admin = w.user("prom", &[Permission::Admin], 32000);
+    w.call(
+        Method::POST,
+        "/api/v1/cameras/cam-1/ptz/stop",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let request = Request::builder()
+        .uri("/metrics")
+        .header("authorization", format!("Bearer {admin}"))
+        .body(Body::empty())
+        .expect("request");
+    let response = app(w.state.clone()).oneshot(request).await.expect("answer");
+    let text = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec(),
+    )
+    .expect("utf8");
+    for needle in [
+        "tandem_onvif_call_duration_seconds_count{site=\"primary\",outcome=\"answered\"}",
+        "tandem_http_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/cameras/{camera}/ptz/stop\",status=\"200\"}",
+        "tandem_site_active{site=\"primary\"} 1",
+        "tandem_pending_operations",
+        "tandem_open_mismatches",
+    ] {
+        assert!(text.contains(needle), "{needle} missing in:\n{text}");
+    }
+}
