@@ -12,6 +12,7 @@
 //! the store; those are `tandem-core` and `tandem-engine` concepts.
 
 pub mod auth;
+#[cfg(feature = "client")]
 pub mod client;
 mod error;
 pub mod message;
@@ -21,5 +22,6 @@ pub mod types;
 pub mod xml;
 
 pub use auth::Credentials;
+#[cfg(feature = "client")]
 pub use client::{ClientConfig, Device};
 pub use error::{Error, Fault, QName, Result};
