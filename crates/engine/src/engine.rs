@@ -256,16 +256,42 @@ impl Engine {
             renumber_from: None,
         };
         let audit = preset_audit(actor, "preset.add", &spec.id, None, Some(&preset));
-        self.submit(
-            camera,
-            action,
-            PresetWrite::Upsert(preset),
-            audit,
-            Origin::Operator,
-            actor,
-            self.site_ids(),
-        )
-        .await
+        let outcome = self
+            .submit(
+                camera,
+                action,
+                PresetWrite::Upsert(preset.clone()),
+                audit,
+                Origin::Operator,
+                actor,
+                self.site_ids(),
+            )
+            .await?;
+        if outcome.sites.iter().all(|s| s.state == SiteState::Failed) {
+            // Every site refused it for good: a preset no site holds must not
+            // stay in the list (a recall would fail). Undone through the journal.
+            let audit = preset_audit(actor, "preset.add.reverted", camera, Some(&preset), None);
+            let undo = Action::Remove {
+                number: Some(number),
+                token: None,
+            };
+            let first = self.site_ids().into_iter().take(1).collect();
+            self.submit(
+                camera,
+                undo,
+                PresetWrite::Delete(number),
+                audit,
+                Origin::Operator,
+                actor,
+                first,
+            )
+            .await?;
+            return Ok(Outcome {
+                preset: None,
+                ..outcome
+            });
+        }
+        Ok(outcome)
     }
 
     /// Renames, renumbers or re-aims a preset on both sites.

@@ -443,3 +443,54 @@ async fn nameless_rounding_secondary_stays_in_sync() {
         scan.mismatches
     );
 }
+
+#[tokio::test]
+async fn an_add_every_site_refuses_leaves_no_preset_behind() {
+    let sim = sim(1, &["limited=1"], 0, false).await;
+    let engine = engine(&sim, 0.001);
+    let cam = camera(1);
+    engine
+        .add(
+            &cam,
+            AddPreset {
+                number: None,
+                name: name("One"),
+                position: at(0.1),
+            },
+            "x",
+        )
+        .await
+        .expect("add");
+    let refused = engine
+        .add(
+            &cam,
+            AddPreset {
+                number: None,
+                name: name("Two"),
+                position: at(0.2),
+            },
+            "x",
+        )
+        .await
+        .expect("journaled");
+    assert!(
+        refused.sites.iter().all(|s| s.state == SiteState::Failed),
+        "{refused:?}"
+    );
+    assert_eq!(refused.preset, None);
+    let canonical = engine.store().presets(&cam).expect("presets");
+    assert_eq!(
+        canonical.len(),
+        1,
+        "the refused preset was taken back: {canonical:?}"
+    );
+    assert_eq!(engine.store().pending_count().expect("count"), 0);
+    assert!(
+        engine
+            .scan_camera(&cam)
+            .await
+            .expect("scan")
+            .mismatches
+            .is_empty()
+    );
+}

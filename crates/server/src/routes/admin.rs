@@ -53,8 +53,16 @@ fn dto(role: &Role) -> RoleDto {
     }
 }
 
+/// Whether the role grants `admin` on all cameras: what managing users and roles needs.
+fn grants_admin(role: &Role) -> bool {
+    role.grants()
+        .iter()
+        .any(|g| g.permission == Permission::Admin && matches!(g.scope, Scope::AllCameras))
+}
+
 /// Every role.
-#[utoipa::path(get, path = "/api/v1/roles", tag = "session", responses((status = 200, body = [RoleDto])))]
+#[utoipa::path(get, path = "/api/v1/roles", tag = "session",
+    responses((status = 200, body = [RoleDto]), (status = 403, body = crate::error::Problem)))]
 pub async fn list_roles(
     State(state): State<AppState>,
     who: Authed,
@@ -73,7 +81,8 @@ pub async fn list_roles(
 /// Creates or replaces a role.
 #[utoipa::path(put, path = "/api/v1/roles/{name}", tag = "session", request_body = RoleDto,
     params(("name" = String, Path, description = "Role name")),
-    responses((status = 200, body = RoleDto), (status = 400, body = crate::error::Problem)))]
+    responses((status = 200, body = RoleDto), (status = 400, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
 pub async fn put_role(
     State(state): State<AppState>,
     who: Authed,
@@ -95,6 +104,12 @@ pub async fn put_role(
     }
     let role = Role::new(name, grants, body.0.ptz_priority)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // Like deleting it: without it nobody could manage users and roles again.
+    if role.name() == "admin" && !grants_admin(&role) {
+        return Err(ApiError::conflict(
+            "the admin role keeps the admin permission on all cameras",
+        ));
+    }
     state.engine.store().upsert_role(&role_record(&role))?;
     state.engine.store().append_audit(&tandem_store::NewAudit {
         actor: who.user().into(),
@@ -108,7 +123,8 @@ pub async fn put_role(
 
 /// Deletes a role (not `admin`); its users lose it.
 #[utoipa::path(delete, path = "/api/v1/roles/{name}", tag = "session", params(("name" = String, Path, description = "Role name")),
-    responses((status = 204, description = "deleted"), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 204, description = "deleted"), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
 pub async fn delete_role(
     State(state): State<AppState>,
     who: Authed,
@@ -136,7 +152,9 @@ pub struct UserRolesDto {
 /// Replaces a user's roles.
 #[utoipa::path(put, path = "/api/v1/users/{name}/roles", tag = "session", request_body = UserRolesDto,
     params(("name" = String, Path, description = "User name")),
-    responses((status = 204, description = "replaced"), (status = 400, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+    responses((status = 204, description = "replaced"), (status = 400, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem)))]
 pub async fn put_user_roles(
     State(state): State<AppState>,
     who: Authed,
@@ -147,17 +165,28 @@ pub async fn put_user_roles(
     if state.engine.store().user(&name)?.is_none() {
         return Err(ApiError::not_found(format!("no user {name:?}")));
     }
-    let known: Vec<String> = state
-        .engine
-        .store()
-        .roles()?
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
-    if let Some(unknown) = body.0.roles.iter().find(|r| !known.contains(r)) {
+    let known = state.engine.store().roles()?;
+    if let Some(unknown) = body
+        .0
+        .roles
+        .iter()
+        .find(|r| !known.iter().any(|k| k.name == **r))
+    {
         return Err(ApiError::bad_request(format!(
             "there is no role {unknown:?}"
         )));
+    }
+    // Like deleting yourself: another admin can do it.
+    if name == who.user()
+        && !known
+            .iter()
+            .filter(|k| body.0.roles.contains(&k.name))
+            .filter_map(|k| role_from_record(k).ok())
+            .any(|r| grants_admin(&r))
+    {
+        return Err(ApiError::conflict(
+            "you cannot take away your own admin permission",
+        ));
     }
     state.engine.store().set_user_roles(&name, &body.0.roles)?;
     state.engine.store().append_audit(&tandem_store::NewAudit {

@@ -41,11 +41,11 @@ pub struct AuditDto {
     pub action: String,
     /// Which camera.
     pub camera: Option<String>,
-    /// Before.
-    #[schema(value_type = Object)]
+    /// Before (null when the action created something).
+    #[schema(value_type = Option<Object>)]
     pub before: Option<serde_json::Value>,
-    /// After.
-    #[schema(value_type = Object)]
+    /// After (null when the action removed something).
+    #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
     /// This entry's hash in the chain.
     pub hash: String,
@@ -53,7 +53,8 @@ pub struct AuditDto {
 
 /// Audit entries (JSON, or CSV with `format=csv`).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
-    responses((status = 200, body = [AuditDto]), (status = 400, body = crate::error::Problem)))]
+    responses((status = 200, body = [AuditDto]), (status = 400, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem)))]
 pub async fn query(
     State(state): State<AppState>,
     who: Authed,
@@ -141,7 +142,8 @@ pub struct VerifyDto {
 }
 
 /// Verifies the hash chain.
-#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", responses((status = 200, body = VerifyDto)))]
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
+    responses((status = 200, body = VerifyDto), (status = 403, body = crate::error::Problem)))]
 pub async fn verify(State(state): State<AppState>, who: Authed) -> ApiResult<Json<VerifyDto>> {
     who.require(&state, Permission::Admin, None)?;
     let v = state.engine.store().verify_audit()?;

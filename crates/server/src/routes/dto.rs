@@ -12,10 +12,13 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct PositionDto {
     /// Pan.
+    #[schema(minimum = -1.0, maximum = 1.0)]
     pub pan: f64,
     /// Tilt.
+    #[schema(minimum = -1.0, maximum = 1.0)]
     pub tilt: f64,
     /// Zoom.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub zoom: f64,
 }
 
@@ -111,8 +114,10 @@ impl From<&Outcome> for OperationDto {
 #[serde(deny_unknown_fields)]
 pub struct NewPresetDto {
     /// The number; the lowest free one when absent.
+    #[schema(minimum = 1, maximum = 9999)]
     pub number: Option<u32>,
     /// The name: 1 to 64 characters, no control characters.
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
     /// Where it points; absent to save the current view of the active site.
     pub position: Option<PositionDto>,
@@ -122,9 +127,11 @@ pub struct NewPresetDto {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PresetChangeDto {
-    /// A new name.
+    /// A new name: 1 to 64 characters, no control characters.
+    #[schema(min_length = 1, max_length = 64)]
     pub name: Option<String>,
     /// A new number.
+    #[schema(minimum = 1, maximum = 9999)]
     pub number: Option<u32>,
     /// A new position.
     pub position: Option<PositionDto>,

@@ -97,10 +97,13 @@ fn take_control(state: &AppState, who: &Authed, camera: &CameraId) -> ApiResult<
 #[serde(deny_unknown_fields)]
 pub struct ContinuousDto {
     /// Pan velocity in [-1, 1].
+    #[schema(minimum = -1.0, maximum = 1.0)]
     pub pan: f64,
     /// Tilt velocity in [-1, 1].
+    #[schema(minimum = -1.0, maximum = 1.0)]
     pub tilt: f64,
     /// Zoom velocity in [-1, 1].
+    #[schema(minimum = -1.0, maximum = 1.0)]
     pub zoom: f64,
     /// The camera stops by itself after this long (default 1000, at most 60000).
     pub timeout_ms: Option<u64>,
@@ -111,10 +114,13 @@ pub struct ContinuousDto {
 #[serde(deny_unknown_fields)]
 pub struct RelativeDto {
     /// Pan translation in [-2, 2].
+    #[schema(minimum = -2.0, maximum = 2.0)]
     pub pan: f64,
     /// Tilt translation in [-2, 2].
+    #[schema(minimum = -2.0, maximum = 2.0)]
     pub tilt: f64,
     /// Zoom translation in [-1, 1].
+    #[schema(minimum = -1.0, maximum = 1.0)]
     pub zoom: f64,
 }
 
@@ -131,7 +137,9 @@ fn in_range(v: f64, lo: f64, hi: f64, what: &str) -> ApiResult<f64> {
 /// Moves at a velocity until stopped or the timeout.
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/ptz/continuous", tag = "live", request_body = ContinuousDto,
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ServedDto), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, body = ServedDto), (status = 400, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 502, body = crate::error::Problem)))]
 pub async fn continuous(
     State(state): State<AppState>,
     who: Authed,
@@ -158,7 +166,9 @@ pub async fn continuous(
 /// Moves by a translation.
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/ptz/relative", tag = "live", request_body = RelativeDto,
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ServedDto), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, body = ServedDto), (status = 400, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 502, body = crate::error::Problem)))]
 pub async fn relative(
     State(state): State<AppState>,
     who: Authed,
@@ -179,7 +189,9 @@ pub async fn relative(
 /// Moves to a position.
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/ptz/absolute", tag = "live", request_body = PositionDto,
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ServedDto), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, body = ServedDto), (status = 400, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 502, body = crate::error::Problem)))]
 pub async fn absolute(
     State(state): State<AppState>,
     who: Authed,
@@ -196,7 +208,9 @@ pub async fn absolute(
 /// Stops pan, tilt and zoom.
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/ptz/stop", tag = "live",
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ServedDto), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, body = ServedDto), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 502, body = crate::error::Problem)))]
 pub async fn stop(
     State(state): State<AppState>,
     who: Authed,
@@ -210,7 +224,9 @@ pub async fn stop(
 /// Goes to the active site's home position.
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/ptz/home", tag = "live",
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ServedDto), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, body = ServedDto), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 502, body = crate::error::Problem)))]
 pub async fn home(
     State(state): State<AppState>,
     who: Authed,
@@ -224,7 +240,8 @@ pub async fn home(
 /// Position and movement, from the active site.
 #[utoipa::path(get, path = "/api/v1/cameras/{camera}/ptz/status", tag = "live",
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ServedDto)))]
+    responses((status = 200, body = ServedDto), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 502, body = crate::error::Problem)))]
 pub async fn status(
     State(state): State<AppState>,
     who: Authed,
@@ -251,7 +268,8 @@ pub struct ControlDto {
 
 /// Who holds manual control of a camera.
 #[utoipa::path(get, path = "/api/v1/cameras/{camera}/control", tag = "live",
-    params(("camera" = String, Path, description = "Camera id")), responses((status = 200, body = ControlDto)))]
+    params(("camera" = String, Path, description = "Camera id")),
+    responses((status = 200, body = ControlDto), (status = 404, body = crate::error::Problem)))]
 pub async fn control(
     State(state): State<AppState>,
     _who: Authed,
@@ -272,7 +290,8 @@ pub async fn control(
 
 /// Releases the caller's manual control (or reservation).
 #[utoipa::path(delete, path = "/api/v1/cameras/{camera}/control", tag = "live",
-    params(("camera" = String, Path, description = "Camera id")), responses((status = 200, body = ControlDto)))]
+    params(("camera" = String, Path, description = "Camera id")),
+    responses((status = 200, body = ControlDto), (status = 404, body = crate::error::Problem)))]
 pub async fn release(
     State(state): State<AppState>,
     who: Authed,
@@ -290,7 +309,8 @@ pub async fn release(
 /// Reserves a camera for preset work (admins): exclusive until released.
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/reserve", tag = "live",
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ControlDto), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, body = ControlDto), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
 pub async fn reserve(
     State(state): State<AppState>,
     who: Authed,

@@ -16,10 +16,14 @@ use std::time::Instant;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -31,7 +35,9 @@ use crate::state::AppState;
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// A JSON body whose rejections are problem+json 4xx answers.
+/// A JSON body whose rejections are problem+json 4xx answers: 400 when it is
+/// not the JSON expected, 413 over [`MAX_BODY_BYTES`], 415 without a JSON
+/// content type.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
@@ -45,11 +51,19 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(JsonBody(value)),
-            Err(rejection) => Err(ApiError::new(
-                rejection.status(),
-                "Bad request body",
-                rejection.body_text(),
-            )),
+            Err(rejection) => {
+                // axum answers 422 for well-formed JSON of the wrong shape: to a
+                // client that is the same mistake as malformed JSON, so one status.
+                let status = match &rejection {
+                    JsonRejection::JsonDataError(_) => StatusCode::BAD_REQUEST,
+                    other => other.status(),
+                };
+                Err(ApiError::new(
+                    status,
+                    "Bad request body",
+                    rejection.body_text(),
+                ))
+            }
         }
     }
 }
@@ -134,7 +148,8 @@ pub fn api() -> OpenApiRouter<AppState> {
 
 /// The whole service: the API, `/api/openapi.json`, the body limit and metrics.
 pub fn app(state: AppState) -> Router {
-    let (router, openapi) = api().split_for_parts();
+    let (router, mut openapi) = api().split_for_parts();
+    declare_common_responses(&mut openapi);
     let openapi = std::sync::Arc::new(openapi);
     router
         .route(
@@ -146,8 +161,106 @@ pub fn app(state: AppState) -> Router {
         )
         .fallback(|| async { ApiError::not_found("no such route; see /api/openapi.json") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::map_response(problem_json))
         .layer(middleware::from_fn_with_state(state.clone(), measure))
         .with_state(state)
+}
+
+/// Declares what an operation answers because of the extractors it takes, so
+/// that no handler has to repeat it: 401 where [`crate::auth::Authed`] is
+/// needed (every operation not marked public), and 400, 413 and 415 where a
+/// [`JsonBody`] is read. Every [`crate::error::Problem`] is declared as
+/// `application/problem+json`, the content type [`ApiError`] answers with.
+fn declare_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
+    const PROBLEM_JSON: &str = "application/problem+json";
+    let problem = |description: &str| -> RefOr<utoipa::openapi::Response> {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                PROBLEM_JSON,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .into()
+    };
+    let public = SecurityRequirement::default();
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let responses = &mut operation.responses.responses;
+            for response in responses.values_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                let is_problem = response.content.get("application/json").is_some_and(|c| {
+                    matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem"))
+                });
+                if is_problem
+                    && let Some(content) = response.content.shift_remove("application/json")
+                {
+                    response.content.insert(PROBLEM_JSON.into(), content);
+                }
+            }
+            let secured = operation
+                .security
+                .as_ref()
+                .is_none_or(|s| !s.contains(&public));
+            if secured {
+                responses
+                    .entry("401".into())
+                    .or_insert_with(|| problem("no valid credentials"));
+            }
+            if operation.request_body.is_some() {
+                for (status, description) in [
+                    ("400", "the body is not the JSON expected, or breaks a rule"),
+                    ("413", "the body is larger than 64 KiB"),
+                    ("415", "the body is not application/json"),
+                ] {
+                    responses
+                        .entry(status.into())
+                        .or_insert_with(|| problem(description));
+                }
+            }
+        }
+    }
+}
+
+/// The framework's own 4xx answers (a path or query string that does not
+/// parse, a method the route lacks) in problem+json like every other error,
+/// with their headers (`Allow`) kept.
+async fn problem_json(response: Response) -> Response {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !response.status().is_client_error() || is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let title = parts.status.canonical_reason().unwrap_or("Client error");
+    let detail = if text.is_empty() {
+        title.to_string()
+    } else {
+        text
+    };
+    let mut problem = ApiError::new(parts.status, title, detail).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    problem
 }
 
 /// Records each request's latency by matched route.

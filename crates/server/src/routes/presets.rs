@@ -32,16 +32,60 @@ fn name(n: String) -> ApiResult<PresetName> {
     PresetName::new(n).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-/// 200 when every site applied it, 202 when a part is pending.
-fn answer(state: &AppState, outcome: &Outcome) -> (StatusCode, Json<OperationDto>) {
+/// Sites refuse a second preset of the same name on a camera (ONVIF's
+/// `ter:PresetExist`), so refuse it before anything is journaled: a client's
+/// mistake is a 409 now, not a preset no site holds and a 502 on its recall.
+fn check_name_free(
+    state: &AppState,
+    camera: &CameraId,
+    name: &PresetName,
+    except: Option<PresetNumber>,
+) -> ApiResult<()> {
+    let presets = state.engine.store().presets(camera)?;
+    match presets
+        .iter()
+        .find(|p| p.name == *name && Some(p.number) != except)
+    {
+        Some(taken) => Err(ApiError::conflict(format!(
+            "camera {camera} already has a preset named {:?} (number {})",
+            name.as_str(),
+            taken.number
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// 200 when every site applied it (or one did and another refused it: the
+/// body says which), 202 when a part is pending, 409 problem+json with each
+/// site's words when every site refused it (then nothing changed): the
+/// devices' state does not allow it, which the caller can act on.
+fn answer(state: &AppState, outcome: &Outcome) -> ApiResult<(StatusCode, Json<OperationDto>)> {
     let dto = OperationDto::from(outcome);
     state.emit("operation", &dto);
-    let status = if outcome.is_complete() {
-        StatusCode::OK
-    } else {
-        StatusCode::ACCEPTED
-    };
-    (status, Json(dto))
+    if !outcome.is_complete() {
+        return Ok((StatusCode::ACCEPTED, Json(dto)));
+    }
+    if outcome
+        .sites
+        .iter()
+        .all(|s| s.state == tandem_store::SiteState::Failed)
+    {
+        let words: Vec<String> = dto
+            .sites
+            .iter()
+            .map(|s| format!("{}: {}", s.site, s.error.as_deref().unwrap_or("refused")))
+            .collect();
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "Refused by every site",
+            format!(
+                "operation {} was refused by every site; nothing changed. {}",
+                outcome.operation,
+                words.join("; ")
+            ),
+        ));
+    }
+    Ok((StatusCode::OK, Json(dto)))
 }
 
 /// A locked preset may be changed only with `preset.manage_locked`.
@@ -65,7 +109,8 @@ fn check_locked(
 /// A camera's presets.
 #[utoipa::path(get, path = "/api/v1/cameras/{camera}/presets", tag = "presets",
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = [PresetDto]), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = [PresetDto]), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     who: Authed,
@@ -82,7 +127,9 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/presets", tag = "presets", request_body = NewPresetDto,
     params(("camera" = String, Path, description = "Camera id")),
     responses((status = 200, body = OperationDto), (status = 202, body = OperationDto),
-        (status = 400, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+        (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 502, body = crate::error::Problem)))]
 pub async fn create(
     State(state): State<AppState>,
     who: Authed,
@@ -100,15 +147,18 @@ pub async fn create(
             None => PositionSource::Current,
         },
     };
+    check_name_free(&state, &camera, &request.name, None)?;
     let outcome = state.engine.add(&camera, request, who.user()).await?;
-    Ok(answer(&state, &outcome))
+    answer(&state, &outcome)
 }
 
 /// Renames, renumbers or re-aims a preset on both sites.
 #[utoipa::path(patch, path = "/api/v1/cameras/{camera}/presets/{number}", tag = "presets", request_body = PresetChangeDto,
-    params(("camera" = String, Path, description = "Camera id"), ("number" = u32, Path, description = "Preset number")),
+    params(("camera" = String, Path, description = "Camera id"), ("number" = u32, Path, minimum = 1, maximum = 9999, description = "Preset number")),
     responses((status = 200, body = OperationDto), (status = 202, body = OperationDto),
-        (status = 400, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+        (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 502, body = crate::error::Problem)))]
 pub async fn update(
     State(state): State<AppState>,
     who: Authed,
@@ -140,14 +190,20 @@ pub async fn update(
             "nothing to change: give name, number, position or current_view",
         ));
     }
+    if let Some(new_name) = &request.name {
+        check_name_free(&state, &camera, new_name, Some(n))?;
+    }
     let outcome = state.engine.update(&camera, n, request, who.user()).await?;
-    Ok(answer(&state, &outcome))
+    answer(&state, &outcome)
 }
 
 /// Deletes a preset on both sites.
 #[utoipa::path(delete, path = "/api/v1/cameras/{camera}/presets/{number}", tag = "presets",
-    params(("camera" = String, Path, description = "Camera id"), ("number" = u32, Path, description = "Preset number")),
-    responses((status = 200, body = OperationDto), (status = 202, body = OperationDto), (status = 404, body = crate::error::Problem)))]
+    params(("camera" = String, Path, description = "Camera id"), ("number" = u32, Path, minimum = 1, maximum = 9999, description = "Preset number")),
+    responses((status = 200, body = OperationDto), (status = 202, body = OperationDto),
+        (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 502, body = crate::error::Problem)))]
 pub async fn delete(
     State(state): State<AppState>,
     who: Authed,
@@ -158,13 +214,15 @@ pub async fn delete(
     let n = number(n)?;
     check_locked(&state, &who, &camera, n)?;
     let outcome = state.engine.delete(&camera, n, who.user()).await?;
-    Ok(answer(&state, &outcome))
+    answer(&state, &outcome)
 }
 
 /// Recalls a preset by number on the active site (each site's own token).
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/presets/{number}/recall", tag = "presets",
-    params(("camera" = String, Path, description = "Camera id"), ("number" = u32, Path, description = "Preset number")),
-    responses((status = 200, body = super::live::ServedDto), (status = 404, body = crate::error::Problem)))]
+    params(("camera" = String, Path, description = "Camera id"), ("number" = u32, Path, minimum = 1, maximum = 9999, description = "Preset number")),
+    responses((status = 200, body = super::live::ServedDto), (status = 400, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 502, body = crate::error::Problem)))]
 pub async fn recall(
     State(state): State<AppState>,
     who: Authed,

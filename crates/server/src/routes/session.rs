@@ -268,7 +268,8 @@ pub async fn list_tokens(
 
 /// Revokes a token (the caller's own, or any for admins).
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "session", params(("id" = i64, Path, description = "Token id")),
-    responses((status = 204, description = "revoked"), (status = 404, body = crate::error::Problem)))]
+    responses((status = 204, description = "revoked"), (status = 400, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     who: Authed,
@@ -316,7 +317,8 @@ pub struct NewUserDto {
 }
 
 /// Every user (admins).
-#[utoipa::path(get, path = "/api/v1/users", tag = "session", responses((status = 200, body = [UserDto])))]
+#[utoipa::path(get, path = "/api/v1/users", tag = "session",
+    responses((status = 200, body = [UserDto]), (status = 403, body = crate::error::Problem)))]
 pub async fn list_users(
     State(state): State<AppState>,
     who: Authed,
@@ -337,7 +339,8 @@ pub async fn list_users(
 
 /// Creates a user (admins).
 #[utoipa::path(post, path = "/api/v1/users", tag = "session", request_body = NewUserDto,
-    responses((status = 201, body = UserDto), (status = 400, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 201, body = UserDto), (status = 400, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
 pub async fn create_user(
     State(state): State<AppState>,
     who: Authed,
@@ -372,7 +375,8 @@ pub async fn create_user(
 
 /// Deletes a user (admins; not yourself).
 #[utoipa::path(delete, path = "/api/v1/users/{name}", tag = "session", params(("name" = String, Path, description = "User name")),
-    responses((status = 204, description = "deleted"), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 204, description = "deleted"), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
 pub async fn delete_user(
     State(state): State<AppState>,
     who: Authed,

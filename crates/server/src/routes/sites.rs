@@ -90,7 +90,7 @@ pub async fn history(State(state): State<AppState>, _who: Authed) -> Json<Vec<Sw
 
 /// Returns live control to the primary now (admins), when it is up.
 #[utoipa::path(post, path = "/api/v1/sites/failback", tag = "sites",
-    responses((status = 200, body = [SiteDto]), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, body = [SiteDto]), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
 pub async fn failback(State(state): State<AppState>, who: Authed) -> ApiResult<Json<Vec<SiteDto>>> {
     who.require(&state, Permission::Admin, None)?;
     if !state.live.failback() {

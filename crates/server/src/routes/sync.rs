@@ -41,7 +41,8 @@ pub struct ScanDto {
 
 /// Scans cameras now (32 in flight per site).
 #[utoipa::path(post, path = "/api/v1/scans", tag = "mismatches", request_body = ScanRequest,
-    responses((status = 200, body = [ScanDto]), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = [ScanDto]), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
 pub async fn scan(
     State(state): State<AppState>,
     who: Authed,
@@ -99,11 +100,11 @@ pub struct MismatchDto {
     pub key: String,
     /// `only_on_primary`, `only_on_secondary`, `name_differs`, `number_differs` or `position_differs`.
     pub kind: String,
-    /// The primary's preset.
-    #[schema(value_type = Object)]
+    /// The primary's preset (null when only on the secondary).
+    #[schema(value_type = Option<Object>)]
     pub primary: serde_json::Value,
-    /// The secondary's preset.
-    #[schema(value_type = Object)]
+    /// The secondary's preset (null when only on the primary).
+    #[schema(value_type = Option<Object>)]
     pub secondary: serde_json::Value,
     /// Positions were not compared: a site reports none.
     pub position_unknown: bool,
@@ -121,7 +122,8 @@ pub struct MismatchQuery {
 
 /// The open mismatches.
 #[utoipa::path(get, path = "/api/v1/mismatches", tag = "mismatches", params(MismatchQuery),
-    responses((status = 200, body = [MismatchDto])))]
+    responses((status = 200, body = [MismatchDto]), (status = 400, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
 pub async fn mismatches(
     State(state): State<AppState>,
     _who: Authed,
@@ -174,7 +176,9 @@ pub struct RepairDto {
 /// Plans (dry run) or applies a repair of one camera in the chosen direction.
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/repair", tag = "mismatches", request_body = RepairRequest,
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = RepairDto), (status = 400, body = crate::error::Problem)))]
+    responses((status = 200, body = RepairDto), (status = 400, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 502, body = crate::error::Problem)))]
 pub async fn repair(
     State(state): State<AppState>,
     who: Authed,
@@ -252,7 +256,8 @@ pub struct JournalQuery {
 
 /// The journal of operations, newest first.
 #[utoipa::path(get, path = "/api/v1/operations", tag = "operations", params(JournalQuery),
-    responses((status = 200, body = [JournalDto])))]
+    responses((status = 200, body = [JournalDto]), (status = 400, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
 pub async fn operations(
     State(state): State<AppState>,
     _who: Authed,
