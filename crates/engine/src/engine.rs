@@ -131,6 +131,23 @@ pub struct Engine {
     /// Who holds manual control of which camera: preset work that moves a
     /// camera waits while someone else controls it (see docs/design/journal.md).
     sessions: Arc<crate::live::ControlSessions>,
+    /// Every change of an operation's state on a site, for the event stream.
+    progress: tokio::sync::broadcast::Sender<Progress>,
+}
+
+/// An operation's new state on one site.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Progress {
+    /// The operation.
+    pub operation: i64,
+    /// Its camera.
+    pub camera: CameraId,
+    /// The site.
+    pub site: SiteId,
+    /// The new state.
+    pub state: SiteState,
+    /// The device's words or the transient error, if any.
+    pub error: Option<String>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -167,6 +184,7 @@ impl Engine {
             queues: Mutex::new(HashMap::new()),
             cameras: Mutex::new(HashMap::new()),
             sessions: Arc::new(crate::live::ControlSessions::default()),
+            progress: tokio::sync::broadcast::channel(1024).0,
         }))
     }
 
@@ -184,6 +202,32 @@ impl Engine {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Receives every change of an operation's state on a site, including the
+    /// background ones (a pending part applied when its site returned).
+    pub fn subscribe_progress(&self) -> tokio::sync::broadcast::Receiver<Progress> {
+        self.progress.subscribe()
+    }
+
+    /// Records an operation's state on a site and tells the subscribers.
+    fn record(
+        &self,
+        op: &Operation,
+        site: &SiteId,
+        state: SiteState,
+        error: Option<&str>,
+        next_attempt: Option<chrono::DateTime<Utc>>,
+    ) -> Result<(), EngineError> {
+        self.store.mark(op.id, site, state, error, next_attempt)?;
+        let _ = self.progress.send(Progress {
+            operation: op.id.0,
+            camera: op.camera.clone(),
+            site: site.clone(),
+            state,
+            error: error.map(str::to_string),
+        });
+        Ok(())
     }
 
     /// Manual control sessions, shared with live control.
@@ -520,8 +564,7 @@ impl Engine {
                 Ok(a) => a,
                 Err(e) => {
                     let message = format!("journal entry cannot be read: {e}");
-                    self.store
-                        .mark(op.id, site, SiteState::Failed, Some(&message), None)?;
+                    self.record(&op, site, SiteState::Failed, Some(&message), None)?;
                     continue;
                 }
             };
@@ -533,8 +576,7 @@ impl Engine {
             {
                 let message = format!("waiting: {} is controlling the camera", holder.user);
                 let next = Utc::now() + chrono::TimeDelta::milliseconds(500);
-                self.store
-                    .mark(op.id, site, SiteState::Pending, Some(&message), Some(next))?;
+                self.record(&op, site, SiteState::Pending, Some(&message), Some(next))?;
                 return Ok(());
             }
             match apply::apply(
@@ -547,16 +589,15 @@ impl Engine {
             .await
             {
                 Ok(()) => {
-                    self.store
-                        .mark(op.id, site, SiteState::Applied, None, None)?;
+                    self.record(&op, site, SiteState::Applied, None, None)?;
                     tracing::info!(operation = op.id.0, %camera, %site, "applied");
                 }
                 Err(e) if e.is_retryable() => {
                     let attempts = site_progress(&op, site).map(|p| p.attempts).unwrap_or(0);
                     let delay = self.retry.delay(attempts);
                     let next = Utc::now() + chrono::TimeDelta::from_std(delay).unwrap_or_default();
-                    self.store.mark(
-                        op.id,
+                    self.record(
+                        &op,
                         site,
                         SiteState::Pending,
                         Some(&e.to_string()),
@@ -566,8 +607,7 @@ impl Engine {
                     return Ok(());
                 }
                 Err(e) => {
-                    self.store
-                        .mark(op.id, site, SiteState::Failed, Some(&e.to_string()), None)?;
+                    self.record(&op, site, SiteState::Failed, Some(&e.to_string()), None)?;
                     tracing::warn!(operation = op.id.0, %camera, %site, error = %e, "failed");
                 }
             }

@@ -33,7 +33,8 @@ impl Default for WatchPolicy {
 }
 
 /// What the watcher reports as it works.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum WatchEvent {
     /// A site stopped answering.
     SiteDown(SiteId),

@@ -74,6 +74,22 @@ impl AppState {
         }
     }
 
+    /// Forwards the engine's per-site progress of operations (background
+    /// retries included) to the event stream as `progress` events.
+    pub fn spawn_progress_forwarder(&self) -> tokio::task::JoinHandle<()> {
+        let state = self.clone();
+        let mut progress = self.engine.subscribe_progress();
+        tokio::spawn(async move {
+            loop {
+                match progress.recv().await {
+                    Ok(p) => state.emit("progress", &p),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        })
+    }
+
     /// Forwards live control's events (site health, active site) to the event
     /// stream, and writes every switch of the active site to the audit log.
     pub fn spawn_live_forwarder(&self) -> tokio::task::JoinHandle<()> {

@@ -687,3 +687,51 @@ async fn metrics_report_api_and_onvif_latency_per_site_and_site_state() {
         assert!(text.contains(needle), "{needle} missing in:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn background_progress_of_a_pending_site_reaches_the_event_stream() {
+    let w = world(1).await;
+    let _progress = w.state.spawn_progress_forwarder();
+    let admin = w.user("bg", &[Permission::Admin], 32000);
+    let mut events = w.state.events.subscribe();
+    w.sim.set_faults(
+        2,
+        Faults {
+            down: true,
+            ..Faults::default()
+        },
+    );
+    let body = serde_json::json!({ "name": "Later", "position": { "pan": -0.2, "tilt": 0.0, "zoom": 0.0 } });
+    let (status, outcome) = w
+        .call(
+            Method::POST,
+            "/api/v1/cameras/cam-1/presets",
+            Some(&admin),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{outcome}");
+    w.sim.set_faults(2, Faults::default());
+    assert_eq!(
+        w.state
+            .engine
+            .settle(Duration::from_secs(10))
+            .await
+            .expect("settle"),
+        0
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("an event in time")
+            .expect("open");
+        if event.event == "progress"
+            && event.data["site"] == "secondary"
+            && event.data["state"] == "applied"
+        {
+            assert_eq!(event.data["operation"], outcome["operation"]);
+            break;
+        }
+    }
+}

@@ -70,6 +70,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
     let _monitor = live.spawn_monitor();
     let _forwarder = state.spawn_live_forwarder();
+    let _progress = state.spawn_progress_forwarder();
     let engine = ctx.engine.clone();
     let watch = WatchPolicy {
         scan_every: (args.scan_every_min > 0)
