@@ -24,6 +24,8 @@ struct Cli {
 enum Command {
     /// Run simulated ONVIF PTZ sites on loopback until stopped.
     Sim(cmd::sim::Args),
+    /// The main job in one command: simulated sites and the service, no configuration.
+    Demo(cmd::demo::Args),
     /// Run the service: REST API, live control with failover, background sync.
     Serve(cmd::serve::Args),
     /// Validate a configuration and probe its bindings; pair cameras across sites.
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Sim(args) => cmd::sim::run(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Demo(args) => cmd::demo::run(args).await.map(|()| ExitCode::SUCCESS),
             Command::Serve(args) => cmd::serve::run(args).await.map(|()| ExitCode::SUCCESS),
             Command::Config(c) => cmd::config::run(c).await,
             Command::Presets(c) => cmd::presets::run(c).await,

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod client;
 pub mod config;
 pub mod context;
+pub mod demo;
 pub mod presets;
 pub mod serve;
 pub mod sim;

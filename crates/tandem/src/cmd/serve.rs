@@ -40,6 +40,36 @@ pub struct Args {
     /// Minutes between full scans (0: only when a site comes back).
     #[arg(long, default_value_t = 60)]
     scan_every_min: u64,
+    /// The first admin's password when the store has no users (`tandem demo` sets it).
+    #[arg(skip)]
+    admin_password: Option<String>,
+}
+
+impl Args {
+    /// The service as `tandem demo` runs it: default policies, this configuration and address.
+    pub fn for_demo(
+        config: std::path::PathBuf,
+        listen: SocketAddr,
+        admin_password: String,
+    ) -> Self {
+        Args {
+            config: ConfigArg {
+                config,
+                wait_ms: 10_000,
+                server: None,
+                token: None,
+            },
+            listen,
+            probe_interval_ms: 500,
+            failures_to_down: 2,
+            successes_to_up: 3,
+            failback_hold_s: 10,
+            manual_failback: false,
+            command_timeout_ms: 1500,
+            scan_every_min: 5,
+            admin_password: Some(admin_password),
+        }
+    }
 }
 
 /// Runs the service until Ctrl-C.
@@ -55,7 +85,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let live = Live::new(ctx.engine.clone(), policy)?;
     let state = AppState::new(ctx.engine.clone(), live.clone());
-    let admin_password = std::env::var("TANDEM_ADMIN_PASSWORD").ok();
+    let admin_password = args
+        .admin_password
+        .clone()
+        .or_else(|| std::env::var("TANDEM_ADMIN_PASSWORD").ok());
     if let Some(password) = state.users.ensure_admin(admin_password)? {
         println!(
             "created user admin with password {password}  (shown once; change it, or set TANDEM_ADMIN_PASSWORD before the first start)"

@@ -115,7 +115,7 @@ fn print_endpoints(sim: &Simulator, json: bool) -> anyhow::Result<()> {
 }
 
 /// A tandem configuration for the simulator's first two sites.
-fn config_for(sim: &Simulator) -> anyhow::Result<String> {
+pub fn config_for(sim: &Simulator) -> anyhow::Result<String> {
     anyhow::ensure!(
         sim.sites().len() >= 2,
         "--write-config needs at least two sites"

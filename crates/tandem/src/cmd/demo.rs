@@ -1,0 +1,93 @@
+//! `tandem demo`: the main job in one command, with no configuration: two
+//! simulated sites of eight cameras with mixed vendor quirks and seeded
+//! presets (with one deliberate mismatch of each kind), and the service on an
+//! embedded store in a data folder.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use tandem_sim::{SimConfig, Simulator};
+
+/// Arguments of `tandem demo`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The data folder (configuration and store); its store is started afresh each run.
+    #[arg(long, default_value = "tandem-demo")]
+    data: PathBuf,
+    /// Address of the service.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Cameras per site.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(6..=1000))]
+    cameras: u32,
+}
+
+/// The quirks of the demo's sites: a camera-like primary; a VMS-bridge-like
+/// secondary with GUID tokens, some rounding, a nameless camera and a limit,
+/// and one numeric camera, where a renumbered preset can show.
+const PROFILES: [&str; 5] = [
+    "2=vms",
+    "2/5=camera",
+    "2/2=vms+rounded=0.0005",
+    "2/7=vms+nameless",
+    "2/8=vms+limited=12",
+];
+
+/// Runs the demo until Ctrl-C.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("cannot create {}", args.data.display()))?;
+    for stale in ["tandem.db", "tandem.db-wal", "tandem.db-shm"] {
+        let path = args.data.join(stale);
+        if path.exists() {
+            std::fs::remove_file(&path).with_context(|| {
+                format!("cannot remove the previous demo store {}", path.display())
+            })?;
+        }
+    }
+    let config = SimConfig {
+        sites: 2,
+        cameras: args.cameras as usize,
+        profiles: PROFILES
+            .iter()
+            .map(|p| p.parse())
+            .collect::<Result<_, _>>()
+            .map_err(anyhow::Error::msg)?,
+        seed_presets: 6,
+        drift: true,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(config).await?;
+    let config_path = args.data.join("tandem.toml");
+    std::fs::write(&config_path, super::sim::config_for(&sim)?)
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
+    let password = std::env::var("TANDEM_ADMIN_PASSWORD").unwrap_or_else(|_| {
+        rand::random::<[u8; 9]>()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    });
+    println!(
+        "tandem demo: 2 simulated sites x {} cameras, presets seeded with one mismatch of each kind",
+        args.cameras
+    );
+    println!(
+        "  service:    http://{}  (log in: admin / {password})",
+        args.listen
+    );
+    println!(
+        "  simulator:  {}  (take the primary down: curl -X PATCH {}/api/sites/1/faults -H 'content-type: application/json' -d '{{\"down\":true}}')",
+        sim.control_url(),
+        sim.control_url()
+    );
+    println!("  data:       {}", args.data.display());
+    let result = super::serve::run(super::serve::Args::for_demo(
+        config_path,
+        args.listen,
+        password,
+    ))
+    .await;
+    sim.shutdown();
+    result
+}
