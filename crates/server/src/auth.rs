@@ -31,7 +31,7 @@ impl FromRequestParts<AppState> for Authed {
             .map(str::trim);
         let result = match bearer {
             Some(secret) => state.users.principal_for_token(secret),
-            None => match session_cookie(parts) {
+            None => match session_cookie(&parts.headers) {
                 Some(secret) => state.users.principal_for_session(&secret),
                 None => return Err(ApiError::unauthorized()),
             },
@@ -49,9 +49,8 @@ impl FromRequestParts<AppState> for Authed {
 }
 
 /// The session secret from the `Cookie` header, if any.
-pub fn session_cookie(parts: &Parts) -> Option<String> {
-    parts
-        .headers
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())

@@ -166,15 +166,7 @@ pub async fn logout(
     who: Authed,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let secret = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(n, _)| *n == SESSION_COOKIE)
-        .map(|(_, v)| v.to_string());
-    if let Some(secret) = secret {
+    if let Some(secret) = crate::auth::session_cookie(&headers) {
         state
             .users
             .end_session(&secret)
