@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
 # Runs every test, after installing what the tests need on a fresh machine:
-# xmllint (schema validation) and a Python virtual environment with the
-# independent ONVIF peer onvif-zeep-async and schemathesis (which tests the API
-# against its OpenAPI document). Safe to run again: installs are skipped when
-# present.
+# xmllint (schema validation), Debian's Chromium and ChromeDriver (the console's
+# end-to-end test), a Python virtual environment with the independent ONVIF
+# peer onvif-zeep-async and schemathesis (which tests the API against its
+# OpenAPI document), and playwright-core (drives Chromium). Safe to run again:
+# installs are skipped when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v xmllint >/dev/null 2>&1; then
-  echo "== installing libxml2-utils (xmllint)"
+packages=()
+command -v xmllint >/dev/null 2>&1 || packages+=(libxml2-utils)
+[ -x /usr/bin/chromium ] || packages+=(chromium)
+[ -x /usr/bin/chromedriver ] || packages+=(chromium-driver)
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "== installing ${packages[*]}"
   if [ "$(id -u)" -eq 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
   "${apt_get[@]}" update -qq
-  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq libxml2-utils >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq "${packages[@]}" >/dev/null
+fi
+
+if [ ! -d crates/tandem/tests/e2e/node_modules/playwright-core ]; then
+  echo "== installing playwright-core (drives Debian's Chromium; no browser download)"
+  (cd crates/tandem/tests/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
 fi
 
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import onvif" 2>/dev/null; then

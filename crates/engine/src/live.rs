@@ -279,6 +279,39 @@ impl Live {
             .unwrap_or_else(|| EngineError::NoSite(camera.clone(), "no site configured".into())))
     }
 
+    /// The camera's current picture from `site`, or from the active site and
+    /// then the others in failover order. A failed snapshot does not mark a
+    /// site down: the snapshot service of a device can fail on its own.
+    pub async fn snapshot(
+        &self,
+        camera: &CameraId,
+        site: Option<&SiteId>,
+    ) -> Result<(SiteId, Vec<u8>), EngineError> {
+        let order = match site {
+            Some(site) => vec![site.clone()],
+            None => self.order(),
+        };
+        let mut last = None;
+        for site in order {
+            let binding = self.engine.bindings().get(camera, &site)?;
+            match tokio::time::timeout(self.policy.command_timeout, binding.snapshot()).await {
+                Ok(Ok(jpeg)) => return Ok((site, jpeg)),
+                Ok(Err(e)) => last = Some(e),
+                Err(_) => {
+                    last = Some(EngineError::Device {
+                        site: site.clone(),
+                        camera: camera.clone(),
+                        message: "no snapshot within the command timeout".into(),
+                        retryable: true,
+                        fault: None,
+                    })
+                }
+            }
+        }
+        Err(last
+            .unwrap_or_else(|| EngineError::NoSite(camera.clone(), "no site configured".into())))
+    }
+
     /// Sites in the order a command tries them: the active one, then the
     /// others by priority, up ones before down ones (a down site is still tried
     /// last: it may have come back before the monitor noticed).

@@ -114,6 +114,7 @@ pub struct Binding {
     pub device: Device,
     configured_profile: Option<String>,
     profile: OnceCell<String>,
+    snapshot_uri: OnceCell<String>,
     limit: Arc<Semaphore>,
 }
 
@@ -149,6 +150,26 @@ impl Binding {
             })
             .await?;
         Ok(token)
+    }
+
+    /// The camera's current picture as JPEG, from the snapshot URI the device
+    /// gives (asked once, then kept).
+    pub async fn snapshot(&self) -> Result<Vec<u8>, EngineError> {
+        let uri = self
+            .snapshot_uri
+            .get_or_try_init(|| async {
+                let profile = self.profile().await?.to_string();
+                let _permit = self.permit().await;
+                self.device
+                    .get_snapshot_uri(&profile)
+                    .await
+                    .map_err(|e| self.onvif(e))
+            })
+            .await?;
+        self.device
+            .fetch_snapshot(uri)
+            .await
+            .map_err(|e| self.onvif(e))
     }
 
     /// Waits for a slot among the site's calls in flight.
@@ -195,6 +216,14 @@ impl Transport for MeteredTransport {
             }
             result
         })
+    }
+
+    fn get(
+        &self,
+        request: tandem_onvif::client::HttpRequest,
+    ) -> tandem_onvif::client::TransportFuture<'_> {
+        // Snapshots are not ONVIF calls: not metered.
+        self.inner.get(request)
     }
 }
 
@@ -272,6 +301,7 @@ impl Bindings {
                     ),
                     configured_profile: b.profile.clone(),
                     profile: OnceCell::new(),
+                    snapshot_uri: OnceCell::new(),
                     limit,
                 };
                 by_pair.insert((camera.id.clone(), b.site.clone()), Arc::new(binding));

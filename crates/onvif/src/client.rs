@@ -60,6 +60,18 @@ pub trait Transport: Send + Sync {
     /// Posts one request. Must map connection failures to [`Error::Transport`],
     /// an elapsed timeout to [`Error::Timeout`] and an oversized body to [`Error::TooLarge`].
     fn post(&self, request: HttpRequest) -> TransportFuture<'_>;
+
+    /// Gets one resource (a snapshot), with the same error mapping as
+    /// [`Transport::post`]; `body` is ignored. Transports that only carry SOAP
+    /// need not implement it.
+    fn get(&self, request: HttpRequest) -> TransportFuture<'_> {
+        Box::pin(async move {
+            Err(Error::Transport {
+                url: request.url,
+                message: "this transport cannot GET".into(),
+            })
+        })
+    }
 }
 
 /// The HTTP transport: a pooled `reqwest` client.
@@ -86,64 +98,83 @@ impl HttpTransport {
     }
 }
 
-impl Transport for HttpTransport {
-    fn post(&self, request: HttpRequest) -> TransportFuture<'_> {
-        Box::pin(async move {
-            let url = request.url.clone();
-            let timeout = request.timeout;
-            let work = async {
-                let mut builder = self.client.post(&request.url).body(request.body);
-                for (name, value) in &request.headers {
-                    builder = builder.header(name, value);
-                }
-                let mut response = builder
-                    .send()
-                    .await
-                    .map_err(|e| transport_error(&url, &e))?;
-                let status = response.status().as_u16();
-                let www_authenticate = response
-                    .headers()
-                    .get_all(reqwest::header::WWW_AUTHENTICATE)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok().map(str::to_string))
-                    .collect();
-                let limit = request.max_response_bytes;
-                if response
-                    .content_length()
-                    .is_some_and(|len| len > limit as u64)
-                {
+impl HttpTransport {
+    /// Sends `builder`'s request within the timeout, reading at most the size cap.
+    async fn exchange(
+        &self,
+        builder: reqwest::RequestBuilder,
+        request: HttpRequest,
+    ) -> Result<HttpResponse> {
+        let url = request.url.clone();
+        let timeout = request.timeout;
+        let work = async {
+            let mut builder = builder;
+            for (name, value) in &request.headers {
+                builder = builder.header(name, value);
+            }
+            let mut response = builder
+                .send()
+                .await
+                .map_err(|e| transport_error(&url, &e))?;
+            let status = response.status().as_u16();
+            let www_authenticate = response
+                .headers()
+                .get_all(reqwest::header::WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_string))
+                .collect();
+            let limit = request.max_response_bytes;
+            if response
+                .content_length()
+                .is_some_and(|len| len > limit as u64)
+            {
+                return Err(Error::TooLarge {
+                    url: url.clone(),
+                    limit,
+                });
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| transport_error(&url, &e))?
+            {
+                if body.len() + chunk.len() > limit {
                     return Err(Error::TooLarge {
                         url: url.clone(),
                         limit,
                     });
                 }
-                let mut body = Vec::new();
-                while let Some(chunk) = response
-                    .chunk()
-                    .await
-                    .map_err(|e| transport_error(&url, &e))?
-                {
-                    if body.len() + chunk.len() > limit {
-                        return Err(Error::TooLarge {
-                            url: url.clone(),
-                            limit,
-                        });
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(HttpResponse {
-                    status,
-                    www_authenticate,
-                    body,
-                })
-            };
-            match tokio::time::timeout(timeout, work).await {
-                Ok(result) => result,
-                Err(_) => Err(Error::Timeout {
-                    url,
-                    after: timeout,
-                }),
+                body.extend_from_slice(&chunk);
             }
+            Ok(HttpResponse {
+                status,
+                www_authenticate,
+                body,
+            })
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout {
+                url,
+                after: timeout,
+            }),
+        }
+    }
+}
+
+impl Transport for HttpTransport {
+    fn post(&self, request: HttpRequest) -> TransportFuture<'_> {
+        Box::pin(async move {
+            let builder = self.client.post(&request.url).body(request.body.clone());
+            self.exchange(builder, request).await
+        })
+    }
+
+    fn get(&self, request: HttpRequest) -> TransportFuture<'_> {
+        Box::pin(async move {
+            let builder = self.client.get(&request.url);
+            self.exchange(builder, request).await
         })
     }
 }
@@ -479,6 +510,69 @@ impl Device {
                 .await
             }
             other => other,
+        }
+    }
+
+    /// Fetches the JPEG at `uri` (from [`Device::get_snapshot_uri`]), answering
+    /// an HTTP Digest challenge with the device's credentials when asked.
+    /// Refused unless the device says it is an image.
+    pub async fn fetch_snapshot(&self, uri: &str) -> Result<Vec<u8>> {
+        let mut authorization: Option<String> = None;
+        loop {
+            let mut headers = vec![("Accept".to_string(), "image/jpeg".to_string())];
+            if let Some(value) = &authorization {
+                headers.push(("Authorization".to_string(), value.clone()));
+            }
+            let response = self
+                .transport
+                .get(HttpRequest {
+                    url: uri.to_string(),
+                    headers,
+                    body: String::new(),
+                    timeout: self.config.timeout,
+                    max_response_bytes: self.config.max_response_bytes,
+                })
+                .await?;
+            match response.status {
+                200 => {
+                    // JPEG files begin with the SOI marker; anything else is an error page.
+                    if !response.body.starts_with(&[0xFF, 0xD8]) {
+                        return Err(Error::Malformed(format!(
+                            "the snapshot at {uri} is not a JPEG image"
+                        )));
+                    }
+                    return Ok(response.body);
+                }
+                401 if authorization.is_none() => {
+                    let challenge = DigestChallenge::choose(
+                        response.www_authenticate.iter().map(String::as_str),
+                    );
+                    match (challenge, &self.credentials) {
+                        (Some(challenge), Some(credentials)) => {
+                            let cnonce = format!("{:032x}", rand::rng().random::<u128>());
+                            authorization = Some(challenge.authorization(
+                                credentials,
+                                "GET",
+                                &request_target(uri),
+                                1,
+                                &cnonce,
+                            ));
+                        }
+                        _ => {
+                            return Err(Error::Unauthorized {
+                                url: uri.to_string(),
+                                message: "the snapshot needs credentials tandem cannot give".into(),
+                            });
+                        }
+                    }
+                }
+                status => {
+                    return Err(Error::Http {
+                        url: uri.to_string(),
+                        status,
+                    });
+                }
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 //! document at `/api/openapi.json`), authentication and roles, live control
 //! with failover, server-sent events, and Prometheus metrics.
 //!
+//! - [`console`] serves the web console, compiled into the binary.
 //! - [`routes::app`] builds the whole router from an [`state::AppState`], so
 //!   tests call it without a socket.
 //! - [`auth::Authed`] is the authentication extractor: its rejection is the 401.
@@ -11,6 +12,7 @@
 //! JSON shapes of the API (`routes::dto`); the engine knows neither.
 
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod metrics;
 pub mod routes;

@@ -21,6 +21,15 @@ pub struct Event {
     pub data: serde_json::Value,
 }
 
+/// Sites the service can take down and bring back: only `tandem demo`'s
+/// simulated sites, so that a user can watch failover from the console.
+pub trait SimulatedSites: Send + Sync {
+    /// Each site's id and whether it is down now.
+    fn outages(&self) -> Vec<(String, bool)>;
+    /// Takes `site` down or brings it back; false when there is no such site.
+    fn set_down(&self, site: &str, down: bool) -> bool;
+}
+
 /// The service's shared state.
 #[derive(Clone)]
 pub struct AppState {
@@ -42,6 +51,8 @@ pub struct AppState {
     pub control_idle: Duration,
     /// How long a console session lasts.
     pub session_ttl: Duration,
+    /// The demo's simulated sites, when the service runs inside `tandem demo`.
+    pub simulated: Option<Arc<dyn SimulatedSites>>,
 }
 
 impl AppState {
@@ -71,6 +82,7 @@ impl AppState {
             metrics,
             control_idle: Duration::from_secs(15),
             session_ttl: Duration::from_secs(12 * 3600),
+            simulated: None,
         }
     }
 

@@ -711,6 +711,11 @@ async fn background_progress_of_a_pending_site_reaches_the_event_stream() {
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{outcome}");
+    // The camera list counts the part still pending.
+    let (_, cameras) = w
+        .call(Method::GET, "/api/v1/cameras", Some(&admin), None)
+        .await;
+    assert_eq!(cameras[0]["pending"], 1, "{cameras}");
     w.sim.set_faults(2, Faults::default());
     assert_eq!(
         w.state
@@ -734,4 +739,155 @@ async fn background_progress_of_a_pending_site_reaches_the_event_stream() {
             break;
         }
     }
+    let (_, cameras) = w
+        .call(Method::GET, "/api/v1/cameras", Some(&admin), None)
+        .await;
+    assert_eq!(cameras[0]["pending"], 0, "{cameras}");
+}
+
+/// Sends `uri` with a token and answers the status, the named header and the body bytes.
+async fn raw(w: &World, uri: &str, token: &str, header: &str) -> (StatusCode, String, Vec<u8>) {
+    let request = Request::builder()
+        .uri(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    let response = app(w.state.clone()).oneshot(request).await.expect("answer");
+    let status = response.status();
+    let value = response
+        .headers()
+        .get(header)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, value, bytes.to_vec())
+}
+
+#[tokio::test]
+async fn snapshots_come_through_the_service_from_the_active_site_then_the_other() {
+    let w = world(1).await;
+    let viewer = w.user("viewer", &[Permission::PresetRecall], 10);
+    let (status, site, jpeg) = raw(
+        &w,
+        "/api/v1/cameras/cam-1/snapshot",
+        &viewer,
+        "x-tandem-site",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(site, "primary");
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]), "a JPEG");
+    let (status, site, _) = raw(
+        &w,
+        "/api/v1/cameras/cam-1/snapshot?site=secondary",
+        &viewer,
+        "x-tandem-site",
+    )
+    .await;
+    assert_eq!((status, site.as_str()), (StatusCode::OK, "secondary"));
+    let (status, ..) = raw(
+        &w,
+        "/api/v1/cameras/cam-1/snapshot?site=nowhere",
+        &viewer,
+        "",
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, ..) = raw(&w, "/api/v1/cameras/cam-9/snapshot", &viewer, "").await;
+    assert_eq!(status, 404);
+
+    // The primary down: the picture comes from the secondary.
+    w.sim.set_faults(
+        1,
+        tandem_sim::world::Faults {
+            down: true,
+            ..Default::default()
+        },
+    );
+    let (status, site, jpeg) = raw(
+        &w,
+        "/api/v1/cameras/cam-1/snapshot",
+        &viewer,
+        "x-tandem-site",
+    )
+    .await;
+    assert_eq!((status, site.as_str()), (StatusCode::OK, "secondary"));
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]));
+    // Asking the down site by name is a 502 with the device's words, not a silent switch.
+    let (status, _, body) = raw(
+        &w,
+        "/api/v1/cameras/cam-1/snapshot?site=primary",
+        &viewer,
+        "",
+    )
+    .await;
+    assert_eq!(status, 502, "{}", String::from_utf8_lossy(&body));
+}
+
+#[tokio::test]
+async fn simulated_site_switches_exist_only_in_the_demo() {
+    let w = world(1).await;
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let (status, body) = w
+        .call(Method::GET, "/api/v1/demo/sites", Some(&admin), None)
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = w
+        .call(
+            Method::PUT,
+            "/api/v1/demo/sites/primary",
+            Some(&admin),
+            Some(serde_json::json!({ "down": true })),
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn the_console_is_served_from_the_binary_with_a_strict_policy() {
+    let w = world(1).await;
+    let page = Request::builder()
+        .uri("/")
+        .body(Body::empty())
+        .expect("request");
+    let response = app(w.state.clone()).oneshot(page).await.expect("answer");
+    assert_eq!(response.status(), 200);
+    let csp = response
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    let html = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let html = String::from_utf8_lossy(&html);
+    // Every asset the page names is served here, none from elsewhere.
+    for asset in [
+        "/console/console.js",
+        "/console/console.css",
+        "/console/favicon.svg",
+    ] {
+        assert!(html.contains(asset), "{asset} not referenced");
+        let request = Request::builder()
+            .uri(asset)
+            .body(Body::empty())
+            .expect("request");
+        let response = app(w.state.clone()).oneshot(request).await.expect("answer");
+        assert_eq!(response.status(), 200, "{asset}");
+    }
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no external URL"
+    );
 }

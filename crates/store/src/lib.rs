@@ -132,6 +132,9 @@ pub trait Store: Send + Sync {
     /// How many (operation, site) parts are pending, over all cameras.
     fn pending_count(&self) -> Result<u64, StoreError>;
 
+    /// How many (operation, site) parts are pending, per camera that has any.
+    fn pending_by_camera(&self) -> Result<Vec<(CameraId, u64)>, StoreError>;
+
     /// Records an attempt on one site: the new state, the error in the site's
     /// words (`None` clears it) and when to try next. Increments `attempts`.
     /// A `Pending` state without a time is due now.

@@ -1022,6 +1022,22 @@ impl Store for SqliteStore {
         Ok(n.max(0) as u64)
     }
 
+    fn pending_by_camera(&self) -> Result<Vec<(CameraId, u64)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "select o.camera_id, count(*) from operation_site s \
+                 join operation o on o.id = s.operation_id \
+                 where s.state = 'pending' group by o.camera_id order by o.camera_id",
+            )
+            .context("counting pending operations per camera")?;
+        stmt.query_map([], |r| {
+            Ok((CameraId(r.get(0)?), r.get::<_, i64>(1)?.max(0) as u64))
+        })
+        .and_then(|rows| rows.collect())
+        .context("counting pending operations per camera")
+    }
+
     fn mark(
         &self,
         id: OperationId,

@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse as _;
 use serde::{Deserialize, Serialize};
 use tandem_core::access::Permission;
 use tandem_core::{CameraId, Position};
@@ -251,6 +253,56 @@ pub async fn status(
     who.require(&state, Permission::PtzControl, Some(&camera))
         .or_else(|_| who.require(&state, Permission::PresetRecall, Some(&camera)))?;
     run_live(&state, &camera, &Command::Status).await
+}
+
+/// Which site to take a snapshot from.
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SnapshotQuery {
+    /// A site id; absent for the active site (failing over like live commands).
+    pub site: Option<String>,
+}
+
+/// The camera's current picture (JPEG), fetched by the service from the
+/// device's `GetSnapshotUri` so that device credentials stay on the server.
+/// The `x-tandem-site` header names the site it came from.
+#[utoipa::path(get, path = "/api/v1/cameras/{camera}/snapshot", tag = "live",
+    params(("camera" = String, Path, description = "Camera id"), SnapshotQuery),
+    responses((status = 200, description = "the JPEG picture", content_type = "image/jpeg"),
+        (status = 404, body = crate::error::Problem), (status = 502, body = crate::error::Problem)))]
+pub async fn snapshot(
+    State(state): State<AppState>,
+    _who: Authed,
+    Path(id): Path<String>,
+    Query(query): Query<SnapshotQuery>,
+) -> ApiResult<axum::response::Response> {
+    let camera = camera(&state, &id)?;
+    let site = match &query.site {
+        Some(name) => Some(
+            state
+                .engine
+                .bindings()
+                .sites()
+                .iter()
+                .find(|s| s.id.as_str() == name)
+                .map(|s| s.id.clone())
+                .ok_or_else(|| ApiError::not_found(format!("no site {name:?}")))?,
+        ),
+        None => None,
+    };
+    let (site, jpeg) = state.live.snapshot(&camera, site.as_ref()).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg".to_string()),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+            (
+                header::HeaderName::from_static("x-tandem-site"),
+                site.to_string(),
+            ),
+        ],
+        jpeg,
+    )
+        .into_response())
 }
 
 /// Who controls a camera.

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod demo;
 pub mod dto;
 pub mod live;
 pub mod presets;
@@ -84,6 +85,7 @@ where
         (name = "audit", description = "The hash-chained audit log"),
         (name = "events", description = "Server-sent events"),
         (name = "system", description = "Health, readiness, metrics"),
+        (name = "demo", description = "`tandem demo` only: simulated site outages"),
     )
 )]
 struct ApiDoc;
@@ -136,6 +138,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(live::stop))
         .routes(routes!(live::home))
         .routes(routes!(live::status))
+        .routes(routes!(live::snapshot))
         .routes(routes!(live::control, live::release))
         .routes(routes!(live::reserve))
         .routes(routes!(sync::scan))
@@ -144,9 +147,11 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(sync::operations))
         .routes(routes!(audit::query))
         .routes(routes!(audit::verify))
+        .routes(routes!(demo::list))
+        .routes(routes!(demo::set))
 }
 
-/// The whole service: the API, `/api/openapi.json`, the body limit and metrics.
+/// The whole service: the API, `/api/openapi.json`, the console, the body limit and metrics.
 pub fn app(state: AppState) -> Router {
     let (router, mut openapi) = api().split_for_parts();
     declare_common_responses(&mut openapi);
@@ -159,6 +164,7 @@ pub fn app(state: AppState) -> Router {
                 async move { Json(openapi.as_ref().clone()) }
             }),
         )
+        .merge(crate::console::router())
         .fallback(|| async { ApiError::not_found("no such route; see /api/openapi.json") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::map_response(problem_json))

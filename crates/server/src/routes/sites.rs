@@ -121,6 +121,8 @@ pub struct CameraDto {
     pub presets: usize,
     /// Open mismatches as of the last scan.
     pub mismatches: usize,
+    /// Operation parts still pending on some site.
+    pub pending: u64,
 }
 
 /// The cameras.
@@ -131,6 +133,7 @@ pub async fn cameras(
 ) -> ApiResult<Json<Vec<CameraDto>>> {
     let store = state.engine.store();
     let open = store.mismatches(None)?;
+    let pending = store.pending_by_camera()?;
     let mut out = Vec::new();
     for id in state.engine.bindings().camera_ids() {
         let spec = state.engine.bindings().camera(&id)?;
@@ -139,6 +142,10 @@ pub async fn cameras(
             groups: store.camera_groups(&id)?,
             presets: store.presets(&id)?.len(),
             mismatches: open.iter().filter(|m| m.camera == id).count(),
+            pending: pending
+                .iter()
+                .find(|(c, _)| *c == id)
+                .map_or(0, |(_, n)| *n),
             id: id.to_string(),
         });
     }

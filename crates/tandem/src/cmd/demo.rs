@@ -6,8 +6,40 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use anyhow::Context as _;
+use tandem_server::state::SimulatedSites;
 use tandem_sim::{SimConfig, Simulator};
+
+/// The demo's two simulated sites, by the ids `tandem sim --write-config` gives them.
+struct DemoSites(Arc<Simulator>);
+
+const SITE_IDS: [&str; 2] = ["primary", "secondary"];
+
+impl SimulatedSites for DemoSites {
+    fn outages(&self) -> Vec<(String, bool)> {
+        SITE_IDS
+            .iter()
+            .enumerate()
+            .filter_map(|(i, id)| Some((id.to_string(), self.0.site(i + 1)?.faults().down)))
+            .collect()
+    }
+
+    fn set_down(&self, site: &str, down: bool) -> bool {
+        let Some(number) = SITE_IDS.iter().position(|id| *id == site) else {
+            return false;
+        };
+        let Some(site) = self.0.site(number + 1) else {
+            return false;
+        };
+        site.set_faults(tandem_sim::world::Faults {
+            down,
+            ..site.faults()
+        });
+        true
+    }
+}
 
 /// Arguments of `tandem demo`.
 #[derive(Debug, clap::Args)]
@@ -73,20 +105,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.cameras
     );
     println!(
-        "  service:    http://{}  (log in: admin / {password})",
-        args.listen
-    );
-    println!(
         "  simulator:  {}  (take the primary down: curl -X PATCH {}/api/sites/1/faults -H 'content-type: application/json' -d '{{\"down\":true}}')",
         sim.control_url(),
         sim.control_url()
     );
     println!("  data:       {}", args.data.display());
-    let result = super::serve::run(super::serve::Args::for_demo(
-        config_path,
-        args.listen,
-        password,
-    ))
+    let result = super::serve::run_with(
+        super::serve::Args::for_demo(config_path, args.listen, password),
+        Some(Arc::new(DemoSites(sim.clone()))),
+    )
     .await;
     sim.shutdown();
     result

@@ -2,6 +2,7 @@
 //! background retries and scans.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -74,6 +75,15 @@ impl Args {
 
 /// Runs the service until Ctrl-C.
 pub async fn run(args: Args) -> anyhow::Result<()> {
+    run_with(args, None).await
+}
+
+/// Runs the service until Ctrl-C, with simulated sites the console may take
+/// down (`tandem demo`).
+pub async fn run_with(
+    args: Args,
+    simulated: Option<Arc<dyn tandem_server::state::SimulatedSites>>,
+) -> anyhow::Result<()> {
     let ctx = context::open(&args.config)?;
     let policy = HealthPolicy {
         probe_interval: Duration::from_millis(args.probe_interval_ms.max(10)),
@@ -84,7 +94,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         command_timeout: Duration::from_millis(args.command_timeout_ms.max(10)),
     };
     let live = Live::new(ctx.engine.clone(), policy)?;
-    let state = AppState::new(ctx.engine.clone(), live.clone());
+    let mut state = AppState::new(ctx.engine.clone(), live.clone());
+    state.simulated = simulated;
     let admin_password = args
         .admin_password
         .clone()
@@ -98,8 +109,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
+    if state.simulated.is_some()
+        && let Some(password) = &args.admin_password
+    {
+        println!("  console:    http://{address}/  (log in: admin / {password})");
+    }
     println!(
-        "tandem serving on http://{address}  (API under /api/v1, OpenAPI at /api/openapi.json)"
+        "tandem serving on http://{address}  (console at /, API under /api/v1, OpenAPI at /api/openapi.json)"
     );
     let _monitor = live.spawn_monitor();
     let _forwarder = state.spawn_live_forwarder();

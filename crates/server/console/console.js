@@ -1,0 +1,1023 @@
+// tandem console: a single page over the service's own API (/api/v1), with
+// no framework and no external asset. Everything the page shows comes from the
+// API; everything it changes goes through it, so the server's permission
+// checks are the real ones and the page only hides what a role cannot do.
+"use strict";
+
+const PERMISSIONS = ["ptz.control", "preset.recall", "preset.manage", "preset.manage_locked", "mismatch.resolve", "admin"];
+const KIND_LABEL = {
+  only_on_primary: "Only on the primary",
+  only_on_secondary: "Only on the secondary",
+  name_differs: "Names differ",
+  number_differs: "Numbers differ",
+  position_differs: "Positions differ",
+};
+
+const app = {
+  me: null,
+  sites: [],
+  cameras: [],
+  demo: null, // the simulated sites' outage switches, when the service runs in `tandem demo`
+  camera: null, // the camera shown: { id, presets, ops, mismatches, control }
+  events: null,
+  timers: new Set(),
+};
+
+// ---------------------------------------------------------------- helpers
+
+/** Builds an element; strings become text nodes, so nothing is parsed as HTML. */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === false || v === null || v === undefined) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else if (k === "text") el.textContent = v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const can = (p) => !!app.me && (app.me.permissions.includes(p) || app.me.permissions.includes("admin"));
+const fmt = (n) => (typeof n === "number" ? n.toFixed(3) : "—");
+const pos = (p) => (p ? `pan ${fmt(p.pan)} · tilt ${fmt(p.tilt)} · zoom ${fmt(p.zoom)}` : "position unknown");
+const siteName = (id) => (id === "primary" ? "Primary" : id === "secondary" ? "Secondary" : id);
+
+class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+/** Calls the API; answers the parsed JSON, throws ApiError with the server's words. */
+async function api(method, path, body) {
+  const init = { method, credentials: "same-origin", headers: {} };
+  if (body !== undefined) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
+  if (res.status === 401 && path !== "/api/v1/login") {
+    showLogin("Your session ended; log in again.");
+    throw new ApiError(401, "not logged in");
+  }
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+  if (!res.ok) {
+    const detail = (data && (data.detail || data.title)) || `HTTP ${res.status}`;
+    throw new ApiError(res.status, detail);
+  }
+  return { status: res.status, data };
+}
+
+function toast(message, kind = "info") {
+  const box = $("#toasts");
+  const el = h("div", { class: `toast ${kind}` }, message);
+  box.append(el);
+  // The newest three stay in view; errors stay longer than news.
+  while (box.children.length > 3) box.firstElementChild.remove();
+  setTimeout(() => el.remove(), kind === "bad" ? 9000 : 4000);
+}
+
+function fail(e) {
+  if (e instanceof ApiError && e.status === 401) return;
+  toast(e.message || String(e), "bad");
+}
+
+/** A modal dialog: resolves true on OK. `build` fills the body and may return a validator. */
+function ask(title, build, okLabel = "OK", danger = false) {
+  const dialog = $("#dialog");
+  $("#dialog-title").textContent = title;
+  const body = $("#dialog-body");
+  body.replaceChildren();
+  const read = build(body) || (() => true);
+  const ok = $("#dialog-ok");
+  ok.textContent = okLabel;
+  ok.className = danger ? "danger" : "";
+  return new Promise((resolve) => {
+    const done = () => {
+      dialog.removeEventListener("close", done);
+      if (dialog.returnValue !== "ok") return resolve(null);
+      resolve(read());
+    };
+    dialog.addEventListener("close", done);
+    dialog.returnValue = "";
+    dialog.showModal();
+    const first = body.querySelector("input, select, button");
+    (first || ok).focus();
+  });
+}
+
+function later(fn, ms) {
+  const t = setTimeout(() => { app.timers.delete(t); fn(); }, ms);
+  app.timers.add(t);
+  return t;
+}
+
+function debounce(fn, ms) {
+  let t = null;
+  return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };
+}
+
+// ---------------------------------------------------------------- login
+
+function showLogin(message) {
+  stopCameraLoops();
+  if (app.events) { app.events.close(); app.events = null; }
+  app.me = null;
+  $(".top").hidden = true;
+  $("#toasts").replaceChildren();
+  const error = h("p", { class: "error", role: "alert", id: "login-error" }, message || "");
+  const form = h("form", { class: "login", "aria-labelledby": "login-title" },
+    h("div", { class: "brand", id: "login-title" }, "tandem"),
+    h("p", { class: "muted" }, "PTZ presets and live control, identical on both sites."),
+    h("div", { class: "field" }, h("label", { for: "username" }, "User name"),
+      h("input", { id: "username", name: "username", autocomplete: "username", required: true })),
+    h("div", { class: "field" }, h("label", { for: "password" }, "Password"),
+      h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true })),
+    error,
+    h("button", { type: "submit", id: "login-submit" }, "Log in"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    error.textContent = "";
+    try {
+      await api("POST", "/api/v1/login", { username: form.username.value, password: form.password.value });
+      await start();
+    } catch (e) {
+      error.textContent = e.status === 401 ? "Wrong user name or password." : e.message;
+    }
+  });
+  $("#main").replaceChildren(form);
+  $("#username").focus();
+}
+
+// ---------------------------------------------------------------- start, events, site bar
+
+async function start() {
+  try {
+    app.me = (await api("GET", "/api/v1/me")).data;
+  } catch (e) {
+    if (e.status !== 401) showLogin(e.message);
+    return;
+  }
+  $(".top").hidden = false;
+  $("#who-name").textContent = `${app.me.user} (${app.me.roles.join(", ") || "no role"})`;
+  for (const a of document.querySelectorAll("[data-needs]")) a.hidden = !can(a.dataset.needs);
+  try { app.demo = (await api("GET", "/api/v1/demo/sites")).data; } catch { app.demo = null; }
+  await Promise.all([loadSites(), loadCameras()]);
+  connectEvents();
+  route();
+}
+
+function connectEvents() {
+  if (app.events) app.events.close();
+  const es = new EventSource("/api/v1/events");
+  app.events = es;
+  const refreshCameras = debounce(() => loadCameras().catch(fail), 400);
+  const refreshCamera = debounce(() => app.camera && reloadCamera().catch(fail), 150);
+  es.addEventListener("site", () => loadSites().catch(fail));
+  es.addEventListener("active", (ev) => {
+    const s = JSON.parse(ev.data);
+    toast(`Live control moved from ${siteName(s.from)} to ${siteName(s.to)}: ${s.reason}`, "warn");
+    loadSites().catch(fail);
+  });
+  const touches = (ev) => {
+    try { return app.camera && JSON.parse(ev.data).camera === app.camera.id; } catch { return false; }
+  };
+  for (const name of ["operation", "progress", "mismatches"]) {
+    es.addEventListener(name, (ev) => {
+      refreshCameras();
+      if (touches(ev) || name === "mismatches") refreshCamera();
+    });
+  }
+  es.addEventListener("control", (ev) => { if (touches(ev)) loadControl().catch(fail); });
+  es.onerror = () => {
+    // EventSource reconnects by itself; a 401 shows as an error with no way to tell,
+    // so ask the API once whether the session still holds.
+    api("GET", "/api/v1/me").catch(() => {});
+  };
+}
+
+async function loadSites() {
+  app.sites = (await api("GET", "/api/v1/sites")).data;
+  if (app.demo && can("admin")) {
+    try { app.demo = (await api("GET", "/api/v1/demo/sites")).data; } catch { /* keep the last */ }
+  }
+  renderSites();
+}
+
+function renderSites() {
+  const bar = $("#sitebar");
+  const items = app.sites.map((s) => {
+    const outage = app.demo && app.demo.find((d) => d.site === s.id);
+    return h("div", { class: `site${s.active ? " active" : ""}`, "data-site": s.id, "data-health": s.health, "data-active": String(s.active) },
+      h("span", { class: `dot ${s.health}`, "aria-hidden": "true" }),
+      h("span", {}, `${siteName(s.id)}: ${s.health}`),
+      s.active ? h("span", { class: "badge" }, "ACTIVE") : null,
+      outage && can("admin")
+        ? h("button", {
+            type: "button", class: "ghost small", "data-outage": s.id,
+            title: "Simulated site: make every device of this site refuse connections, or bring them back",
+            onclick: () => setOutage(s.id, !outage.down),
+          }, outage.down ? "Bring up" : "Take down")
+        : null);
+  });
+  const primary = app.sites.find((s) => s.priority === 1);
+  const active = app.sites.find((s) => s.active);
+  if (can("admin") && primary && active && primary.id !== active.id) {
+    items.push(h("button", {
+      type: "button", id: "failback", class: "small", disabled: primary.health !== "up",
+      title: primary.health === "up" ? "Return live control to the primary now" : "The primary is not up yet",
+      onclick: failback,
+    }, "Fail back now"));
+  }
+  bar.replaceChildren(...items);
+  renderCameraList();
+}
+
+async function setOutage(site, down) {
+  try {
+    app.demo = (await api("PUT", `/api/v1/demo/sites/${encodeURIComponent(site)}`, { down })).data;
+    toast(`${siteName(site)} site ${down ? "taken down (simulated)" : "brought back"}`, down ? "warn" : "ok");
+    renderSites();
+    later(() => loadSites().catch(fail), 1200);
+  } catch (e) { fail(e); }
+}
+
+async function failback() {
+  try {
+    app.sites = (await api("POST", "/api/v1/sites/failback")).data;
+    renderSites();
+    toast("Live control is back on the primary", "ok");
+  } catch (e) { fail(e); }
+}
+
+// ---------------------------------------------------------------- router
+
+function route() {
+  if (!app.me) return;
+  stopCameraLoops();
+  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  const view = parts[0] || "cameras";
+  for (const a of document.querySelectorAll("[data-nav]")) {
+    if (a.dataset.nav === view) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  if (view === "audit") return renderAudit();
+  if (view === "admin" && can("admin")) return renderAdmin();
+  const id = parts[1] || (app.cameras[0] && app.cameras[0].id);
+  return renderCameras(id);
+}
+
+// ---------------------------------------------------------------- cameras
+
+async function loadCameras() {
+  app.cameras = (await api("GET", "/api/v1/cameras")).data;
+  renderCameraList();
+}
+
+function syncState(c) {
+  if (c.mismatches > 0) return { text: `${c.mismatches} mismatch${c.mismatches > 1 ? "es" : ""}`, cls: "warn" };
+  if (c.pending > 0) return { text: `${c.pending} pending`, cls: "warn" };
+  return { text: "in sync", cls: "ok" };
+}
+
+function renderCameraList() {
+  const list = $("#camlist ul");
+  if (!list) return;
+  const filter = ($("#camfilter") || {}).value || "";
+  const active = app.sites.find((s) => s.active);
+  const items = app.cameras
+    .filter((c) => !filter || `${c.name} ${c.id}`.toLowerCase().includes(filter.toLowerCase()))
+    .map((c) => {
+      const st = syncState(c);
+      const current = app.camera && app.camera.id === c.id;
+      return h("li", {}, h("a", { href: `#/cameras/${encodeURIComponent(c.id)}`, "aria-current": current ? "true" : false, "data-camera": c.id },
+        c.name, h("span", { class: `state ${st.cls}`, "data-sync": st.cls }, st.text, active ? ` · via ${siteName(active.id)}` : "")));
+    });
+  list.replaceChildren(...items);
+}
+
+function renderCameras(id) {
+  const main = $("#main");
+  const aside = h("nav", { class: "camlist", id: "camlist", "aria-label": "Cameras" },
+    h("h2", {}, "Cameras"),
+    h("div", { class: "filter" }, h("label", { for: "camfilter", class: "muted" }, "Filter"),
+      h("input", { id: "camfilter", type: "search", placeholder: "name or id", oninput: renderCameraList })),
+    h("ul", {}));
+  const pane = h("section", { class: "camera", id: "camera", "aria-live": "off" });
+  main.replaceChildren(h("div", { class: "cams" }, aside, pane));
+  if (!id) {
+    pane.append(h("p", { class: "muted" }, "No cameras are configured."));
+    renderCameraList();
+    return;
+  }
+  app.camera = { id, presets: [], ops: [], mismatches: [], control: null, status: null };
+  renderCameraList();
+  const cam = app.cameras.find((c) => c.id === id);
+  pane.append(
+    h("div", { class: "wide", id: "banner-slot" }),
+    liveView(cam),
+    presetsPanel());
+  reloadCamera().catch(fail);
+  startSnapshots();
+  startStatus();
+}
+
+async function reloadCamera() {
+  const c = app.camera;
+  if (!c) return;
+  const id = encodeURIComponent(c.id);
+  const [presets, ops, mismatches] = await Promise.all([
+    api("GET", `/api/v1/cameras/${id}/presets`),
+    api("GET", `/api/v1/operations?camera=${id}&limit=500`),
+    api("GET", `/api/v1/mismatches?camera=${id}`),
+  ]);
+  if (app.camera !== c) return;
+  c.presets = presets.data;
+  c.ops = ops.data;
+  c.mismatches = mismatches.data;
+  renderPresets();
+  renderBanner();
+  loadControl().catch(() => {});
+}
+
+async function loadControl() {
+  const c = app.camera;
+  if (!c) return;
+  c.control = (await api("GET", `/api/v1/cameras/${encodeURIComponent(c.id)}/control`)).data;
+  const el = $("#control-holder");
+  if (!el) return;
+  const holder = c.control.user;
+  el.textContent = !holder ? "" : holder === app.me.user
+    ? (c.control.reserved ? "You reserved this camera" : "You are steering")
+    : `${holder} ${c.control.reserved ? "reserved this camera" : "is steering"}`;
+}
+
+// ---------------------------------------------------------------- live view and joystick
+
+function liveView(cam) {
+  const img = h("img", { id: "snapshot", alt: `Live picture of ${cam ? cam.name : "the camera"}` });
+  const overlay = h("div", { class: "overlay", id: "snapshot-site" }, "connecting…");
+  const stale = h("div", { class: "stale", id: "snapshot-stale", hidden: true });
+  const panel = h("section", { class: "panel", "aria-labelledby": "live-title" },
+    h("header", {}, h("h2", { id: "live-title" }, cam ? cam.name : "Camera"),
+      h("span", { class: "muted mono", id: "ptz-status" }), h("span", { class: "muted", id: "control-holder" })),
+    h("div", { class: "video" }, img, overlay, stale));
+  if (can("ptz.control")) panel.append(joystick());
+  else panel.append(h("p", { class: "muted", id: "no-ptz" }, "Your role does not allow live PTZ control of this camera."));
+  return panel;
+}
+
+/** Sends live commands one at a time, the newest winning: a stop is never overtaken by a move. */
+const ptz = {
+  next: null,
+  busy: false,
+  heartbeat: null,
+  velocity: null,
+  send(command) {
+    this.next = command;
+    if (!this.busy) this.pump();
+  },
+  async pump() {
+    this.busy = true;
+    while (this.next && app.camera) {
+      const command = this.next;
+      this.next = null;
+      const path = `/api/v1/cameras/${encodeURIComponent(app.camera.id)}/ptz/${command.kind}`;
+      try {
+        const res = await api("POST", path, command.body);
+        if (res.data && res.data.failed_over_from && res.data.failed_over_from.length) {
+          toast(`Served by ${siteName(res.data.site)}: ${res.data.failed_over_from.map(siteName).join(", ")} did not answer`, "warn");
+        }
+        app.lastServed = res.data && res.data.site;
+      } catch (e) { fail(e); if (command.kind !== "stop") this.halt(); }
+    }
+    this.busy = false;
+  },
+  /**
+   * Moves at `v` ([pan, tilt, zoom], each -1..1) until halt. Sent at once, then at
+   * most every 100 ms as `v` changes (the newest value last), and repeated every
+   * 500 ms so the camera's own timeout never stops a held move.
+   */
+  move(v) {
+    this.velocity = v;
+    const now = performance.now();
+    const wait = 100 - (now - (this.sentAt || 0));
+    clearTimeout(this.trailing);
+    if (wait <= 0) this.sendVelocity();
+    else this.trailing = setTimeout(() => this.sendVelocity(), wait);
+    if (!this.heartbeat) {
+      this.heartbeat = setInterval(() => this.sendVelocity(), 500);
+    }
+  },
+  sendVelocity() {
+    const v = this.velocity;
+    if (!v) return;
+    this.sentAt = performance.now();
+    this.send({ kind: "continuous", body: { pan: v[0], tilt: v[1], zoom: v[2], timeout_ms: 1000 } });
+  },
+  halt() {
+    if (!this.velocity && !this.heartbeat) return;
+    this.velocity = null;
+    clearTimeout(this.trailing);
+    clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    this.send({ kind: "stop" });
+  },
+};
+
+function speed() {
+  const el = $("#speed");
+  return el ? Number(el.value) / 100 : 0.5;
+}
+
+function joystick() {
+  const knob = h("div", { class: "knob" });
+  const pad = h("div", {
+    class: "joystick", id: "joystick", role: "application", tabindex: "0",
+    "aria-label": "Pan and tilt: press and hold, or use the arrow keys",
+    "aria-describedby": "keys-help",
+  }, knob,
+    h("span", { class: "arrow up" }, "▲"), h("span", { class: "arrow down" }, "▼"),
+    h("span", { class: "arrow left" }, "◀"), h("span", { class: "arrow right" }, "▶"));
+  const aim = (ev) => {
+    const r = pad.getBoundingClientRect();
+    let x = (ev.clientX - (r.left + r.width / 2)) / (r.width / 2);
+    let y = (ev.clientY - (r.top + r.height / 2)) / (r.height / 2);
+    const len = Math.hypot(x, y);
+    if (len > 1) { x /= len; y /= len; }
+    knob.style.transform = `translate(${x * 50}px, ${y * 50}px)`;
+    const s = speed();
+    ptz.move([round2(x * s), round2(-y * s), 0]);
+  };
+  const release = () => {
+    pad.dataset.active = "false";
+    knob.style.transform = "";
+    ptz.halt();
+  };
+  pad.addEventListener("pointerdown", (ev) => {
+    pad.setPointerCapture(ev.pointerId);
+    pad.dataset.active = "true";
+    aim(ev);
+  });
+  pad.addEventListener("pointermove", (ev) => { if (pad.dataset.active === "true") aim(ev); });
+  for (const end of ["pointerup", "pointercancel", "lostpointercapture"]) pad.addEventListener(end, release);
+
+  const hold = (label, text, z) => {
+    const b = h("button", { type: "button", class: "ghost", "aria-label": label, "data-zoom": z > 0 ? "in" : "out" }, text);
+    b.addEventListener("pointerdown", (ev) => { b.setPointerCapture(ev.pointerId); ptz.move([0, 0, z * speed()]); });
+    for (const end of ["pointerup", "pointercancel", "lostpointercapture"]) b.addEventListener(end, () => ptz.halt());
+    b.addEventListener("keydown", (ev) => { if ((ev.key === " " || ev.key === "Enter") && !ev.repeat) ptz.move([0, 0, z * speed()]); });
+    b.addEventListener("keyup", (ev) => { if (ev.key === " " || ev.key === "Enter") ptz.halt(); });
+    return b;
+  };
+  const home = h("button", { type: "button", class: "ghost", onclick: () => ptz.send({ kind: "home" }) }, "Home");
+  return h("div", {},
+    h("div", { class: "controls" }, pad,
+      h("div", { class: "zoom", role: "group", "aria-label": "Zoom" }, hold("Zoom in", "+", 1), hold("Zoom out", "−", -1)),
+      h("div", {},
+        h("div", { class: "speed field" }, h("label", { for: "speed" }, "Speed"),
+          h("input", { id: "speed", type: "range", min: "5", max: "100", value: "50" })),
+        home)),
+    h("p", { class: "keys", id: "keys-help" },
+      h("kbd", {}, "←"), h("kbd", {}, "↑"), h("kbd", {}, "→"), h("kbd", {}, "↓"), " pan and tilt while held · ",
+      h("kbd", {}, "+"), " ", h("kbd", {}, "−"), " zoom · digits then a pause or ", h("kbd", {}, "Enter"), " recall that preset · ",
+      h("kbd", {}, "Esc"), " stop"));
+}
+
+const round2 = (v) => Math.round(v * 100) / 100;
+
+const keys = { held: new Set(), digits: "", digitTimer: null };
+
+function keyVelocity() {
+  const s = speed();
+  const k = keys.held;
+  const pan = (k.has("ArrowRight") ? 1 : 0) - (k.has("ArrowLeft") ? 1 : 0);
+  const tilt = (k.has("ArrowUp") ? 1 : 0) - (k.has("ArrowDown") ? 1 : 0);
+  const zoom = (k.has("+") ? 1 : 0) - (k.has("-") ? 1 : 0);
+  return [pan * s, tilt * s, zoom * s];
+}
+
+function onKey(ev) {
+  if (!app.camera || $("#dialog").open) return;
+  // Typing in a field is not steering; buttons keep Enter and Space for themselves.
+  if (ev.target.closest("input, select, textarea")) return;
+  if (ev.target.closest("button, a") && (ev.key === "Enter" || ev.key === " ")) return;
+  if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  const key = ev.key === "=" ? "+" : ev.key === "_" ? "-" : ev.key;
+  const steering = ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "+", "-"].includes(key);
+  if (ev.type === "keydown") {
+    if (steering && can("ptz.control")) {
+      ev.preventDefault();
+      if (ev.repeat || keys.held.has(key)) return;
+      keys.held.add(key);
+      ptz.move(keyVelocity());
+    } else if (key === "Escape" && can("ptz.control")) {
+      keys.held.clear();
+      ptz.halt();
+    } else if (/^[0-9]$/.test(key) && can("preset.recall")) {
+      keys.digits += key;
+      clearTimeout(keys.digitTimer);
+      keys.digitTimer = setTimeout(recallTyped, 700);
+    } else if (key === "Enter" && keys.digits) {
+      clearTimeout(keys.digitTimer);
+      recallTyped();
+    }
+  } else if (steering && keys.held.delete(key)) {
+    ev.preventDefault();
+    if (keys.held.size === 0) ptz.halt();
+    else ptz.move(keyVelocity());
+  }
+}
+
+function recallTyped() {
+  const n = Number(keys.digits);
+  keys.digits = "";
+  if (n >= 1) recall(n);
+}
+
+let snapshotLoop = 0;
+let statusLoop = 0;
+
+function stopCameraLoops() {
+  snapshotLoop++;
+  statusLoop++;
+  ptz.halt();
+  keys.held.clear();
+  for (const t of app.timers) clearTimeout(t);
+  app.timers.clear();
+  app.camera = null;
+}
+
+/** Fetches snapshots one after another (about five a second) while this camera is shown. */
+function startSnapshots() {
+  const loop = ++snapshotLoop;
+  let url = null;
+  const tick = async () => {
+    if (loop !== snapshotLoop || !app.camera) { if (url) URL.revokeObjectURL(url); return; }
+    if (document.hidden) return later(tick, 500);
+    const img = $("#snapshot");
+    const stale = $("#snapshot-stale");
+    try {
+      const res = await fetch(`/api/v1/cameras/${encodeURIComponent(app.camera.id)}/snapshot`, { credentials: "same-origin", cache: "no-store" });
+      if (!res.ok) {
+        let detail = `HTTP ${res.status}`;
+        try { detail = (await res.json()).detail || detail; } catch { /* not JSON */ }
+        throw new Error(detail);
+      }
+      const site = res.headers.get("x-tandem-site");
+      const blob = await res.blob();
+      if (loop !== snapshotLoop) return;
+      const next = URL.createObjectURL(blob);
+      img.src = next;
+      if (url) URL.revokeObjectURL(url);
+      url = next;
+      img.dataset.frames = String(Number(img.dataset.frames || 0) + 1);
+      img.dataset.site = site || "";
+      $("#snapshot-site").textContent = `live · ${siteName(site)} site`;
+      stale.hidden = true;
+      later(tick, 200);
+    } catch (e) {
+      if (loop !== snapshotLoop) return;
+      stale.hidden = false;
+      stale.textContent = `No picture: ${e.message}`;
+      later(tick, 1000);
+    }
+  };
+  tick();
+}
+
+/** Shows the camera's position about once a second. */
+function startStatus() {
+  if (!can("ptz.control") && !can("preset.recall")) return;
+  const loop = ++statusLoop;
+  const tick = async () => {
+    if (loop !== statusLoop || !app.camera) return;
+    try {
+      const s = (await api("GET", `/api/v1/cameras/${encodeURIComponent(app.camera.id)}/ptz/status`)).data;
+      if (loop !== statusLoop) return;
+      app.camera.status = s;
+      const el = $("#ptz-status");
+      if (el) el.textContent = `${pos(s.position)}${s.moving ? " · moving" : ""}`;
+    } catch { /* the snapshot overlay already says the camera is unreachable */ }
+    later(tick, 1000);
+  };
+  tick();
+}
+
+// ---------------------------------------------------------------- presets
+
+function presetsPanel() {
+  const panel = h("section", { class: "panel", id: "presets", "aria-labelledby": "presets-title" },
+    h("header", {}, h("h2", { id: "presets-title" }, "Presets"),
+      h("span", { class: "muted", id: "presets-count" })),
+    h("div", { class: "scroll" }, h("table", {},
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "No."), h("th", { scope: "col" }, "Name"),
+        h("th", { scope: "col" }, "Sites"), h("th", { scope: "col" }, h("span", { class: "sr" }, "Actions")))),
+      h("tbody", { id: "preset-rows" }))));
+  if (can("preset.manage")) {
+    const form = h("form", { class: "save row", id: "save-preset", "aria-label": "Save the current view as a preset" },
+      h("div", {}, h("label", { for: "new-number" }, "Number"), h("input", { id: "new-number", name: "number", type: "number", min: "1", max: "9999", placeholder: "next" })),
+      h("div", { class: "grow" }, h("label", { for: "new-name" }, "Name"), h("input", { id: "new-name", name: "name", required: true, maxlength: "64" })),
+      h("button", { type: "submit" }, "Save current view"));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = { name: form.name.value.trim() };
+      if (form.number.value) body.number = Number(form.number.value);
+      const done = await operate("POST", "", body, `Saved “${body.name}”`);
+      if (done) form.reset();
+    });
+    panel.append(form);
+  }
+  return panel;
+}
+
+/** Each site's state of preset `number`: from the newest operation that touched it, else from the last scan. */
+function siteStates(number) {
+  const c = app.camera;
+  const op = c.ops.find((o) => o.action && (o.action.number === number || o.action.renumber_from === number) && o.action.kind !== "import");
+  const differs = c.mismatches.some((m) => (m.primary && m.primary.number === number) || (m.secondary && m.secondary.number === number));
+  return app.sites.map((s) => {
+    const part = op && op.sites.find((p) => p.site === s.id);
+    if (part) return { site: s.id, state: part.state, error: part.error };
+    return { site: s.id, state: differs ? "differs" : "synced", error: null };
+  });
+}
+
+const STATE_TEXT = { applied: "applied", pending: "pending", failed: "failed", differs: "differs", synced: "in sync" };
+
+function renderPresets() {
+  const c = app.camera;
+  const rows = $("#preset-rows");
+  if (!rows) return;
+  $("#presets-count").textContent = `${c.presets.length} on this camera`;
+  rows.replaceChildren(...c.presets.map((p) => {
+    const manage = can(p.locked ? "preset.manage_locked" : "preset.manage");
+    const parts = siteStates(p.number);
+    const states = parts.map((s) => h("span", {
+      class: `chip ${s.state}`, "data-site": s.site, "data-state": s.state, title: s.error || "",
+    }, `${siteName(s.site).slice(0, 1)}: ${STATE_TEXT[s.state]}`));
+    // A failure says why where it shows; a pending part's last error is in the tooltip.
+    for (const s of parts.filter((x) => x.state === "failed" && x.error)) {
+      states.push(h("div", { class: "reason small" }, `${siteName(s.site)}: ${s.error}`));
+    }
+    const acts = h("div", { class: "acts" });
+    if (can("preset.recall")) acts.append(h("button", { type: "button", class: "small", onclick: () => recall(p.number), "aria-label": `Recall ${p.number} ${p.name}` }, "Recall"));
+    if (manage) {
+      const item = (label, aria, fn) => h("button", { type: "button", class: "ghost small", "aria-label": aria,
+        onclick: (ev) => { ev.target.closest("details").open = false; fn(p); } }, label);
+      acts.append(h("details", { class: "more" },
+        h("summary", { "aria-label": `More actions for ${p.number} ${p.name}` }, "⋯"),
+        h("div", { class: "menu" },
+          item("Rename", `Rename ${p.number}`, rename),
+          item("Renumber", `Renumber ${p.number}`, renumber),
+          item("Re-aim here", `Re-aim ${p.number} to the current view`, reaim),
+          item("Delete", `Delete ${p.number}`, remove))));
+    }
+    return h("tr", { "data-preset": p.number },
+      h("td", { class: "num" }, p.number),
+      h("td", {}, h("span", { class: "pname" }, p.name), p.locked ? h("span", { class: "chip", title: "locked" }, "locked") : null,
+        p.is_default ? h("span", { class: "chip" }, "default") : null,
+        h("div", { class: "muted mono small" }, pos(p.position))),
+      h("td", { class: "states" }, states),
+      h("td", {}, acts));
+  }));
+}
+
+/** Runs a preset operation and says how each site took it. */
+async function operate(method, suffix, body, what) {
+  const c = app.camera;
+  try {
+    const res = await api(method, `/api/v1/cameras/${encodeURIComponent(c.id)}/presets${suffix}`, body);
+    const sites = (res.data && res.data.sites) || [];
+    const pending = sites.filter((s) => s.state !== "applied");
+    if (pending.length === 0) toast(`${what}: applied on ${sites.map((s) => siteName(s.site)).join(" and ")}`, "ok");
+    else toast(`${what}: ${pending.map((s) => `${s.state} on ${siteName(s.site)}${s.error ? ` (${s.error})` : ""}`).join("; ")}`, "warn");
+    await reloadCamera();
+    loadCameras().catch(fail);
+    return true;
+  } catch (e) { fail(e); return false; }
+}
+
+async function recall(number) {
+  if (!app.camera) return;
+  try {
+    const res = await api("POST", `/api/v1/cameras/${encodeURIComponent(app.camera.id)}/presets/${number}/recall`);
+    const p = app.camera.presets.find((x) => x.number === number);
+    toast(`Recalled ${number}${p ? ` “${p.name}”` : ""} on ${siteName(res.data.site)}`);
+  } catch (e) { fail(e); }
+}
+
+function input(label, attrs) {
+  const id = `ask-${Math.random().toString(36).slice(2)}`;
+  const el = h("input", { id, ...attrs });
+  return [h("div", { class: "field" }, h("label", { for: id }, label), el), el];
+}
+
+async function rename(p) {
+  const name = await ask(`Rename preset ${p.number}`, (body) => {
+    const [field, el] = input("New name", { value: p.name, maxlength: "64", required: true });
+    body.append(field);
+    return () => el.value.trim();
+  }, "Rename");
+  if (name && name !== p.name) await operate("PATCH", `/${p.number}`, { name }, `Renamed ${p.number} to “${name}”`);
+}
+
+async function renumber(p) {
+  const number = await ask(`Renumber “${p.name}”`, (body) => {
+    const [field, el] = input("New number", { type: "number", min: "1", max: "9999", value: p.number });
+    body.append(field, h("p", { class: "muted" }, "Keyboards recall presets by number: operators will need the new one."));
+    return () => Number(el.value);
+  }, "Renumber");
+  if (number && number !== p.number) await operate("PATCH", `/${p.number}`, { number }, `Renumbered “${p.name}” to ${number}`);
+}
+
+async function reaim(p) {
+  const s = app.camera.status;
+  const ok = await ask(`Re-aim “${p.name}”`, (body) => {
+    body.append(h("p", {}, `Preset ${p.number} will point where the camera points now, on both sites.`),
+      h("p", { class: "muted mono" }, `was: ${pos(p.position)}`),
+      h("p", { class: "muted mono" }, `now: ${s ? pos(s.position) : "the current view"}`));
+  }, "Re-aim");
+  if (ok) await operate("PATCH", `/${p.number}`, { current_view: true }, `Re-aimed ${p.number} “${p.name}”`);
+}
+
+async function remove(p) {
+  const ok = await ask(`Delete preset ${p.number}?`, (body) => {
+    body.append(h("p", {}, `“${p.name}” will be removed from both sites.`));
+  }, "Delete", true);
+  if (ok) await operate("DELETE", `/${p.number}`, undefined, `Deleted ${p.number} “${p.name}”`);
+}
+
+// ---------------------------------------------------------------- mismatches
+
+/** A small map of pan (x) and tilt (y), with the primary's and secondary's points. */
+function posmap(a, b) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "-1.1 -1.1 2.2 1.4");
+  svg.setAttribute("class", "posmap");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `Positions: primary ${pos(a)}; secondary ${pos(b)}`);
+  const add = (tag, attrs) => {
+    const el = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+    svg.append(el);
+    return el;
+  };
+  add("rect", { x: -1, y: -1, width: 2, height: 1.2, fill: "none", stroke: "#2c3b4a", "stroke-width": 0.01 });
+  add("line", { x1: -1, y1: 0, x2: 1, y2: 0, stroke: "#2c3b4a", "stroke-width": 0.01 });
+  const dot = (p, colour, label) => {
+    if (!p) return;
+    const y = -Math.max(-0.2, Math.min(1, p.tilt + 0.1)) ;
+    add("circle", { cx: p.pan, cy: y, r: 0.04 + 0.06 * (1 - p.zoom), fill: "none", stroke: colour, "stroke-width": 0.025 });
+    const t = add("text", { x: p.pan + 0.09, y: y + 0.03, fill: colour, "font-size": 0.11 });
+    t.textContent = label;
+  };
+  dot(a && a.position, "#7fd1ff", "P");
+  dot(b && b.position, "#ffd166", "S");
+  return svg;
+}
+
+function side(title, p, unknown) {
+  return h("div", { class: "side" }, h("b", {}, title),
+    p ? [h("div", {}, `${p.number ?? "no number"} · “${p.name}”`), h("div", { class: "mono" }, unknown ? "position not reported" : pos(p.position))]
+      : h("div", { class: "muted" }, "absent"));
+}
+
+function renderBanner() {
+  const slot = $("#banner-slot");
+  const c = app.camera;
+  if (!slot) return;
+  if (!c.mismatches.length) { slot.replaceChildren(); return; }
+  const allowed = can("mismatch.resolve");
+  const choice = (from, keys, label) => h("button", {
+    type: "button", class: from === "primary" ? "small" : "ghost small", disabled: !allowed,
+    title: allowed ? "" : "Your role does not allow resolving mismatches",
+    "data-repair": from, "data-keys": keys ? keys.join(",") : "all",
+    onclick: () => repair(from, keys),
+  }, label);
+  const rows = c.mismatches.map((m) => h("tr", { "data-mismatch": m.key, "data-kind": m.kind },
+    h("td", {}, KIND_LABEL[m.kind] || m.kind),
+    h("td", {}, h("div", { class: "pair" }, side("Primary", m.primary, m.position_unknown), side("Secondary", m.secondary, m.position_unknown))),
+    h("td", {}, posmap(m.primary, m.secondary)),
+    h("td", {}, h("div", { class: "acts" },
+      choice("primary", [m.key], "Apply primary → secondary"),
+      choice("secondary", [m.key], "Apply secondary → primary")))));
+  slot.replaceChildren(h("section", { class: "panel banner", id: "mismatches", role: "region", "aria-labelledby": "mm-title" },
+    h("header", {},
+      h("h2", { id: "mm-title" }, `${c.mismatches.length} mismatch${c.mismatches.length > 1 ? "es" : ""} between the sites`),
+      h("span", { class: "muted" }, "Choose which site is right; the plan is shown before anything changes."),
+      h("div", { class: "acts push" },
+        choice("primary", null, "Whole camera: primary → secondary"),
+        choice("secondary", null, "Whole camera: secondary → primary"))),
+    h("div", { class: "scroll" }, h("table", {},
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "What"), h("th", { scope: "col" }, "Values"), h("th", { scope: "col" }, "Pan/tilt map"), h("th", { scope: "col" }, "Repair"))),
+      h("tbody", {}, rows)))));
+}
+
+function describeChange(ch, target) {
+  const where = `on the ${target}`;
+  const at = ch.position ? ` at ${pos(ch.position)}` : "";
+  switch (ch.action) {
+    case "add": return `Add ${ch.number ?? "(next free number)"} “${ch.name}”${at} ${where}`;
+    case "update": return `Update ${ch.from_number && ch.from_number !== ch.number ? `${ch.from_number} → ${ch.number}` : ch.number} to “${ch.name}”${at} ${where}`;
+    case "delete": return `Delete ${ch.number ?? ch.token} ${ch.name ? `“${ch.name}” ` : ""}${where}`;
+    default: return `${ch.action} ${JSON.stringify(ch)} ${where}`;
+  }
+}
+
+async function repair(from, keys) {
+  const c = app.camera;
+  const target = from === "primary" ? "secondary" : "primary";
+  const path = `/api/v1/cameras/${encodeURIComponent(c.id)}/repair`;
+  const body = { from };
+  if (keys) body.mismatches = keys;
+  try {
+    const plan = (await api("POST", path, { ...body, dry_run: true })).data;
+    const ok = await ask(`Apply ${from} to ${target}`, (el) => {
+      if (!plan.changes.length) { el.append(h("p", {}, "Nothing to change.")); return; }
+      el.append(h("p", {}, `These changes will be made ${from === "primary" ? "on the secondary" : "on the primary"}:`),
+        h("ul", { class: "plan", id: "plan" }, plan.changes.map((ch) => h("li", {}, describeChange(ch, target)))));
+    }, "Apply");
+    if (!ok || !plan.changes.length) return;
+    const done = (await api("POST", path, body)).data;
+    const msg = `Repaired ${done.changes.length} change${done.changes.length === 1 ? "" : "s"}; ${done.remaining ?? 0} mismatch${done.remaining === 1 ? "" : "es"} left`;
+    toast(done.skipped.length ? `${msg}; skipped: ${done.skipped.join("; ")}` : msg, done.skipped.length ? "warn" : "ok");
+    await reloadCamera();
+    loadCameras().catch(fail);
+  } catch (e) { fail(e); }
+}
+
+// ---------------------------------------------------------------- audit
+
+function renderAudit() {
+  const form = h("form", { class: "row", id: "audit-filter", "aria-label": "Filter the audit log" },
+    ...[["actor", "User"], ["action", "Action (prefix)"], ["after", "After entry no."], ["limit", "Entries"]].map(([name, label]) =>
+      h("div", {}, h("label", { for: `audit-${name}` }, label),
+        h("input", { id: `audit-${name}`, name, type: name === "after" || name === "limit" ? "number" : "text", min: "0", value: name === "limit" ? "200" : "" }))),
+    h("button", { type: "submit" }, "Show"),
+    h("a", { class: "button ghost", id: "export-csv", download: "tandem-audit.csv" }, "Export CSV"),
+    h("a", { class: "button ghost", id: "export-json", download: "tandem-audit.json" }, "Export JSON"),
+    h("button", { type: "button", class: "ghost", onclick: verifyAudit }, "Verify chain"));
+  const result = h("p", { id: "audit-verify", class: "muted", role: "status" });
+  const rows = h("tbody", { id: "audit-rows" });
+  $("#main").replaceChildren(h("div", { class: "page" },
+    h("section", { class: "panel" }, h("h1", {}, "Audit log"),
+      h("p", { class: "muted" }, "Every change, repair, login and failover, in a hash chain that shows tampering."), form, result),
+    h("section", { class: "panel scroll audit" }, h("table", {},
+      h("thead", {}, h("tr", {}, ...["No.", "When (UTC)", "User", "Action", "Camera", "Before", "After"].map((t) => h("th", { scope: "col" }, t)))),
+      rows))));
+  const query = (format) => {
+    const q = new URLSearchParams();
+    for (const name of ["actor", "action", "after", "limit"]) if (form[name].value) q.set(name, form[name].value);
+    if (format) q.set("format", format);
+    return `/api/v1/audit?${q}`;
+  };
+  const load = async () => {
+    $("#export-csv").href = query("csv");
+    $("#export-json").href = query("json");
+    try {
+      const entries = (await api("GET", query())).data;
+      const json = (v) => (v === null || v === undefined ? "" : JSON.stringify(v));
+      rows.replaceChildren(...entries.map((e) => h("tr", {},
+        h("td", { class: "num" }, e.seq), h("td", { class: "mono" }, e.at_utc.replace("T", " ").slice(0, 19)),
+        h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.camera || ""),
+        h("td", { class: "json mono", title: json(e.before) }, json(e.before)),
+        h("td", { class: "json mono", title: json(e.after) }, json(e.after)))));
+      if (!entries.length) rows.append(h("tr", {}, h("td", { colspan: "7", class: "muted" }, "No entries match.")));
+    } catch (e) { fail(e); }
+  };
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
+  load();
+}
+
+async function verifyAudit() {
+  try {
+    const v = (await api("GET", "/api/v1/audit/verify")).data;
+    $("#audit-verify").textContent = v.intact
+      ? `Chain intact: ${v.entries} entries; head ${v.head || "—"} (keep it elsewhere to detect a cut tail).`
+      : `Chain broken at ${v.first_bad}.`;
+  } catch (e) { fail(e); }
+}
+
+// ---------------------------------------------------------------- admin
+
+async function renderAdmin() {
+  let users = [];
+  let roles = [];
+  try {
+    [users, roles] = await Promise.all([api("GET", "/api/v1/users"), api("GET", "/api/v1/roles")]).then((r) => r.map((x) => x.data));
+  } catch (e) { fail(e); return; }
+  const roleBoxes = (chosen, prefix) => h("div", { class: "grants", role: "group", "aria-label": "Roles" },
+    roles.map((r) => h("label", {}, h("input", { type: "checkbox", name: `${prefix}-role`, value: r.name, checked: chosen.includes(r.name) }), r.name)));
+  const picked = (root, name) => [...root.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
+
+  const userRows = users.map((u) => h("tr", { "data-user": u.name },
+    h("td", {}, u.name), h("td", {}, u.roles.join(", ") || h("span", { class: "muted" }, "none")),
+    h("td", {}, u.disabled ? "disabled" : "active"),
+    h("td", {}, h("div", { class: "acts" },
+      h("button", { type: "button", class: "ghost small", onclick: () => editUserRoles(u), "aria-label": `Change roles of ${u.name}` }, "Roles"),
+      u.name === app.me.user ? null : h("button", { type: "button", class: "ghost small", onclick: () => deleteUser(u), "aria-label": `Delete ${u.name}` }, "Delete")))));
+  const newUser = h("form", { id: "new-user", "aria-label": "New user" },
+    h("h3", {}, "New user"),
+    h("div", { class: "row" },
+      h("div", {}, h("label", { for: "nu-name" }, "User name"), h("input", { id: "nu-name", name: "name", required: true, autocomplete: "off" })),
+      h("div", {}, h("label", { for: "nu-password" }, "Password (12 characters or more)"), h("input", { id: "nu-password", name: "password", type: "password", required: true, minlength: "12", autocomplete: "new-password" }))),
+    roleBoxes([], "nu"),
+    h("button", { type: "submit", class: "mt" }, "Create user"));
+  newUser.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("POST", "/api/v1/users", { name: newUser.name.value.trim(), password: newUser.password.value, roles: picked(newUser, "nu-role") });
+      toast(`User ${newUser.name.value} created`, "ok");
+      renderAdmin();
+    } catch (e) { fail(e); }
+  });
+
+  const roleRows = roles.map((r) => h("tr", { "data-role": r.name },
+    h("td", {}, r.name), h("td", { class: "num" }, r.ptz_priority),
+    h("td", {}, r.grants.map((g) => h("span", { class: "chip" }, g.group ? `${g.permission} @ ${g.group}` : g.permission))),
+    h("td", {}, h("div", { class: "acts" },
+      h("button", { type: "button", class: "ghost small", onclick: () => editRole(r), "aria-label": `Edit role ${r.name}` }, "Edit"),
+      h("button", { type: "button", class: "ghost small", onclick: () => deleteRole(r), "aria-label": `Delete role ${r.name}` }, "Delete")))));
+
+  $("#main").replaceChildren(h("div", { class: "page" },
+    h("section", { class: "panel", "aria-labelledby": "users-title" }, h("h1", { id: "users-title" }, "Users"),
+      h("div", { class: "scroll" }, h("table", {}, h("thead", {}, h("tr", {}, ...["Name", "Roles", "State", ""].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, userRows))),
+      newUser),
+    h("section", { class: "panel", "aria-labelledby": "roles-title" }, h("h1", { id: "roles-title" }, "Roles, permissions and PTZ priorities"),
+      h("p", { class: "muted" }, "A higher PTZ priority takes over live control from a lower one at once; equal or lower waits until the holder stops."),
+      h("div", { class: "scroll" }, h("table", {}, h("thead", {}, h("tr", {}, ...["Role", "PTZ priority", "Permissions", ""].map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, roleRows))),
+      h("button", { type: "button", id: "new-role", onclick: () => editRole(null) }, "New role"))));
+
+  async function editUserRoles(u) {
+    const chosen = await ask(`Roles of ${u.name}`, (body) => {
+      const boxes = roleBoxes(u.roles, "ur");
+      body.append(boxes);
+      return () => picked(boxes, "ur-role");
+    }, "Save");
+    if (!chosen) return;
+    try {
+      await api("PUT", `/api/v1/users/${encodeURIComponent(u.name)}/roles`, { roles: chosen });
+      toast(`Roles of ${u.name} saved`, "ok");
+      renderAdmin();
+    } catch (e) { fail(e); }
+  }
+
+  async function deleteUser(u) {
+    if (!(await ask(`Delete user ${u.name}?`, (b) => b.append(h("p", {}, "Their sessions and API tokens stop working at once.")), "Delete", true))) return;
+    try { await api("DELETE", `/api/v1/users/${encodeURIComponent(u.name)}`); renderAdmin(); } catch (e) { fail(e); }
+  }
+
+  async function editRole(r) {
+    const result = await ask(r ? `Role ${r.name}` : "New role", (body) => {
+      const [nameField, name] = input("Name", { value: r ? r.name : "", required: true, readonly: !!r });
+      const [prioField, prio] = input("PTZ priority (1 to 32000)", { type: "number", min: "1", max: "32000", value: r ? r.ptz_priority : 1000 });
+      const group = r && r.grants.find((g) => g.group);
+      const [groupField, groupEl] = input("Only on camera group (empty: every camera)", { value: group ? group.group : "" });
+      const perms = h("div", { class: "grants", role: "group", "aria-label": "Permissions" },
+        PERMISSIONS.map((p) => h("label", {}, h("input", { type: "checkbox", name: "perm", value: p, checked: !!r && r.grants.some((g) => g.permission === p) }), p)));
+      body.append(nameField, prioField, h("label", {}, "Permissions"), perms, groupField);
+      return () => ({
+        name: name.value.trim(),
+        ptz_priority: Number(prio.value),
+        grants: picked(perms, "perm").map((permission) => ({ permission, group: groupEl.value.trim() || null })),
+      });
+    }, "Save");
+    if (!result) return;
+    try {
+      await api("PUT", `/api/v1/roles/${encodeURIComponent(result.name)}`, result);
+      toast(`Role ${result.name} saved`, "ok");
+      renderAdmin();
+    } catch (e) { fail(e); }
+  }
+
+  async function deleteRole(r) {
+    if (!(await ask(`Delete role ${r.name}?`, (b) => b.append(h("p", {}, "Users keep their other roles.")), "Delete", true))) return;
+    try { await api("DELETE", `/api/v1/roles/${encodeURIComponent(r.name)}`); renderAdmin(); } catch (e) { fail(e); }
+  }
+}
+
+// ---------------------------------------------------------------- wiring
+
+window.addEventListener("hashchange", route);
+document.addEventListener("keydown", onKey);
+document.addEventListener("keyup", onKey);
+window.addEventListener("blur", () => { keys.held.clear(); ptz.halt(); });
+document.addEventListener("visibilitychange", () => { if (document.hidden) { keys.held.clear(); ptz.halt(); } });
+document.addEventListener("DOMContentLoaded", () => {
+  $("#logout").addEventListener("click", async () => {
+    try { await api("POST", "/api/v1/logout"); } catch { /* logged out either way */ }
+    showLogin("Logged out.");
+  });
+  start();
+});

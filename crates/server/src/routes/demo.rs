@@ -1,0 +1,77 @@
+//! `tandem demo` only: take a simulated site down and bring it back, to watch
+//! failover from the console. Every route answers 404 outside the demo.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use tandem_core::access::Permission;
+use utoipa::ToSchema;
+
+use crate::auth::Authed;
+use crate::error::{ApiError, ApiResult};
+use crate::state::{AppState, SimulatedSites};
+
+/// A simulated site's outage switch.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OutageDto {
+    /// The site id.
+    pub site: String,
+    /// Whether every endpoint of the site refuses connections.
+    pub down: bool,
+}
+
+/// A change of a simulated site's outage switch.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutageChangeDto {
+    /// Down (true) or back up (false).
+    pub down: bool,
+}
+
+fn simulated(state: &AppState) -> ApiResult<&dyn SimulatedSites> {
+    state.simulated.as_deref().ok_or_else(|| {
+        ApiError::not_found("the sites are not simulated (only `tandem demo` has this)")
+    })
+}
+
+fn outages(sim: &dyn SimulatedSites) -> Json<Vec<OutageDto>> {
+    Json(
+        sim.outages()
+            .into_iter()
+            .map(|(site, down)| OutageDto { site, down })
+            .collect(),
+    )
+}
+
+/// The simulated sites and whether each is down.
+#[utoipa::path(get, path = "/api/v1/demo/sites", tag = "demo",
+    responses((status = 200, body = [OutageDto]), (status = 404, body = crate::error::Problem)))]
+pub async fn list(State(state): State<AppState>, _who: Authed) -> ApiResult<Json<Vec<OutageDto>>> {
+    Ok(outages(simulated(&state)?))
+}
+
+/// Takes a simulated site down or brings it back (admins).
+#[utoipa::path(put, path = "/api/v1/demo/sites/{site}", tag = "demo", request_body = OutageChangeDto,
+    params(("site" = String, Path, description = "Site id")),
+    responses((status = 200, body = [OutageDto]), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+pub async fn set(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(site): Path<String>,
+    body: super::JsonBody<OutageChangeDto>,
+) -> ApiResult<Json<Vec<OutageDto>>> {
+    let sim = simulated(&state)?;
+    who.require(&state, Permission::Admin, None)?;
+    if !sim.set_down(&site, body.0.down) {
+        return Err(ApiError::not_found(format!("no simulated site {site:?}")));
+    }
+    state.engine.store().append_audit(&tandem_store::NewAudit {
+        actor: who.user().into(),
+        action: "demo.outage".into(),
+        camera: None,
+        before: None,
+        after: Some(serde_json::json!({ "site": site, "down": body.0.down })),
+    })?;
+    Ok(outages(sim))
+}
