@@ -11,6 +11,7 @@ use tandem_store::{Store, TokenStyle};
 
 use crate::action::Action;
 use crate::error::EngineError;
+use crate::hold::CameraHold;
 use crate::sites::{Binding, from_vector, to_vector};
 
 /// Longest wait for a camera to reach a position before `SetPreset`.
@@ -24,7 +25,7 @@ pub async fn apply(
     binding: &Binding,
     action: &Action,
     tolerance: f64,
-    camera_lock: &tokio::sync::Mutex<()>,
+    camera: &CameraHold,
 ) -> Result<(), EngineError> {
     match action {
         Action::Put {
@@ -35,7 +36,7 @@ pub async fn apply(
         } => {
             let profile = binding.profile().await?.to_string();
             // Held until the preset is stored: the camera must stay where we put it.
-            let held = camera_lock.lock().await;
+            let held = camera.hold(*position).await;
             move_and_wait(binding, &profile, to_vector(*position)).await?;
             let style = store.token_style(&binding.camera, &binding.site)?;
             let token = match set_preset(store, binding, &profile, *number, name.as_str(), style)

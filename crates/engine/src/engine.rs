@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 use crate::action::Action;
 use crate::apply;
 use crate::error::EngineError;
+use crate::hold::CameraHold;
 use crate::sites::{Bindings, Topology, from_vector};
 
 /// How pending parts are retried.
@@ -124,10 +125,9 @@ pub struct Engine {
     wait_bound: Duration,
     /// One queue lock per (camera, site): operations of a camera on a site run one at a time.
     queues: Mutex<HashMap<(CameraId, SiteId), Queue>>,
-    /// One lock per physical camera, held from a move until the preset is
-    /// stored: both sites drive the same camera, so a site catching up on an
-    /// older operation must not move it while the other stores a position.
-    cameras: Mutex<HashMap<CameraId, Queue>>,
+    /// One hold per physical camera, from a move until the preset is stored
+    /// (shared by sites that want the same position; see [`CameraHold`]).
+    cameras: Mutex<HashMap<CameraId, CameraHold>>,
     /// Who holds manual control of which camera: preset work that moves a
     /// camera waits while someone else controls it (see docs/design/journal.md).
     sessions: Arc<crate::live::ControlSessions>,
@@ -248,8 +248,8 @@ impl Engine {
             .clone()
     }
 
-    /// The lock of a physical camera (see [`Engine`]'s `cameras` field).
-    pub(crate) fn camera_lock(&self, camera: &CameraId) -> Queue {
+    /// The hold of a physical camera (see [`CameraHold`]).
+    pub(crate) fn camera_hold(&self, camera: &CameraId) -> CameraHold {
         let mut cameras = self.cameras.lock().unwrap_or_else(|p| p.into_inner());
         cameras.entry(camera.clone()).or_default().clone()
     }
@@ -584,7 +584,7 @@ impl Engine {
                 &binding,
                 &action,
                 tolerance,
-                &self.camera_lock(camera),
+                &self.camera_hold(camera),
             )
             .await
             {

@@ -13,7 +13,7 @@
 //! - [`engine`]: the [`engine::Engine`]: operations journaled, then applied to
 //!   every site, in order per camera and site, retried, replayed after restarts.
 //! - [`action`]: the journaled, idempotent [`action::Action`]; [`apply`]: its
-//!   ONVIF steps on one site.
+//!   ONVIF steps on one site, under the camera's [`hold::CameraHold`].
 //! - [`scan`], [`repair`]: mismatch detection and operator-chosen repair.
 //! - [`watch`]: background duties: retries, scheduled scans, scans when a site returns.
 //! - [`live`]: live PTZ control on the active site with failover, failback and
@@ -28,6 +28,7 @@ pub mod apply;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod hold;
 pub mod live;
 pub mod pairing;
 pub mod probe;
