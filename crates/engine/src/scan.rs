@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use tandem_core::diff::{Tolerance, diff};
 use tandem_core::{CameraId, Mismatch, Preset, PresetName, PresetNumber, SiteId, SitePreset};
-use tandem_store::{NewAudit, NewOperation, Origin, PresetWrite, SiteState, TokenStyle};
+use tandem_store::{NewAudit, TokenStyle};
 use tokio::task::JoinSet;
 
 use crate::apply::read_presets;
@@ -173,6 +173,7 @@ impl Engine {
         if !self.store().presets(camera)?.is_empty() {
             return Ok(());
         }
+        let mut found = Vec::new();
         for p in primary {
             let Some(number) = p.number else { continue };
             let name = p
@@ -188,29 +189,11 @@ impl Engine {
                 locked: false,
                 is_default: false,
             };
-            let operation = NewOperation {
-                camera: camera.clone(),
-                action: serde_json::json!({ "kind": "import", "number": number }),
-                origin: Origin::Import,
-                actor: "tandem".into(),
-                // Journaled against the primary, where it already is.
-                sites: vec![site.clone()],
-            };
-            let audit = NewAudit {
-                actor: "tandem".into(),
-                action: "preset.import".into(),
-                camera: Some(camera.clone()),
-                before: None,
-                after: Some(serde_json::to_value(&preset).unwrap_or_default()),
-            };
-            let id = self
-                .store()
-                .journal(&operation, &PresetWrite::Upsert(preset), &audit)?;
-            self.store()
-                .mark(id, site, SiteState::Applied, None, None)?;
-            self.store()
-                .set_site_token(camera, site, number, &p.token)?;
+            found.push((preset, p.token.clone()));
         }
+        // Journaled against the primary, where they already are.
+        self.store()
+            .import_presets(camera, site, &found, "tandem")?;
         Ok(())
     }
 
@@ -241,19 +224,20 @@ impl Engine {
             _ => false,
         };
         let rules: [&Rule; 2] = [&by_name, &by_position];
+        let mut adopted = Vec::new();
         for rule in rules {
             for p in presets.iter_mut().filter(|p| p.number.is_none()) {
                 let mut candidates = canonical
                     .iter()
                     .filter(|c| !taken.contains(&c.number) && rule(p, c));
                 if let (Some(c), None) = (candidates.next(), candidates.next()) {
-                    self.store()
-                        .set_site_token(camera, site, c.number, &p.token)?;
+                    adopted.push((c.number, p.token.clone()));
                     p.number = Some(c.number);
                     taken.push(c.number);
                 }
             }
         }
+        self.store().set_site_tokens(camera, site, &adopted)?;
         Ok(())
     }
 }

@@ -80,6 +80,27 @@ pub trait Store: Send + Sync {
         token: &str,
     ) -> Result<(), StoreError>;
 
+    /// [`Store::set_site_token`] for several numbers, in one transaction.
+    fn set_site_tokens(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        pairs: &[(PresetNumber, String)],
+    ) -> Result<(), StoreError>;
+
+    /// Takes presets found on `site` as canonical, in one transaction: each
+    /// one an import operation already applied on that site, its canonical
+    /// preset, its audit entry (`preset.import` by `actor`) and its token.
+    /// One transaction per camera, not per preset: a first scan of thousands
+    /// of cameras imports hundreds of thousands of presets.
+    fn import_presets(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        presets: &[(Preset, String)],
+        actor: &str,
+    ) -> Result<(), StoreError>;
+
     /// Forgets the site's token for `number`; no error when there is none.
     fn remove_site_token(
         &self,

@@ -300,6 +300,30 @@ fn upsert_preset(tx: &Connection, camera: &CameraId, preset: &Preset) -> Result<
     Ok(())
 }
 
+/// Maps `number` to `token` on a site, replacing any mapping of the same
+/// number or the same token: a site may reuse a token for another number
+/// (after a reboot, or a delete and re-create), and the newest report wins.
+fn put_site_token(
+    tx: &Transaction<'_>,
+    camera: &CameraId,
+    site: &SiteId,
+    number: PresetNumber,
+    token: &str,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "delete from site_token where camera_id = ?1 and site_id = ?2 \
+         and (number = ?3 or token = ?4)",
+    )
+    .and_then(|mut s| s.execute(params![camera.as_str(), site.as_str(), number.get(), token]))
+    .context("replacing a site token")?;
+    tx.prepare_cached(
+        "insert into site_token (camera_id, site_id, number, token) values (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut s| s.execute(params![camera.as_str(), site.as_str(), number.get(), token]))
+    .context("saving a site token")?;
+    Ok(())
+}
+
 fn apply_preset_write(
     tx: &Connection,
     camera: &CameraId,
@@ -852,22 +876,75 @@ impl Store for SqliteStore {
         number: PresetNumber,
         token: &str,
     ) -> Result<(), StoreError> {
-        self.write("saving a site token", |tx, _| {
+        self.set_site_tokens(camera, site, &[(number, token.to_string())])
+    }
+
+    fn set_site_tokens(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        pairs: &[(PresetNumber, String)],
+    ) -> Result<(), StoreError> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        self.write("saving site tokens", |tx, _| {
             require_camera(tx, camera)?;
-            // A site may reuse a token for another number (after a reboot, or
-            // a delete and re-create): the newest report wins, both ways.
-            tx.execute(
-                "delete from site_token where camera_id = ?1 and site_id = ?2 \
-                 and (number = ?3 or token = ?4)",
-                params![camera.as_str(), site.as_str(), number.get(), token],
-            )
-            .context("replacing a site token")?;
-            tx.execute(
-                "insert into site_token (camera_id, site_id, number, token) \
-                 values (?1, ?2, ?3, ?4)",
-                params![camera.as_str(), site.as_str(), number.get(), token],
-            )
-            .context("saving a site token")?;
+            for (number, token) in pairs {
+                put_site_token(tx, camera, site, *number, token)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn import_presets(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        presets: &[(Preset, String)],
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        if presets.is_empty() {
+            return Ok(());
+        }
+        self.write("importing presets", |tx, now| {
+            let now_text = fmt_utc(now);
+            require_camera(tx, camera)?;
+            for (preset, token) in presets {
+                let action = serde_json::json!({ "kind": "import", "number": preset.number });
+                tx.prepare_cached(
+                    "insert into operation (camera_id, action, origin, actor, created_utc) \
+                     values (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        camera.as_str(),
+                        action.to_string(),
+                        Origin::Import.as_str(),
+                        actor,
+                        now_text
+                    ])
+                })
+                .context("journaling an import")?;
+                let id = tx.last_insert_rowid();
+                tx.prepare_cached(
+                    "insert into operation_site (operation_id, site_id, ordinal, state, \
+                     attempts, error, next_attempt_utc, updated_utc) \
+                     values (?1, ?2, 0, 'applied', 0, null, null, ?3)",
+                )
+                .and_then(|mut s| s.execute(params![id, site.as_str(), now_text]))
+                .context("journaling an import")?;
+                apply_preset_write(tx, camera, &PresetWrite::Upsert(preset.clone()))?;
+                let audit = NewAudit {
+                    actor: actor.into(),
+                    action: "preset.import".into(),
+                    camera: Some(camera.clone()),
+                    before: None,
+                    after: Some(serde_json::to_value(preset).unwrap_or_default()),
+                };
+                append_audit_tx(tx, now, &audit)?;
+                put_site_token(tx, camera, site, preset.number, token)?;
+            }
             Ok(())
         })
     }

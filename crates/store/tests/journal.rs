@@ -573,3 +573,67 @@ fn the_store_is_usable_as_a_shared_trait_object() {
     let v = store.verify_audit().expect("verify");
     assert_eq!((v.entries, v.first_bad), (40, None));
 }
+
+#[test]
+fn an_import_journals_each_preset_applied_with_its_token_and_audit_in_one_go() {
+    let store = memory_store();
+    let found = vec![
+        (preset(1, "Gate", Some(0.1)), "tok-a".to_string()),
+        (preset(2, "Dock", None), "tok-b".to_string()),
+    ];
+    store
+        .import_presets(&cam("cam-1"), &site("P"), &found, "tandem")
+        .expect("import");
+    let presets = store.presets(&cam("cam-1")).expect("presets");
+    assert_eq!(presets, vec![found[0].0.clone(), found[1].0.clone()]);
+    assert_eq!(
+        store
+            .site_tokens(&cam("cam-1"), &site("P"))
+            .expect("tokens"),
+        vec![(num(1), "tok-a".to_string()), (num(2), "tok-b".to_string())]
+    );
+    // Applied where they were found: nothing to do anywhere.
+    assert_eq!(store.pending_count().expect("count"), 0);
+    let ops = store
+        .operations(Some(&cam("cam-1")), 10)
+        .expect("operations");
+    assert_eq!(ops.len(), 2);
+    assert!(
+        ops.iter()
+            .all(|o| o.sites.len() == 1 && o.sites[0].state == SiteState::Applied)
+    );
+    let audit = store.audit_entries(0, 10).expect("audit");
+    assert_eq!(audit.len(), 2);
+    assert!(audit.iter().all(|a| a.action == "preset.import"));
+    assert!(store.verify_audit().expect("verify").first_bad.is_none());
+
+    // An unknown camera imports nothing at all.
+    assert!(
+        store
+            .import_presets(&cam("nope"), &site("P"), &found, "tandem")
+            .is_err()
+    );
+    assert_eq!(store.audit_entries(0, 10).expect("audit").len(), 2);
+}
+
+#[test]
+fn several_site_tokens_replace_old_mappings_in_one_transaction() {
+    let store = memory_store();
+    store
+        .set_site_token(&cam("cam-1"), &site("S"), num(1), "x")
+        .expect("one");
+    store
+        .set_site_tokens(
+            &cam("cam-1"),
+            &site("S"),
+            &[(num(2), "x".to_string()), (num(3), "y".to_string())],
+        )
+        .expect("several");
+    // "x" moved from 1 to 2: the newest report wins.
+    assert_eq!(
+        store
+            .site_tokens(&cam("cam-1"), &site("S"))
+            .expect("tokens"),
+        vec![(num(2), "x".to_string()), (num(3), "y".to_string())]
+    );
+}
