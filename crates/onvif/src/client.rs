@@ -752,7 +752,22 @@ impl Device {
 }
 
 /// Reads an HTTP answer: a SOAP body of the expected element, or a fault.
+/// A malformed answer's error names the operation and the address, since the
+/// parser's words alone ("unexpected end of stream") do not say which device
+/// misbehaved, or in answer to what.
 fn read_answer<T>(
+    url: &str,
+    request: &Request,
+    response: &HttpResponse,
+    read: impl FnOnce(Node<'_, '_>) -> Result<T>,
+) -> Result<T> {
+    read_envelope(url, request, response, read).map_err(|e| match e {
+        Error::Malformed(why) => Error::Malformed(format!("{} at {url}: {why}", request.name())),
+        other => other,
+    })
+}
+
+fn read_envelope<T>(
     url: &str,
     request: &Request,
     response: &HttpResponse,

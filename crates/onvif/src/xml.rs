@@ -24,7 +24,24 @@ pub fn parse(text: &str) -> Result<Document<'_>> {
         allow_dtd: false,
         nodes_limit: MAX_NODES,
     };
-    Document::parse_with_options(text, options).map_err(|e| Error::Malformed(format!("XML: {e}")))
+    Document::parse_with_options(text, options)
+        .map_err(|e| Error::Malformed(format!("XML: {}", explain(&e))))
+}
+
+/// The parser's error in words that say what the device did, for the cases
+/// a hostile or broken device produces; the parser's own text otherwise.
+fn explain(e: &roxmltree::Error) -> String {
+    use roxmltree::Error as E;
+    match e {
+        E::DtdDetected => {
+            "the document declares a DTD, which is refused (entities are never expanded)".into()
+        }
+        E::UnexpectedEndOfStream | E::UnclosedRootNode => {
+            format!("the document ends early (cut off?): {e}")
+        }
+        E::NodesLimitReached => format!("the document has more than {MAX_NODES} nodes"),
+        other => other.to_string(),
+    }
 }
 
 /// Refuses very deep nesting before building a tree, so that no later step
@@ -195,6 +212,31 @@ mod tests {
     fn entity_expansion_is_refused() {
         let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><a>&lol2;</a>"#;
         assert!(matches!(parse(bomb), Err(Error::Malformed(_))));
+    }
+
+    #[test]
+    fn refusals_say_what_the_document_did() {
+        let message = |text: &str| match parse(text) {
+            Err(Error::Malformed(m)) => m,
+            other => format!("not refused as malformed: {:?}", other.map(|_| ())),
+        };
+        let bomb = r#"<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "x">]><a>&x;</a>"#;
+        assert!(
+            message(bomb).contains("declares a DTD"),
+            "{}",
+            message(bomb)
+        );
+        let whole = r#"<?xml version="1.0"?><a xmlns="urn:x"><b c="1">text</b><d/></a>"#;
+        for cut in 1..whole.len() {
+            // Every cut is refused; most say why in so many words.
+            let m = message(&whole[..cut]);
+            assert!(m.starts_with("XML: "), "cut at {cut}: {m}");
+        }
+        assert!(
+            message(&whole[..30]).contains("ends early"),
+            "{}",
+            message(&whole[..30])
+        );
     }
 
     #[test]
