@@ -3,13 +3,16 @@
 //! `media2_service`, `ptz_service`) and `/onvif/snapshot.jpg`, with the site's
 //! faults applied before anything else: down closes the listener (connection
 //! refused) and drops open connections; hang never answers; latency delays;
-//! a failure rate drops connections without an answer.
+//! a failure rate drops connections without an answer. A `hostile` camera's
+//! SOAP answers are mangled last (see [`crate::hostile`]).
 
+use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
@@ -22,6 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::device::{self, DeviceFault};
+use crate::hostile::{self, Mangled};
 use crate::quirks::AuthMode;
 use crate::snapshot;
 use crate::world::{Faults, Site};
@@ -31,7 +35,8 @@ const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 /// How far a WS-Security `Created` may be from the device clock.
 const CREATED_WINDOW_S: i64 = 30;
 
-type Body = Full<Bytes>;
+/// Answers are whole, except a hostile camera's oversized ones, which stream.
+type Body = BoxBody<Bytes, Infallible>;
 
 /// Serves one camera of one site until `shutdown` turns true.
 pub(crate) async fn serve(
@@ -147,7 +152,7 @@ async fn snapshot(site: &Site, index: usize) -> Response<Body> {
             .await;
     match jpeg {
         Ok(bytes) if !bytes.is_empty() => {
-            let mut response = Response::new(Full::new(Bytes::from(bytes)));
+            let mut response = Response::new(Full::new(Bytes::from(bytes)).boxed());
             response
                 .headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
@@ -188,6 +193,17 @@ async fn soap_call(site: &Site, camera: usize, request: Request<Incoming>) -> Re
         Ok(None) => return fault(&DeviceFault::not_supported(body.tag_name().name())),
         Err(e) => return fault(&DeviceFault::bad_request(&e.to_string())),
     };
+    // GetSystemDateAndTime stays honest: it is how a client first meets a
+    // device, so a hostile camera is found reachable and then fails clearly
+    // on the calls that matter, as a device with broken firmware does.
+    let hostility = match request {
+        message::Request::GetSystemDateAndTime => None,
+        _ => cam.next_hostility(),
+    };
+    let reply = |status: StatusCode, xml: String| match hostility {
+        Some(kind) => hostile_response(kind, &xml),
+        None => soap_response(status, xml),
+    };
     if !matches!(request, message::Request::GetSystemDateAndTime) {
         let authorization = parts
             .headers
@@ -201,7 +217,10 @@ async fn soap_call(site: &Site, camera: usize, request: Request<Incoming>) -> Re
             authorization,
         ) {
             Ok(()) => {}
-            Err(Denied::Fault(f)) => return fault(&f),
+            Err(Denied::Fault(f)) => {
+                let (status, xml) = fault_parts(&f);
+                return reply(status, xml);
+            }
             Err(Denied::Challenge) => return challenge(site, cam.quirks.auth),
         }
     }
@@ -211,9 +230,27 @@ async fn soap_call(site: &Site, camera: usize, request: Request<Incoming>) -> Re
     match device::handle(site, cam, request, Instant::now()) {
         Ok(response) => {
             let xml = soap::envelope(None, &response.to_xml(answer_service));
-            soap_response(StatusCode::OK, xml)
+            reply(StatusCode::OK, xml)
         }
-        Err(f) => fault(&f),
+        Err(f) => {
+            let (status, xml) = fault_parts(&f);
+            reply(status, xml)
+        }
+    }
+}
+
+/// A hostile camera's answer in place of `envelope`, always with status 200.
+fn hostile_response(kind: crate::quirks::Hostility, envelope: &str) -> Response<Body> {
+    match hostile::mangle(kind, envelope) {
+        Mangled::Whole(text) => soap_response(StatusCode::OK, text),
+        Mangled::Stream(body) => {
+            let mut response = Response::new(body.boxed());
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/soap+xml; charset=utf-8"),
+            );
+            response
+        }
     }
 }
 
@@ -298,13 +335,19 @@ fn challenge(site: &Site, mode: AuthMode) -> Response<Body> {
 }
 
 fn fault(f: &DeviceFault) -> Response<Body> {
-    let xml = soap::fault_envelope(f.sender, &f.subcodes, &f.reason);
-    let status = StatusCode::from_u16(f.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let (status, xml) = fault_parts(f);
     soap_response(status, xml)
 }
 
+/// The status and envelope of a fault answer.
+fn fault_parts(f: &DeviceFault) -> (StatusCode, String) {
+    let xml = soap::fault_envelope(f.sender, &f.subcodes, &f.reason);
+    let status = StatusCode::from_u16(f.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, xml)
+}
+
 fn soap_response(status: StatusCode, xml: String) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(xml)));
+    let mut response = Response::new(Full::new(Bytes::from(xml)).boxed());
     *response.status_mut() = status;
     response.headers_mut().insert(
         CONTENT_TYPE,
@@ -314,7 +357,7 @@ fn soap_response(status: StatusCode, xml: String) -> Response<Body> {
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())).boxed());
     *response.status_mut() = status;
     response
 }

@@ -8,6 +8,7 @@
 //! - [`presets`]: one site's preset table with its quirks.
 //! - [`device`]: the ONVIF behaviour: request in, answer or fault out.
 //! - [`endpoint`]: loopback HTTP per camera and site, with fault injection.
+//! - [`hostile`]: the mangled answers of `hostile` cameras.
 //! - [`control`]: the HTTP JSON control API.
 //! - [`seed`]: seeding presets, including deliberate differences.
 //! - [`snapshot`]: JPEG views of a synthetic panorama.
@@ -19,6 +20,7 @@
 pub mod control;
 pub mod device;
 mod endpoint;
+pub mod hostile;
 pub mod motion;
 pub mod presets;
 pub mod quirks;

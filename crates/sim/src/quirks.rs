@@ -34,6 +34,68 @@ pub enum AuthMode {
     None,
 }
 
+/// How a `hostile` camera mangles its SOAP answers: each kind is one way a
+/// broken or malicious device (or a proxy in front of it) can attack the
+/// client's parser, so that every one is known to end in a clear error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hostility {
+    /// Not well-formed XML (mismatched tags, stray markup) with HTTP 200.
+    Malformed,
+    /// The correct answer envelope, cut off in the middle.
+    Truncated,
+    /// A well-formed envelope of [`OVERSIZED_BYTES`], streamed without a
+    /// `Content-Length`, so only the client's running count can stop it.
+    Oversized,
+    /// The correct answer with its body element in a made-up namespace.
+    Namespace,
+    /// A document whose DTD declares nested entities (billion laughs).
+    Entity,
+    /// The five kinds above in turn, request by request.
+    Mixed,
+}
+
+/// Size of an oversized answer: above the client's default 4 MiB cap.
+pub const OVERSIZED_BYTES: usize = 5 * 1024 * 1024;
+
+impl Hostility {
+    /// The concrete kinds that [`Hostility::Mixed`] rotates through, in order.
+    pub const KINDS: [Hostility; 5] = [
+        Hostility::Malformed,
+        Hostility::Truncated,
+        Hostility::Oversized,
+        Hostility::Namespace,
+        Hostility::Entity,
+    ];
+
+    /// The name used in profiles (`hostile=NAME`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Hostility::Malformed => "malformed",
+            Hostility::Truncated => "truncated",
+            Hostility::Oversized => "oversized",
+            Hostility::Namespace => "namespace",
+            Hostility::Entity => "entity",
+            Hostility::Mixed => "mixed",
+        }
+    }
+}
+
+impl FromStr for Hostility {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Hostility::KINDS
+            .into_iter()
+            .chain([Hostility::Mixed])
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "quirk hostile: unknown kind {s:?}; known: malformed, truncated, oversized, namespace, entity, mixed"
+                )
+            })
+    }
+}
+
 /// The quirks of one camera as one site exposes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Quirks {
@@ -59,6 +121,8 @@ pub struct Quirks {
     pub legacy: bool,
     /// Longest preset name the device accepts, in characters (`ter:InvalidPresetName` beyond).
     pub max_name_chars: usize,
+    /// Every SOAP answer but `GetSystemDateAndTime` is mangled this way.
+    pub hostile: Option<Hostility>,
     /// The names of the traits applied, for display.
     pub names: Vec<String>,
 }
@@ -77,6 +141,7 @@ impl Default for Quirks {
             media2_only: false,
             legacy: false,
             max_name_chars: 64,
+            hostile: None,
             names: Vec::new(),
         }
     }
@@ -133,6 +198,8 @@ pub enum Trait {
     Legacy,
     /// Names of at most N characters.
     MaxName(u32),
+    /// SOAP answers mangled (see [`Hostility`]).
+    Hostile(Hostility),
 }
 
 impl Trait {
@@ -153,6 +220,7 @@ impl Trait {
             Trait::Media2Only => q.media2_only = true,
             Trait::Legacy => q.legacy = true,
             Trait::MaxName(n) => q.max_name_chars = n as usize,
+            Trait::Hostile(kind) => q.hostile = Some(kind),
         }
     }
 }
@@ -176,6 +244,7 @@ impl fmt::Display for Trait {
             Trait::Media2Only => f.write_str("media2-only"),
             Trait::Legacy => f.write_str("legacy"),
             Trait::MaxName(n) => write!(f, "max-name={n}"),
+            Trait::Hostile(kind) => write!(f, "hostile={}", kind.name()),
         }
     }
 }
@@ -186,7 +255,8 @@ rounded or rounded=STEP (positions rounded, default 0.01), nameless, strict-movi
 limited or limited=N (preset limit, default 16), wsse, digest, digest-md5, noauth, auth-any, \
 skewed or skewed=SECONDS (device clock offset, default 7200), \
 media2-only (no media v1 service), legacy (no GetServices, only GetCapabilities), \
-max-name or max-name=N (preset names of at most N characters, default 16)";
+max-name or max-name=N (preset names of at most N characters, default 16), \
+hostile or hostile=KIND (answers mangled: malformed, truncated, oversized, namespace, entity, or mixed, the default)";
 
 impl FromStr for Trait {
     type Err = String;
@@ -240,6 +310,7 @@ impl FromStr for Trait {
             "media2-only" => Trait::Media2Only,
             "legacy" => Trait::Legacy,
             "max-name" => Trait::MaxName(count(16.0)?.min(64)),
+            "hostile" => Trait::Hostile(value.unwrap_or("mixed").parse()?),
             other => return Err(format!("unknown quirk {other:?}; known: {TRAITS_HELP}")),
         })
     }
@@ -340,5 +411,24 @@ mod tests {
         assert!("0=vms".parse::<ProfileRule>().is_err());
         assert!("limited=0".parse::<ProfileRule>().is_err());
         assert!("rounded=-1".parse::<ProfileRule>().is_err());
+        let err = "hostile=rude"
+            .parse::<ProfileRule>()
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("malformed, truncated"), "{err}");
+    }
+
+    #[test]
+    fn hostile_kinds_parse_and_default_to_mixed() {
+        let rule: ProfileRule = "2/3=vms+hostile".parse().expect("valid");
+        let mut q = Quirks::default();
+        q.apply(&rule.profile);
+        assert_eq!(q.hostile, Some(Hostility::Mixed));
+        assert_eq!(q.profile_name(), "vms+hostile=mixed");
+        for kind in Hostility::KINDS {
+            let rule: ProfileRule = format!("hostile={}", kind.name()).parse().expect("valid");
+            assert_eq!(rule.profile.traits, vec![Trait::Hostile(kind)]);
+        }
+        assert_eq!(Quirks::default().hostile, None);
     }
 }

@@ -4,7 +4,7 @@
 //! same camera), while each site keeps its own preset table, home position,
 //! quirks and faults per camera, as two video-management systems would.
 
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::motion::{Axes, Motion};
 use crate::presets::PresetTable;
-use crate::quirks::Quirks;
+use crate::quirks::{Hostility, Quirks};
 
 /// Locks a mutex, recovering from poisoning: every critical section in the
 /// simulator leaves its data consistent, so a panic elsewhere changes nothing.
@@ -123,6 +123,8 @@ pub struct CameraOnSite {
     presets: Mutex<PresetTable>,
     home: Mutex<Axes>,
     port: AtomicU16,
+    /// Hostile answers given so far: where a `hostile=mixed` camera is in its rotation.
+    hostile_answers: AtomicUsize,
 }
 
 impl CameraOnSite {
@@ -143,6 +145,19 @@ impl CameraOnSite {
 
     pub(crate) fn set_port(&self, port: u16) {
         self.port.store(port, Ordering::Relaxed);
+    }
+
+    /// How the next answer is mangled, if this camera is hostile: its kind,
+    /// or for `mixed` the next kind in turn (counted per camera and site, so
+    /// that consecutive requests see every kind).
+    pub fn next_hostility(&self) -> Option<Hostility> {
+        match self.quirks.hostile? {
+            Hostility::Mixed => {
+                let turn = self.hostile_answers.fetch_add(1, Ordering::Relaxed);
+                Some(Hostility::KINDS[turn % Hostility::KINDS.len()])
+            }
+            kind => Some(kind),
+        }
     }
 }
 
@@ -180,6 +195,7 @@ impl Site {
                 quirks,
                 home: Mutex::new([0.0; 3]),
                 port: AtomicU16::new(0),
+                hostile_answers: AtomicUsize::new(0),
             })
             .collect();
         Site {

@@ -641,3 +641,92 @@ async fn legacy_device_is_discovered_through_get_capabilities() {
     d.get_presets(P).await.expect("PTZ works");
     d.get_profiles().await.expect("media v1 works");
 }
+
+/// What a hostile answer of each kind must end in: the error kind, and words
+/// of its message that say what the device did.
+fn assert_hostile_error(kind: &str, err: &Error) {
+    let message = err.to_string();
+    let (matches_kind, words): (bool, &[&str]) = match kind {
+        "malformed" => (
+            matches!(err, Error::Malformed(_)),
+            &[
+                "malformed answer",
+                "GetServices at http://127.0.0.1:",
+                "XML: expected",
+            ],
+        ),
+        "truncated" => (
+            matches!(err, Error::Malformed(_)),
+            &["malformed answer", "GetServices", "ends early"],
+        ),
+        "oversized" => (
+            matches!(err, Error::TooLarge { limit, .. } if *limit == 4 * 1024 * 1024),
+            &["exceeds 4194304 bytes"],
+        ),
+        "namespace" => (
+            matches!(err, Error::Malformed(_)),
+            &[
+                "expected tds:GetServicesResponse",
+                tandem_sim::hostile::HOSTILE_NS,
+            ],
+        ),
+        "entity" => (
+            matches!(err, Error::Malformed(_)),
+            &["GetServices", "declares a DTD, which is refused"],
+        ),
+        other => panic!("no such kind {other}"),
+    };
+    assert!(matches_kind, "{kind}: wrong error kind: {err:?}");
+    for w in words {
+        assert!(message.contains(w), "{kind}: {message:?} lacks {w:?}");
+    }
+    // None of these gets better by asking again.
+    assert!(
+        !err.is_retryable() && !err.is_unreachable(),
+        "{kind}: {err}"
+    );
+}
+
+#[tokio::test]
+async fn hostile_answers_of_every_kind_end_in_clear_errors() {
+    const KINDS: [&str; 5] = ["malformed", "truncated", "oversized", "namespace", "entity"];
+    // Camera N of the primary is hostile with the Nth kind; camera 6 rotates
+    // through them all; the secondary is honest.
+    let mut profiles: Vec<String> = KINDS
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| format!("1/{}=hostile={kind}", i + 1))
+        .collect();
+    profiles.push("1/6=hostile".into());
+    let profiles: Vec<&str> = profiles.iter().map(String::as_str).collect();
+    let sim = start(&profiles, 6, 2).await;
+    let bounded = Duration::from_secs(5);
+    for (i, kind) in KINDS.iter().enumerate() {
+        let d = device(&sim, 1, i + 1);
+        // The clock stays honest: the device is found, then fails clearly.
+        d.sync_clock()
+            .await
+            .expect("GetSystemDateAndTime is not mangled");
+        let started = Instant::now();
+        let err = tokio::time::timeout(bounded, d.get_presets(P))
+            .await
+            .unwrap_or_else(|_| panic!("{kind}: no answer within {bounded:?}"))
+            .expect_err("a hostile answer is an error");
+        assert!(started.elapsed() < bounded, "{kind}");
+        assert_hostile_error(kind, &err);
+        // The same camera on the honest site answers.
+        let presets = device(&sim, 2, i + 1).get_presets(P).await.expect("honest");
+        assert_eq!(presets.len(), 2, "{kind}");
+    }
+    // `mixed`: consecutive requests meet the five kinds in turn, twice over.
+    let d = device(&sim, 1, 6);
+    for _round in 0..2 {
+        for kind in KINDS {
+            let err = tokio::time::timeout(bounded, d.get_presets(P))
+                .await
+                .unwrap_or_else(|_| panic!("mixed {kind}: no answer within {bounded:?}"))
+                .expect_err("a hostile answer is an error");
+            assert_hostile_error(kind, &err);
+        }
+    }
+}
