@@ -29,6 +29,17 @@ pub struct ScanReport {
     pub unreachable: Vec<(SiteId, String)>,
 }
 
+/// Cameras whose scan results are recorded in one transaction.
+pub const RECORD_BATCH: usize = 256;
+
+/// One camera compared: the sites' difference, or why it could not be.
+enum Compared {
+    /// Both sites read; the mismatches to record.
+    Diffed(CameraId, Vec<Mismatch>),
+    /// A site could not be read; the open mismatches stay as they were.
+    Unreachable(ScanReport),
+}
+
 /// A way to recognise a site's preset as a canonical one.
 type Rule<'a> = dyn Fn(&SitePreset, &Preset) -> bool + 'a;
 
@@ -72,6 +83,20 @@ impl Engine {
         self: &Arc<Self>,
         camera: &CameraId,
     ) -> Result<ScanReport, EngineError> {
+        match self.read_and_diff(camera).await? {
+            Compared::Unreachable(report) => Ok(report),
+            Compared::Diffed(camera, mismatches) => {
+                let mut reports = self.record_compared(vec![(camera, mismatches)])?;
+                reports
+                    .pop()
+                    .ok_or_else(|| EngineError::Internal("a scan recorded nothing".into()))
+            }
+        }
+    }
+
+    /// Reads both sites of a camera concurrently and diffs them; records
+    /// nothing but imports and adopted tokens.
+    async fn read_and_diff(self: &Arc<Self>, camera: &CameraId) -> Result<Compared, EngineError> {
         let spec = self.bindings().camera(camera)?;
         let (p_id, s_id) = self.bindings().pair()?;
         let (primary, secondary) =
@@ -91,43 +116,57 @@ impl Engine {
                     .into_iter()
                     .map(|m| m.mismatch)
                     .collect();
-                return Ok(ScanReport {
+                return Ok(Compared::Unreachable(ScanReport {
                     camera: camera.clone(),
                     mismatches: open,
                     new: 0,
                     gone: 0,
                     unreachable,
-                });
+                }));
             }
         };
         self.import_if_new(camera, p_id, &primary)?;
         self.adopt_tokens(camera, s_id, &mut secondary)?;
         self.adopt_tokens(camera, p_id, &mut primary)?;
         let mismatches = diff(&primary, &secondary, Tolerance(spec.tolerance));
-        let delta = self
-            .store()
-            .replace_mismatches(camera, &mismatches, Utc::now())?;
-        self.store().append_audit(&NewAudit {
+        Ok(Compared::Diffed(camera.clone(), mismatches))
+    }
+
+    /// Records the open mismatches of compared cameras, each with its audit
+    /// entry, in one transaction.
+    fn record_compared(
+        &self,
+        diffed: Vec<(CameraId, Vec<Mismatch>)>,
+    ) -> Result<Vec<ScanReport>, EngineError> {
+        let audit = |camera: &CameraId, delta: &tandem_store::MismatchDelta| NewAudit {
             actor: "tandem".into(),
             action: "scan".into(),
             camera: Some(camera.clone()),
             before: None,
             after: Some(serde_json::json!({
-                "open": mismatches.len(), "new": delta.new.len(), "gone": delta.gone.len(),
+                "open": delta.new.len() + delta.still_open.len(),
+                "new": delta.new.len(),
+                "gone": delta.gone.len(),
             })),
-        })?;
-        Ok(ScanReport {
-            camera: camera.clone(),
-            new: delta.new.len(),
-            gone: delta.gone.len(),
-            mismatches,
-            unreachable,
-        })
+        };
+        let deltas = self.store().record_scans(&diffed, Utc::now(), &audit)?;
+        Ok(diffed
+            .into_iter()
+            .zip(deltas)
+            .map(|((camera, mismatches), delta)| ScanReport {
+                camera,
+                new: delta.new.len(),
+                gone: delta.gone.len(),
+                mismatches,
+                unreachable: Vec::new(),
+            })
+            .collect())
     }
 
     /// Scans cameras with at most `concurrency` cameras in flight (each reads
     /// one preset list per site, so this bounds the calls in flight per site),
-    /// calling `progress(done, total)` after each.
+    /// calling `progress(done, total)` after each. Results are recorded in
+    /// batches of [`RECORD_BATCH`] cameras, one transaction each.
     pub async fn scan(
         self: &Arc<Self>,
         cameras: Vec<CameraId>,
@@ -135,7 +174,6 @@ impl Engine {
         progress: impl Fn(usize, usize) + Send + Sync + 'static,
     ) -> Vec<Result<ScanReport, EngineError>> {
         let total = cameras.len();
-        let progress = Arc::new(progress);
         let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
         let mut work = JoinSet::new();
         for (index, camera) in cameras.into_iter().enumerate() {
@@ -143,17 +181,41 @@ impl Engine {
             let limit = limit.clone();
             work.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                (index, engine.scan_camera(&camera).await)
+                (index, engine.read_and_diff(&camera).await)
             });
         }
         let mut results: Vec<Option<Result<ScanReport, EngineError>>> =
             (0..total).map(|_| None).collect();
+        let mut batch: Vec<(usize, CameraId, Vec<Mismatch>)> = Vec::new();
         let mut done = 0;
         while let Some(joined) = work.join_next().await {
             done += 1;
             progress(done, total);
-            if let Ok((index, result)) = joined {
-                results[index] = Some(result);
+            match joined {
+                Ok((index, Ok(Compared::Diffed(camera, mismatches)))) => {
+                    batch.push((index, camera, mismatches));
+                }
+                Ok((index, Ok(Compared::Unreachable(report)))) => results[index] = Some(Ok(report)),
+                Ok((index, Err(e))) => results[index] = Some(Err(e)),
+                Err(_) => {} // A panicked task: reported below.
+            }
+            if batch.len() >= RECORD_BATCH || (work.is_empty() && !batch.is_empty()) {
+                let indices: Vec<usize> = batch.iter().map(|(i, _, _)| *i).collect();
+                let diffed = batch.drain(..).map(|(_, c, m)| (c, m)).collect();
+                match self.record_compared(diffed) {
+                    Ok(reports) => {
+                        for (index, report) in indices.into_iter().zip(reports) {
+                            results[index] = Some(Ok(report));
+                        }
+                    }
+                    Err(e) => {
+                        for index in indices {
+                            results[index] = Some(Err(EngineError::Internal(format!(
+                                "recording the scan failed: {e}"
+                            ))));
+                        }
+                    }
+                }
             }
         }
         results

@@ -187,6 +187,16 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<MismatchDelta, StoreError>;
 
+    /// [`Store::replace_mismatches`] for the cameras of a scan, each with the
+    /// audit entry `audit` makes of its result, all in one transaction: a scan
+    /// of thousands of cameras commits a few times, not twice per camera.
+    fn record_scans(
+        &self,
+        scans: &[(CameraId, Vec<Mismatch>)],
+        now: DateTime<Utc>,
+        audit: &dyn Fn(&CameraId, &MismatchDelta) -> NewAudit,
+    ) -> Result<Vec<MismatchDelta>, StoreError>;
+
     /// Open mismatches of one camera or all, sorted by camera, then as
     /// `tandem_core::diff` sorts them (number, kind, key).
     fn mismatches(&self, camera: Option<&CameraId>) -> Result<Vec<StoredMismatch>, StoreError>;

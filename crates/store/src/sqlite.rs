@@ -300,6 +300,66 @@ fn upsert_preset(tx: &Connection, camera: &CameraId, preset: &Preset) -> Result<
     Ok(())
 }
 
+/// Replaces one camera's open mismatches inside a transaction (see
+/// [`Store::replace_mismatches`]).
+fn replace_mismatches_tx(
+    tx: &Transaction<'_>,
+    camera: &CameraId,
+    mismatches: &[Mismatch],
+    now_text: &str,
+) -> Result<MismatchDelta, StoreError> {
+    require_camera(tx, camera)?;
+    let rows: Vec<(String, String, String)> = tx
+        .prepare_cached("select key, kind, detail from mismatch where camera_id = ?1")
+        .and_then(|mut s| {
+            s.query_map([camera.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })
+        .context("reading open mismatches")?;
+    let mut open: BTreeMap<String, Mismatch> = BTreeMap::new();
+    for (key, kind, detail) in rows {
+        open.insert(key, mismatch_from_row(&detail, &kind)?);
+    }
+
+    let mut delta = MismatchDelta::default();
+    let mut seen = HashSet::new();
+    for m in mismatches {
+        let key = m.key();
+        if !seen.insert(key.clone()) {
+            continue; // The same mismatch twice in one scan counts once.
+        }
+        let detail = mismatch_json(m)?;
+        if open.remove(&key).is_some() {
+            tx.execute(
+                "update mismatch set kind = ?3, detail = ?4, last_seen_utc = ?5 \
+                     where camera_id = ?1 and key = ?2",
+                params![camera.as_str(), key, m.kind.as_str(), detail, now_text],
+            )
+            .context("updating an open mismatch")?;
+            delta.still_open.push(m.clone());
+        } else {
+            tx.execute(
+                "insert into mismatch \
+                     (camera_id, key, kind, detail, first_seen_utc, last_seen_utc) \
+                     values (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![camera.as_str(), key, m.kind.as_str(), detail, now_text],
+            )
+            .context("saving a new mismatch")?;
+            delta.new.push(m.clone());
+        }
+    }
+    for (key, m) in open {
+        tx.execute(
+            "delete from mismatch where camera_id = ?1 and key = ?2",
+            params![camera.as_str(), key],
+        )
+        .context("removing a resolved mismatch")?;
+        delta.gone.push(m);
+    }
+    delta.gone.sort_by_key(mismatch_order);
+    Ok(delta)
+}
+
 /// Maps `number` to `token` on a site, replacing any mapping of the same
 /// number or the same token: a site may reuse a token for another number
 /// (after a reboot, or a delete and re-create), and the newest report wins.
@@ -1177,56 +1237,25 @@ impl Store for SqliteStore {
     ) -> Result<MismatchDelta, StoreError> {
         let now_text = fmt_utc(now);
         self.write("saving a scan's mismatches", |tx, _| {
-            require_camera(tx, camera)?;
-            let rows: Vec<(String, String, String)> = tx
-                .prepare_cached("select key, kind, detail from mismatch where camera_id = ?1")
-                .and_then(|mut s| {
-                    s.query_map([camera.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                        .collect()
-                })
-                .context("reading open mismatches")?;
-            let mut open: BTreeMap<String, Mismatch> = BTreeMap::new();
-            for (key, kind, detail) in rows {
-                open.insert(key, mismatch_from_row(&detail, &kind)?);
-            }
+            replace_mismatches_tx(tx, camera, mismatches, &now_text)
+        })
+    }
 
-            let mut delta = MismatchDelta::default();
-            let mut seen = HashSet::new();
-            for m in mismatches {
-                let key = m.key();
-                if !seen.insert(key.clone()) {
-                    continue; // The same mismatch twice in one scan counts once.
-                }
-                let detail = mismatch_json(m)?;
-                if open.remove(&key).is_some() {
-                    tx.execute(
-                        "update mismatch set kind = ?3, detail = ?4, last_seen_utc = ?5 \
-                         where camera_id = ?1 and key = ?2",
-                        params![camera.as_str(), key, m.kind.as_str(), detail, now_text],
-                    )
-                    .context("updating an open mismatch")?;
-                    delta.still_open.push(m.clone());
-                } else {
-                    tx.execute(
-                        "insert into mismatch \
-                         (camera_id, key, kind, detail, first_seen_utc, last_seen_utc) \
-                         values (?1, ?2, ?3, ?4, ?5, ?5)",
-                        params![camera.as_str(), key, m.kind.as_str(), detail, now_text],
-                    )
-                    .context("saving a new mismatch")?;
-                    delta.new.push(m.clone());
-                }
+    fn record_scans(
+        &self,
+        scans: &[(CameraId, Vec<Mismatch>)],
+        now: DateTime<Utc>,
+        audit: &dyn Fn(&CameraId, &MismatchDelta) -> NewAudit,
+    ) -> Result<Vec<MismatchDelta>, StoreError> {
+        let now_text = fmt_utc(now);
+        self.write("saving scans", |tx, at| {
+            let mut deltas = Vec::with_capacity(scans.len());
+            for (camera, mismatches) in scans {
+                let delta = replace_mismatches_tx(tx, camera, mismatches, &now_text)?;
+                append_audit_tx(tx, at, &audit(camera, &delta))?;
+                deltas.push(delta);
             }
-            for (key, m) in open {
-                tx.execute(
-                    "delete from mismatch where camera_id = ?1 and key = ?2",
-                    params![camera.as_str(), key],
-                )
-                .context("removing a resolved mismatch")?;
-                delta.gone.push(m);
-            }
-            delta.gone.sort_by_key(mismatch_order);
-            Ok(delta)
+            Ok(deltas)
         })
     }
 
