@@ -1,0 +1,140 @@
+//! Live control: concurrent operators, each steering its own camera with
+//! continuous-move and stop pairs through the API, against the same commands
+//! sent directly to the simulator; the latency tandem adds at p50 and p99.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tandem_onvif::types::{PanTilt, PtzVector};
+
+use super::PartFuture;
+use crate::Scale;
+use crate::report::{Row, Verdict};
+use crate::rig::{self, ADMIN_PASSWORD, Api, Service, Sim, percentile};
+
+/// Target: p99 of the added latency at most 1 ms.
+const TARGET_MS: f64 = 1.0;
+
+/// Runs the benchmark.
+pub fn run(scale: Scale) -> PartFuture {
+    Box::pin(measure(scale))
+}
+
+fn velocity() -> PtzVector {
+    PtzVector {
+        pan_tilt: Some(PanTilt { x: 0.2, y: 0.0 }),
+        zoom: Some(0.0),
+    }
+}
+
+async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
+    let dir = rig::scratch("live")?;
+    let sim = Sim::start(&dir, scale.live_operators, 0, &[])?;
+    let service = Service::start(&sim.config, &[])?;
+    let admin = Api::login(&service.url, "admin", ADMIN_PASSWORD).await?;
+    let operators = admin
+        .operators(scale.live_operators, &["ptz.control"])
+        .await?;
+
+    // Directly: every operator's own ONVIF client to its camera on the primary.
+    let mut devices = Vec::new();
+    for camera in 1..=scale.live_operators {
+        let device = rig::device(sim.endpoint(1, camera)?)?;
+        device.stop("profile_1", true, true).await?; // connect outside the clock
+        devices.push(device);
+    }
+    let direct = run_all(devices.into_iter().map(|device| {
+        let pairs = scale.live_pairs;
+        async move {
+            let mut samples = Vec::with_capacity(pairs * 2);
+            for _ in 0..pairs {
+                let t = Instant::now();
+                device
+                    .continuous_move("profile_1", velocity(), Some(Duration::from_millis(500)))
+                    .await?;
+                samples.push(t.elapsed());
+                let t = Instant::now();
+                device.stop("profile_1", true, true).await?;
+                samples.push(t.elapsed());
+            }
+            anyhow::Ok(samples)
+        }
+    }))
+    .await?;
+
+    // Through tandem: the same pairs, by the operators, via the API.
+    for (i, op) in operators.iter().enumerate() {
+        let (status, body) = op
+            .post(
+                &format!("/api/v1/cameras/cam-{}/ptz/stop", i + 1),
+                json!({}),
+            )
+            .await?;
+        anyhow::ensure!(status == 200, "warm-up: {status} {body}");
+    }
+    let api = run_all(operators.into_iter().enumerate().map(|(i, op)| {
+        let pairs = scale.live_pairs;
+        async move {
+            let camera = format!("/api/v1/cameras/cam-{}/ptz", i + 1);
+            let mut samples = Vec::with_capacity(pairs * 2);
+            for _ in 0..pairs {
+                let t = Instant::now();
+                let (status, body) = op
+                    .post(
+                        &format!("{camera}/continuous"),
+                        json!({ "pan": 0.2, "tilt": 0.0, "zoom": 0.0, "timeout_ms": 500 }),
+                    )
+                    .await?;
+                samples.push(t.elapsed());
+                anyhow::ensure!(status == 200, "continuous: {status} {body}");
+                let t = Instant::now();
+                let (status, body) = op.post(&format!("{camera}/stop"), json!({})).await?;
+                samples.push(t.elapsed());
+                anyhow::ensure!(status == 200, "stop: {status} {body}");
+            }
+            anyhow::Ok(samples)
+        }
+    }))
+    .await?;
+
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let (d50, d99) = (ms(percentile(&direct, 50.0)), ms(percentile(&direct, 99.0)));
+    let (a50, a99) = (ms(percentile(&api, 50.0)), ms(percentile(&api, 99.0)));
+    let note = format!(
+        "{} operators × {} move+stop pairs: API p50 {a50:.2} ms, p99 {a99:.2} ms; direct to the simulator p50 {d50:.2} ms, p99 {d99:.2} ms",
+        scale.live_operators, scale.live_pairs
+    );
+    Ok(vec![
+        Row::new(
+            "live control: added latency p50",
+            format!("{:.2} ms", a50 - d50),
+            "-",
+            Verdict::Info,
+            note.clone(),
+        ),
+        Row::new(
+            "live control: added latency p99",
+            format!("{:.2} ms", a99 - d99),
+            format!("≤ {TARGET_MS} ms"),
+            Verdict::target(a99 - d99 <= TARGET_MS),
+            note,
+        ),
+    ])
+}
+
+/// Runs every task at once and pools their sorted samples.
+async fn run_all<F>(tasks: impl Iterator<Item = F>) -> anyhow::Result<Vec<Duration>>
+where
+    F: std::future::Future<Output = anyhow::Result<Vec<Duration>>> + Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    for task in tasks {
+        set.spawn(task);
+    }
+    let mut all = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        all.extend(joined??);
+    }
+    all.sort();
+    Ok(all)
+}

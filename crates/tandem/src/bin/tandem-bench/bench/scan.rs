@@ -1,0 +1,160 @@
+//! Full scan: every camera's presets read on both sites and compared, with
+//! 5 ms injected per ONVIF call and 32 calls in flight per site, against the
+//! bound (calls per site × 5 ms ÷ 32) and against a Python script doing the
+//! same scan with onvif-zeep-async.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+
+use super::PartFuture;
+use crate::Scale;
+use crate::report::{Row, Verdict};
+use crate::rig::{self, ADMIN_PASSWORD, Api, Service, Sim};
+
+/// Injected latency per call.
+const LATENCY: Duration = Duration::from_millis(5);
+/// Calls in flight per site (the service's default).
+const IN_FLIGHT: f64 = 32.0;
+/// Target: at most 1.5 times the bound.
+const TARGET_BOUND: f64 = 1.5;
+/// Target: Python takes at least 5 times as long.
+const TARGET_PYTHON: f64 = 5.0;
+
+/// Runs the benchmark.
+pub fn run(scale: Scale) -> PartFuture {
+    Box::pin(measure(scale))
+}
+
+/// The Python with onvif-zeep-async: `TANDEM_PYTHON`, or the venv of `scripts/test.sh`.
+pub fn python() -> anyhow::Result<PathBuf> {
+    let path = std::env::var_os("TANDEM_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(".venv/bin/python"));
+    anyhow::ensure!(
+        path.exists(),
+        "no Python at {} (set TANDEM_PYTHON, or run bash scripts/test.sh from the repository root)",
+        path.display()
+    );
+    Ok(path)
+}
+
+/// Answered ONVIF calls per site so far, from the service's metrics.
+async fn calls(api: &Api) -> anyhow::Result<Vec<(String, f64)>> {
+    let text = api.text("/metrics").await?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.strip_prefix("tandem_onvif_call_duration_seconds_count{site=\""))
+        .filter_map(|rest| {
+            let (site, rest) = rest.split_once('"')?;
+            let count = rest.rsplit(' ').next()?.parse().ok()?;
+            Some((site.to_string(), count))
+        })
+        .fold(Vec::new(), |mut acc: Vec<(String, f64)>, (site, n)| {
+            match acc.iter_mut().find(|(s, _)| *s == site) {
+                Some((_, total)) => *total += n,
+                None => acc.push((site, n)),
+            }
+            acc
+        }))
+}
+
+async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
+    let dir = rig::scratch("scan")?;
+    let sim = Sim::start(&dir, scale.scan_cameras, scale.scan_presets, &["2=vms"])?;
+    let service = Service::start(&sim.config, &[])?;
+    let api = Api::login(&service.url, "admin", ADMIN_PASSWORD).await?;
+    // The first scan imports the primary's presets and learns each binding's
+    // profile; the measured one is the scan operators repeat.
+    let (status, body) = api.post("/api/v1/scans", json!({})).await?;
+    anyhow::ensure!(status == 200, "first scan: {status} {body}");
+    sim.faults(1, json!({ "latency_ms": LATENCY.as_millis() as u64 }))
+        .await?;
+    sim.faults(2, json!({ "latency_ms": LATENCY.as_millis() as u64 }))
+        .await?;
+
+    let before = calls(&api).await?;
+    let started = Instant::now();
+    let (status, body) = api.post("/api/v1/scans", json!({})).await?;
+    let tandem = started.elapsed();
+    anyhow::ensure!(status == 200, "scan: {status} {body}");
+    let scanned = body.as_array().map_or(0, Vec::len);
+    let failed = body
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            !r["error"].is_null() || r["unreachable"].as_array().is_some_and(|u| !u.is_empty())
+        })
+        .count();
+    anyhow::ensure!(
+        scanned == scale.scan_cameras && failed == 0,
+        "{scanned} scanned, {failed} failed"
+    );
+    let after = calls(&api).await?;
+    let per_site = after
+        .iter()
+        .map(|(site, n)| {
+            n - before
+                .iter()
+                .find(|(s, _)| s == site)
+                .map_or(0.0, |(_, b)| *b)
+        })
+        .fold(0.0_f64, f64::max);
+    let bound = per_site * LATENCY.as_secs_f64() / IN_FLIGHT;
+    let ratio = tandem.as_secs_f64() / bound;
+    let mut rows = vec![Row::new(
+        "full scan ÷ bound",
+        format!("{ratio:.2}"),
+        format!("≤ {TARGET_BOUND}"),
+        Verdict::target(ratio <= TARGET_BOUND),
+        format!(
+            "{} cameras × {} presets × 2 sites in {:.2} s; {per_site:.0} calls per site × 5 ms ÷ 32 = {:.2} s",
+            scale.scan_cameras,
+            scale.scan_presets,
+            tandem.as_secs_f64(),
+            bound
+        ),
+    )];
+
+    // The Python peer against the same sites, same latency.
+    let endpoints: Vec<Value> = sim
+        .endpoints
+        .iter()
+        .filter(|e| e.site <= 2)
+        .map(|e| json!({ "site": e.site, "camera": e.camera, "device_url": e.device_url, "username": e.username, "password": e.password }))
+        .collect();
+    let list = dir.join("endpoints.json");
+    std::fs::write(&list, serde_json::to_vec(&endpoints)?)?;
+    let script = dir.join("scan.py");
+    std::fs::write(&script, include_str!("scan.py"))?;
+    let output = tokio::process::Command::new(python()?)
+        .arg(&script)
+        .arg(&list)
+        .arg(IN_FLIGHT.to_string())
+        .output()
+        .await
+        .context("cannot run the Python peer")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "the Python peer failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value =
+        serde_json::from_slice(&output.stdout).context("the Python peer's report")?;
+    let python_s = report["scan_s"].as_f64().context("scan_s")?;
+    let speedup = python_s / tandem.as_secs_f64();
+    rows.push(Row::new(
+        "full scan: Python onvif-zeep-async ÷ tandem",
+        format!("{speedup:.1}×"),
+        format!("≥ {TARGET_PYTHON}×"),
+        Verdict::target(speedup >= TARGET_PYTHON),
+        format!(
+            "Python {python_s:.2} s for the same GetPresets calls and diff ({} presets, {} differences; its client set-up, {:.1} s, not counted)",
+            report["presets"], report["mismatches"], report["setup_s"].as_f64().unwrap_or(0.0)
+        ),
+    ));
+    Ok(rows)
+}
