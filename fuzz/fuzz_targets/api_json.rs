@@ -1,0 +1,262 @@
+//! Arbitrary bytes as the JSON body of every API request, then, where it
+//! parses, the domain checks the handler runs on it. Refusals are expected;
+//! a panic is a bug.
+//!
+//! The request shapes are those of `tandem-server`'s DTOs (named on each
+//! struct below), declared here with the same fields and serde attributes
+//! rather than imported: depending on `tandem-server` would build the whole
+//! service (tokio, axum, reqwest with rustls, SQLite, argon2) instrumented,
+//! many times this crate's build. The checks are the real ones, from
+//! `tandem-core`. `crates/server/tests/fuzz_seeds.rs` parses every seed in
+//! `fuzz/seeds/api_json` with the server's own DTOs, so the shapes here and
+//! there are checked against the same bodies.
+
+#![no_main]
+
+use std::str::FromStr;
+
+use libfuzzer_sys::fuzz_target;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tandem_core::access::{self, Grant, Permission, Role, Scope};
+use tandem_core::plan::Direction;
+use tandem_core::{CameraId, Position, PresetName, PresetNumber};
+
+/// `routes::dto::PositionDto`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PositionDto {
+    pan: f64,
+    tilt: f64,
+    zoom: f64,
+}
+
+/// `routes::dto::NewPresetDto`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPresetDto {
+    number: Option<u32>,
+    name: String,
+    position: Option<PositionDto>,
+}
+
+/// `routes::dto::PresetChangeDto`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresetChangeDto {
+    name: Option<String>,
+    number: Option<u32>,
+    position: Option<PositionDto>,
+    #[serde(default)]
+    current_view: bool,
+}
+
+/// `routes::live::ContinuousDto`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContinuousDto {
+    pan: f64,
+    tilt: f64,
+    zoom: f64,
+    timeout_ms: Option<u64>,
+}
+
+/// `routes::live::RelativeDto`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RelativeDto {
+    pan: f64,
+    tilt: f64,
+    zoom: f64,
+}
+
+/// `routes::sync::ScanRequest`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanRequest {
+    cameras: Option<Vec<String>>,
+}
+
+/// `routes::sync::RepairRequest`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RepairRequest {
+    from: String,
+    mismatches: Option<Vec<String>>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// `routes::session::LoginDto`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginDto {
+    username: String,
+    password: String,
+}
+
+/// `routes::session::NewUserDto`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUserDto {
+    name: String,
+    password: String,
+    roles: Vec<String>,
+}
+
+/// `routes::session::NewTokenDto`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTokenDto {
+    label: String,
+}
+
+/// `routes::admin::GrantDto`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantDto {
+    permission: String,
+    group: Option<String>,
+}
+
+/// `routes::admin::RoleDto`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleDto {
+    #[serde(default)]
+    name: String,
+    ptz_priority: u16,
+    grants: Vec<GrantDto>,
+}
+
+/// `routes::admin::UserRolesDto`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserRolesDto {
+    roles: Vec<String>,
+}
+
+/// `routes::demo::OutageChangeDto`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutageChangeDto {
+    #[allow(dead_code)]
+    down: bool,
+}
+
+fn parse<T: DeserializeOwned>(data: &[u8]) -> Option<T> {
+    serde_json::from_slice(data).ok()
+}
+
+fn position(p: PositionDto) {
+    let _ = Position::new(p.pan, p.tilt, p.zoom);
+}
+
+/// `live::in_range`: the velocity and translation checks of live commands.
+fn in_range(v: f64, lo: f64, hi: f64) -> bool {
+    v.is_finite() && (lo..=hi).contains(&v)
+}
+
+/// `admin::put_role`: every grant parsed, then the role checked as a whole.
+fn role(name: String, dto: RoleDto) {
+    let mut grants = Vec::new();
+    for g in dto.grants {
+        let Ok(permission) = Permission::from_str(&g.permission) else {
+            return;
+        };
+        let scope = match g.group {
+            None => Scope::AllCameras,
+            Some(group) => match Scope::group(group) {
+                Ok(scope) => scope,
+                Err(_) => return,
+            },
+        };
+        grants.push(Grant { permission, scope });
+    }
+    if let Ok(role) = Role::new(name, grants, dto.ptz_priority) {
+        // What the handler answers and stores must read back as the same role.
+        let json = serde_json::to_string(&role).expect("a role serializes");
+        let back: Role = serde_json::from_str(&json).expect("a valid role reads back");
+        assert_eq!(back, role);
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    if let Some(p) = parse::<PositionDto>(data) {
+        position(p);
+    }
+    if let Some(b) = parse::<NewPresetDto>(data) {
+        let _ = b.number.map(PresetNumber::new);
+        if let Ok(name) = PresetName::new(b.name) {
+            // Accepted names are stored and sent as they are: they must round-trip.
+            let json = serde_json::to_string(&name).expect("a name serializes");
+            let back: PresetName = serde_json::from_str(&json).expect("a valid name reads back");
+            assert_eq!(back, name);
+        }
+        if let Some(p) = b.position {
+            position(p);
+        }
+    }
+    if let Some(b) = parse::<PresetChangeDto>(data) {
+        let _ = b.name.map(PresetName::new);
+        let _ = b.number.map(PresetNumber::new);
+        if let (Some(p), false) = (b.position, b.current_view) {
+            position(p);
+        }
+    }
+    if let Some(b) = parse::<ContinuousDto>(data) {
+        let _ = [b.pan, b.tilt, b.zoom].map(|v| in_range(v, -1.0, 1.0));
+        let timeout = b.timeout_ms.unwrap_or(1000).clamp(1, 60_000);
+        let _ = std::time::Duration::from_millis(timeout);
+    }
+    if let Some(b) = parse::<RelativeDto>(data) {
+        let _ = in_range(b.pan, -2.0, 2.0) && in_range(b.tilt, -2.0, 2.0);
+        let _ = in_range(b.zoom, -1.0, 1.0);
+    }
+    if let Some(b) = parse::<ScanRequest>(data) {
+        let _: Vec<CameraId> = b
+            .cameras
+            .unwrap_or_default()
+            .iter()
+            .map(|c| CameraId::from(c.as_str()))
+            .collect();
+    }
+    if let Some(b) = parse::<RepairRequest>(data) {
+        let _direction = match b.from.as_str() {
+            "primary" => Some(Direction::PrimaryToSecondary),
+            "secondary" => Some(Direction::SecondaryToPrimary),
+            _ => None,
+        };
+        let _ = (b.mismatches, b.dry_run);
+    }
+    if let Some(b) = parse::<LoginDto>(data) {
+        let _ = access::check_user_name(&b.username);
+        let _ = b.password.chars().count();
+    }
+    if let Some(b) = parse::<NewUserDto>(data) {
+        let _ = access::check_user_name(&b.name);
+        let _ = b.password.chars().count();
+        for r in &b.roles {
+            let _ = access::check_role_name(r);
+        }
+    }
+    if let Some(b) = parse::<NewTokenDto>(data) {
+        let _ = b.label.chars().any(char::is_control);
+    }
+    if let Some(b) = parse::<RoleDto>(data) {
+        // The handler takes the name from the path; the body's is what a client sent.
+        role(b.name.clone(), b);
+    }
+    if let Some(b) = parse::<UserRolesDto>(data) {
+        for r in &b.roles {
+            let _ = access::check_role_name(r);
+        }
+    }
+    let _ = parse::<OutageChangeDto>(data);
+    // The core types' own deserializers, which stored JSON goes through.
+    let _ = parse::<Role>(data);
+    let _ = parse::<Vec<Grant>>(data);
+    let _ = parse::<PresetName>(data);
+    let _ = parse::<PresetNumber>(data);
+    let _ = parse::<Position>(data).map(|p| p.validate());
+});
