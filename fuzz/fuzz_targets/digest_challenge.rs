@@ -21,7 +21,9 @@ fuzz_target!(|data: &[u8]| {
         challenge.authorization(&credentials, "POST", "/onvif/ptz_service", 1, "0a4f113b");
     // Our own answer must verify against the challenge it answers.
     assert_eq!(
-        challenge.verify(&authorization, "POST", PASSWORD).as_deref(),
+        challenge
+            .verify(&authorization, "POST", PASSWORD)
+            .as_deref(),
         Some("Mufasa"),
         "authorization {authorization:?} does not verify against {challenge:?}"
     );

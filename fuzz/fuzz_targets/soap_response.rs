@@ -16,10 +16,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(envelope) = Envelope::parse(text) else {
         return;
     };
-    if let Some(header) = envelope.header() {
-        if let Some(token) = UsernameToken::from_header(header) {
-            let _ = token.verifies("fuzz-password");
-        }
+    if let Some(token) = envelope.header().and_then(UsernameToken::from_header) {
+        let _ = token.verifies("fuzz-password");
     }
     // A fault is an `Err` here, built by the fault reader: also exercised.
     let Ok(body) = envelope.body_element() else {
