@@ -248,6 +248,23 @@ impl Service {
         Ok(Service { proc, url })
     }
 
+    /// CPU time the process has used so far (user + system; Linux).
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.proc.pid()))
+            .context("reading /proc: CPU figures need Linux")?;
+        // Fields after the command name (which may hold spaces) start after ") ".
+        let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name; 100 ticks a second.
+        Ok(Duration::from_millis((ticks(11) + ticks(12)) * 10))
+    }
+
     /// Resident and peak resident memory of the process, in KiB (Linux).
     pub fn memory_kib(&self) -> anyhow::Result<(u64, u64)> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.proc.pid()))

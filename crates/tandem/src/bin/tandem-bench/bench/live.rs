@@ -72,6 +72,7 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
             .await?;
         anyhow::ensure!(status == 200, "warm-up: {status} {body}");
     }
+    let cpu_before = service.cpu_time()?;
     let api = run_all(operators.into_iter().enumerate().map(|(i, op)| {
         let pairs = scale.live_pairs;
         async move {
@@ -97,12 +98,18 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
     }))
     .await?;
 
+    let cpu = service.cpu_time()?.saturating_sub(cpu_before);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let (d50, d99) = (ms(percentile(&direct, 50.0)), ms(percentile(&direct, 99.0)));
     let (a50, a99) = (ms(percentile(&api, 50.0)), ms(percentile(&api, 99.0)));
     let note = format!(
-        "{} operators × {} move+stop pairs: API p50 {a50:.2} ms, p99 {a99:.2} ms; direct to the simulator p50 {d50:.2} ms, p99 {d99:.2} ms",
-        scale.live_operators, scale.live_pairs
+        "{} operators × {} move+stop pairs: API p50 {a50:.2} ms, p99 {a99:.2} ms; direct to the simulator p50 {d50:.2} ms, p99 {d99:.2} ms; \
+         tandem serve used {:.0} µs of CPU per command, on a machine of {} cores shared with the simulator and the {} clients",
+        scale.live_operators,
+        scale.live_pairs,
+        cpu.as_secs_f64() * 1e6 / api.len() as f64,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        scale.live_operators
     );
     Ok(vec![
         Row::new(

@@ -76,6 +76,7 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
         .await?;
 
     let before = calls(&api).await?;
+    let cpu_before = service.cpu_time()?;
     let started = Instant::now();
     let (status, body) = api.post("/api/v1/scans", json!({})).await?;
     let tandem = started.elapsed();
@@ -93,6 +94,7 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
         scanned == scale.scan_cameras && failed == 0,
         "{scanned} scanned, {failed} failed"
     );
+    let cpu = service.cpu_time()?.saturating_sub(cpu_before);
     let after = calls(&api).await?;
     let per_site = after
         .iter()
@@ -111,11 +113,16 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
         format!("≤ {TARGET_BOUND}"),
         Verdict::target(ratio <= TARGET_BOUND),
         format!(
-            "{} cameras × {} presets × 2 sites in {:.2} s; {per_site:.0} calls per site × 5 ms ÷ 32 = {:.2} s",
+            "{} cameras × {} presets × 2 sites in {:.2} s; {per_site:.0} calls per site × 5 ms ÷ 32 = {:.2} s; \
+             tandem serve used {:.2} ms of CPU per camera (two GetPresets answers of {} presets parsed, diffed, recorded) \
+             on {} cores shared with the simulator",
             scale.scan_cameras,
             scale.scan_presets,
             tandem.as_secs_f64(),
-            bound
+            bound,
+            cpu.as_secs_f64() * 1000.0 / scale.scan_cameras as f64,
+            scale.scan_presets,
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
         ),
     )];
 
