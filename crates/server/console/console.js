@@ -64,7 +64,7 @@ async function api(method, path, body) {
   }
   const res = await fetch(path, init);
   if (res.status === 401 && path !== "/api/v1/login") {
-    showLogin("Your session ended; log in again.");
+    if (app.me) showLogin("Your session ended; log in again.");
     throw new ApiError(401, "not logged in");
   }
   const text = await res.text();
@@ -129,6 +129,13 @@ function debounce(fn, ms) {
 // ---------------------------------------------------------------- login
 
 function showLogin(message) {
+  // Several requests can learn at once that the session ended: draw the form
+  // once, so that what the user already typed stays.
+  const shown = $("#login-error");
+  if (shown) {
+    if (message) shown.textContent = message;
+    return;
+  }
   stopCameraLoops();
   if (app.events) { app.events.close(); app.events = null; }
   app.me = null;
@@ -164,7 +171,7 @@ async function start() {
   try {
     app.me = (await api("GET", "/api/v1/me")).data;
   } catch (e) {
-    if (e.status !== 401) showLogin(e.message);
+    showLogin(e.status === 401 ? "" : e.message);
     return;
   }
   $(".top").hidden = false;
@@ -787,10 +794,46 @@ function posmap(a, b) {
   return svg;
 }
 
+/** One site's side of a mismatch; with PTZ control, a picture of its position on request. */
 function side(title, p, unknown) {
-  return h("div", { class: "side" }, h("b", {}, title),
-    p ? [h("div", {}, `${p.number ?? "no number"} · “${p.name}”`), h("div", { class: "mono" }, unknown ? "position not reported" : pos(p.position))]
-      : h("div", { class: "muted" }, "absent"));
+  const box = h("div", { class: "side", "data-side": title.toLowerCase() }, h("b", {}, title));
+  if (!p) {
+    box.append(h("div", { class: "muted" }, "absent"));
+    return box;
+  }
+  box.append(h("div", {}, `${p.number ?? "no number"} · “${p.name}”`),
+    h("div", { class: "mono" }, unknown || !p.position ? "position not reported" : pos(p.position)));
+  if (p.position && !unknown && can("ptz.control")) {
+    box.append(h("button", {
+      type: "button", class: "ghost small look-at",
+      "aria-label": `Point the camera at the ${title.toLowerCase()}'s position and show the picture`,
+      onclick: () => lookAt(p.position, title, box),
+    }, "Show view"));
+  }
+  return box;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Moves the camera to `position` on the active site, waits until it stops, and shows a snapshot in `box`. */
+async function lookAt(position, title, box) {
+  const id = encodeURIComponent(app.camera.id);
+  try {
+    await api("POST", `/api/v1/cameras/${id}/ptz/absolute`, position);
+    const deadline = Date.now() + 8000;
+    await sleep(250);
+    while (Date.now() < deadline) {
+      const s = (await api("GET", `/api/v1/cameras/${id}/ptz/status`)).data;
+      if (!s.moving) break;
+      await sleep(200);
+    }
+    const res = await fetch(`/api/v1/cameras/${id}/snapshot`, { credentials: "same-origin", cache: "no-store" });
+    if (!res.ok) throw new Error(`no picture (HTTP ${res.status})`);
+    const url = URL.createObjectURL(await res.blob());
+    const old = box.querySelector("img.look");
+    if (old) { URL.revokeObjectURL(old.src); old.remove(); }
+    box.append(h("img", { class: "look", src: url, alt: `The camera's view at the ${title.toLowerCase()}'s position` }));
+  } catch (e) { fail(e); }
 }
 
 function renderBanner() {
@@ -1016,8 +1059,8 @@ window.addEventListener("blur", () => { keys.held.clear(); ptz.halt(); });
 document.addEventListener("visibilitychange", () => { if (document.hidden) { keys.held.clear(); ptz.halt(); } });
 document.addEventListener("DOMContentLoaded", () => {
   $("#logout").addEventListener("click", async () => {
-    try { await api("POST", "/api/v1/logout"); } catch { /* logged out either way */ }
     showLogin("Logged out.");
+    try { await api("POST", "/api/v1/logout"); } catch { /* logged out either way */ }
   });
   start();
 });

@@ -148,6 +148,18 @@ try {
   assert.ok((await presetNames(2, 1)).includes("Parking"), "the secondary took the primary's name");
   assert.ok(!(await presetNames(2, 1)).includes("Parking lot"));
 
+  step("see both positions of a position mismatch");
+  await page.locator('a[data-camera="cam-2"]').click();
+  const posRow = page.locator('#mismatches tr[data-kind="position_differs"]');
+  await posRow.waitFor();
+  for (const which of ["primary", "secondary"]) {
+    await posRow.locator(`.side[data-side="${which}"] .look-at`).click();
+    await posRow.locator(`.side[data-side="${which}"] img.look`).waitFor({ timeout: 15000 });
+  }
+  const looks = await posRow.locator("img.look").evaluateAll((imgs) => imgs.map((i) => i.naturalWidth));
+  assert.ok(looks.length === 2 && looks.every((w) => w > 0), `two pictures: ${looks}`);
+  await shot(page, "03b-positions");
+
   step("resolve a mismatch secondary -> primary");
   await page.locator('a[data-camera="cam-4"]').click();
   const onlyS = page.locator('#mismatches tr[data-kind="only_on_secondary"]');
