@@ -20,7 +20,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, SaltString};
@@ -30,6 +30,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use tandem_core::CameraId;
 use tandem_core::access::{
     AccessError, Grant, MAX_PTZ_PRIORITY, Permission, Principal, Role, check_user_name,
 };
@@ -124,6 +125,37 @@ type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 pub struct Users {
     store: Arc<dyn Store>,
     clock: Clock,
+    /// Who tokens and sessions are, and cameras' groups, as last read: every
+    /// API request needs them, and they change rarely.
+    cache: Mutex<AccessCache>,
+}
+
+/// Access facts read from the store, valid while the store's change stamp
+/// stays the same: any write (a revoked token, a changed role, by this
+/// process or another) empties it, so nothing stale is ever served.
+#[derive(Default)]
+struct AccessCache {
+    stamp: Option<(i64, i64)>,
+    /// By `t:`/`s:` and the secret's hash; sessions carry a re-check time.
+    principals: HashMap<String, (Principal, Option<DateTime<Utc>>)>,
+    groups: HashMap<CameraId, Vec<String>>,
+}
+
+/// Entries kept at most; beyond, the cache starts again (a flood of bad tokens cannot grow it).
+const CACHE_ENTRIES: usize = 4096;
+/// A cached session is looked up again after this long (and at its expiry).
+const SESSION_RECHECK: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
+impl AccessCache {
+    /// The cache as of `stamp`, emptied when the store changed since.
+    fn at(&mut self, stamp: (i64, i64)) -> &mut Self {
+        if self.stamp != Some(stamp) || self.principals.len() + self.groups.len() > CACHE_ENTRIES {
+            self.principals.clear();
+            self.groups.clear();
+            self.stamp = Some(stamp);
+        }
+        self
+    }
 }
 
 impl fmt::Debug for Users {
@@ -140,6 +172,7 @@ impl Users {
         Users {
             store,
             clock: Arc::new(Utc::now),
+            cache: Mutex::new(AccessCache::default()),
         }
     }
 
@@ -278,9 +311,14 @@ impl Users {
         if !well_formed {
             return Err(AuthError::BadToken);
         }
+        let hash = sha256_hex(secret);
+        let key = format!("t:{hash}");
+        if let Some(principal) = self.cached_principal(&key)? {
+            return Ok(principal);
+        }
         let token = self
             .store
-            .token_by_hash(&sha256_hex(secret))?
+            .token_by_hash(&hash)?
             .ok_or(AuthError::BadToken)?;
         let user = self.enabled_user(&token.user)?.ok_or(AuthError::BadToken)?;
         let now = (self.clock)();
@@ -292,7 +330,61 @@ impl Users {
             // The request is authenticated either way; the time is informative.
             tracing::warn!("recording the use of API token {}: {e}", token.id);
         }
-        Ok(self.principal(&user)?)
+        let principal = self.principal(&user)?;
+        // Looked up again when the next use is worth recording.
+        self.remember(key, &principal, Some(now + TOKEN_TOUCH_INTERVAL))?;
+        Ok(principal)
+    }
+
+    /// A principal resolved since the store last changed (and, for a session,
+    /// checked within [`SESSION_RECHECK`]).
+    fn cached_principal(&self, key: &str) -> Result<Option<Principal>, StoreError> {
+        let stamp = self.store.change_stamp()?;
+        let now = (self.clock)();
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(cache
+            .at(stamp)
+            .principals
+            .get(key)
+            .filter(|(_, until)| until.is_none_or(|u| now < u))
+            .map(|(p, _)| p.clone()))
+    }
+
+    fn remember(
+        &self,
+        key: String,
+        principal: &Principal,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let stamp = self.store.change_stamp()?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .at(stamp)
+            .principals
+            .insert(key, (principal.clone(), until));
+        Ok(())
+    }
+
+    /// The groups of a camera (grants may be limited to groups), cached like principals.
+    pub fn camera_groups(&self, camera: &CameraId) -> Result<Vec<String>, StoreError> {
+        let stamp = self.store.change_stamp()?;
+        if let Some(groups) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .at(stamp)
+            .groups
+            .get(camera)
+        {
+            return Ok(groups.clone());
+        }
+        let groups = self.store.camera_groups(camera)?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .at(stamp)
+            .groups
+            .insert(camera.clone(), groups.clone());
+        Ok(groups)
     }
 
     /// Starts a console session for `user`, valid for `ttl`; returns its
@@ -316,12 +408,22 @@ impl Users {
         if !is_secret_text(secret) {
             return Err(AuthError::BadSession);
         }
+        let hash = sha256_hex(secret);
+        let key = format!("s:{hash}");
+        if let Some(principal) = self.cached_principal(&key)? {
+            return Ok(principal);
+        }
+        let now = (self.clock)();
         let name = self
             .store
-            .session(&sha256_hex(secret), (self.clock)())?
+            .session(&hash, now)?
             .ok_or(AuthError::BadSession)?;
         let user = self.enabled_user(&name)?.ok_or(AuthError::BadSession)?;
-        Ok(self.principal(&user)?)
+        let principal = self.principal(&user)?;
+        // Never served from the cache past its expiry.
+        let expires = self.store.session_expires(&hash)?.unwrap_or(now);
+        self.remember(key, &principal, Some(expires.min(now + SESSION_RECHECK)))?;
+        Ok(principal)
     }
 
     /// Ends the session (logout); no error when it does not exist.

@@ -564,3 +564,39 @@ fn a_stored_role_that_no_longer_parses_only_takes_rights_away() {
     assert_eq!(role_names(&olga), ["operator"]);
     assert_eq!(olga.ptz_priority(&[]), Some(1_000));
 }
+
+#[test]
+fn cached_principals_never_outlive_a_change_made_by_this_process_or_another() {
+    let dir = std::env::temp_dir().join(format!("tandem-users-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("tandem.db");
+    let service: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).expect("store"));
+    for role in default_roles() {
+        service.upsert_role(&role_record(&role)).expect("role");
+    }
+    let users = Users::new(service.clone());
+    users
+        .create_user("olga", PASSWORD, &strings(&["operator"]))
+        .expect("user");
+    let (secret, record) = users.issue_token("olga", "scripts").expect("token");
+    let who = users.principal_for_token(&secret).expect("valid");
+    assert_eq!(role_names(&who), ["operator"]);
+    // Served from the cache now; a role change in this process is seen at once.
+    users.principal_for_token(&secret).expect("still valid");
+    service
+        .set_user_roles("olga", &strings(&["supervisor"]))
+        .expect("roles");
+    assert_eq!(
+        role_names(&users.principal_for_token(&secret).expect("valid")),
+        ["supervisor"]
+    );
+    // Another connection (another process) revokes the token: refused at once.
+    let other = SqliteStore::open(&path).expect("second connection");
+    other.revoke_token(record.id).expect("revoke");
+    assert!(matches!(
+        users.principal_for_token(&secret),
+        Err(AuthError::BadToken)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -75,7 +75,7 @@ impl Authed {
         camera: Option<&CameraId>,
     ) -> Result<(), ApiError> {
         let groups = match camera {
-            Some(c) => state.engine.store().camera_groups(c)?,
+            Some(c) => state.users.camera_groups(c)?,
             None => Vec::new(),
         };
         if self.0.allows(permission, &groups) {
@@ -87,7 +87,7 @@ impl Authed {
 
     /// The user's PTZ priority on `camera`, or 403 when no role grants PTZ control there.
     pub fn ptz_priority(&self, state: &AppState, camera: &CameraId) -> Result<u16, ApiError> {
-        let groups = state.engine.store().camera_groups(camera)?;
+        let groups = state.users.camera_groups(camera)?;
         self.0
             .ptz_priority(&groups)
             .ok_or_else(|| ApiError::forbidden(Permission::PtzControl.as_str()))

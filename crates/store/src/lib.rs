@@ -101,6 +101,11 @@ pub trait Store: Send + Sync {
         actor: &str,
     ) -> Result<(), StoreError>;
 
+    /// A value that changes whenever the store is written, by this process or
+    /// another: what was read from the store is still current while it stays
+    /// the same (the service caches who a token or session is by it).
+    fn change_stamp(&self) -> Result<(i64, i64), StoreError>;
+
     /// Forgets the site's token for `number`; no error when there is none.
     fn remove_site_token(
         &self,
@@ -310,6 +315,9 @@ pub trait Store: Send + Sync {
     /// The user of the session with this hash, if it exists and has not
     /// expired at `now`.
     fn session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<String>, StoreError>;
+
+    /// When a session expires, if it exists (expired or not).
+    fn session_expires(&self, id_hash: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// Ends the session (logout); no error when there is none.
     fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;

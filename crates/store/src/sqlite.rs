@@ -939,6 +939,15 @@ impl Store for SqliteStore {
         self.set_site_tokens(camera, site, &[(number, token.to_string())])
     }
 
+    fn change_stamp(&self) -> Result<(i64, i64), StoreError> {
+        // total_changes(): rows written through this connection (the service's
+        // only one); data_version: changes when another connection commits.
+        let conn = self.conn();
+        conn.prepare_cached("select total_changes(), data_version from pragma_data_version")
+            .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
+            .context("reading the change stamp")
+    }
+
     fn set_site_tokens(
         &self,
         camera: &CameraId,
@@ -1678,6 +1687,20 @@ impl Store for SqliteStore {
         )
         .optional()
         .context("looking up a session")
+    }
+
+    fn session_expires(&self, id_hash: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let conn = self.conn();
+        let text: Option<String> = conn
+            .query_row(
+                "select expires_utc from session where id_hash = ?1",
+                [id_hash],
+                |r| r.get(0),
+            )
+            .optional()
+            .context("looking up a session's expiry")?;
+        text.map(|t| parse_utc(&t, "session.expires_utc"))
+            .transpose()
     }
 
     fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
