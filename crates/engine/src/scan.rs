@@ -174,21 +174,25 @@ impl Engine {
         progress: impl Fn(usize, usize) + Send + Sync + 'static,
     ) -> Vec<Result<ScanReport, EngineError>> {
         let total = cameras.len();
-        let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+        // At most `concurrency` tasks exist at a time: thousands of futures
+        // spawned up front would hold their memory for the whole scan.
+        let mut waiting = cameras.into_iter().enumerate();
         let mut work = JoinSet::new();
-        for (index, camera) in cameras.into_iter().enumerate() {
-            let engine = self.clone();
-            let limit = limit.clone();
-            work.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                (index, engine.read_and_diff(&camera).await)
-            });
-        }
         let mut results: Vec<Option<Result<ScanReport, EngineError>>> =
             (0..total).map(|_| None).collect();
         let mut batch: Vec<(usize, CameraId, Vec<Mismatch>)> = Vec::new();
         let mut done = 0;
-        while let Some(joined) = work.join_next().await {
+        loop {
+            while work.len() < concurrency.max(1) {
+                let Some((index, camera)) = waiting.next() else {
+                    break;
+                };
+                let engine = self.clone();
+                work.spawn(async move { (index, engine.read_and_diff(&camera).await) });
+            }
+            let Some(joined) = work.join_next().await else {
+                break;
+            };
             done += 1;
             progress(done, total);
             match joined {
@@ -199,7 +203,8 @@ impl Engine {
                 Ok((index, Err(e))) => results[index] = Some(Err(e)),
                 Err(_) => {} // A panicked task: reported below.
             }
-            if batch.len() >= RECORD_BATCH || (work.is_empty() && !batch.is_empty()) {
+            let last = work.is_empty() && waiting.len() == 0;
+            if batch.len() >= RECORD_BATCH || (last && !batch.is_empty()) {
                 let indices: Vec<usize> = batch.iter().map(|(i, _, _)| *i).collect();
                 let diffed = batch.drain(..).map(|(_, c, m)| (c, m)).collect();
                 match self.record_compared(diffed) {

@@ -84,7 +84,10 @@ impl HttpTransport {
     /// A transport with its own connection pool.
     pub fn new() -> Result<Self> {
         let client = reqwest::Client::builder()
-            .pool_idle_timeout(Duration::from_secs(30))
+            // Well under the time devices keep idle connections open (often
+            // 5 to 15 s), so a request never races a device closing its end;
+            // and thousands of cameras do not hold thousands of sockets.
+            .pool_idle_timeout(Duration::from_millis(1500))
             .tcp_nodelay(true)
             // Device certificates are very often self-signed; the device is
             // identified by its configured address and credentials.

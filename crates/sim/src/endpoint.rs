@@ -88,6 +88,9 @@ async fn rebind(address: std::net::SocketAddr) -> Option<TcpListener> {
     None
 }
 
+/// How long a connection may wait for its next request before the simulator closes it.
+pub const IDLE_CLOSE: Duration = Duration::from_secs(10);
+
 async fn connection(
     site: Arc<Site>,
     camera: usize,
@@ -99,8 +102,13 @@ async fn connection(
     let service_site = site.clone();
     let service =
         hyper::service::service_fn(move |request| handle(service_site.clone(), camera, request));
-    let conn =
-        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    // Idle keep-alive connections are closed after a while, as cameras do:
+    // with thousands of endpoints, connections kept forever would exhaust
+    // the process's file descriptors (a listener and a connection per endpoint).
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(IDLE_CLOSE)
+        .serve_connection(TokioIo::new(stream), service);
     tokio::select! {
         _ = conn => {}
         _ = faults.wait_for(|f| f.down) => {}

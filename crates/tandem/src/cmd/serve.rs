@@ -118,6 +118,7 @@ pub async fn run_with(
         "tandem serving on http://{address}  (console at /, API under /api/v1, OpenAPI at /api/openapi.json)"
     );
     let _monitor = live.spawn_monitor();
+    let _trim = spawn_memory_trim();
     let _forwarder = state.spawn_live_forwarder();
     let _progress = state.spawn_progress_forwarder();
     let engine = ctx.engine.clone();
@@ -142,3 +143,32 @@ pub async fn run_with(
     background.abort();
     Ok(())
 }
+
+/// How often freed heap memory is handed back to the system.
+const TRIM_EVERY: Duration = Duration::from_secs(5);
+
+/// Hands freed heap memory back to the system every [`TRIM_EVERY`]. A scan of
+/// thousands of cameras parses and drops hundreds of megabytes of answers;
+/// glibc's allocator keeps most of it resident otherwise (measured at 5,000
+/// cameras: 234 MiB resident after a scan, 95 MiB after a trim).
+fn spawn_memory_trim() -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(TRIM_EVERY);
+        loop {
+            tick.tick().await;
+            trim_heap();
+        }
+    })
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim_heap() {
+    // SAFETY: malloc_trim takes no pointers and is thread-safe; it only
+    // returns free pages of the allocator's arenas to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim_heap() {}

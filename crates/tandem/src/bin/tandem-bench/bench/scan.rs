@@ -90,9 +90,15 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
             !r["error"].is_null() || r["unreachable"].as_array().is_some_and(|u| !u.is_empty())
         })
         .count();
+    if let Some(first) = body.as_array().into_iter().flatten().find(|r| {
+        !r["error"].is_null() || r["unreachable"].as_array().is_some_and(|u| !u.is_empty())
+    }) {
+        anyhow::bail!("{scanned} scanned, {failed} failed; first: {first}");
+    }
     anyhow::ensure!(
-        scanned == scale.scan_cameras && failed == 0,
-        "{scanned} scanned, {failed} failed"
+        scanned == scale.scan_cameras,
+        "{scanned} of {} scanned",
+        scale.scan_cameras
     );
     let cpu = service.cpu_time()?.saturating_sub(cpu_before);
     let after = calls(&api).await?;

@@ -36,11 +36,15 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
         }
         let camera = i % CAMERAS + 1;
         let name = format!("O{i}");
-        let body = json!({ "number": 100 + i, "name": name, "position": { "pan": 0.3 - 0.001 * i as f64, "tilt": -0.1, "zoom": 0.3 } });
+        // Numbers within the 256 slots of a common camera.
+        let body = json!({ "number": 1 + i / CAMERAS, "name": name, "position": { "pan": 0.3 - 0.001 * i as f64, "tilt": -0.1, "zoom": 0.3 } });
         match api
             .post(&format!("/api/v1/cameras/cam-{camera}/presets"), body)
             .await?
         {
+            (200 | 202, body) if super::kill::refused_somewhere(&body) => {
+                refused.push(format!("a site refused it: {body}"))
+            }
             (200, _) => acknowledged.push((camera, name)),
             (202, _) => {
                 pending_answers += 1;
