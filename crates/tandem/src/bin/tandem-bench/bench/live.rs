@@ -36,68 +36,14 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
         .operators(scale.live_operators, &["ptz.control"])
         .await?;
 
-    // Directly: every operator's own ONVIF client to its camera on the primary.
-    let mut devices = Vec::new();
-    for camera in 1..=scale.live_operators {
-        let device = rig::device(sim.endpoint(1, camera)?)?;
-        device.stop("profile_1", true, true).await?; // connect outside the clock
-        devices.push(device);
-    }
-    let direct = run_all(devices.into_iter().map(|device| {
-        let pairs = scale.live_pairs;
-        async move {
-            let mut samples = Vec::with_capacity(pairs * 2);
-            for _ in 0..pairs {
-                let t = Instant::now();
-                device
-                    .continuous_move("profile_1", velocity(), Some(Duration::from_millis(500)))
-                    .await?;
-                samples.push(t.elapsed());
-                let t = Instant::now();
-                device.stop("profile_1", true, true).await?;
-                samples.push(t.elapsed());
-            }
-            anyhow::Ok(samples)
-        }
-    }))
-    .await?;
+    // One operator alone first: what the service adds without contention.
+    let lone_direct = direct_pairs(&sim, 1, scale.live_pairs * 8).await?;
+    let lone_api = api_pairs(operators[..1].to_vec(), scale.live_pairs * 8).await?;
 
-    // Through tandem: the same pairs, by the operators, via the API.
-    for (i, op) in operators.iter().enumerate() {
-        let (status, body) = op
-            .post(
-                &format!("/api/v1/cameras/cam-{}/ptz/stop", i + 1),
-                json!({}),
-            )
-            .await?;
-        anyhow::ensure!(status == 200, "warm-up: {status} {body}");
-    }
+    // Then every operator at once, each on its own camera, back to back.
+    let direct = direct_pairs(&sim, scale.live_operators, scale.live_pairs).await?;
     let cpu_before = service.cpu_time()?;
-    let api = run_all(operators.into_iter().enumerate().map(|(i, op)| {
-        let pairs = scale.live_pairs;
-        async move {
-            let camera = format!("/api/v1/cameras/cam-{}/ptz", i + 1);
-            let mut samples = Vec::with_capacity(pairs * 2);
-            for _ in 0..pairs {
-                let t = Instant::now();
-                let (status, body) = op
-                    .post(
-                        &format!("{camera}/continuous"),
-                        json!({ "pan": 0.2, "tilt": 0.0, "zoom": 0.0, "timeout_ms": 500 }),
-                    )
-                    .await?;
-                samples.push(t.elapsed());
-                anyhow::ensure!(status == 200, "continuous: {status} {body}");
-                let t = Instant::now();
-                let (status, body) = op.post(&format!("{camera}/stop"), json!({})).await?;
-                samples.push(t.elapsed());
-                anyhow::ensure!(status == 200, "stop: {status} {body}");
-            }
-            anyhow::Ok(samples)
-        }
-    }))
-    .await?;
-
+    let api = api_pairs(operators, scale.live_pairs).await?;
     let cpu = service.cpu_time()?.saturating_sub(cpu_before);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let (d50, d99) = (ms(percentile(&direct, 50.0)), ms(percentile(&direct, 99.0)));
@@ -111,7 +57,25 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         scale.live_operators
     );
+    let (l50, l99) = (
+        ms(percentile(&lone_api, 50.0)) - ms(percentile(&lone_direct, 50.0)),
+        ms(percentile(&lone_api, 99.0)) - ms(percentile(&lone_direct, 99.0)),
+    );
     Ok(vec![
+        Row::new(
+            "live control, one operator: added latency p50 / p99",
+            format!("{l50:.2} / {l99:.2} ms"),
+            "-",
+            Verdict::Info,
+            format!(
+                "{} move+stop pairs alone: API p50 {:.2} ms, p99 {:.2} ms; direct p50 {:.2} ms, p99 {:.2} ms",
+                scale.live_pairs * 8,
+                ms(percentile(&lone_api, 50.0)),
+                ms(percentile(&lone_api, 99.0)),
+                ms(percentile(&lone_direct, 50.0)),
+                ms(percentile(&lone_direct, 99.0))
+            ),
+        ),
         Row::new(
             "live control: added latency p50",
             format!("{:.2} ms", a50 - d50),
@@ -127,6 +91,63 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
             note,
         ),
     ])
+}
+
+/// Move/stop pairs sent directly to the simulator by `operators` ONVIF
+/// clients (cameras 1.., on the primary), all at once.
+async fn direct_pairs(sim: &Sim, operators: usize, pairs: usize) -> anyhow::Result<Vec<Duration>> {
+    let mut devices = Vec::new();
+    for camera in 1..=operators {
+        let device = rig::device(sim.endpoint(1, camera)?)?;
+        device.stop("profile_1", true, true).await?; // connect outside the clock
+        devices.push(device);
+    }
+    run_all(devices.into_iter().map(move |device| async move {
+        let mut samples = Vec::with_capacity(pairs * 2);
+        for _ in 0..pairs {
+            let t = Instant::now();
+            device
+                .continuous_move("profile_1", velocity(), Some(Duration::from_millis(500)))
+                .await?;
+            samples.push(t.elapsed());
+            let t = Instant::now();
+            device.stop("profile_1", true, true).await?;
+            samples.push(t.elapsed());
+        }
+        anyhow::Ok(samples)
+    }))
+    .await
+}
+
+/// The same pairs through the API, operator `i` on camera `i + 1`, all at once.
+async fn api_pairs(operators: Vec<Api>, pairs: usize) -> anyhow::Result<Vec<Duration>> {
+    for (i, op) in operators.iter().enumerate() {
+        let path = format!("/api/v1/cameras/cam-{}/ptz/stop", i + 1);
+        let (status, body) = op.post(&path, json!({})).await?;
+        anyhow::ensure!(status == 200, "warm-up: {status} {body}");
+    }
+    run_all(
+        operators
+            .into_iter()
+            .enumerate()
+            .map(move |(i, op)| async move {
+                let camera = format!("/api/v1/cameras/cam-{}/ptz", i + 1);
+                let mut samples = Vec::with_capacity(pairs * 2);
+                for _ in 0..pairs {
+                    let t = Instant::now();
+                    let body = json!({ "pan": 0.2, "tilt": 0.0, "zoom": 0.0, "timeout_ms": 500 });
+                    let (status, answer) = op.post(&format!("{camera}/continuous"), body).await?;
+                    samples.push(t.elapsed());
+                    anyhow::ensure!(status == 200, "continuous: {status} {answer}");
+                    let t = Instant::now();
+                    let (status, answer) = op.post(&format!("{camera}/stop"), json!({})).await?;
+                    samples.push(t.elapsed());
+                    anyhow::ensure!(status == 200, "stop: {status} {answer}");
+                }
+                anyhow::Ok(samples)
+            }),
+    )
+    .await
 }
 
 /// Runs every task at once and pools their sorted samples.
