@@ -229,6 +229,42 @@ pub struct AuditRecord {
     pub hash: String,
 }
 
+impl AuditRecord {
+    /// The header line of [`AuditRecord::csv_row`].
+    pub const CSV_HEADER: &'static str = "seq,at_utc,actor,action,camera,before,after,hash";
+
+    /// The entry as one CSV line (no line end). Text cells are quoted when
+    /// they need it, and a cell that a spreadsheet would run as a formula
+    /// (`=`, `+`, `-`, `@` first) is prefixed with `'`.
+    pub fn csv_row(&self) -> String {
+        let json = |v: &Option<Value>| v.as_ref().map(Value::to_string).unwrap_or_default();
+        format!(
+            "{},{},{},{},{},{},{},{}",
+            self.seq,
+            csv_cell(&self.at_utc.to_rfc3339()),
+            csv_cell(&self.actor),
+            csv_cell(&self.action),
+            csv_cell(self.camera.as_ref().map_or("", |c| c.as_str())),
+            csv_cell(&json(&self.before)),
+            csv_cell(&json(&self.after)),
+            self.hash
+        )
+    }
+}
+
+fn csv_cell(raw: &str) -> String {
+    let raw = if raw.starts_with(['=', '+', '-', '@']) {
+        format!("'{raw}")
+    } else {
+        raw.to_string()
+    };
+    if raw.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", raw.replace('"', "\"\""))
+    } else {
+        raw
+    }
+}
+
 /// The result of checking the audit chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditVerification {

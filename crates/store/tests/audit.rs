@@ -212,3 +212,31 @@ fn deleting_the_newest_entry_is_only_detected_by_comparing_the_head() {
     assert_ne!(v.head, head_before);
     assert_eq!(v.head.map(|(seq, _)| seq), Some(4));
 }
+
+#[test]
+fn a_csv_row_quotes_what_needs_it_and_defuses_formulas() {
+    let store = memory_store();
+    add_cameras(&store);
+    let entry = store
+        .append_audit(&NewAudit {
+            actor: "=cmd|' /C calc'!A0".into(),
+            action: "preset.add".into(),
+            camera: Some(cam("cam-1")),
+            before: None,
+            after: Some(json!({ "name": "Gate, \"north\"" })),
+        })
+        .expect("append");
+    let row = entry.csv_row();
+    let header_cells = tandem_store::AuditRecord::CSV_HEADER.split(',').count();
+    assert_eq!(header_cells, 8);
+    assert!(row.starts_with(&format!("{},", entry.seq)), "{row}");
+    // The actor would run as a formula: prefixed, not quoted (no comma or quote in it).
+    assert!(row.contains(",'=cmd|' /C calc'!A0,"), "{row}");
+    // The JSON holds a comma and quotes: one quoted cell, quotes doubled.
+    assert!(
+        row.contains(r#","{""name"":""Gate, \""north\""""}","#),
+        "{row}"
+    );
+    assert!(row.ends_with(&entry.hash), "{row}");
+    assert!(row.contains(",cam-1,"), "{row}");
+}

@@ -71,59 +71,39 @@ pub async fn query(
         }
     };
     let limit = q.limit.unwrap_or(100).min(1000);
-    let mut out = Vec::new();
+    let mut entries = Vec::new();
     let mut after = q.after.unwrap_or(0);
-    while out.len() < limit {
+    while entries.len() < limit {
         let page = state.engine.store().audit_entries(after, 500)?;
         let Some(last) = page.last() else { break };
         after = last.seq;
-        out.extend(
+        entries.extend(
             page.into_iter()
                 .filter(|e| q.action.as_deref().is_none_or(|a| e.action.starts_with(a)))
-                .filter(|e| q.actor.as_deref().is_none_or(|a| e.actor == a))
-                .map(|e| AuditDto {
-                    seq: e.seq,
-                    at_utc: e.at_utc.to_rfc3339(),
-                    actor: e.actor,
-                    action: e.action,
-                    camera: e.camera.map(|c| c.to_string()),
-                    before: e.before,
-                    after: e.after,
-                    hash: e.hash,
-                }),
+                .filter(|e| q.actor.as_deref().is_none_or(|a| e.actor == a)),
         );
     }
-    out.truncate(limit);
+    entries.truncate(limit);
     if !csv {
+        let out: Vec<AuditDto> = entries
+            .into_iter()
+            .map(|e| AuditDto {
+                seq: e.seq,
+                at_utc: e.at_utc.to_rfc3339(),
+                actor: e.actor,
+                action: e.action,
+                camera: e.camera.map(|c| c.to_string()),
+                before: e.before,
+                after: e.after,
+                hash: e.hash,
+            })
+            .collect();
         return Ok(Json(out).into_response());
     }
-    let cell = |raw: &str| {
-        let raw = if raw.starts_with(['=', '+', '-', '@']) {
-            format!("'{raw}")
-        } else {
-            raw.to_string()
-        };
-        if raw.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", raw.replace('"', "\"\""))
-        } else {
-            raw
-        }
-    };
-    let json =
-        |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
-    let mut text = String::from("seq,at_utc,actor,action,camera,before,after,hash\n");
-    for e in &out {
-        text.push_str(&format!(
-            "{},{},{},{},{},{},{},{}\n",
-            e.seq,
-            cell(&e.at_utc),
-            cell(&e.actor),
-            cell(&e.action),
-            cell(e.camera.as_deref().unwrap_or("")),
-            cell(&json(&e.before)),
-            cell(&json(&e.after)),
-            e.hash
-        ));
+    let mut text = format!("{}\n", tandem_store::AuditRecord::CSV_HEADER);
+    for e in &entries {
+        text.push_str(&e.csv_row());
+        text.push('\n');
     }
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response())
 }

@@ -79,7 +79,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 None => Box::new(std::io::stdout().lock()),
             };
             if let Format::Csv = format {
-                writeln!(out, "seq,at_utc,actor,action,camera,before,after,hash")?;
+                writeln!(out, "{}", tandem_store::AuditRecord::CSV_HEADER)?;
             }
             let mut after = 0;
             loop {
@@ -89,42 +89,12 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 for e in &page {
                     match format {
                         Format::Json => writeln!(out, "{}", serde_json::to_string(e)?)?,
-                        Format::Csv => {
-                            let cell = |v: &Option<serde_json::Value>| {
-                                csv_cell(&v.as_ref().map(|v| v.to_string()).unwrap_or_default())
-                            };
-                            writeln!(
-                                out,
-                                "{},{},{},{},{},{},{},{}",
-                                e.seq,
-                                csv_cell(&e.at_utc.to_rfc3339()),
-                                csv_cell(&e.actor),
-                                csv_cell(&e.action),
-                                csv_cell(e.camera.as_ref().map(|c| c.as_str()).unwrap_or("")),
-                                cell(&e.before),
-                                cell(&e.after),
-                                e.hash
-                            )?
-                        }
+                        Format::Csv => writeln!(out, "{}", e.csv_row())?,
                     }
                 }
             }
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-/// Quotes a CSV cell when needed, and defuses spreadsheet formulas.
-fn csv_cell(raw: &str) -> String {
-    let raw = if raw.starts_with(['=', '+', '-', '@']) {
-        format!("'{raw}")
-    } else {
-        raw.to_string()
-    };
-    if raw.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", raw.replace('"', "\"\""))
-    } else {
-        raw
     }
 }
