@@ -48,6 +48,35 @@ impl Drop for Proc {
     }
 }
 
+/// Starts `command` and reads its output line by line until `ready` finds
+/// what it waits for; the rest of the output is then drained in the background.
+fn start_until<T>(
+    command: &mut Command,
+    what: &str,
+    mut ready: impl FnMut(&str) -> anyhow::Result<Option<T>>,
+) -> anyhow::Result<(Proc, T)> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {what}"))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let proc = Proc(child);
+    let mut lines = BufReader::new(stdout);
+    let mut line = String::new();
+    let found = loop {
+        line.clear();
+        if lines.read_line(&mut line)? == 0 {
+            bail!("{what} stopped before it was ready");
+        }
+        if let Some(found) = ready(&line)? {
+            break found;
+        }
+    };
+    std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+    Ok((proc, found))
+}
+
 /// A fresh scratch folder for one run.
 pub fn scratch(name: &str) -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("tandem-bench-{}-{name}", std::process::id()));
@@ -107,31 +136,20 @@ impl Sim {
         for p in profiles {
             command.args(["--profile", p]);
         }
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start tandem sim")?;
-        let stdout = child.stdout.take().context("sim stdout")?;
-        let proc = Proc(child);
-        let mut lines = BufReader::new(stdout);
         let mut endpoints = Vec::new();
-        let mut line = String::new();
-        let control = loop {
-            line.clear();
-            if lines.read_line(&mut line)? == 0 {
-                bail!("tandem sim stopped before printing its control URL");
-            }
-            let value: Value = serde_json::from_str(&line).context("sim output")?;
+        let (proc, control) = start_until(&mut command, "tandem sim", |line| {
+            let value: Value = serde_json::from_str(line).context("sim output")?;
             match value["kind"].as_str() {
                 Some("endpoint") => endpoints.push(serde_json::from_value(value)?),
                 Some("control") => {
-                    break value["url"].as_str().context("control url")?.to_string();
+                    return Ok(Some(
+                        value["url"].as_str().context("control url")?.to_string(),
+                    ));
                 }
                 _ => {}
             }
-        };
-        std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+            Ok(None)
+        })?;
         Ok(Sim {
             _proc: proc,
             control,
@@ -215,36 +233,21 @@ impl Service {
 
     /// [`Service::start`] on a given address (a restart keeps its port).
     pub fn start_on(config: &Path, listen: &str, extra: &[&str]) -> anyhow::Result<Service> {
-        let mut child = Command::new(tandem_bin()?)
+        let mut command = Command::new(tandem_bin()?);
+        command
             .arg("serve")
             .arg("-c")
             .arg(config)
             .args(["--listen", listen, "--scan-every-min", "0"])
             .args(extra)
             .env("TANDEM_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start tandem serve")?;
-        let stdout = child.stdout.take().context("serve stdout")?;
-        let proc = Proc(child);
-        let mut lines = BufReader::new(stdout);
-        let mut line = String::new();
-        let url = loop {
-            line.clear();
-            if lines.read_line(&mut line)? == 0 {
-                bail!("tandem serve stopped before listening");
-            }
-            if let Some(rest) = line.strip_prefix("tandem serving on ") {
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-            }
-        };
-        std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+            .env("RUST_LOG", "error");
+        let (proc, url) = start_until(&mut command, "tandem serve", |line| {
+            Ok(line
+                .strip_prefix("tandem serving on ")
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(str::to_string))
+        })?;
         Ok(Service { proc, url })
     }
 
@@ -439,6 +442,15 @@ impl Api {
 pub fn free_address() -> anyhow::Result<String> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.to_string())
+}
+
+/// Whether a camera's report from `POST /api/v1/scans` says its scan failed
+/// (an error, or a site that could not be read).
+pub fn scan_failed(report: &Value) -> bool {
+    !report["error"].is_null()
+        || report["unreachable"]
+            .as_array()
+            .is_some_and(|u| !u.is_empty())
 }
 
 /// Percentile `p` (0 to 100) of sorted samples.

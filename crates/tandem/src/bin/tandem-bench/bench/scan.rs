@@ -82,18 +82,14 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
     let tandem = started.elapsed();
     anyhow::ensure!(status == 200, "scan: {status} {body}");
     let scanned = body.as_array().map_or(0, Vec::len);
-    let failed = body
+    let failed: Vec<&Value> = body
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|r| {
-            !r["error"].is_null() || r["unreachable"].as_array().is_some_and(|u| !u.is_empty())
-        })
-        .count();
-    if let Some(first) = body.as_array().into_iter().flatten().find(|r| {
-        !r["error"].is_null() || r["unreachable"].as_array().is_some_and(|u| !u.is_empty())
-    }) {
-        anyhow::bail!("{scanned} scanned, {failed} failed; first: {first}");
+        .filter(|r| rig::scan_failed(r))
+        .collect();
+    if let Some(first) = failed.first() {
+        anyhow::bail!("{scanned} scanned, {} failed; first: {first}", failed.len());
     }
     anyhow::ensure!(
         scanned == scale.scan_cameras,

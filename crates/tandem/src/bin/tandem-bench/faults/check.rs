@@ -40,6 +40,8 @@ pub async fn converged(
     let pending = settle(api, Duration::from_secs(60)).await?;
     let mut missing = Vec::new();
     let mut doubled = Vec::new();
+    // Acknowledged presets missing from at least one site.
+    let mut absent = std::collections::HashSet::new();
     for camera in 1..=cameras {
         for site in [1, 2] {
             let mut count: HashMap<String, usize> = HashMap::new();
@@ -52,12 +54,12 @@ pub async fn converged(
                     .filter(|(_, n)| **n > 1)
                     .map(|(p, n)| format!("{p} ×{n} on site {site}")),
             );
-            missing.extend(
-                acknowledged
-                    .iter()
-                    .filter(|(c, p)| *c == camera && !count.contains_key(p))
-                    .map(|(_, p)| format!("{p} missing on site {site}")),
-            );
+            for (c, p) in acknowledged {
+                if *c == camera && !count.contains_key(p) {
+                    missing.push(format!("{p} missing on site {site}"));
+                    absent.insert((*c, p.clone()));
+                }
+            }
         }
     }
     let (status, scan) = api.post("/api/v1/scans", json!({})).await?;
@@ -74,7 +76,7 @@ pub async fn converged(
             format!("{name}: acknowledged presets on both sites exactly once"),
             format!(
                 "{}/{}",
-                acknowledged.len() - missing.len().min(acknowledged.len()),
+                acknowledged.len() - absent.len(),
                 acknowledged.len()
             ),
             "all",

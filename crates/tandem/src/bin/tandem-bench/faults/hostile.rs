@@ -35,8 +35,7 @@ async fn measure() -> anyhow::Result<Vec<Row>> {
         let (status, reports) = api.post("/api/v1/scans", json!({})).await?;
         anyhow::ensure!(status == 200, "scan: {status} {reports}");
         for r in reports.as_array().into_iter().flatten() {
-            let failed =
-                !r["error"].is_null() || r["unreachable"].as_array().is_some_and(|u| !u.is_empty());
+            let failed = rig::scan_failed(r);
             if r["camera"] == format!("cam-{HOSTILE}") {
                 let text = if r["error"].is_null() {
                     r["unreachable"].to_string()
