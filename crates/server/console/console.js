@@ -661,42 +661,92 @@ function siteStates(number) {
 
 const STATE_TEXT = { applied: "applied", pending: "pending", failed: "failed", differs: "differs", synced: "in sync" };
 
+/**
+ * Patches the preset table in place, keyed by number: a live update changes a
+ * row's cells but never replaces the row, so an open "⋯" menu stays open,
+ * focus stays where it was and a click never lands on a detached button.
+ */
 function renderPresets() {
   const c = app.camera;
   const rows = $("#preset-rows");
   if (!rows) return;
   $("#presets-count").textContent = `${c.presets.length} on this camera`;
-  rows.replaceChildren(...c.presets.map((p) => {
-    const manage = can(p.locked ? "preset.manage_locked" : "preset.manage");
-    const parts = siteStates(p.number);
-    const states = parts.map((s) => h("span", {
+  const existing = new Map([...rows.children].map((tr) => [tr.dataset.preset, tr]));
+  const wanted = c.presets.map((p) => {
+    const key = String(p.number);
+    const tr = existing.get(key) || presetRow();
+    existing.delete(key);
+    tr.dataset.preset = key;
+    patchPresetRow(tr, p);
+    return tr;
+  });
+  for (const tr of existing.values()) tr.remove();
+  // Move only rows out of place: moving a row would blur a focused control in it.
+  wanted.forEach((tr, i) => { if (rows.children[i] !== tr) rows.insertBefore(tr, rows.children[i] || null); });
+}
+
+/** An empty preset row: its cells are filled, and refilled, by `patchPresetRow`. */
+function presetRow() {
+  const tr = h("tr", {},
+    h("td", { class: "num" }),
+    h("td", {}, h("span", { class: "pname" }), h("span", { class: "flags" }), h("div", { class: "muted mono small" })),
+    h("td", { class: "states" }),
+    h("td", {}, h("div", { class: "acts" })));
+  return tr;
+}
+
+/** Sets a node's text only when it changed, so unchanged text is never re-laid out. */
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+/** Brings one row up to date with preset `p`, touching only what differs. */
+function patchPresetRow(tr, p) {
+  tr.preset = p; // the menu's actions read the row's current preset, not the one it was built for
+  const [num, name, states, actions] = tr.children;
+  setText(num, String(p.number));
+  setText(name.querySelector(".pname"), p.name);
+  setText(name.querySelector(".mono"), pos(p.position));
+  const flags = `${p.locked ? "L" : ""}${p.is_default ? "D" : ""}`;
+  const flagBox = name.querySelector(".flags");
+  if (flagBox.dataset.flags !== flags) {
+    flagBox.dataset.flags = flags;
+    flagBox.replaceChildren(p.locked ? h("span", { class: "chip", title: "locked" }, "locked") : "",
+      p.is_default ? h("span", { class: "chip" }, "default") : "");
+  }
+  const parts = siteStates(p.number);
+  const stateKey = JSON.stringify(parts);
+  if (states.dataset.key !== stateKey) {
+    states.dataset.key = stateKey;
+    const chips = parts.map((s) => h("span", {
       class: `chip ${s.state}`, "data-site": s.site, "data-state": s.state, title: s.error || "",
     }, `${siteName(s.site).slice(0, 1)}: ${STATE_TEXT[s.state]}`));
     // A failure says why where it shows; a pending part's last error is in the tooltip.
     for (const s of parts.filter((x) => x.state === "failed" && x.error)) {
-      states.push(h("div", { class: "reason small" }, `${siteName(s.site)}: ${s.error}`));
+      chips.push(h("div", { class: "reason small" }, `${siteName(s.site)}: ${s.error}`));
     }
-    const acts = h("div", { class: "acts" });
-    if (can("preset.recall")) acts.append(h("button", { type: "button", class: "small", onclick: () => recall(p.number), "aria-label": `Recall ${p.number} ${p.name}` }, "Recall"));
-    if (manage) {
-      const item = (label, aria, fn) => h("button", { type: "button", class: "ghost small", "aria-label": aria,
-        onclick: (ev) => { ev.target.closest("details").open = false; fn(p); } }, label);
-      acts.append(h("details", { class: "more" },
-        h("summary", { "aria-label": `More actions for ${p.number} ${p.name}` }, "⋯"),
-        h("div", { class: "menu" },
-          item("Rename", `Rename ${p.number}`, rename),
-          item("Renumber", `Renumber ${p.number}`, renumber),
-          item("Re-aim here", `Re-aim ${p.number} to the current view`, reaim),
-          item("Delete", `Delete ${p.number}`, remove))));
-    }
-    return h("tr", { "data-preset": p.number },
-      h("td", { class: "num" }, p.number),
-      h("td", {}, h("span", { class: "pname" }, p.name), p.locked ? h("span", { class: "chip", title: "locked" }, "locked") : null,
-        p.is_default ? h("span", { class: "chip" }, "default") : null,
-        h("div", { class: "muted mono small" }, pos(p.position))),
-      h("td", { class: "states" }, states),
-      h("td", {}, acts));
-  }));
+    states.replaceChildren(...chips);
+  }
+  const manage = can(p.locked ? "preset.manage_locked" : "preset.manage");
+  const actsKey = `${p.number}|${p.name}|${manage}`;
+  const acts = actions.firstChild;
+  if (acts.dataset.key === actsKey) return;
+  // Labels name the preset, so they follow a rename; an open menu is kept open.
+  const wasOpen = !!acts.querySelector("details[open]");
+  acts.dataset.key = actsKey;
+  acts.replaceChildren();
+  if (can("preset.recall")) acts.append(h("button", { type: "button", class: "small", onclick: () => recall(tr.preset.number), "aria-label": `Recall ${p.number} ${p.name}` }, "Recall"));
+  if (manage) {
+    const item = (label, aria, fn) => h("button", { type: "button", class: "ghost small", "aria-label": aria,
+      onclick: (ev) => { ev.target.closest("details").open = false; fn(tr.preset); } }, label);
+    acts.append(h("details", { class: "more", open: wasOpen },
+      h("summary", { "aria-label": `More actions for ${p.number} ${p.name}` }, "⋯"),
+      h("div", { class: "menu" },
+        item("Rename", `Rename ${p.number}`, rename),
+        item("Renumber", `Renumber ${p.number}`, renumber),
+        item("Re-aim here", `Re-aim ${p.number} to the current view`, reaim),
+        item("Delete", `Delete ${p.number}`, remove))));
+  }
 }
 
 /** Runs a preset operation and says how each site took it. */

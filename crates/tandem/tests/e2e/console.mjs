@@ -120,8 +120,23 @@ try {
   assert.ok((await presetNames(2, 6)).includes("E2E overview"), "on the secondary");
   await shot(page, "02-camera");
 
-  step("rename and delete through dialogs");
+  step("an open menu survives live updates");
   await row.locator("summary").click();
+  await row.evaluate((tr) => { tr.dataset.mark = "kept"; });
+  // A scan of every camera sends `mismatches` and `progress` events, which make the page
+  // reload this camera's presets; the row must be patched, not replaced.
+  const reloaded = page.waitForResponse((r) => r.url().includes("/api/v1/mismatches?camera=cam-6"));
+  const scanned = await page.evaluate(async () => (await fetch("/api/v1/scans", {
+    method: "POST", credentials: "same-origin",
+    headers: { "content-type": "application/json" }, body: "{}",
+  })).status);
+  assert.equal(scanned, 200, "scan through the API");
+  await reloaded;
+  await page.waitForTimeout(300); // let the reload render
+  assert.equal(await row.getAttribute("data-mark"), "kept", "the row was patched, not replaced");
+  assert.ok(await row.locator("details").evaluate((d) => d.open), "the menu stayed open");
+
+  step("rename and delete through dialogs");
   await row.getByRole("button", { name: "Rename 42" }).click();
   await page.locator("#dialog input").fill("E2E wide");
   await page.locator("#dialog-ok").click();
