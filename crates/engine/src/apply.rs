@@ -12,6 +12,7 @@ use tandem_store::{Store, TokenStyle};
 use crate::action::Action;
 use crate::error::EngineError;
 use crate::hold::CameraHold;
+use crate::lease::{Leases, camera_lease};
 use crate::sites::{Binding, from_vector, to_vector};
 
 /// Longest wait for a camera to reach a position before `SetPreset`.
@@ -19,13 +20,24 @@ const MOVE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often `GetStatus` is polled while waiting for IDLE.
 const POLL: Duration = Duration::from_millis(50);
 
+/// What keeps a physical camera where preset work put it: the in-process
+/// [`CameraHold`] (shared by sites that want the same position) and the
+/// camera's lease in the store (no other process moves it meanwhile).
+#[derive(Debug)]
+pub struct Hold<'a> {
+    /// This process's hold of the camera.
+    pub camera: CameraHold,
+    /// This process's leases.
+    pub leases: &'a Leases,
+}
+
 /// Applies `action` to the binding's site. `Ok` means applied and verified.
 pub async fn apply(
     store: &dyn Store,
     binding: &Binding,
     action: &Action,
     tolerance: f64,
-    camera: &CameraHold,
+    hold: &Hold<'_>,
 ) -> Result<(), EngineError> {
     match action {
         Action::Put {
@@ -36,7 +48,11 @@ pub async fn apply(
         } => {
             let profile = binding.profile().await?.to_string();
             // Held until the preset is stored: the camera must stay where we put it.
-            let held = camera.hold(*position).await;
+            let held = hold.camera.hold(*position).await;
+            let lease = hold
+                .leases
+                .take(&camera_lease(&binding.camera), MOVE_TIMEOUT)
+                .await?;
             move_and_wait(binding, &profile, to_vector(*position)).await?;
             let style = store.token_style(&binding.camera, &binding.site)?;
             let token = match set_preset(store, binding, &profile, *number, name.as_str(), style)
@@ -70,6 +86,7 @@ pub async fn apply(
             {
                 remove(binding, &profile, &from.token()).await?;
             }
+            drop(lease);
             drop(held);
             verify(
                 binding,

@@ -18,14 +18,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
+use tandem_core::access::{self, Principal};
 use tandem_core::{CameraId, Position, Preset, PresetName, PresetNumber, SiteId};
-use tandem_store::{NewAudit, NewOperation, Operation, Origin, PresetWrite, SiteState, Store};
+use tandem_store::{
+    Claimed, Journal, NewAudit, NewOperation, Operation, Origin, PresetWrite, SiteState, Store,
+    StoreError,
+};
 use tokio::task::JoinSet;
 
 use crate::action::Action;
 use crate::apply;
 use crate::error::EngineError;
 use crate::hold::CameraHold;
+use crate::lease::{self, Leases};
 use crate::sites::{Bindings, Topology, from_vector};
 
 /// How pending parts are retried.
@@ -113,6 +118,17 @@ impl Outcome {
     }
 }
 
+/// How a [`Engine::drain`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drained {
+    /// Nothing is pending on the queue any more.
+    Empty,
+    /// The next operation waits: for its retry time, or for whoever steers the camera.
+    Waiting,
+    /// Another process drains this queue now.
+    Busy,
+}
+
 /// The turn of one (camera, site) queue: held while its operations are applied.
 type Queue = Arc<tokio::sync::Mutex<()>>;
 
@@ -133,6 +149,9 @@ pub struct Engine {
     sessions: Arc<crate::live::ControlSessions>,
     /// Every change of an operation's state on a site, for the event stream.
     progress: tokio::sync::broadcast::Sender<Progress>,
+    /// This process's leases in the store: one mover per camera and one
+    /// drainer per queue, whatever the process.
+    leases: Leases,
 }
 
 /// An operation's new state on one site.
@@ -177,7 +196,7 @@ impl Engine {
             store.set_camera_groups(&camera.id, &camera.groups)?;
         }
         Ok(Arc::new(Engine {
-            store,
+            store: store.clone(),
             bindings,
             retry: RetryPolicy::default(),
             wait_bound,
@@ -185,6 +204,7 @@ impl Engine {
             cameras: Mutex::new(HashMap::new()),
             sessions: Arc::new(crate::live::ControlSessions::default()),
             progress: tokio::sync::broadcast::channel(1024).0,
+            leases: Leases::new(store),
         }))
     }
 
@@ -258,72 +278,110 @@ impl Engine {
         self.bindings.sites().iter().map(|s| s.id.clone()).collect()
     }
 
-    // Operator actions.
+    // Operator actions. Every rule that can refuse one is decided here, and
+    // the claims (number, name, lock, existence) inside the store transaction
+    // that journals it; the server and the CLI only adapt requests and answers.
 
-    /// Adds a preset on both sites.
+    /// Refuses unless `who` may do `action` on the camera.
+    fn require(
+        &self,
+        who: &Principal,
+        action: access::Action,
+        camera: &CameraId,
+    ) -> Result<(), EngineError> {
+        let groups = self.store.camera_groups(camera)?;
+        if who.may(action, &groups) {
+            return Ok(());
+        }
+        let missing: Vec<&str> = action
+            .required()
+            .iter()
+            .filter(|p| !who.allows(**p, &groups))
+            .map(|p| p.as_str())
+            .collect();
+        Err(EngineError::Forbidden(format!(
+            "{} may not do this on camera {camera}: it needs {}",
+            who.user,
+            missing.join(" and ")
+        )))
+    }
+
+    /// Whether `who` may change locked presets of the camera.
+    fn may_change_locked(&self, who: &Principal, camera: &CameraId) -> Result<bool, EngineError> {
+        let groups = self.store.camera_groups(camera)?;
+        Ok(who.may(access::Action::EditLockedPreset, &groups))
+    }
+
+    /// Adds a preset on both sites. The number (given, or the lowest free on
+    /// every site) and the name are claimed in the journal's transaction, after
+    /// the position is known: two concurrent adds never share a number, and a
+    /// taken name is refused before any site is called.
     pub async fn add(
         self: &Arc<Self>,
         camera: &CameraId,
         request: AddPreset,
-        actor: &str,
+        who: &Principal,
     ) -> Result<Outcome, EngineError> {
-        let spec = self.bindings.camera(camera)?;
-        let existing = self.store.presets(camera)?;
-        let number = match request.number {
-            Some(n) => {
-                if existing.iter().any(|p| p.number == n) {
-                    return Err(EngineError::NumberTaken {
-                        camera: camera.clone(),
-                        number: n,
-                    });
-                }
-                n
-            }
-            None => {
-                PresetNumber::lowest_free(existing.iter().map(|p| p.number)).ok_or_else(|| {
-                    EngineError::Invalid(tandem_core::InvalidInput("no free preset number".into()))
-                })?
-            }
-        };
+        self.bindings.camera(camera)?;
+        self.require(who, access::Action::EditPreset, camera)?;
+        // Early answers for the common refusals, before a device is asked for
+        // the current view; the claim below decides, whatever ran meanwhile.
+        let presets = self.store.presets(camera)?;
+        if let Some(n) = request.number
+            && presets.iter().any(|p| p.number == n)
+        {
+            return Err(EngineError::NumberTaken {
+                camera: camera.clone(),
+                number: n,
+            });
+        }
+        check_name_free(&presets, camera, &request.name, None)?;
         let position = self.resolve_position(camera, request.position).await?;
-        let preset = Preset {
-            number,
+        let write = PresetWrite::Add {
+            number: request.number,
             name: request.name.clone(),
-            position: Some(position),
-            locked: false,
-            is_default: false,
-        };
-        let action = Action::Put {
-            number,
-            name: request.name,
             position,
-            renumber_from: None,
+            unique_name: true,
         };
-        let audit = preset_audit(actor, "preset.add", &spec.id, None, Some(&preset));
+        let actor = who.user.as_str();
         let outcome = self
-            .submit(
-                camera,
-                action,
-                PresetWrite::Upsert(preset.clone()),
-                audit,
-                Origin::Operator,
-                actor,
-                self.site_ids(),
-            )
-            .await?;
+            .submit_claim(camera, &write, self.site_ids(), &|claimed| {
+                let after = claimed
+                    .after
+                    .as_ref()
+                    .ok_or_else(|| StoreError::Invalid("an add claimed no preset".into()))?;
+                journal_entry(
+                    camera,
+                    &Action::Put {
+                        number: after.number,
+                        name: after.name.clone(),
+                        position,
+                        renumber_from: None,
+                    },
+                    Origin::Operator,
+                    actor,
+                    self.site_ids(),
+                    preset_audit(actor, "preset.add", camera, None, Some(after)),
+                )
+            })
+            .await
+            .map_err(|e| claim_error(e, camera, request.number))?;
+        let Some(preset) = outcome.preset.clone() else {
+            return Ok(outcome);
+        };
         if outcome.sites.iter().all(|s| s.state == SiteState::Failed) {
             // Every site refused it for good: a preset no site holds must not
             // stay in the list (a recall would fail). Undone through the journal.
             let audit = preset_audit(actor, "preset.add.reverted", camera, Some(&preset), None);
             let undo = Action::Remove {
-                number: Some(number),
+                number: Some(preset.number),
                 token: None,
             };
             let first = self.site_ids().into_iter().take(1).collect();
             self.submit(
                 camera,
                 undo,
-                PresetWrite::Delete(number),
+                PresetWrite::Delete(preset.number),
                 audit,
                 Origin::Operator,
                 actor,
@@ -338,100 +396,122 @@ impl Engine {
         Ok(outcome)
     }
 
-    /// Renames, renumbers or re-aims a preset on both sites.
+    /// Renames, renumbers or re-aims a preset on both sites. Existence, the
+    /// lock, and a new number's and name's freedom are checked in the
+    /// journal's transaction.
     pub async fn update(
         self: &Arc<Self>,
         camera: &CameraId,
         number: PresetNumber,
         request: UpdatePreset,
-        actor: &str,
+        who: &Principal,
     ) -> Result<Outcome, EngineError> {
         self.bindings.camera(camera)?;
-        let before = self.existing(camera, number)?;
+        self.require(who, access::Action::EditPreset, camera)?;
+        if request.name.is_none() && request.number.is_none() && request.position.is_none() {
+            return Err(EngineError::Invalid(tandem_core::InvalidInput(
+                "nothing to change: give a name, a number or a position".into(),
+            )));
+        }
+        let may_change_locked = self.may_change_locked(who, camera)?;
+        // Early answers, as in `add`; the claim decides.
+        let presets = self.store.presets(camera)?;
+        let before =
+            presets
+                .iter()
+                .find(|p| p.number == number)
+                .ok_or(EngineError::UnknownPreset {
+                    camera: camera.clone(),
+                    number,
+                })?;
+        if before.locked && !may_change_locked {
+            return Err(EngineError::Forbidden(locked_message(camera, before)));
+        }
         if let Some(new) = request.number
             && new != number
-            && self.store.preset(camera, new)?.is_some()
+            && presets.iter().any(|p| p.number == new)
         {
             return Err(EngineError::NumberTaken {
                 camera: camera.clone(),
                 number: new,
             });
         }
+        if let Some(name) = &request.name {
+            check_name_free(&presets, camera, name, Some(number))?;
+        }
         let position = match request.position {
-            Some(source) => self.resolve_position(camera, source).await?,
-            None => before.position.ok_or_else(|| {
-                EngineError::Invalid(tandem_core::InvalidInput(format!(
-                    "preset {number} has no known position; give one (or use the current view) with the change"
-                )))
-            })?,
+            Some(source) => Some(self.resolve_position(camera, source).await?),
+            None => None,
         };
-        let after = Preset {
-            number: request.number.unwrap_or(number),
-            name: request.name.unwrap_or_else(|| before.name.clone()),
-            position: Some(position),
-            ..before.clone()
-        };
-        let renumber_from = (after.number != number).then_some(number);
-        let write = match renumber_from {
-            Some(from) => PresetWrite::Renumber {
-                from,
-                preset: after.clone(),
-            },
-            None => PresetWrite::Upsert(after.clone()),
-        };
-        let action = Action::Put {
-            number: after.number,
-            name: after.name.clone(),
+        let write = PresetWrite::Change {
+            number,
+            name: request.name.clone(),
+            new_number: request.number,
             position,
-            renumber_from,
+            may_change_locked,
         };
-        let audit = preset_audit(actor, "preset.update", camera, Some(&before), Some(&after));
-        self.submit(
-            camera,
-            action,
-            write,
-            audit,
-            Origin::Operator,
-            actor,
-            self.site_ids(),
-        )
+        let actor = who.user.as_str();
+        self.submit_claim(camera, &write, self.site_ids(), &|claimed| {
+            let (Some(before), Some(after)) = (&claimed.before, &claimed.after) else {
+                return Err(StoreError::Invalid("an update claimed no preset".into()));
+            };
+            let position = after.position.ok_or_else(|| {
+                StoreError::Invalid(format!("preset {number} has no known position"))
+            })?;
+            journal_entry(
+                camera,
+                &Action::Put {
+                    number: after.number,
+                    name: after.name.clone(),
+                    position,
+                    renumber_from: (after.number != number).then_some(number),
+                },
+                Origin::Operator,
+                actor,
+                self.site_ids(),
+                preset_audit(actor, "preset.update", camera, Some(before), Some(after)),
+            )
+        })
         .await
+        .map_err(|e| claim_error(e, camera, Some(number)))
     }
 
-    /// Deletes a preset on both sites.
+    /// Deletes a preset on both sites; existence and the lock are checked in
+    /// the journal's transaction.
     pub async fn delete(
         self: &Arc<Self>,
         camera: &CameraId,
         number: PresetNumber,
-        actor: &str,
+        who: &Principal,
     ) -> Result<Outcome, EngineError> {
         self.bindings.camera(camera)?;
-        let before = self.existing(camera, number)?;
-        let audit = preset_audit(actor, "preset.delete", camera, Some(&before), None);
-        let action = Action::Remove {
-            number: Some(number),
-            token: None,
+        self.require(who, access::Action::EditPreset, camera)?;
+        let write = PresetWrite::Remove {
+            number,
+            may_change_locked: self.may_change_locked(who, camera)?,
         };
-        self.submit(
-            camera,
-            action,
-            PresetWrite::Delete(number),
-            audit,
-            Origin::Operator,
-            actor,
-            self.site_ids(),
-        )
+        let actor = who.user.as_str();
+        self.submit_claim(camera, &write, self.site_ids(), &|claimed| {
+            journal_entry(
+                camera,
+                &Action::Remove {
+                    number: Some(number),
+                    token: None,
+                },
+                Origin::Operator,
+                actor,
+                self.site_ids(),
+                preset_audit(
+                    actor,
+                    "preset.delete",
+                    camera,
+                    claimed.before.as_ref(),
+                    None,
+                ),
+            )
+        })
         .await
-    }
-
-    /// The canonical preset `number` of a camera, or `UnknownPreset`.
-    fn existing(&self, camera: &CameraId, number: PresetNumber) -> Result<Preset, EngineError> {
-        self.store
-            .preset(camera, number)?
-            .ok_or(EngineError::UnknownPreset {
-                camera: camera.clone(),
-                number,
-            })
+        .map_err(|e| claim_error(e, camera, Some(number)))
     }
 
     /// Reads the camera's current position from the first site that answers, primary first.
@@ -490,29 +570,60 @@ impl Engine {
         actor: &str,
         sites: Vec<SiteId>,
     ) -> Result<Outcome, EngineError> {
-        let operation = NewOperation {
-            camera: camera.clone(),
-            action: serde_json::to_value(&action)
-                .map_err(|e| EngineError::Internal(e.to_string()))?,
-            origin,
-            actor: actor.into(),
-            sites: sites.clone(),
-        };
-        let id = self.store.journal(&operation, &write, &audit)?;
-        tracing::info!(operation = id.0, %camera, action = %action.describe(), "journaled");
+        let entry = journal_entry(camera, &action, origin, actor, sites.clone(), audit)?;
+        self.submit_claim(camera, &write, sites, &|_| Ok(entry.clone()))
+            .await
+    }
+
+    /// Journals the operation `build` makes of what `write` claims (one store
+    /// transaction: the acknowledgement), applies it to `sites`, and answers
+    /// when every site is done or the wait bound has passed.
+    async fn submit_claim(
+        self: &Arc<Self>,
+        camera: &CameraId,
+        write: &PresetWrite,
+        sites: Vec<SiteId>,
+        build: &(dyn Fn(&Claimed) -> Result<Journal, StoreError> + Sync),
+    ) -> Result<Outcome, EngineError> {
+        let (id, _) = self.store.journal_claim(camera, write, build)?;
+        tracing::info!(operation = id.0, %camera, "journaled");
+        let deadline = tokio::time::Instant::now() + self.wait_bound;
         let mut work = JoinSet::new();
         for site in sites {
             let engine = self.clone();
             let camera = camera.clone();
-            work.spawn(async move { engine.drain(&camera, &site).await });
+            work.spawn(async move { engine.drain_or_wait(&camera, &site, id, deadline).await });
         }
-        let _ = tokio::time::timeout(self.wait_bound, async {
+        let _ = tokio::time::timeout_at(deadline, async {
             while work.join_next().await.is_some() {}
         })
         .await;
         // Unfinished drains go on in the background.
         work.detach_all();
         self.outcome(id.0)
+    }
+
+    /// Drains the site's queue for the camera; while another process drains
+    /// it, waits (until `deadline`) for that process to apply operation `id`.
+    async fn drain_or_wait(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        id: tandem_store::OperationId,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), EngineError> {
+        loop {
+            if self.drain(camera, site).await? != Drained::Busy {
+                return Ok(());
+            }
+            let still_pending = self.store.operation(id)?.is_some_and(|op| {
+                site_progress(&op, site).is_some_and(|p| p.state == SiteState::Pending)
+            });
+            if !still_pending || tokio::time::Instant::now() >= deadline {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The current state of an operation.
@@ -545,20 +656,27 @@ impl Engine {
     /// Applies the pending operations of one camera on one site, oldest first,
     /// until the queue is empty, a transient failure stops it, or the next
     /// operation is not due yet.
-    pub async fn drain(&self, camera: &CameraId, site: &SiteId) -> Result<(), EngineError> {
+    ///
+    /// One drainer per queue across processes: the queue's lease is taken in
+    /// the store first, and [`Drained::Busy`] answered while another process
+    /// holds it (that process applies the queue, this one's operations too).
+    pub async fn drain(&self, camera: &CameraId, site: &SiteId) -> Result<Drained, EngineError> {
         let queue = self.queue(camera, site);
         let _turn = queue.lock().await;
+        let Some(_lease) = self.leases.try_take(&lease::drain_lease(camera, site))? else {
+            return Ok(Drained::Busy);
+        };
         let binding = self.bindings.get(camera, site)?;
         let tolerance = self.bindings.camera(camera)?.tolerance;
         loop {
             let pending = self.store.pending_for(camera, site)?;
             let Some(op) = pending.into_iter().next() else {
-                return Ok(());
+                return Ok(Drained::Empty);
             };
             if let Some(not_before) = site_progress(&op, site).and_then(|p| p.next_attempt_utc)
                 && not_before > Utc::now()
             {
-                return Ok(());
+                return Ok(Drained::Waiting);
             }
             let action: Action = match serde_json::from_value(op.action.clone()) {
                 Ok(a) => a,
@@ -577,17 +695,13 @@ impl Engine {
                 let message = format!("waiting: {} is controlling the camera", holder.user);
                 let next = Utc::now() + chrono::TimeDelta::milliseconds(500);
                 self.record(&op, site, SiteState::Pending, Some(&message), Some(next))?;
-                return Ok(());
+                return Ok(Drained::Waiting);
             }
-            match apply::apply(
-                self.store.as_ref(),
-                &binding,
-                &action,
-                tolerance,
-                &self.camera_hold(camera),
-            )
-            .await
-            {
+            let hold = apply::Hold {
+                camera: self.camera_hold(camera),
+                leases: &self.leases,
+            };
+            match apply::apply(self.store.as_ref(), &binding, &action, tolerance, &hold).await {
                 Ok(()) => {
                     self.record(&op, site, SiteState::Applied, None, None)?;
                     tracing::info!(operation = op.id.0, %camera, %site, "applied");
@@ -604,7 +718,7 @@ impl Engine {
                         Some(next),
                     )?;
                     tracing::debug!(operation = op.id.0, %camera, %site, error = %e, "pending");
-                    return Ok(());
+                    return Ok(Drained::Waiting);
                 }
                 Err(e) => {
                     self.record(&op, site, SiteState::Failed, Some(&e.to_string()), None)?;
@@ -656,6 +770,77 @@ impl Engine {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// The journal entry of `action`.
+fn journal_entry(
+    camera: &CameraId,
+    action: &Action,
+    origin: Origin,
+    actor: &str,
+    sites: Vec<SiteId>,
+    audit: NewAudit,
+) -> Result<Journal, StoreError> {
+    Ok(Journal {
+        operation: NewOperation {
+            camera: camera.clone(),
+            action: serde_json::to_value(action)
+                .map_err(|e| StoreError::Invalid(format!("an action cannot be journaled: {e}")))?,
+            origin,
+            actor: actor.into(),
+            sites,
+        },
+        audit,
+    })
+}
+
+/// Refuses `name` when another preset of the camera (not `except`) has it.
+fn check_name_free(
+    presets: &[Preset],
+    camera: &CameraId,
+    name: &PresetName,
+    except: Option<PresetNumber>,
+) -> Result<(), EngineError> {
+    let key = tandem_store::name_key(name.as_str());
+    match presets
+        .iter()
+        .find(|p| Some(p.number) != except && tandem_store::name_key(p.name.as_str()) == key)
+    {
+        Some(taken) => Err(EngineError::Conflict(format!(
+            "camera {camera} already has a preset named {:?} (number {}); choose another name",
+            taken.name.as_str(),
+            taken.number
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn locked_message(camera: &CameraId, preset: &Preset) -> String {
+    format!(
+        "preset {} \"{}\" of camera {camera} is locked; changing it needs the \
+         preset.manage_locked permission",
+        preset.number,
+        preset.name.as_str()
+    )
+}
+
+/// A claim's refusal as the engine reports it.
+fn claim_error(e: EngineError, camera: &CameraId, number: Option<PresetNumber>) -> EngineError {
+    match e {
+        EngineError::Store(StoreError::Conflict(m)) => EngineError::Conflict(m),
+        EngineError::Store(StoreError::Locked(m)) => EngineError::Forbidden(m),
+        EngineError::Store(StoreError::Invalid(m)) => {
+            EngineError::Invalid(tandem_core::InvalidInput(m))
+        }
+        EngineError::Store(StoreError::NotFound(m)) => match number {
+            Some(number) => EngineError::UnknownPreset {
+                camera: camera.clone(),
+                number,
+            },
+            None => EngineError::Store(StoreError::NotFound(m)),
+        },
+        other => other,
     }
 }
 

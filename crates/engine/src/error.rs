@@ -29,6 +29,19 @@ pub enum EngineError {
         /// The number asked for.
         number: PresetNumber,
     },
+    /// Another preset of the camera has this name (compared as
+    /// `tandem_store::name_key` does), or the state does not allow the
+    /// request now; nothing was changed.
+    #[error("{0}")]
+    Conflict(String),
+    /// The caller's roles do not allow it (a locked preset without
+    /// `preset.manage_locked`); nothing was changed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Another process holds what this request needs (a camera's lease) for
+    /// longer than the request may wait; retried like a transient fault.
+    #[error("busy: {0}")]
+    Busy(String),
     /// A device call failed.
     #[error("site {site}, camera {camera}: {message}")]
     Device {
@@ -54,7 +67,67 @@ pub enum EngineError {
     Internal(String),
 }
 
+/// What kind of failure an [`EngineError`] is: the one thing the server
+/// (HTTP status) and the CLI (exit code) decide by, each in one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The request breaks a rule; fix the request.
+    Invalid,
+    /// The camera or preset does not exist.
+    NotFound,
+    /// A number or name is taken, or the state does not allow it now.
+    Conflict,
+    /// The caller's roles do not allow it.
+    Forbidden,
+    /// A site failed or refused.
+    Site,
+    /// Busy for now (another process holds the camera, the store is locked): try again.
+    Unavailable,
+    /// A bug or a damaged store.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The kind's name as the API's problem documents spell it (`"conflict"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::Site => "site",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
 impl EngineError {
+    /// The error's kind.
+    pub fn kind(&self) -> ErrorKind {
+        use tandem_store::StoreError as S;
+        match self {
+            EngineError::Invalid(_) => ErrorKind::Invalid,
+            EngineError::UnknownCamera(_) | EngineError::UnknownPreset { .. } => {
+                ErrorKind::NotFound
+            }
+            EngineError::NumberTaken { .. } | EngineError::Conflict(_) => ErrorKind::Conflict,
+            EngineError::Forbidden(_) => ErrorKind::Forbidden,
+            EngineError::Busy(_) => ErrorKind::Unavailable,
+            EngineError::Device { .. } | EngineError::NoSite(..) => ErrorKind::Site,
+            EngineError::Store(e) => match e {
+                S::NotFound(_) => ErrorKind::NotFound,
+                S::Conflict(_) => ErrorKind::Conflict,
+                S::Locked(_) => ErrorKind::Forbidden,
+                S::Invalid(_) => ErrorKind::Invalid,
+                e if e.is_retryable() => ErrorKind::Unavailable,
+                _ => ErrorKind::Internal,
+            },
+            EngineError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
     /// True when the device answered with a fault carrying this code (`"PresetExist"`).
     pub fn is_fault(&self, local: &str) -> bool {
         matches!(self, EngineError::Device { fault: Some(f), .. } if f.is(local))
@@ -65,7 +138,7 @@ impl EngineError {
         match self {
             EngineError::Device { retryable, .. } => *retryable,
             EngineError::Store(e) => e.is_retryable(),
-            EngineError::NoSite(..) => true,
+            EngineError::NoSite(..) | EngineError::Busy(_) => true,
             _ => false,
         }
     }

@@ -14,6 +14,8 @@
 //!   every site, in order per camera and site, retried, replayed after restarts.
 //! - [`action`]: the journaled, idempotent [`action::Action`]; [`apply`]: its
 //!   ONVIF steps on one site, under the camera's [`hold::CameraHold`].
+//! - [`lease`]: leases in the store, so that one process at a time moves a
+//!   camera for preset work or applies a camera's queue on a site.
 //! - [`scan`], [`repair`]: mismatch detection and operator-chosen repair.
 //! - [`watch`]: background duties: retries, scheduled scans, scans when a site returns.
 //! - [`live`]: live PTZ control on the active site with failover, failback and
@@ -29,6 +31,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod hold;
+pub mod lease;
 pub mod live;
 pub mod pairing;
 pub mod probe;

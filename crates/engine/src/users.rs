@@ -508,6 +508,20 @@ pub fn default_roles() -> Vec<Role> {
     ]
 }
 
+/// The caller of a local CLI command: every right on every camera. Whoever can
+/// open the store file can change anything in it; the rules that are not about
+/// rights (numbers, names, locks' existence) hold for them all the same.
+pub fn local_operator(user: impl Into<String>) -> Principal {
+    let admin = default_roles()
+        .into_iter()
+        .filter(|r| r.name() == ADMIN_ROLE)
+        .collect();
+    Principal {
+        user: user.into(),
+        roles: admin,
+    }
+}
+
 /// The store's form of a role: its grants as a JSON array.
 pub fn role_record(role: &Role) -> RoleRecord {
     RoleRecord {

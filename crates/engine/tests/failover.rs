@@ -4,6 +4,7 @@
 mod common;
 
 use std::time::{Duration, Instant};
+use tandem_engine::users::local_operator;
 
 use common::*;
 use tandem_engine::live::{Command, Health, HealthPolicy, Live};
@@ -144,7 +145,7 @@ async fn recall_by_number_uses_each_sites_own_token() {
                 name: name("Gate"),
                 position: PositionSource::Explicit(position),
             },
-            "x",
+            &local_operator("x"),
         )
         .await
         .expect("add");

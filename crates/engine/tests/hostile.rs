@@ -5,6 +5,7 @@
 mod common;
 
 use std::time::{Duration, Instant};
+use tandem_engine::users::local_operator;
 
 use common::*;
 use tandem_core::Position;
@@ -87,7 +88,7 @@ async fn hostile_camera_fails_its_scans_clearly_and_spares_the_others() {
                 name: name("Side door"),
                 position: PositionSource::Explicit(Position::new(0.5, 0.1, 0.2).expect("valid")),
             },
-            "alice",
+            &local_operator("alice"),
         )
         .await
         .expect("add");

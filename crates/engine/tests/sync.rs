@@ -5,6 +5,7 @@
 mod common;
 
 use std::time::Duration;
+use tandem_engine::users::local_operator;
 
 use common::*;
 use tandem_core::Position;
@@ -29,7 +30,7 @@ async fn add_rename_reaim_renumber_delete_reach_both_sites() {
                 name: name("Gate"),
                 position: at(0.5),
             },
-            "alice",
+            &local_operator("alice"),
         )
         .await
         .expect("add");
@@ -57,7 +58,7 @@ async fn add_rename_reaim_renumber_delete_reach_both_sites() {
                 name: Some(name("Main gate")),
                 ..Default::default()
             },
-            "alice",
+            &local_operator("alice"),
         )
         .await
         .expect("rename");
@@ -80,7 +81,7 @@ async fn add_rename_reaim_renumber_delete_reach_both_sites() {
                 position: Some(at(-0.25)),
                 ..Default::default()
             },
-            "alice",
+            &local_operator("alice"),
         )
         .await
         .expect("re-aim");
@@ -96,7 +97,7 @@ async fn add_rename_reaim_renumber_delete_reach_both_sites() {
                 number: Some(number(7)),
                 ..Default::default()
             },
-            "alice",
+            &local_operator("alice"),
         )
         .await
         .expect("renumber");
@@ -115,7 +116,7 @@ async fn add_rename_reaim_renumber_delete_reach_both_sites() {
 
     // Delete.
     let deleted = engine
-        .delete(&cam, number(7), "alice")
+        .delete(&cam, number(7), &local_operator("alice"))
         .await
         .expect("delete");
     assert!(
@@ -156,7 +157,7 @@ async fn current_view_is_saved_on_both_sites() {
                 name: name("Dock 4"),
                 position: PositionSource::Current,
             },
-            "bob",
+            &local_operator("bob"),
         )
         .await
         .expect("add");
@@ -188,7 +189,7 @@ async fn bad_requests_change_nothing() {
                 name: name("A"),
                 position: at(0.0),
             },
-            "x",
+            &local_operator("x"),
         )
         .await
         .expect("add");
@@ -200,19 +201,21 @@ async fn bad_requests_change_nothing() {
                 name: name("B"),
                 position: at(0.1),
             },
-            "x",
+            &local_operator("x"),
         )
         .await;
     assert!(matches!(
         taken,
         Err(tandem_engine::error::EngineError::NumberTaken { .. })
     ));
-    let missing = engine.delete(&cam, number(9), "x").await;
+    let missing = engine.delete(&cam, number(9), &local_operator("x")).await;
     assert!(matches!(
         missing,
         Err(tandem_engine::error::EngineError::UnknownPreset { .. })
     ));
-    let unknown = engine.delete(&camera(99), number(2), "x").await;
+    let unknown = engine
+        .delete(&camera(99), number(2), &local_operator("x"))
+        .await;
     assert!(matches!(
         unknown,
         Err(tandem_engine::error::EngineError::UnknownCamera(_))
@@ -241,7 +244,10 @@ async fn outage_of_the_secondary_during_200_operations_converges() {
             name: name(&format!("P{i}")),
             position: at(f64::from(i % 50) / 50.0),
         };
-        let outcome = engine.add(&cam, request, "ops").await.expect("journaled");
+        let outcome = engine
+            .add(&cam, request, &local_operator("ops"))
+            .await
+            .expect("journaled");
         assert_eq!(
             outcome.sites[0].state,
             SiteState::Applied,
@@ -291,7 +297,7 @@ async fn permanent_faults_are_reported_per_site_in_the_devices_words() {
                     name: name(&format!("N{i}")),
                     position: at(0.1),
                 },
-                "x",
+                &local_operator("x"),
             )
             .await
             .expect("add");
@@ -304,7 +310,7 @@ async fn permanent_faults_are_reported_per_site_in_the_devices_words() {
                 name: name("N2"),
                 position: at(0.2),
             },
-            "x",
+            &local_operator("x"),
         )
         .await
         .expect("add");
@@ -329,7 +335,7 @@ async fn permanent_faults_are_reported_per_site_in_the_devices_words() {
                 name: name("Loading bay north"),
                 position: at(0.3),
             },
-            "x",
+            &local_operator("x"),
         )
         .await
         .expect("add");
@@ -423,7 +429,7 @@ async fn nameless_rounding_secondary_stays_in_sync() {
                     name: name(&format!("Gate {i}")),
                     position: at(pan),
                 },
-                "x",
+                &local_operator("x"),
             )
             .await
             .expect("add");
@@ -457,7 +463,7 @@ async fn an_add_every_site_refuses_leaves_no_preset_behind() {
                 name: name("One"),
                 position: at(0.1),
             },
-            "x",
+            &local_operator("x"),
         )
         .await
         .expect("add");
@@ -469,7 +475,7 @@ async fn an_add_every_site_refuses_leaves_no_preset_behind() {
                 name: name("Two"),
                 position: at(0.2),
             },
-            "x",
+            &local_operator("x"),
         )
         .await
         .expect("journaled");

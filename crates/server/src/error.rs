@@ -5,7 +5,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tandem_engine::error::EngineError;
+use tandem_engine::error::{EngineError, ErrorKind};
 
 /// A failed request, as the client sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -19,6 +19,10 @@ pub struct Problem {
     pub status: u16,
     /// What happened and how to fix it.
     pub detail: String,
+    /// The kind of error, for programs: `invalid`, `not_found`, `conflict`,
+    /// `forbidden`, `site`, `site_refused`, `unavailable`, `internal`,
+    /// `unauthorized` or `too_many_requests` (the CLI's exit codes follow it).
+    pub code: String,
 }
 
 /// An error a handler returns.
@@ -26,20 +30,41 @@ pub struct Problem {
 pub struct ApiError {
     status: StatusCode,
     title: &'static str,
+    /// [`Problem::code`].
+    code: &'static str,
     detail: String,
     /// Extra headers (for example `Retry-After`).
     headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
-    /// An error with this status and detail.
+    /// An error with this status and detail; its code follows the status
+    /// (see [`ApiError::with_code`]).
     pub fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> Self {
+        let code = match status.as_u16() {
+            400 | 413 | 415 | 422 => "invalid",
+            401 => "unauthorized",
+            403 => "forbidden",
+            404 => "not_found",
+            409 => "conflict",
+            429 => "too_many_requests",
+            502 => "site",
+            503 => "unavailable",
+            _ => "internal",
+        };
         ApiError {
             status,
             title,
+            code,
             detail: detail.into(),
             headers: Vec::new(),
         }
+    }
+
+    /// The same error with another [`Problem::code`].
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
     }
 
     /// 400: the request is malformed or breaks a rule.
@@ -103,23 +128,28 @@ impl ApiError {
 impl From<EngineError> for ApiError {
     /// The one place where engine error kinds become HTTP statuses.
     fn from(e: EngineError) -> Self {
-        match &e {
-            EngineError::Invalid(_) => Self::bad_request(e.to_string()),
-            EngineError::UnknownCamera(_) | EngineError::UnknownPreset { .. } => {
-                Self::not_found(e.to_string())
+        match e.kind() {
+            ErrorKind::Invalid => Self::bad_request(e.to_string()),
+            ErrorKind::NotFound => Self::not_found(e.to_string()),
+            ErrorKind::Conflict => Self::conflict(e.to_string()),
+            ErrorKind::Forbidden => Self::new(StatusCode::FORBIDDEN, "Forbidden", e.to_string()),
+            ErrorKind::Site => Self::new(StatusCode::BAD_GATEWAY, "Site error", e.to_string()),
+            ErrorKind::Unavailable => {
+                let mut answer = Self::new(StatusCode::SERVICE_UNAVAILABLE, "Busy", e.to_string());
+                answer
+                    .headers
+                    .push((header::RETRY_AFTER, HeaderValue::from_static("1")));
+                answer
             }
-            EngineError::NumberTaken { .. } => Self::conflict(e.to_string()),
-            EngineError::Device { .. } | EngineError::NoSite(..) => {
-                Self::new(StatusCode::BAD_GATEWAY, "Site error", e.to_string())
-            }
-            EngineError::Store(_) | EngineError::Internal(_) => Self::internal(e),
+            ErrorKind::Internal => Self::internal(e),
         }
     }
 }
 
 impl From<tandem_store::StoreError> for ApiError {
+    /// Through the same table: a busy store is 503, a conflict 409.
     fn from(e: tandem_store::StoreError) -> Self {
-        Self::internal(e)
+        EngineError::Store(e).into()
     }
 }
 
@@ -130,6 +160,7 @@ impl IntoResponse for ApiError {
             title: self.title.into(),
             status: self.status.as_u16(),
             detail: self.detail,
+            code: self.code.into(),
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (self.status, body).into_response();

@@ -1,7 +1,8 @@
 //! The simulator's control API: HTTP JSON on loopback, to inspect the world
 //! and inject faults while it runs. Site and camera numbers start at 1.
 //!
-//! - `GET  /api/sites`: sites with their faults
+//! - `GET  /api/sites`: sites with their faults and how many preset writes
+//!   (`SetPreset`, `RemovePreset`) each has answered
 //! - `GET  /api/sites/{site}/faults`, `PATCH /api/sites/{site}/faults` (a partial [`Faults`])
 //! - `GET  /api/sites/{site}/cameras/{camera}/presets`: the site's exact preset table
 //! - `GET  /api/cameras/{camera}`: the physical position and movement
@@ -53,7 +54,13 @@ fn site(sim: &Simulator, number: usize) -> Result<&Arc<Site>, ApiError> {
 }
 
 fn site_json(site: &Site) -> Value {
-    json!({ "site": site.number, "name": site.name, "cameras": site.cameras().len(), "faults": site.faults() })
+    json!({
+        "site": site.number,
+        "name": site.name,
+        "cameras": site.cameras().len(),
+        "faults": site.faults(),
+        "preset_writes": site.preset_writes(),
+    })
 }
 
 async fn sites(State(sim): State<Arc<Simulator>>) -> Json<Value> {

@@ -210,6 +210,7 @@ pub fn handle(
         }),
         GetPresets { .. } => Response::Presets(camera.presets().report(quirks)),
         SetPreset { name, token, .. } => {
+            site.count_preset_write();
             let motion = physical.motion();
             if quirks.refuse_while_moving && motion.is_moving(now) {
                 return Err(DeviceFault::moving());
@@ -223,6 +224,7 @@ pub fn handle(
             Response::PresetToken(token)
         }
         RemovePreset { token, .. } => {
+            site.count_preset_write();
             camera.presets().remove(quirks, &token)?;
             Response::Empty("RemovePreset")
         }

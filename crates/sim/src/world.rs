@@ -175,6 +175,9 @@ pub struct Site {
     world: Arc<World>,
     cameras: Vec<CameraOnSite>,
     faults: watch::Sender<Faults>,
+    /// `SetPreset` and `RemovePreset` requests answered, on every camera:
+    /// what tests read to know whether a site was written at all.
+    preset_writes: AtomicUsize,
 }
 
 impl Site {
@@ -206,7 +209,17 @@ impl Site {
             world,
             cameras,
             faults: watch::Sender::new(Faults::default()),
+            preset_writes: AtomicUsize::new(0),
         }
+    }
+
+    /// How many `SetPreset` and `RemovePreset` requests this site has answered.
+    pub fn preset_writes(&self) -> usize {
+        self.preset_writes.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_preset_write(&self) {
+        self.preset_writes.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The physical world.

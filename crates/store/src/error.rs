@@ -15,6 +15,11 @@ pub enum StoreError {
     #[error("conflict: {0}")]
     Conflict(String),
 
+    /// The preset is locked and the caller may not change locked presets;
+    /// nothing was changed.
+    #[error("{0}")]
+    Locked(String),
+
     /// An argument breaks a rule the store enforces (a NaN tolerance, an
     /// operation without sites); nothing was changed.
     #[error("invalid: {0}")]

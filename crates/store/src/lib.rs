@@ -35,8 +35,9 @@ use tandem_core::{CameraId, Mismatch, Preset, PresetNumber, SiteId};
 
 pub use error::StoreError;
 pub use record::{
-    AuditRecord, AuditVerification, CameraRecord, MismatchDelta, NewAudit, NewOperation, Operation,
-    OperationId, Origin, PresetWrite, SiteProgress, SiteState, StoredMismatch, TokenStyle,
+    AuditRecord, AuditVerification, CameraRecord, Claimed, Journal, MismatchDelta, NewAudit,
+    NewOperation, Operation, OperationId, Origin, PresetWrite, SiteProgress, SiteState,
+    StoredMismatch, TokenStyle, name_key,
 };
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
@@ -142,7 +143,28 @@ pub trait Store: Send + Sync {
         op: &NewOperation,
         presets: &PresetWrite,
         audit: &NewAudit,
-    ) -> Result<OperationId, StoreError>;
+    ) -> Result<OperationId, StoreError> {
+        self.journal_claim(&op.camera, presets, &|_| {
+            Ok(Journal {
+                operation: op.clone(),
+                audit: audit.clone(),
+            })
+        })
+        .map(|(id, _)| id)
+    }
+
+    /// Journals an operation whose content depends on what `presets` claims:
+    /// in ONE transaction, applies `presets` to the camera's canonical presets
+    /// (deciding a free number, checking names, locks and existence against
+    /// what is stored *now*), asks `build` for the operation and its audit
+    /// entry from the result, and inserts both. Two concurrent claims can
+    /// therefore never take the same number or name. On `Err` nothing happened.
+    fn journal_claim(
+        &self,
+        camera: &CameraId,
+        presets: &PresetWrite,
+        build: &dyn Fn(&Claimed) -> Result<Journal, StoreError>,
+    ) -> Result<(OperationId, Claimed), StoreError>;
 
     /// One operation with its per-site progress.
     fn operation(&self, id: OperationId) -> Result<Option<Operation>, StoreError>;
@@ -179,6 +201,24 @@ pub trait Store: Send + Sync {
         camera: Option<&CameraId>,
         limit: usize,
     ) -> Result<Vec<Operation>, StoreError>;
+
+    // --- Leases ------------------------------------------------------------
+
+    /// Takes the lease `name` for `owner` until `now + ttl`, when it is free,
+    /// expired, or already `owner`'s (then it is extended). Answers whether
+    /// `owner` holds it now; never waits.
+    fn try_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends `owner`'s lease `name`; no error when `owner` does not hold it.
+    fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError>;
+
+    /// Every lease not yet expired: (name, owner, expires), sorted by name.
+    fn leases(&self) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError>;
 
     // --- Mismatches --------------------------------------------------------
 

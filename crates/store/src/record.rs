@@ -4,7 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tandem_core::{CameraId, Mismatch, Preset, PresetNumber, SiteId};
+use tandem_core::{CameraId, Mismatch, Position, Preset, PresetName, PresetNumber, SiteId};
 
 /// A camera as the store keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,6 +129,81 @@ pub enum PresetWrite {
     /// (the engine forgets them then). Deleting an absent preset is not an
     /// error: a repair may delete what only one site held.
     Delete(PresetNumber),
+    /// An operator's new preset, claimed inside the journal's transaction:
+    /// the number (`number`, or the lowest one free on every site) and, with
+    /// `unique_name`, the name (compared as [`name_key`] does). Never replaces
+    /// a stored preset: a taken number or name is a [`StoreError::Conflict`]
+    /// and nothing is journaled. The preset is neither locked nor the default.
+    ///
+    /// [`StoreError::Conflict`]: crate::StoreError::Conflict
+    Add {
+        /// The number asked for; `None` for the lowest free one.
+        number: Option<PresetNumber>,
+        /// The name.
+        name: PresetName,
+        /// Where it points.
+        position: Position,
+        /// Refuse a name another preset of the camera has.
+        unique_name: bool,
+    },
+    /// An operator's change of preset `number`, checked inside the journal's
+    /// transaction against what is stored then: the preset exists
+    /// ([`StoreError::NotFound`]), a locked one needs `may_change_locked`
+    /// ([`StoreError::Locked`]), a new number or name is free
+    /// ([`StoreError::Conflict`]). Absent fields stay as they are; the site
+    /// tokens follow a renumber.
+    ///
+    /// [`StoreError::NotFound`]: crate::StoreError::NotFound
+    /// [`StoreError::Locked`]: crate::StoreError::Locked
+    /// [`StoreError::Conflict`]: crate::StoreError::Conflict
+    Change {
+        /// The preset changed.
+        number: PresetNumber,
+        /// A new name.
+        name: Option<PresetName>,
+        /// A new number.
+        new_number: Option<PresetNumber>,
+        /// A new position.
+        position: Option<Position>,
+        /// The caller may change locked presets.
+        may_change_locked: bool,
+    },
+    /// An operator's deletion of preset `number`: it must exist, and a locked
+    /// one needs `may_change_locked`. Its site tokens stay, as with `Delete`.
+    Remove {
+        /// The preset deleted.
+        number: PresetNumber,
+        /// The caller may change locked presets.
+        may_change_locked: bool,
+    },
+}
+
+/// What a [`PresetWrite`] found and left in the canonical presets, decided
+/// inside the journal's transaction; the engine builds the operation and its
+/// audit entry from it (`Store::journal_claim`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Claimed {
+    /// The preset before the write, if there was one.
+    pub before: Option<Preset>,
+    /// The preset after it (absent after a delete), with its claimed number.
+    pub after: Option<Preset>,
+}
+
+/// The operation and audit entry journaled for a [`Claimed`] write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Journal {
+    /// The operation.
+    pub operation: NewOperation,
+    /// Its audit entry.
+    pub audit: NewAudit,
+}
+
+/// The form in which two preset names of one camera are the same name:
+/// Unicode lower case with surrounding white space removed. Devices compare
+/// names loosely (many refuse "gate" beside "Gate"), and operators recalling
+/// by name cannot tell such names apart, so tandem refuses them as duplicates.
+pub fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
 }
 
 /// A journaled operation with its progress on every site.

@@ -11,7 +11,11 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{Context, StoreError};
 
 /// The SQL of each schema version, in order. Released files never change.
-pub const MIGRATIONS: &[&str] = &[include_str!("schema/v1.sql"), include_str!("schema/v2.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("schema/v1.sql"),
+    include_str!("schema/v2.sql"),
+    include_str!("schema/v3.sql"),
+];
 
 /// The schema version this binary writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -21,8 +21,9 @@ use tandem_core::{
 use crate::audit::{self, AuditFields, GENESIS_HASH, Verifier};
 use crate::error::{Context, StoreError};
 use crate::record::{
-    AuditRecord, AuditVerification, CameraRecord, MismatchDelta, NewAudit, NewOperation, Operation,
-    OperationId, Origin, PresetWrite, SiteProgress, SiteState, StoredMismatch, TokenStyle,
+    AuditRecord, AuditVerification, CameraRecord, Claimed, Journal, MismatchDelta, NewAudit,
+    NewOperation, Operation, OperationId, Origin, PresetWrite, SiteProgress, SiteState,
+    StoredMismatch, TokenStyle, name_key,
 };
 use crate::schema;
 use crate::{RoleRecord, Store, TokenId, TokenRecord, UserRecord};
@@ -300,6 +301,116 @@ fn upsert_preset(tx: &Connection, camera: &CameraId, preset: &Preset) -> Result<
     Ok(())
 }
 
+/// One canonical preset inside a transaction.
+fn load_preset(
+    tx: &Connection,
+    camera: &CameraId,
+    number: PresetNumber,
+) -> Result<Option<Preset>, StoreError> {
+    tx.prepare_cached(&format!(
+        "select {PRESET_COLUMNS} from preset where camera_id = ?1 and number = ?2"
+    ))
+    .and_then(|mut s| {
+        s.query_row(params![camera.as_str(), number.get()], PresetRow::read)
+            .optional()
+    })
+    .context("reading a preset")?
+    .map(PresetRow::into_preset)
+    .transpose()
+}
+
+/// The camera's canonical presets inside a transaction, by number.
+fn load_presets(tx: &Connection, camera: &CameraId) -> Result<Vec<Preset>, StoreError> {
+    let rows: Vec<PresetRow> = tx
+        .prepare_cached(&format!(
+            "select {PRESET_COLUMNS} from preset where camera_id = ?1 order by number"
+        ))
+        .and_then(|mut s| s.query_map([camera.as_str()], PresetRow::read)?.collect())
+        .context("reading presets")?;
+    rows.into_iter().map(PresetRow::into_preset).collect()
+}
+
+/// Every number the camera uses anywhere tandem knows of: canonical presets,
+/// numbers mapped to a token on some site, and the presets open mismatches
+/// report on either side (a preset only one site holds still holds its slot).
+fn numbers_in_use(tx: &Connection, camera: &CameraId) -> Result<Vec<PresetNumber>, StoreError> {
+    let mut numbers: Vec<i64> = tx
+        .prepare_cached(
+            "select number from preset where camera_id = ?1 \
+             union select number from site_token where camera_id = ?1",
+        )
+        .and_then(|mut s| s.query_map([camera.as_str()], |r| r.get(0))?.collect())
+        .context("reading the numbers in use")?;
+    let details: Vec<(String, String)> = tx
+        .prepare_cached("select detail, kind from mismatch where camera_id = ?1")
+        .and_then(|mut s| {
+            s.query_map([camera.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .context("reading open mismatches")?;
+    for (detail, kind) in details {
+        let m = mismatch_from_row(&detail, &kind)?;
+        for side in [&m.primary, &m.secondary].into_iter().flatten() {
+            if let Some(n) = side.number {
+                numbers.push(i64::from(n.get()));
+            }
+        }
+    }
+    numbers
+        .into_iter()
+        .map(|n| number_from_row(n, "number"))
+        .collect()
+}
+
+/// Refuses `name` when another preset of the camera (not `except`) has the same name.
+fn check_name_free(
+    presets: &[Preset],
+    camera: &CameraId,
+    name: &PresetName,
+    except: Option<PresetNumber>,
+) -> Result<(), StoreError> {
+    let key = name_key(name.as_str());
+    match presets
+        .iter()
+        .find(|p| Some(p.number) != except && name_key(p.name.as_str()) == key)
+    {
+        Some(taken) => Err(StoreError::Conflict(format!(
+            "camera {camera} already has a preset named {:?} (number {}); choose another name",
+            taken.name.as_str(),
+            taken.number
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Refuses to change a locked preset without the right to.
+fn check_unlocked(
+    camera: &CameraId,
+    preset: &Preset,
+    may_change_locked: bool,
+) -> Result<(), StoreError> {
+    if preset.locked && !may_change_locked {
+        return Err(StoreError::Locked(format!(
+            "preset {} \"{}\" of camera {camera} is locked; changing it needs the \
+             preset.manage_locked permission",
+            preset.number,
+            preset.name.as_str()
+        )));
+    }
+    Ok(())
+}
+
+/// Inserts a new preset; a taken number is a conflict, never a replacement.
+fn insert_preset(tx: &Connection, camera: &CameraId, preset: &Preset) -> Result<(), StoreError> {
+    if preset_exists(tx, camera, preset.number)? {
+        return Err(StoreError::Conflict(format!(
+            "camera {camera} already has a preset {}; choose another number or update that preset",
+            preset.number
+        )));
+    }
+    upsert_preset(tx, camera, preset)
+}
+
 /// Replaces one camera's open mismatches inside a transaction (see
 /// [`Store::replace_mismatches`]).
 fn replace_mismatches_tx(
@@ -384,70 +495,210 @@ fn put_site_token(
     Ok(())
 }
 
+/// Applies `write` to the canonical presets inside the journal's transaction
+/// and says what it found and left.
 fn apply_preset_write(
     tx: &Connection,
     camera: &CameraId,
     write: &PresetWrite,
-) -> Result<(), StoreError> {
+) -> Result<Claimed, StoreError> {
     match write {
-        PresetWrite::None => Ok(()),
-        PresetWrite::Upsert(preset) => upsert_preset(tx, camera, preset),
-        PresetWrite::Renumber { from, preset } => {
-            let to = preset.number;
-            if !preset_exists(tx, camera, *from)? {
-                return Err(StoreError::NotFound(format!(
-                    "preset {from} of camera {camera}"
-                )));
-            }
-            if to == *from {
-                return upsert_preset(tx, camera, preset);
-            }
-            if preset_exists(tx, camera, to)? {
-                return Err(StoreError::Conflict(format!(
-                    "preset number {to} of camera {camera} is taken"
-                )));
-            }
-            // A token already mapped to the new number denotes some preset on
-            // that site; moving `from`'s token there would silently drop it.
-            let stale: Option<(String, String)> = tx
-                .query_row(
-                    "select site_id, token from site_token \
-                     where camera_id = ?1 and number = ?2 order by site_id limit 1",
-                    params![camera.as_str(), to.get()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .context("looking up site tokens")?;
-            if let Some((site, token)) = stale {
-                return Err(StoreError::Conflict(format!(
-                    "site {site} already maps preset number {to} of camera {camera} to \
-                     token {token:?}; remove that mapping first"
-                )));
-            }
-            tx.execute(
-                "delete from preset where camera_id = ?1 and number = ?2",
-                params![camera.as_str(), from.get()],
-            )
-            .context("removing the renumbered preset's old number")?;
+        PresetWrite::None => Ok(Claimed::default()),
+        PresetWrite::Upsert(preset) => {
+            let before = load_preset(tx, camera, preset.number)?;
             upsert_preset(tx, camera, preset)?;
-            tx.execute(
-                "update site_token set number = ?3 where camera_id = ?1 and number = ?2",
-                params![camera.as_str(), from.get(), to.get()],
-            )
-            .context("moving site tokens to the new number")?;
-            Ok(())
+            Ok(Claimed {
+                before,
+                after: Some(preset.clone()),
+            })
+        }
+        PresetWrite::Renumber { from, preset } => {
+            let before = load_preset(tx, camera, *from)?
+                .ok_or_else(|| StoreError::NotFound(format!("preset {from} of camera {camera}")))?;
+            renumber(tx, camera, *from, preset)?;
+            Ok(Claimed {
+                before: Some(before),
+                after: Some(preset.clone()),
+            })
         }
         PresetWrite::Delete(number) => {
-            // Site tokens stay: each site's removal still needs its token, and
-            // the engine forgets it once that site has removed the preset.
-            tx.execute(
-                "delete from preset where camera_id = ?1 and number = ?2",
-                params![camera.as_str(), number.get()],
-            )
-            .context("deleting a preset")?;
-            Ok(())
+            let before = load_preset(tx, camera, *number)?;
+            delete_preset(tx, camera, *number)?;
+            Ok(Claimed {
+                before,
+                after: None,
+            })
+        }
+        PresetWrite::Add {
+            number,
+            name,
+            position,
+            unique_name,
+        } => {
+            let presets = load_presets(tx, camera)?;
+            if *unique_name {
+                check_name_free(&presets, camera, name, None)?;
+            }
+            let number = match number {
+                Some(n) => *n,
+                None => {
+                    PresetNumber::lowest_free(numbers_in_use(tx, camera)?).ok_or_else(|| {
+                        StoreError::Conflict(format!("camera {camera} has no free preset number"))
+                    })?
+                }
+            };
+            let preset = Preset {
+                number,
+                name: name.clone(),
+                position: Some(*position),
+                locked: false,
+                is_default: false,
+            };
+            insert_preset(tx, camera, &preset)?;
+            Ok(Claimed {
+                before: None,
+                after: Some(preset),
+            })
+        }
+        PresetWrite::Change {
+            number,
+            name,
+            new_number,
+            position,
+            may_change_locked,
+        } => {
+            let presets = load_presets(tx, camera)?;
+            let before = presets
+                .iter()
+                .find(|p| p.number == *number)
+                .cloned()
+                .ok_or_else(|| {
+                    StoreError::NotFound(format!("camera {camera} has no preset {number}"))
+                })?;
+            check_unlocked(camera, &before, *may_change_locked)?;
+            if let Some(name) = name {
+                check_name_free(&presets, camera, name, Some(*number))?;
+            }
+            let after = Preset {
+                number: new_number.unwrap_or(*number),
+                name: name.clone().unwrap_or_else(|| before.name.clone()),
+                position: position.or(before.position),
+                ..before.clone()
+            };
+            if after.position.is_none() {
+                return Err(StoreError::Invalid(format!(
+                    "preset {number} has no known position; give one (or use the current view) \
+                     with the change"
+                )));
+            }
+            if after.number == *number {
+                upsert_preset(tx, camera, &after)?;
+            } else {
+                renumber(tx, camera, *number, &after)?;
+            }
+            Ok(Claimed {
+                before: Some(before),
+                after: Some(after),
+            })
+        }
+        PresetWrite::Remove {
+            number,
+            may_change_locked,
+        } => {
+            let before = load_preset(tx, camera, *number)?.ok_or_else(|| {
+                StoreError::NotFound(format!("camera {camera} has no preset {number}"))
+            })?;
+            check_unlocked(camera, &before, *may_change_locked)?;
+            delete_preset(tx, camera, *number)?;
+            Ok(Claimed {
+                before: Some(before),
+                after: None,
+            })
         }
     }
+}
+
+/// Moves preset `from` to `preset.number` with `preset`'s fields; its site tokens follow.
+fn renumber(
+    tx: &Connection,
+    camera: &CameraId,
+    from: PresetNumber,
+    preset: &Preset,
+) -> Result<(), StoreError> {
+    let to = preset.number;
+    if !preset_exists(tx, camera, from)? {
+        return Err(StoreError::NotFound(format!(
+            "preset {from} of camera {camera}"
+        )));
+    }
+    if to == from {
+        return upsert_preset(tx, camera, preset);
+    }
+    if preset_exists(tx, camera, to)? {
+        return Err(StoreError::Conflict(format!(
+            "camera {camera} already has a preset {to}; choose another number or update that preset"
+        )));
+    }
+    // A token already mapped to the new number denotes some preset on
+    // that site; moving `from`'s token there would silently drop it.
+    let stale: Option<(String, String)> = tx
+        .query_row(
+            "select site_id, token from site_token \
+             where camera_id = ?1 and number = ?2 order by site_id limit 1",
+            params![camera.as_str(), to.get()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .context("looking up site tokens")?;
+    if let Some((site, token)) = stale {
+        return Err(StoreError::Conflict(format!(
+            "site {site} already maps preset number {to} of camera {camera} to \
+             token {token:?}; remove that mapping first"
+        )));
+    }
+    tx.execute(
+        "delete from preset where camera_id = ?1 and number = ?2",
+        params![camera.as_str(), from.get()],
+    )
+    .context("removing the renumbered preset's old number")?;
+    upsert_preset(tx, camera, preset)?;
+    tx.execute(
+        "update site_token set number = ?3 where camera_id = ?1 and number = ?2",
+        params![camera.as_str(), from.get(), to.get()],
+    )
+    .context("moving site tokens to the new number")?;
+    Ok(())
+}
+
+/// Deletes a canonical preset. Site tokens stay: each site's removal still
+/// needs its token, and the engine forgets it once that site has removed it.
+fn delete_preset(
+    tx: &Connection,
+    camera: &CameraId,
+    number: PresetNumber,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "delete from preset where camera_id = ?1 and number = ?2",
+        params![camera.as_str(), number.get()],
+    )
+    .context("deleting a preset")?;
+    Ok(())
+}
+
+/// An operation names at least one site, each once.
+fn check_sites(op: &NewOperation) -> Result<(), StoreError> {
+    if op.sites.is_empty() {
+        return Err(StoreError::Invalid(
+            "an operation needs at least one site".into(),
+        ));
+    }
+    let mut seen = HashSet::new();
+    if let Some(dup) = op.sites.iter().find(|s| !seen.insert(*s)) {
+        return Err(StoreError::Invalid(format!(
+            "site {dup} is listed twice in the operation"
+        )));
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -1070,26 +1321,27 @@ impl Store for SqliteStore {
         })
     }
 
-    fn journal(
+    fn journal_claim(
         &self,
-        op: &NewOperation,
+        camera: &CameraId,
         presets: &PresetWrite,
-        audit: &NewAudit,
-    ) -> Result<OperationId, StoreError> {
-        if op.sites.is_empty() {
-            return Err(StoreError::Invalid(
-                "an operation needs at least one site".into(),
-            ));
-        }
-        let mut seen = HashSet::new();
-        if let Some(dup) = op.sites.iter().find(|s| !seen.insert(*s)) {
-            return Err(StoreError::Invalid(format!(
-                "site {dup} is listed twice in the operation"
-            )));
-        }
+        build: &dyn Fn(&Claimed) -> Result<Journal, StoreError>,
+    ) -> Result<(OperationId, Claimed), StoreError> {
         self.write("journaling an operation", |tx, now| {
             let now_text = fmt_utc(now);
-            require_camera(tx, &op.camera)?;
+            require_camera(tx, camera)?;
+            let claimed = apply_preset_write(tx, camera, presets)?;
+            let Journal {
+                operation: op,
+                audit,
+            } = build(&claimed)?;
+            if op.camera != *camera {
+                return Err(StoreError::Invalid(format!(
+                    "operation for camera {} journaled under camera {camera}",
+                    op.camera
+                )));
+            }
+            check_sites(&op)?;
             tx.execute(
                 "insert into operation (camera_id, action, origin, actor, created_utc) \
                  values (?1, ?2, ?3, ?4, ?5)",
@@ -1115,10 +1367,57 @@ impl Store for SqliteStore {
                     .execute(params![id, site.as_str(), ordinal as i64, now_text])
                     .context("journaling an operation's sites")?;
             }
-            apply_preset_write(tx, &op.camera, presets)?;
-            append_audit_tx(tx, now, audit)?;
-            Ok(OperationId(id))
+            append_audit_tx(tx, now, &audit)?;
+            Ok((OperationId(id), claimed))
         })
+    }
+
+    fn try_lease(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.write("taking a lease", |tx, now| {
+            let expires = now + chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::MAX);
+            // Free, expired, or ours: take (or extend) it; otherwise leave it.
+            let changed = tx
+                .prepare_cached(
+                    "insert into lease (name, owner, expires_utc, acquired_utc) \
+                     values (?1, ?2, ?3, ?4) \
+                     on conflict (name) do update set \
+                       owner = excluded.owner, expires_utc = excluded.expires_utc, \
+                       acquired_utc = case when lease.owner = excluded.owner \
+                         then lease.acquired_utc else excluded.acquired_utc end \
+                     where lease.owner = excluded.owner or lease.expires_utc <= ?4",
+                )
+                .and_then(|mut s| s.execute(params![name, owner, fmt_utc(expires), fmt_utc(now)]))
+                .context("taking a lease")?;
+            Ok(changed == 1)
+        })
+    }
+
+    fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        self.write("releasing a lease", |tx, _| {
+            tx.prepare_cached("delete from lease where name = ?1 and owner = ?2")
+                .and_then(|mut s| s.execute(params![name, owner]))
+                .context("releasing a lease")?;
+            Ok(())
+        })
+    }
+
+    fn leases(&self) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError> {
+        let now = fmt_utc(self.now());
+        let conn = self.conn();
+        let rows: Vec<(String, String, String)> = conn
+            .prepare_cached(
+                "select name, owner, expires_utc from lease where expires_utc > ?1 order by name",
+            )
+            .and_then(|mut s| {
+                s.query_map([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect()
+            })
+            .context("reading leases")?;
+        rows.into_iter()
+            .map(|(name, owner, expires)| {
+                Ok((name, owner, parse_utc(&expires, "lease.expires_utc")?))
+            })
+            .collect()
     }
 
     fn operation(&self, id: OperationId) -> Result<Option<Operation>, StoreError> {

@@ -1,11 +1,9 @@
 //! The `tandem` binary: wires the crates into subcommands.
 //!
-//! Exit codes: 0 success; 1 runtime failure; 2 bad usage or configuration;
-//! 3 journaled but some site still pending (finished in the background or by
-//! `tandem sync`); 4 a site refused an operation for good; 5 mismatches remain;
-//! 6 the audit log is broken.
+//! Exit codes: see [`exit`], the one table.
 
 mod cmd;
+mod exit;
 
 use std::process::ExitCode;
 
@@ -83,7 +81,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(exit::FAILURE);
         }
     };
     let result = runtime.block_on(async {
@@ -112,11 +110,21 @@ fn main() -> ExitCode {
         }
         Err(e) if e.downcast_ref::<UsageError>().is_some() => {
             eprintln!("error: {e}");
-            ExitCode::from(2)
+            ExitCode::from(exit::USAGE)
+        }
+        Err(e)
+            if e.downcast_ref::<tandem_engine::error::EngineError>()
+                .is_some() =>
+        {
+            eprintln!("error: {e:#}");
+            ExitCode::from(
+                e.downcast_ref::<tandem_engine::error::EngineError>()
+                    .map_or(exit::FAILURE, |e| exit::for_kind(e.kind())),
+            )
         }
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(exit::FAILURE)
         }
     }
 }

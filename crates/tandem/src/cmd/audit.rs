@@ -48,7 +48,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 return Ok(if v["intact"] == true {
                     ExitCode::SUCCESS
                 } else {
-                    ExitCode::from(6)
+                    ExitCode::from(crate::exit::AUDIT_BROKEN)
                 });
             }
             let ctx = context::open(&config)?;
@@ -64,7 +64,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
                 Some((seq, what)) => {
                     println!("audit log BROKEN at entry {seq}: {what}");
-                    Ok(ExitCode::from(6))
+                    Ok(ExitCode::from(crate::exit::AUDIT_BROKEN))
                 }
             }
         }

@@ -39,7 +39,7 @@ pub fn from(arg: &ConfigArg) -> anyhow::Result<Option<Api>> {
 pub struct ApiFailure {
     /// What the service said.
     pub message: String,
-    /// 2 for the caller's mistakes (4xx), 4 for conflicts, 1 otherwise.
+    /// The exit code of the problem's `code` (see `crate::exit`).
     pub code: u8,
 }
 
@@ -72,10 +72,10 @@ impl Api {
             .as_str()
             .map(str::to_string)
             .unwrap_or_else(|| value.to_string());
-        let code = match status.as_u16() {
-            409 => 4,
-            400..=499 => 2,
-            _ => 1,
+        let code = match value["code"].as_str() {
+            Some(code) => crate::exit::for_api_code(code),
+            None if status.is_client_error() => crate::exit::USAGE,
+            None => crate::exit::FAILURE,
         };
         Err(ApiFailure {
             message: format!("{status}: {detail}"),
@@ -110,9 +110,9 @@ pub fn report(value: &Value) -> ExitCode {
             _ => println!("  {}: {state}", s["site"].as_str().unwrap_or("?")),
         }
         if state == "failed" {
-            code = ExitCode::from(4);
+            code = ExitCode::from(crate::exit::REFUSED);
         } else if state == "pending" && code == ExitCode::SUCCESS {
-            code = ExitCode::from(3);
+            code = ExitCode::from(crate::exit::PENDING);
         }
     }
     code

@@ -78,7 +78,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(if failed == 0 {
                 ExitCode::SUCCESS
             } else {
-                ExitCode::from(1)
+                ExitCode::from(crate::exit::FAILURE)
             })
         }
         Command::Pair {
@@ -156,7 +156,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(if complete {
                 ExitCode::SUCCESS
             } else {
-                ExitCode::from(3)
+                ExitCode::from(crate::exit::PENDING)
             })
         }
     }

@@ -181,7 +181,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 name: PresetName::new(name).map_err(usage)?,
                 position,
             };
-            let outcome = ctx.engine.add(&camera, request, &actor()).await?;
+            let outcome = ctx.engine.add(&camera, request, &operator()).await?;
             Ok(report(&outcome))
         }
         Command::Update {
@@ -206,7 +206,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             let outcome = ctx
                 .engine
-                .update(&camera, number(n)?, request, &actor())
+                .update(&camera, number(n)?, request, &operator())
                 .await?;
             Ok(report(&outcome))
         }
@@ -217,10 +217,15 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => {
             let ctx = context::open(&config)?;
             let camera = ctx.camera(&camera)?;
-            let outcome = ctx.engine.delete(&camera, number(n)?, &actor()).await?;
+            let outcome = ctx.engine.delete(&camera, number(n)?, &operator()).await?;
             Ok(report(&outcome))
         }
     }
+}
+
+/// Who a local command acts as: every right (see `users::local_operator`).
+pub fn operator() -> tandem_core::access::Principal {
+    tandem_engine::users::local_operator(actor())
 }
 
 /// Who the command runs as, for the journal and the audit log.
@@ -249,9 +254,9 @@ pub fn report(outcome: &Outcome) -> ExitCode {
         }
     }
     if outcome.sites.iter().any(|s| s.state == SiteState::Failed) {
-        ExitCode::from(4)
+        ExitCode::from(crate::exit::REFUSED)
     } else if !outcome.is_complete() {
-        ExitCode::from(3)
+        ExitCode::from(crate::exit::PENDING)
     } else {
         ExitCode::SUCCESS
     }

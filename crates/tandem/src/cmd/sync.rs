@@ -55,7 +55,7 @@ pub async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&reports)?);
         }
         return Ok(if open > 0 {
-            ExitCode::from(5)
+            ExitCode::from(crate::exit::MISMATCHES)
         } else {
             ExitCode::SUCCESS
         });
@@ -134,9 +134,9 @@ pub async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(if failed > 0 {
-        ExitCode::from(1)
+        ExitCode::from(crate::exit::FAILURE)
     } else if open > 0 {
-        ExitCode::from(5)
+        ExitCode::from(crate::exit::MISMATCHES)
     } else {
         ExitCode::SUCCESS
     })
@@ -307,7 +307,7 @@ pub async fn repair(args: RepairArgs) -> anyhow::Result<ExitCode> {
             .await?;
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(if report["remaining"].as_u64().unwrap_or(0) > 0 {
-            ExitCode::from(5)
+            ExitCode::from(crate::exit::MISMATCHES)
         } else {
             ExitCode::SUCCESS
         });
@@ -362,7 +362,7 @@ pub async fn repair(args: RepairArgs) -> anyhow::Result<ExitCode> {
     Ok(if report.remaining.is_empty() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(5)
+        ExitCode::from(crate::exit::MISMATCHES)
     })
 }
 
@@ -425,7 +425,7 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     Ok(if left == 0 {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(3)
+        ExitCode::from(crate::exit::PENDING)
     })
 }
 
