@@ -3,6 +3,8 @@
 //! the other.
 //!
 //! - [`access`]: permissions, roles and the [`access::Principal`] the server checks.
+//! - [`audit`]: [`AuditAction`], the one list of what the audit log records.
+//! - [`error`]: [`ErrorKind`], the kinds of failure every layer reports.
 //! - [`preset`]: [`PresetNumber`], [`PresetName`], [`Position`], [`Preset`], [`SitePreset`].
 //! - [`diff`]: [`diff::diff`] pairs two sites' presets and lists every [`Mismatch`].
 //! - [`plan`]: [`plan::plan`] turns a repair direction into the changes on the target side.
@@ -11,12 +13,16 @@
 //! here is deterministic, and results are sorted so that equal inputs give equal outputs.
 
 pub mod access;
+pub mod audit;
 pub mod diff;
+pub mod error;
 pub mod ids;
 pub mod plan;
 pub mod preset;
 
+pub use audit::AuditAction;
 pub use diff::{Mismatch, MismatchKind, Tolerance};
+pub use error::ErrorKind;
 pub use ids::{CameraId, SiteId};
 pub use plan::{Change, Direction};
 pub use preset::{InvalidInput, Position, Preset, PresetName, PresetNumber, SitePreset};

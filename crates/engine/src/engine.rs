@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tandem_core::access::{self, Principal};
-use tandem_core::{CameraId, Position, Preset, PresetName, PresetNumber, SiteId};
+use tandem_core::{AuditAction, CameraId, Position, Preset, PresetName, PresetNumber, SiteId};
 use tandem_store::{
     Claimed, Journal, NewAudit, NewOperation, Operation, Origin, PresetWrite, SiteState, Store,
     StoreError,
@@ -28,10 +28,14 @@ use tokio::task::JoinSet;
 
 use crate::action::Action;
 use crate::apply;
+use crate::control::CameraControl;
 use crate::error::EngineError;
 use crate::hold::CameraHold;
 use crate::lease::{self, Leases};
 use crate::sites::{Bindings, Topology, from_vector};
+
+/// The actor of what tandem does by itself (failover, scheduled scans) in the audit log.
+pub const SYSTEM_ACTOR: &str = "tandem";
 
 /// How pending parts are retried.
 #[derive(Debug, Clone, Copy)]
@@ -146,7 +150,7 @@ pub struct Engine {
     cameras: Mutex<HashMap<CameraId, CameraHold>>,
     /// Who holds manual control of which camera: preset work that moves a
     /// camera waits while someone else controls it (see docs/design/journal.md).
-    sessions: Arc<crate::live::ControlSessions>,
+    control: Arc<CameraControl>,
     /// Every change of an operation's state on a site, for the event stream.
     progress: tokio::sync::broadcast::Sender<Progress>,
     /// This process's leases in the store: one mover per camera and one
@@ -202,7 +206,7 @@ impl Engine {
             wait_bound,
             queues: Mutex::new(HashMap::new()),
             cameras: Mutex::new(HashMap::new()),
-            sessions: Arc::new(crate::live::ControlSessions::default()),
+            control: Arc::new(CameraControl::default()),
             progress: tokio::sync::broadcast::channel(1024).0,
             leases: Leases::new(store),
         }))
@@ -219,8 +223,8 @@ impl Engine {
         }
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
+    /// The store: only the engine reads and writes it.
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
@@ -250,9 +254,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Manual control sessions, shared with live control.
-    pub fn sessions(&self) -> &Arc<crate::live::ControlSessions> {
-        &self.sessions
+    /// Who holds manual control of each camera, shared with live control.
+    pub(crate) fn control(&self) -> &Arc<CameraControl> {
+        &self.control
     }
 
     /// The bindings.
@@ -283,20 +287,20 @@ impl Engine {
     // that journals it; the server and the CLI only adapt requests and answers.
 
     /// Refuses unless `who` may do `action` on the camera.
-    fn require(
+    pub(crate) fn require(
         &self,
         who: &Principal,
         action: access::Action,
         camera: &CameraId,
     ) -> Result<(), EngineError> {
-        let groups = self.store.camera_groups(camera)?;
-        if who.may(action, &groups) {
+        let groups = &self.bindings.camera(camera)?.groups;
+        if who.may(action, groups) {
             return Ok(());
         }
         let missing: Vec<&str> = action
             .required()
             .iter()
-            .filter(|p| !who.allows(**p, &groups))
+            .filter(|p| !who.allows(**p, groups))
             .map(|p| p.as_str())
             .collect();
         Err(EngineError::Forbidden(format!(
@@ -308,8 +312,8 @@ impl Engine {
 
     /// Whether `who` may change locked presets of the camera.
     fn may_change_locked(&self, who: &Principal, camera: &CameraId) -> Result<bool, EngineError> {
-        let groups = self.store.camera_groups(camera)?;
-        Ok(who.may(access::Action::EditLockedPreset, &groups))
+        let groups = &self.bindings.camera(camera)?.groups;
+        Ok(who.may(access::Action::EditLockedPreset, groups))
     }
 
     /// Adds a preset on both sites. The number (given, or the lowest free on
@@ -361,7 +365,7 @@ impl Engine {
                     Origin::Operator,
                     actor,
                     self.site_ids(),
-                    preset_audit(actor, "preset.add", camera, None, Some(after)),
+                    preset_audit(actor, AuditAction::PresetAdd, camera, None, Some(after)),
                 )
             })
             .await
@@ -372,7 +376,13 @@ impl Engine {
         if outcome.sites.iter().all(|s| s.state == SiteState::Failed) {
             // Every site refused it for good: a preset no site holds must not
             // stay in the list (a recall would fail). Undone through the journal.
-            let audit = preset_audit(actor, "preset.add.reverted", camera, Some(&preset), None);
+            let audit = preset_audit(
+                actor,
+                AuditAction::PresetAddReverted,
+                camera,
+                Some(&preset),
+                None,
+            );
             let undo = Action::Remove {
                 number: Some(preset.number),
                 token: None,
@@ -469,7 +479,13 @@ impl Engine {
                 Origin::Operator,
                 actor,
                 self.site_ids(),
-                preset_audit(actor, "preset.update", camera, Some(before), Some(after)),
+                preset_audit(
+                    actor,
+                    AuditAction::PresetUpdate,
+                    camera,
+                    Some(before),
+                    Some(after),
+                ),
             )
         })
         .await
@@ -503,7 +519,7 @@ impl Engine {
                 self.site_ids(),
                 preset_audit(
                     actor,
-                    "preset.delete",
+                    AuditAction::PresetDelete,
                     camera,
                     claimed.before.as_ref(),
                     None,
@@ -512,6 +528,42 @@ impl Engine {
         })
         .await
         .map_err(|e| claim_error(e, camera, Some(number)))
+    }
+
+    /// Appends an audit entry; a failure is logged, not returned: the action
+    /// it records has happened already.
+    pub(crate) fn audit(
+        &self,
+        actor: &str,
+        action: AuditAction,
+        camera: Option<&CameraId>,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) {
+        let entry = NewAudit {
+            actor: actor.into(),
+            action: action.as_str().into(),
+            camera: camera.cloned(),
+            before,
+            after,
+        };
+        if let Err(e) = self.store.append_audit(&entry) {
+            tracing::error!(error = %e, %action, "audit entry not written");
+        }
+    }
+
+    /// Refuses with `UnknownPreset` unless the camera has preset `number`.
+    pub(crate) fn require_preset(
+        &self,
+        camera: &CameraId,
+        number: PresetNumber,
+    ) -> Result<Preset, EngineError> {
+        self.store
+            .preset(camera, number)?
+            .ok_or(EngineError::UnknownPreset {
+                camera: camera.clone(),
+                number,
+            })
     }
 
     /// Reads the camera's current position from the first site that answers, primary first.
@@ -688,7 +740,7 @@ impl Engine {
             };
             // Moving a camera someone else is steering would fight them: wait.
             if matches!(action, Action::Put { .. })
-                && let Some(holder) = self.sessions.holder(camera, std::time::Instant::now())
+                && let Some(holder) = self.control.holder(camera, std::time::Instant::now())
                 && holder.user != op.actor
                 && !holder.reserved
             {
@@ -847,7 +899,7 @@ fn claim_error(e: EngineError, camera: &CameraId, number: Option<PresetNumber>) 
 /// The audit entry of an operator's preset change.
 fn preset_audit(
     actor: &str,
-    action: &str,
+    action: AuditAction,
     camera: &CameraId,
     before: Option<&Preset>,
     after: Option<&Preset>,
@@ -855,7 +907,7 @@ fn preset_audit(
     let json = |p: Option<&Preset>| p.and_then(|p| serde_json::to_value(p).ok());
     NewAudit {
         actor: actor.into(),
-        action: action.into(),
+        action: action.as_str().into(),
         camera: Some(camera.clone()),
         before: json(before),
         after: json(after),

@@ -1,5 +1,6 @@
 //! The engine's error type; each kind maps to one HTTP status in the server.
 
+pub use tandem_core::ErrorKind;
 use tandem_core::{CameraId, InvalidInput, PresetNumber, SiteId};
 
 /// A failed engine request.
@@ -67,46 +68,9 @@ pub enum EngineError {
     Internal(String),
 }
 
-/// What kind of failure an [`EngineError`] is: the one thing the server
-/// (HTTP status) and the CLI (exit code) decide by, each in one table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    /// The request breaks a rule; fix the request.
-    Invalid,
-    /// The camera or preset does not exist.
-    NotFound,
-    /// A number or name is taken, or the state does not allow it now.
-    Conflict,
-    /// The caller's roles do not allow it.
-    Forbidden,
-    /// A site failed or refused.
-    Site,
-    /// Busy for now (another process holds the camera, the store is locked): try again.
-    Unavailable,
-    /// A bug or a damaged store.
-    Internal,
-}
-
-impl ErrorKind {
-    /// The kind's name as the API's problem documents spell it (`"conflict"`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::Invalid => "invalid",
-            ErrorKind::NotFound => "not_found",
-            ErrorKind::Conflict => "conflict",
-            ErrorKind::Forbidden => "forbidden",
-            ErrorKind::Site => "site",
-            ErrorKind::Unavailable => "unavailable",
-            ErrorKind::Internal => "internal",
-        }
-    }
-}
-
 impl EngineError {
     /// The error's kind.
     pub fn kind(&self) -> ErrorKind {
-        use tandem_store::StoreError as S;
         match self {
             EngineError::Invalid(_) => ErrorKind::Invalid,
             EngineError::UnknownCamera(_) | EngineError::UnknownPreset { .. } => {
@@ -116,14 +80,7 @@ impl EngineError {
             EngineError::Forbidden(_) => ErrorKind::Forbidden,
             EngineError::Busy(_) => ErrorKind::Unavailable,
             EngineError::Device { .. } | EngineError::NoSite(..) => ErrorKind::Site,
-            EngineError::Store(e) => match e {
-                S::NotFound(_) => ErrorKind::NotFound,
-                S::Conflict(_) => ErrorKind::Conflict,
-                S::Locked(_) => ErrorKind::Forbidden,
-                S::Invalid(_) => ErrorKind::Invalid,
-                e if e.is_retryable() => ErrorKind::Unavailable,
-                _ => ErrorKind::Internal,
-            },
+            EngineError::Store(e) => e.kind(),
             EngineError::Internal(_) => ErrorKind::Internal,
         }
     }

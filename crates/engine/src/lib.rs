@@ -18,8 +18,11 @@
 //!   camera for preset work or applies a camera's queue on a site.
 //! - [`scan`], [`repair`]: mismatch detection and operator-chosen repair.
 //! - [`watch`]: background duties: retries, scheduled scans, scans when a site returns.
-//! - [`live`]: live PTZ control on the active site with failover, failback and
-//!   control sessions with PTZ priority.
+//! - [`live`]: live PTZ control on the active site with failover and failback,
+//!   each command checked against the caller's rights and [`control`]: who
+//!   steers each camera, with PTZ priority and admin reservations.
+//! - [`queries`]: everything the server and the CLI read (presets, operations,
+//!   mismatches, audit, cameras), so that nothing above the engine reads the store.
 //!
 //! **Architecture invariant:** the engine talks to devices only through
 //! `tandem-onvif`'s `Device` and to storage only through `tandem-store`'s
@@ -28,6 +31,7 @@
 pub mod action;
 pub mod apply;
 pub mod config;
+pub mod control;
 pub mod engine;
 pub mod error;
 pub mod hold;
@@ -35,8 +39,8 @@ pub mod lease;
 pub mod live;
 pub mod pairing;
 pub mod probe;
+pub mod queries;
 pub mod repair;
 pub mod scan;
 pub mod sites;
-pub mod users;
 pub mod watch;

@@ -8,19 +8,20 @@
 //! keeps flapping sites from bouncing the active site, and failback to the
 //! primary waits until it has been healthy for a hold time (or is asked for).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tandem_core::{CameraId, Position, PresetNumber, SiteId};
-use tandem_onvif::types::{PanTilt, PtzStatus, PtzVector};
+use tandem_core::access::{self, Permission, Principal};
+use tandem_core::{AuditAction, CameraId, Position, PresetNumber, SiteId};
+use tandem_onvif::types::{PanTilt, PtzVector};
 use tandem_store::TokenStyle;
 use tokio::sync::broadcast;
 
-use crate::engine::Engine;
+use crate::control::{Busy, Holder};
+use crate::engine::{Engine, SYSTEM_ACTOR};
 use crate::error::EngineError;
-use crate::sites::Binding;
+use crate::sites::{Binding, from_vector};
 
 /// How sites are watched and when the active site changes.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +38,8 @@ pub struct HealthPolicy {
     pub auto_failback: bool,
     /// Time bound of one live command on one site before trying the next.
     pub command_timeout: Duration,
+    /// How long a user keeps manual control of a camera without sending a command.
+    pub control_idle: Duration,
 }
 
 impl Default for HealthPolicy {
@@ -48,6 +51,7 @@ impl Default for HealthPolicy {
             failback_hold: Duration::from_secs(30),
             auto_failback: true,
             command_timeout: Duration::from_millis(1500),
+            control_idle: Duration::from_secs(15),
         }
     }
 }
@@ -90,6 +94,32 @@ pub enum LiveEvent {
     },
     /// The active site changed.
     Active(Switch),
+    /// Who steers a camera changed.
+    Control(ControlChange),
+}
+
+/// A change of who steers a camera.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ControlChange {
+    /// The camera.
+    pub camera: CameraId,
+    /// Who holds it now (`None` after a release).
+    pub user: Option<String>,
+    /// Whom it was taken from, on a takeover.
+    pub taken_from: Option<String>,
+    /// Whether the holder reserved it for preset work.
+    pub reserved: bool,
+    /// Who released it, on a release.
+    pub released_by: Option<String>,
+}
+
+/// A camera's position and movement, as the active site reports them.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct CameraStatus {
+    /// Where it points, if the site reports it.
+    pub position: Option<Position>,
+    /// Whether it is moving.
+    pub moving: bool,
 }
 
 /// A live PTZ command.
@@ -130,8 +160,7 @@ pub struct Served {
     /// Sites tried before it that did not answer.
     pub failed_over_from: Vec<SiteId>,
     /// The status, for `Status`.
-    #[serde(skip)]
-    pub status: Option<PtzStatus>,
+    pub status: Option<CameraStatus>,
 }
 
 #[derive(Debug)]
@@ -225,6 +254,124 @@ impl Live {
     /// Every switch of the active site so far.
     pub fn history(&self) -> Vec<Switch> {
         self.state().history.clone()
+    }
+
+    /// Runs an operator's `command`: checks `who`'s rights on the camera
+    /// (moves need `ptz.control`, a recall `preset.recall`, the status
+    /// either), takes or renews manual control for a move (a higher PTZ
+    /// priority takes over; a conflict names the holder), then runs it with
+    /// failover ([`Live::command`]).
+    pub async fn operate(
+        &self,
+        who: &Principal,
+        camera: &CameraId,
+        command: &Command,
+    ) -> Result<Served, EngineError> {
+        let groups = &self.engine.bindings().camera(camera)?.groups;
+        let allowed = |action: access::Action| who.may(action, groups);
+        match command {
+            Command::Status => {
+                if !allowed(access::Action::MovePtz) && !allowed(access::Action::RecallPreset) {
+                    return Err(forbidden(who, "ptz.control or preset.recall", camera));
+                }
+            }
+            Command::RecallPreset(number) => {
+                if !allowed(access::Action::RecallPreset) {
+                    return Err(forbidden(who, "preset.recall", camera));
+                }
+                self.engine.require_preset(camera, *number)?;
+            }
+            _ => {
+                let priority = who
+                    .ptz_priority(groups)
+                    .ok_or_else(|| forbidden(who, "ptz.control", camera))?;
+                self.take_control(&who.user, priority, camera)?;
+            }
+        }
+        self.command(camera, command).await
+    }
+
+    /// Takes or renews manual control of `camera` for `user`.
+    fn take_control(
+        &self,
+        user: &str,
+        priority: u16,
+        camera: &CameraId,
+    ) -> Result<(), EngineError> {
+        let now = Instant::now();
+        let control = self.engine.control();
+        let before = control.holder(camera, now);
+        match control.acquire(camera, user, priority, self.policy.control_idle, now) {
+            Ok(()) => {
+                if before.as_ref().is_none_or(|h| h.user != user) {
+                    self.tell_control(camera, Some(user), before.map(|h| h.user), false, None);
+                }
+                Ok(())
+            }
+            Err(Busy(holder)) => {
+                let left = holder
+                    .until
+                    .map(|t| t.saturating_duration_since(now).as_secs())
+                    .map(|s| format!(" for {s} more seconds unless they keep moving it"))
+                    .unwrap_or_default();
+                Err(EngineError::Conflict(format!(
+                    "{}{left}; a role with a higher PTZ priority takes over at once",
+                    Busy(holder)
+                )))
+            }
+        }
+    }
+
+    fn tell_control(
+        &self,
+        camera: &CameraId,
+        user: Option<&str>,
+        taken_from: Option<String>,
+        reserved: bool,
+        released_by: Option<&str>,
+    ) {
+        let _ = self.events.send(LiveEvent::Control(ControlChange {
+            camera: camera.clone(),
+            user: user.map(str::to_string),
+            taken_from,
+            reserved,
+            released_by: released_by.map(str::to_string),
+        }));
+    }
+
+    /// Who holds manual control of `camera` now, if anyone.
+    pub fn holder(&self, camera: &CameraId) -> Result<Option<Holder>, EngineError> {
+        self.engine.bindings().camera(camera)?;
+        Ok(self.engine.control().holder(camera, Instant::now()))
+    }
+
+    /// Releases `who`'s manual control (or reservation) of `camera`; releasing
+    /// what someone else holds changes nothing.
+    pub fn release(&self, who: &Principal, camera: &CameraId) -> Result<(), EngineError> {
+        self.engine.bindings().camera(camera)?;
+        let control = self.engine.control();
+        let held = control
+            .holder(camera, Instant::now())
+            .is_some_and(|h| h.user == who.user);
+        control.release(camera, &who.user);
+        if held {
+            self.tell_control(camera, None, None, false, Some(&who.user));
+        }
+        Ok(())
+    }
+
+    /// Reserves `camera` for `who`'s preset work (administrators): exclusive until released.
+    pub fn reserve(&self, who: &Principal, camera: &CameraId) -> Result<(), EngineError> {
+        let groups = &self.engine.bindings().camera(camera)?.groups;
+        if !who.allows(Permission::Admin, groups) {
+            return Err(forbidden(who, "admin", camera));
+        }
+        self.engine
+            .control()
+            .reserve(camera, &who.user, Instant::now())
+            .map_err(|b| EngineError::Conflict(b.to_string()))?;
+        self.tell_control(camera, Some(&who.user), None, true, None);
+        Ok(())
     }
 
     /// Runs `command` on the active site, failing over to the next site that
@@ -332,7 +479,7 @@ impl Live {
         &self,
         binding: &Binding,
         command: &Command,
-    ) -> Result<Option<PtzStatus>, EngineError> {
+    ) -> Result<Option<CameraStatus>, EngineError> {
         let profile = binding.profile().await?.to_string();
         let device = &binding.device;
         let onvif = |e| binding.onvif(e);
@@ -365,7 +512,13 @@ impl Live {
                     .await
                     .map_err(onvif)?
             }
-            Command::Status => return Ok(Some(device.get_status(&profile).await.map_err(onvif)?)),
+            Command::Status => {
+                let status = device.get_status(&profile).await.map_err(onvif)?;
+                return Ok(Some(CameraStatus {
+                    position: status.position.as_ref().and_then(from_vector),
+                    moving: !status.is_idle(),
+                }));
+            }
         }
         Ok(None)
     }
@@ -440,8 +593,14 @@ impl Live {
         })
     }
 
-    /// Returns control to the primary now, if it is up; `false` otherwise.
-    pub fn failback(&self) -> bool {
+    /// Returns live control to the primary now (administrators), when it is up.
+    pub fn failback(&self, who: &Principal) -> Result<(), EngineError> {
+        if !who.allows(Permission::Admin, &[]) {
+            return Err(EngineError::Forbidden(format!(
+                "{} may not switch sites: it needs the admin permission on all cameras",
+                who.user
+            )));
+        }
         let primary = self
             .state()
             .sites
@@ -449,10 +608,12 @@ impl Live {
             .map(|(id, s)| (id.clone(), s.health));
         match primary {
             Some((id, Health::Up)) => {
-                self.switch_to(&id, "manual failback");
-                true
+                self.switch_to(&id, "manual failback", &who.user, AuditAction::SiteFailback);
+                Ok(())
             }
-            _ => false,
+            _ => Err(EngineError::Conflict(
+                "the primary is not up; control stays where it is".into(),
+            )),
         }
     }
 
@@ -544,7 +705,12 @@ impl Live {
                 .map(|(id, _)| id.clone())
         };
         if let Some(next) = next {
-            self.switch_to(&next, &format!("{site} down"));
+            self.switch_to(
+                &next,
+                &format!("{site} down"),
+                SYSTEM_ACTOR,
+                AuditAction::SiteSwitch,
+            );
         }
     }
 
@@ -564,11 +730,12 @@ impl Live {
             (held && state.active != *primary).then(|| primary.clone())
         };
         if let Some(primary) = target {
-            self.switch_to(&primary, reason);
+            self.switch_to(&primary, reason, SYSTEM_ACTOR, AuditAction::SiteSwitch);
         }
     }
 
-    fn switch_to(&self, to: &SiteId, reason: &str) {
+    /// Makes `to` the active site; the switch is audited as `action` by `actor`.
+    fn switch_to(&self, to: &SiteId, reason: &str, actor: &str, action: AuditAction) {
         let switch = {
             let mut state = self.state();
             if state.active == *to {
@@ -585,8 +752,22 @@ impl Live {
             switch
         };
         tracing::warn!(from = %switch.from, to = %switch.to, reason, "active site changed");
+        self.engine.audit(
+            actor,
+            action,
+            None,
+            Some(serde_json::json!({ "active": switch.from })),
+            Some(serde_json::json!({ "active": switch.to, "reason": switch.reason })),
+        );
         let _ = self.events.send(LiveEvent::Active(switch));
     }
+}
+
+fn forbidden(who: &Principal, needs: &str, camera: &CameraId) -> EngineError {
+    EngineError::Forbidden(format!(
+        "{} may not do this on camera {camera}: it needs {needs}",
+        who.user
+    ))
 }
 
 fn unreachable(e: &EngineError) -> bool {
@@ -598,166 +779,4 @@ fn unreachable(e: &EngineError) -> bool {
             ..
         }
     )
-}
-
-/// Control sessions: who holds each camera's manual control, with PTZ priority.
-#[derive(Debug, Default)]
-pub struct ControlSessions {
-    holders: Mutex<HashMap<CameraId, Holder>>,
-}
-
-/// Who holds a camera.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Holder {
-    /// The user.
-    pub user: String,
-    /// Their PTZ priority on this camera.
-    pub priority: u16,
-    /// Reserved for preset work by an admin: exclusive until released.
-    pub reserved: bool,
-    /// When the hold lapses without further commands (`None` for reservations).
-    #[serde(skip)]
-    pub until: Option<Instant>,
-}
-
-/// Why control was refused.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("camera is controlled by {} (priority {}){}", .0.user, .0.priority, if .0.reserved { ", reserved" } else { "" })]
-pub struct Busy(pub Holder);
-
-impl ControlSessions {
-    /// Takes or renews control of `camera` for `user` at `priority`, idle
-    /// timeout `idle`. A higher priority takes over at once; an equal or lower
-    /// one is refused while the holder's session lasts.
-    pub fn acquire(
-        &self,
-        camera: &CameraId,
-        user: &str,
-        priority: u16,
-        idle: Duration,
-        now: Instant,
-    ) -> Result<(), Busy> {
-        let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(h) = holders.get(camera) {
-            let lapsed = h.until.is_some_and(|t| t <= now);
-            let same = h.user == user;
-            if !lapsed && !same && (h.reserved || h.priority >= priority) {
-                return Err(Busy(h.clone()));
-            }
-            if same && h.reserved {
-                return Ok(());
-            }
-        }
-        holders.insert(
-            camera.clone(),
-            Holder {
-                user: user.into(),
-                priority,
-                reserved: false,
-                until: Some(now + idle),
-            },
-        );
-        Ok(())
-    }
-
-    /// Reserves `camera` for preset work (admins): exclusive until released.
-    pub fn reserve(&self, camera: &CameraId, user: &str, now: Instant) -> Result<(), Busy> {
-        let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
-        // An admin's reservation outranks any operator's session, but not another reservation.
-        if let Some(h) = holders.get(camera)
-            && h.user != user
-            && h.reserved
-            && h.until.is_none_or(|t| t > now)
-        {
-            return Err(Busy(h.clone()));
-        }
-        holders.insert(
-            camera.clone(),
-            Holder {
-                user: user.into(),
-                priority: u16::MAX,
-                reserved: true,
-                until: None,
-            },
-        );
-        Ok(())
-    }
-
-    /// Releases `user`'s hold on `camera`, if any.
-    pub fn release(&self, camera: &CameraId, user: &str) {
-        let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
-        if holders.get(camera).is_some_and(|h| h.user == user) {
-            holders.remove(camera);
-        }
-    }
-
-    /// Who holds `camera` now, if anyone.
-    pub fn holder(&self, camera: &CameraId, now: Instant) -> Option<Holder> {
-        let holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
-        holders
-            .get(camera)
-            .filter(|h| h.until.is_none_or(|t| t > now))
-            .cloned()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const IDLE: Duration = Duration::from_secs(15);
-
-    #[test]
-    fn higher_priority_takes_over_and_equal_is_refused_until_expiry() {
-        let sessions = ControlSessions::default();
-        let cam = CameraId::from("cam-1");
-        let t0 = Instant::now();
-        sessions
-            .acquire(&cam, "ann", 1000, IDLE, t0)
-            .expect("free camera");
-        let busy = sessions
-            .acquire(&cam, "bob", 1000, IDLE, t0 + Duration::from_secs(1))
-            .expect_err("equal priority");
-        assert_eq!(busy.0.user, "ann");
-        sessions
-            .acquire(&cam, "ann", 1000, IDLE, t0 + Duration::from_secs(10))
-            .expect("renewal");
-        assert!(
-            sessions
-                .acquire(&cam, "bob", 500, IDLE, t0 + Duration::from_secs(20))
-                .is_err(),
-            "renewed at 10 s"
-        );
-        sessions
-            .acquire(&cam, "bob", 500, IDLE, t0 + Duration::from_secs(26))
-            .expect("ann idle for 16 s");
-        sessions
-            .acquire(&cam, "cat", 5000, IDLE, t0 + Duration::from_secs(27))
-            .expect("higher priority takes over");
-        assert_eq!(
-            sessions
-                .holder(&cam, t0 + Duration::from_secs(28))
-                .map(|h| h.user),
-            Some("cat".into())
-        );
-    }
-
-    #[test]
-    fn a_reservation_is_exclusive_until_released() {
-        let sessions = ControlSessions::default();
-        let cam = CameraId::from("cam-1");
-        let t0 = Instant::now();
-        sessions.reserve(&cam, "admin", t0).expect("reserve");
-        assert!(sessions.acquire(&cam, "boss", 32000, IDLE, t0).is_err());
-        assert!(
-            sessions
-                .holder(&cam, t0 + Duration::from_secs(3600))
-                .is_some(),
-            "no idle expiry"
-        );
-        sessions.release(&cam, "admin");
-        sessions
-            .acquire(&cam, "boss", 1, IDLE, t0)
-            .expect("free again");
-    }
 }

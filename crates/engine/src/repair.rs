@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use tandem_core::AuditAction;
+use tandem_core::access::{self, Principal};
 use tandem_core::plan::{Change, Direction, plan};
 use tandem_core::{CameraId, Mismatch, Preset, PresetName, PresetNumber};
 use tandem_store::{NewAudit, Origin, PresetWrite, TokenStyle};
@@ -40,12 +42,15 @@ pub struct RepairReport {
 impl Engine {
     /// Scans the camera and plans the repair. `only` restricts it to the
     /// mismatches with these keys (one mismatch); `None` repairs the whole camera.
+    /// `who` needs `mismatch.resolve` on the camera.
     pub async fn plan_repair(
         self: &Arc<Self>,
+        who: &Principal,
         camera: &CameraId,
         direction: Direction,
         only: Option<&[String]>,
     ) -> Result<RepairPlan, EngineError> {
+        self.require(who, access::Action::ResolveMismatch, camera)?;
         let report = self.scan_camera(camera).await?;
         if let Some((site, error)) = report.unreachable.first() {
             return Err(EngineError::NoSite(
@@ -76,9 +81,10 @@ impl Engine {
         camera: &CameraId,
         direction: Direction,
         only: Option<&[String]>,
-        actor: &str,
+        who: &Principal,
     ) -> Result<RepairReport, EngineError> {
-        let plan = self.plan_repair(camera, direction, only).await?;
+        let plan = self.plan_repair(who, camera, direction, only).await?;
+        let actor = who.user.as_str();
         let (p, s) = self.bindings().pair()?;
         let target = match direction {
             Direction::PrimaryToSecondary => s.clone(),
@@ -91,7 +97,7 @@ impl Engine {
                 Ok((action, write)) => {
                     let audit = NewAudit {
                         actor: actor.into(),
-                        action: "mismatch.repair".into(),
+                        action: AuditAction::MismatchRepair.as_str().into(),
                         camera: Some(camera.clone()),
                         before: None,
                         after: Some(

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use tandem_core::AuditAction;
+use tandem_core::access::{self, Principal};
 use tandem_core::diff::{Tolerance, diff};
 use tandem_core::{CameraId, Mismatch, Preset, PresetName, PresetNumber, SiteId, SitePreset};
 use tandem_store::{NewAudit, TokenStyle};
@@ -140,7 +142,7 @@ impl Engine {
     ) -> Result<Vec<ScanReport>, EngineError> {
         let audit = |camera: &CameraId, delta: &tandem_store::MismatchDelta| NewAudit {
             actor: "tandem".into(),
-            action: "scan".into(),
+            action: AuditAction::Scan.as_str().into(),
             camera: Some(camera.clone()),
             before: None,
             after: Some(serde_json::json!({
@@ -161,6 +163,28 @@ impl Engine {
                 unreachable: Vec::new(),
             })
             .collect())
+    }
+
+    /// [`Engine::scan`] for a user: `who` needs `preset.recall` or
+    /// `mismatch.resolve` on every camera, checked before any is scanned.
+    pub async fn scan_for(
+        self: &Arc<Self>,
+        who: &Principal,
+        cameras: Vec<CameraId>,
+        concurrency: usize,
+    ) -> Result<Vec<Result<ScanReport, EngineError>>, EngineError> {
+        for camera in &cameras {
+            let groups = &self.bindings().camera(camera)?.groups;
+            if !who.may(access::Action::RecallPreset, groups)
+                && !who.may(access::Action::ResolveMismatch, groups)
+            {
+                return Err(EngineError::Forbidden(format!(
+                    "{} may not scan camera {camera}: it needs preset.recall or mismatch.resolve",
+                    who.user
+                )));
+            }
+        }
+        Ok(self.scan(cameras, concurrency, |_, _| {}).await)
     }
 
     /// Scans cameras with at most `concurrency` cameras in flight (each reads

@@ -13,6 +13,11 @@ use tandem_onvif::Credentials;
 use tandem_sim::{SimConfig, Simulator};
 use tandem_store::SqliteStore;
 
+/// A caller with every right, as the local CLI acts.
+pub fn admin() -> tandem_core::access::Principal {
+    tandem_access::local_operator("test")
+}
+
 pub async fn sim(
     cameras: usize,
     profiles: &[&str],

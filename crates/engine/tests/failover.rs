@@ -4,7 +4,7 @@
 mod common;
 
 use std::time::{Duration, Instant};
-use tandem_engine::users::local_operator;
+use tandem_access::local_operator;
 
 use common::*;
 use tandem_engine::live::{Command, Health, HealthPolicy, Live};
@@ -18,6 +18,7 @@ fn policy() -> HealthPolicy {
         failback_hold: Duration::from_secs(1),
         auto_failback: true,
         command_timeout: Duration::from_millis(300),
+        ..HealthPolicy::default()
     }
 }
 
@@ -182,9 +183,9 @@ async fn recall_by_number_uses_each_sites_own_token() {
             .expect("status")
             .status
             .expect("status");
-        if status.is_idle() {
-            let pt = status.position.and_then(|p| p.pan_tilt).expect("position");
-            assert!((pt.x - 0.6).abs() < 1e-6, "{pt:?}");
+        if !status.moving {
+            let p = status.position.expect("position");
+            assert!((p.pan - 0.6).abs() < 1e-6, "{p:?}");
             break;
         }
         assert!(Instant::now() < deadline);

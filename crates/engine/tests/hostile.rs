@@ -5,7 +5,7 @@
 mod common;
 
 use std::time::{Duration, Instant};
-use tandem_engine::users::local_operator;
+use tandem_access::local_operator;
 
 use common::*;
 use tandem_core::Position;
@@ -66,18 +66,20 @@ async fn hostile_camera_fails_its_scans_clearly_and_spares_the_others() {
     // The honest cameras' presets were imported; nothing of camera 3 was.
     for c in [1, 2, 4] {
         assert_eq!(
-            engine.store().presets(&camera(c)).expect("presets").len(),
+            engine
+                .presets(&common::admin(), &camera(c))
+                .expect("presets")
+                .len(),
             2
         );
     }
     assert!(
         engine
-            .store()
-            .presets(&camera(3))
+            .presets(&common::admin(), &camera(3))
             .expect("presets")
             .is_empty()
     );
-    assert_eq!(engine.store().mismatch_count().expect("count"), 0);
+    assert_eq!(engine.backlog().map(|b| b.1).expect("count"), 0);
 
     // A preset added on an honest camera reaches both sites.
     let added = engine
@@ -105,6 +107,6 @@ async fn hostile_camera_fails_its_scans_clearly_and_spares_the_others() {
             on_site(&sim, site, 1)
         );
     }
-    let audit = engine.store().verify_audit().expect("verify");
+    let audit = engine.verify_audit(&common::admin()).expect("verify");
     assert!(audit.first_bad.is_none());
 }

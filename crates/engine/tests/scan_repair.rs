@@ -34,12 +34,17 @@ async fn drift_is_found_and_repaired_in_either_direction() {
         "a move within tolerance is no mismatch"
     );
     assert!(kinds[6].is_empty());
-    assert_eq!(engine.store().mismatch_count().expect("count"), 5);
+    assert_eq!(engine.backlog().map(|b| b.1).expect("count"), 5);
 
     // Dry run: a plan, nothing sent.
     let before = on_site(&sim, 2, 1);
     let plan = engine
-        .plan_repair(&camera(1), Direction::PrimaryToSecondary, None)
+        .plan_repair(
+            &common::admin(),
+            &camera(1),
+            Direction::PrimaryToSecondary,
+            None,
+        )
         .await
         .expect("plan");
     assert_eq!(plan.changes.len(), 1);
@@ -48,7 +53,12 @@ async fn drift_is_found_and_repaired_in_either_direction() {
     // Primary to secondary on cameras 1 to 4; secondary to primary on camera 5.
     for c in 1..=4 {
         let report = engine
-            .repair(&camera(c), Direction::PrimaryToSecondary, None, "carol")
+            .repair(
+                &camera(c),
+                Direction::PrimaryToSecondary,
+                None,
+                &tandem_access::local_operator("carol"),
+            )
             .await
             .expect("repair");
         assert!(
@@ -59,7 +69,12 @@ async fn drift_is_found_and_repaired_in_either_direction() {
         );
     }
     let report = engine
-        .repair(&camera(5), Direction::SecondaryToPrimary, None, "carol")
+        .repair(
+            &camera(5),
+            Direction::SecondaryToPrimary,
+            None,
+            &tandem_access::local_operator("carol"),
+        )
         .await
         .expect("repair");
     assert!(
@@ -88,8 +103,8 @@ async fn drift_is_found_and_repaired_in_either_direction() {
         "P renumbered 4 to 7"
     );
     assert!(!on_site(&sim, 1, 5).iter().any(|p| p.0 == "4"));
-    assert_eq!(engine.store().mismatch_count().expect("count"), 0);
-    let audit = engine.store().verify_audit().expect("verify");
+    assert_eq!(engine.backlog().map(|b| b.1).expect("count"), 0);
+    let audit = engine.verify_audit(&common::admin()).expect("verify");
     assert!(audit.first_bad.is_none());
 }
 
@@ -132,7 +147,12 @@ async fn presets_on_a_guid_site_are_recognised_by_name_then_position() {
     );
     for c in 1..=4 {
         let report = engine
-            .repair(&camera(c), Direction::PrimaryToSecondary, None, "carol")
+            .repair(
+                &camera(c),
+                Direction::PrimaryToSecondary,
+                None,
+                &tandem_access::local_operator("carol"),
+            )
             .await
             .expect("repair");
         assert!(

@@ -5,7 +5,7 @@
 mod common;
 
 use std::time::Duration;
-use tandem_engine::users::local_operator;
+use tandem_access::local_operator;
 
 use common::*;
 use tandem_core::Position;
@@ -221,7 +221,7 @@ async fn bad_requests_change_nothing() {
         Err(tandem_engine::error::EngineError::UnknownCamera(_))
     ));
     assert_eq!(on_site(&sim, 1, 1).len(), 1);
-    assert_eq!(engine.store().operations(None, 100).expect("ops").len(), 1);
+    assert_eq!(engine.operations(None, 100).expect("ops").len(), 1);
 }
 
 #[tokio::test]
@@ -347,7 +347,7 @@ async fn permanent_faults_are_reported_per_site_in_the_devices_words() {
         "{error}"
     );
     assert_eq!(
-        engine.store().pending_count().expect("count"),
+        engine.backlog().map(|b| b.0).expect("count"),
         0,
         "permanent faults are not retried"
     );
@@ -484,13 +484,13 @@ async fn an_add_every_site_refuses_leaves_no_preset_behind() {
         "{refused:?}"
     );
     assert_eq!(refused.preset, None);
-    let canonical = engine.store().presets(&cam).expect("presets");
+    let canonical = engine.presets(&common::admin(), &cam).expect("presets");
     assert_eq!(
         canonical.len(),
         1,
         "the refused preset was taken back: {canonical:?}"
     );
-    assert_eq!(engine.store().pending_count().expect("count"), 0);
+    assert_eq!(engine.backlog().map(|b| b.0).expect("count"), 0);
     assert!(
         engine
             .scan_camera(&cam)

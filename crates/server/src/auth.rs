@@ -5,9 +5,9 @@
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use tandem_core::CameraId;
-use tandem_core::access::{Permission, Principal};
-use tandem_engine::users::AuthError;
+
+use tandem_access::AuthError;
+use tandem_core::access::Principal;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -64,32 +64,5 @@ impl Authed {
     /// The user's name.
     pub fn user(&self) -> &str {
         &self.0.user
-    }
-
-    /// Refuses with 403 unless the roles grant `permission` on `camera`
-    /// (or on all cameras when `camera` is `None`).
-    pub fn require(
-        &self,
-        state: &AppState,
-        permission: Permission,
-        camera: Option<&CameraId>,
-    ) -> Result<(), ApiError> {
-        let groups = match camera {
-            Some(c) => state.users.camera_groups(c)?,
-            None => Vec::new(),
-        };
-        if self.0.allows(permission, &groups) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(permission.as_str()))
-        }
-    }
-
-    /// The user's PTZ priority on `camera`, or 403 when no role grants PTZ control there.
-    pub fn ptz_priority(&self, state: &AppState, camera: &CameraId) -> Result<u16, ApiError> {
-        let groups = state.users.camera_groups(camera)?;
-        self.0
-            .ptz_priority(&groups)
-            .ok_or_else(|| ApiError::forbidden(Permission::PtzControl.as_str()))
     }
 }

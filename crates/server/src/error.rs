@@ -1,6 +1,6 @@
 //! The API's one error type. Every error answers `application/problem+json`
-//! (RFC 9457); [`ApiError::from`] for engine errors is the single table that
-//! maps error kinds to HTTP statuses.
+//! (RFC 9457); `ApiError::for_kind` is the single table that maps error kinds
+//! (engine, access, store alike) to HTTP statuses.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -125,10 +125,10 @@ impl ApiError {
     }
 }
 
-impl From<EngineError> for ApiError {
-    /// The one place where engine error kinds become HTTP statuses.
-    fn from(e: EngineError) -> Self {
-        match e.kind() {
+impl ApiError {
+    /// The one table from error kinds to HTTP statuses.
+    fn for_kind(kind: ErrorKind, e: impl std::fmt::Display) -> Self {
+        match kind {
             ErrorKind::Invalid => Self::bad_request(e.to_string()),
             ErrorKind::NotFound => Self::not_found(e.to_string()),
             ErrorKind::Conflict => Self::conflict(e.to_string()),
@@ -143,6 +143,19 @@ impl From<EngineError> for ApiError {
             }
             ErrorKind::Internal => Self::internal(e),
         }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        Self::for_kind(e.kind(), e)
+    }
+}
+
+impl From<tandem_access::UsersError> for ApiError {
+    /// Through the same table as engine errors.
+    fn from(e: tandem_access::UsersError) -> Self {
+        Self::for_kind(e.kind(), e)
     }
 }
 

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use tandem_access::Users;
 use tandem_engine::engine::Engine;
-use tandem_engine::live::{ControlSessions, Live};
-use tandem_engine::users::{LoginLimiter, Users};
+use tandem_engine::live::{Live, LiveEvent};
 use tokio::sync::broadcast;
 
 use crate::metrics::Metrics;
@@ -37,18 +37,12 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Live control.
     pub live: Arc<Live>,
-    /// Who controls which camera.
-    pub sessions: Arc<ControlSessions>,
-    /// Users, roles, tokens and sessions.
+    /// Users, roles, tokens, sessions and login limits.
     pub users: Arc<Users>,
-    /// Failed-login limits.
-    pub limiter: Arc<std::sync::Mutex<LoginLimiter>>,
     /// Everything `/api/v1/events` sends.
     pub events: broadcast::Sender<Event>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
-    /// How long a manual control session lasts without commands.
-    pub control_idle: Duration,
     /// How long a console session lasts.
     pub session_ttl: Duration,
     /// The demo's simulated sites, when the service runs inside `tandem demo`.
@@ -56,8 +50,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state of a service over `engine` and `live`, with default limits.
-    pub fn new(engine: Arc<Engine>, live: Arc<Live>) -> Self {
+    /// The state of a service over `engine`, `live` and `users`, with default limits.
+    pub fn new(engine: Arc<Engine>, live: Arc<Live>, users: Arc<Users>) -> Self {
         let (events, _) = broadcast::channel(1024);
         let metrics = Arc::new(Metrics::default());
         let calls = metrics.onvif_calls.clone();
@@ -73,14 +67,11 @@ impl AppState {
                     .observe(took.as_secs_f64());
             }));
         AppState {
-            users: Arc::new(Users::new(engine.store().clone())),
-            sessions: engine.sessions().clone(),
+            users,
             engine,
             live,
-            limiter: Arc::new(std::sync::Mutex::new(LoginLimiter::default())),
             events,
             metrics,
-            control_idle: Duration::from_secs(15),
             session_ttl: Duration::from_secs(12 * 3600),
             simulated: None,
         }
@@ -102,29 +93,16 @@ impl AppState {
         })
     }
 
-    /// Forwards live control's events (site health, active site) to the event
-    /// stream, and writes every switch of the active site to the audit log.
+    /// Forwards live control's events to the event stream: `site` (health),
+    /// `active` (a switch of the active site), `control` (who steers a camera).
     pub fn spawn_live_forwarder(&self) -> tokio::task::JoinHandle<()> {
         let state = self.clone();
         let mut events = self.live.subscribe();
         tokio::spawn(async move {
             loop {
                 match events.recv().await {
-                    Ok(tandem_engine::live::LiveEvent::Active(switch)) => {
-                        let audit = tandem_store::NewAudit {
-                            actor: "tandem".into(),
-                            action: "site.switch".into(),
-                            camera: None,
-                            before: Some(serde_json::json!({ "active": switch.from })),
-                            after: Some(
-                                serde_json::json!({ "active": switch.to, "reason": switch.reason }),
-                            ),
-                        };
-                        if let Err(e) = state.engine.store().append_audit(&audit) {
-                            tracing::error!(error = %e, "audit of a site switch not written");
-                        }
-                        state.emit("active", &switch);
-                    }
+                    Ok(LiveEvent::Active(switch)) => state.emit("active", &switch),
+                    Ok(LiveEvent::Control(change)) => state.emit("control", &change),
                     Ok(event) => state.emit("site", &event),
                     Err(broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(broadcast::error::RecvError::Closed) => return,

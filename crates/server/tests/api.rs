@@ -8,25 +8,33 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt as _;
+use tandem_access::Users;
+use tandem_access::users::role_record;
 use tandem_core::access::{Grant, Permission, Role};
 use tandem_core::{CameraId, SiteId};
 use tandem_engine::engine::{Engine, RetryPolicy};
 use tandem_engine::live::{HealthPolicy, Live};
 use tandem_engine::sites::{BindingSpec, CameraSpec, SiteSpec, Topology};
-use tandem_engine::users::role_record;
 use tandem_onvif::Credentials;
 use tandem_server::{AppState, app};
 use tandem_sim::world::Faults;
 use tandem_sim::{SimConfig, Simulator};
-use tandem_store::SqliteStore;
+use tandem_store::{SqliteStore, Store as _};
 use tower::ServiceExt as _;
 
 struct World {
     sim: Arc<Simulator>,
     state: AppState,
+    /// The test's own handle on the service's store, to check what it holds.
+    store: Arc<SqliteStore>,
 }
 
 async fn world(cameras: usize) -> World {
+    world_with_groups(cameras, |_| Vec::new()).await
+}
+
+/// A world whose camera `c` (1-based) is in `groups(c)`.
+async fn world_with_groups(cameras: usize, groups: impl Fn(usize) -> Vec<String>) -> World {
     let sim = Simulator::start(SimConfig {
         cameras,
         seed_presets: 3,
@@ -49,7 +57,7 @@ async fn world(cameras: usize) -> World {
             id: CameraId(format!("cam-{c}")),
             name: format!("Camera {c}"),
             tolerance: 0.001,
-            groups: Vec::new(),
+            groups: groups(c),
             bindings: sim
                 .endpoints()
                 .into_iter()
@@ -70,7 +78,7 @@ async fn world(cameras: usize) -> World {
         per_site_in_flight: 32,
     };
     let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
-    let engine = Engine::new(store, &topology, Duration::from_secs(10))
+    let engine = Engine::new(store.clone(), &topology, Duration::from_secs(10))
         .expect("engine")
         .with_retry(RetryPolicy {
             first: Duration::from_millis(50),
@@ -78,16 +86,17 @@ async fn world(cameras: usize) -> World {
         });
     let policy = HealthPolicy {
         command_timeout: Duration::from_millis(300),
+        control_idle: Duration::from_millis(400),
         ..HealthPolicy::default()
     };
     let live = Live::new(engine.clone(), policy).expect("live");
-    let mut state = AppState::new(engine, live);
-    state.control_idle = Duration::from_millis(400);
+    let users = Arc::new(Users::new(store.clone()));
+    let state = AppState::new(engine, live, users);
     state
         .users
         .ensure_admin(Some("admin-password".into()))
         .expect("admin");
-    World { sim, state }
+    World { sim, state, store }
 }
 
 impl World {
@@ -95,9 +104,7 @@ impl World {
     fn user(&self, name: &str, permissions: &[Permission], priority: u16) -> String {
         let grants = permissions.iter().map(|p| Grant::everywhere(*p)).collect();
         let role = Role::new(format!("role-{name}"), grants, priority).expect("role");
-        self.state
-            .engine
-            .store()
+        self.store
             .upsert_role(&role_record(&role))
             .expect("role stored");
         self.state
@@ -242,10 +249,11 @@ async fn each_permission_allows_exactly_its_actions() {
         let token = w.user(&format!("user{i}"), &[*granted], 1000);
         for (method, uri, body, needed) in &actions {
             // Release any control left by an earlier user, so priority plays no part here.
-            w.state.sessions.release(
-                &CameraId::from("cam-1"),
-                &format!("user{}", i.saturating_sub(1)),
-            );
+            let previous = tandem_access::local_operator(format!("user{}", i.saturating_sub(1)));
+            w.state
+                .live
+                .release(&previous, &CameraId::from("cam-1"))
+                .expect("release");
             // A camera's preset names are unique: each user adds its own.
             let mut body = body.clone();
             if let Some(name) = body.as_mut().and_then(|b| b.get_mut("name")) {
@@ -361,9 +369,7 @@ async fn bad_input_is_a_4xx_and_changes_nothing() {
         .status();
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(
-        w.state
-            .engine
-            .store()
+        w.store
             .presets(&CameraId::from("cam-1"))
             .expect("presets")
             .len(),
@@ -419,22 +425,20 @@ async fn killing_the_primary_during_1000_api_moves_fails_none() {
 #[tokio::test]
 async fn a_grant_on_a_camera_group_covers_only_that_group() {
     use tandem_core::access::Scope;
-    let w = world(2).await;
-    w.state
-        .engine
-        .store()
-        .set_camera_groups(&CameraId::from("cam-2"), &["north".to_string()])
-        .expect("groups");
+    let w = world_with_groups(2, |c| {
+        if c == 2 {
+            vec!["north".to_string()]
+        } else {
+            Vec::new()
+        }
+    })
+    .await;
     let grant = Grant {
         permission: Permission::PtzControl,
         scope: Scope::group("north").expect("group"),
     };
     let role = Role::new("north-operator", vec![grant], 1000).expect("role");
-    w.state
-        .engine
-        .store()
-        .upsert_role(&role_record(&role))
-        .expect("role");
+    w.store.upsert_role(&role_record(&role)).expect("role");
     w.state
         .users
         .create_user(
@@ -595,18 +599,15 @@ async fn preset_work_waits_while_another_operator_steers_the_camera() {
         .await
         .expect("settle");
     assert_eq!(left, 0);
-    let presets = w
-        .state
-        .engine
-        .store()
-        .presets(&CameraId::from("cam-1"))
-        .expect("presets");
+    let presets = w.store.presets(&CameraId::from("cam-1")).expect("presets");
     assert!(presets.iter().any(|p| p.name.as_str() == "Dock"));
 }
 
 #[tokio::test]
 async fn the_event_stream_reports_operations_and_control() {
     let w = world(1).await;
+    // Control changes come from live control, forwarded as the service does.
+    let _live = w.state.spawn_live_forwarder();
     let admin = w.user("watcher", &[Permission::Admin], 32000);
     let request = Request::builder()
         .uri("/api/v1/events")

@@ -55,6 +55,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The error's kind, for the tables that map kinds to HTTP statuses and exit codes.
+    pub fn kind(&self) -> tandem_core::ErrorKind {
+        use tandem_core::ErrorKind;
+        match self {
+            StoreError::NotFound(_) => ErrorKind::NotFound,
+            StoreError::Conflict(_) => ErrorKind::Conflict,
+            StoreError::Locked(_) => ErrorKind::Forbidden,
+            StoreError::Invalid(_) => ErrorKind::Invalid,
+            e if e.is_retryable() => ErrorKind::Unavailable,
+            _ => ErrorKind::Internal,
+        }
+    }
+
     /// True when the same call may succeed if retried: SQLite was busy or a
     /// table was locked by another connection (another tandem process, the CLI).
     pub fn is_retryable(&self) -> bool {

@@ -53,9 +53,7 @@ pub fn for_api_code(code: &str) -> u8 {
         "site_refused" => REFUSED,
         "unauthorized" => USAGE,
         "too_many_requests" => BUSY,
-        other => serde_json::from_value(serde_json::Value::String(other.into()))
-            .map(for_kind)
-            .unwrap_or(FAILURE),
+        other => ErrorKind::parse(other).map_or(FAILURE, for_kind),
     }
 }
 
@@ -65,15 +63,7 @@ mod tests {
 
     #[test]
     fn every_kind_reads_back_from_its_api_code_to_the_same_exit_code() {
-        for kind in [
-            ErrorKind::Invalid,
-            ErrorKind::NotFound,
-            ErrorKind::Conflict,
-            ErrorKind::Forbidden,
-            ErrorKind::Site,
-            ErrorKind::Unavailable,
-            ErrorKind::Internal,
-        ] {
+        for kind in ErrorKind::ALL {
             assert_eq!(for_api_code(kind.as_str()), for_kind(kind), "{kind:?}");
         }
         assert_eq!(for_api_code("site_refused"), REFUSED);

@@ -5,7 +5,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tandem_core::access::{Grant, Permission, Role, Scope};
-use tandem_engine::users::{role_from_record, role_record};
 use utoipa::ToSchema;
 
 use crate::auth::Authed;
@@ -53,13 +52,6 @@ fn dto(role: &Role) -> RoleDto {
     }
 }
 
-/// Whether the role grants `admin` on all cameras: what managing users and roles needs.
-fn grants_admin(role: &Role) -> bool {
-    role.grants()
-        .iter()
-        .any(|g| g.permission == Permission::Admin && matches!(g.scope, Scope::AllCameras))
-}
-
 /// Every role.
 #[utoipa::path(get, path = "/api/v1/roles", tag = "session",
     responses((status = 200, body = [RoleDto]), (status = 403, body = crate::error::Problem)))]
@@ -67,15 +59,8 @@ pub async fn list_roles(
     State(state): State<AppState>,
     who: Authed,
 ) -> ApiResult<Json<Vec<RoleDto>>> {
-    who.require(&state, Permission::Admin, None)?;
-    let roles = state.engine.store().roles()?;
-    Ok(Json(
-        roles
-            .iter()
-            .filter_map(|r| role_from_record(r).ok())
-            .map(|r| dto(&r))
-            .collect(),
-    ))
+    let roles = state.users.list_roles(&who.0)?;
+    Ok(Json(roles.iter().map(dto).collect()))
 }
 
 /// Creates or replaces a role.
@@ -89,7 +74,6 @@ pub async fn put_role(
     Path(name): Path<String>,
     body: super::JsonBody<RoleDto>,
 ) -> ApiResult<Json<RoleDto>> {
-    who.require(&state, Permission::Admin, None)?;
     let mut grants = Vec::new();
     for g in body.0.grants {
         let permission: Permission = g
@@ -104,20 +88,8 @@ pub async fn put_role(
     }
     let role = Role::new(name, grants, body.0.ptz_priority)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    // Like deleting it: without it nobody could manage users and roles again.
-    if role.name() == "admin" && !grants_admin(&role) {
-        return Err(ApiError::conflict(
-            "the admin role keeps the admin permission on all cameras",
-        ));
-    }
-    state.engine.store().upsert_role(&role_record(&role))?;
-    state.engine.store().append_audit(&tandem_store::NewAudit {
-        actor: who.user().into(),
-        action: "role.put".into(),
-        camera: None,
-        before: None,
-        after: serde_json::to_value(dto(&role)).ok(),
-    })?;
+    let summary = serde_json::to_value(dto(&role)).unwrap_or_default();
+    state.users.put_role(&who.0, &role, summary)?;
     Ok(Json(dto(&role)))
 }
 
@@ -130,14 +102,7 @@ pub async fn delete_role(
     who: Authed,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
-    who.require(&state, Permission::Admin, None)?;
-    if name == "admin" {
-        return Err(ApiError::conflict("the admin role cannot be deleted"));
-    }
-    if !state.engine.store().roles()?.iter().any(|r| r.name == name) {
-        return Err(ApiError::not_found(format!("no role {name:?}")));
-    }
-    state.engine.store().delete_role(&name)?;
+    state.users.remove_role(&who.0, &name)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -161,40 +126,6 @@ pub async fn put_user_roles(
     Path(name): Path<String>,
     body: super::JsonBody<UserRolesDto>,
 ) -> ApiResult<StatusCode> {
-    who.require(&state, Permission::Admin, None)?;
-    if state.engine.store().user(&name)?.is_none() {
-        return Err(ApiError::not_found(format!("no user {name:?}")));
-    }
-    let known = state.engine.store().roles()?;
-    if let Some(unknown) = body
-        .0
-        .roles
-        .iter()
-        .find(|r| !known.iter().any(|k| k.name == **r))
-    {
-        return Err(ApiError::bad_request(format!(
-            "there is no role {unknown:?}"
-        )));
-    }
-    // Like deleting yourself: another admin can do it.
-    if name == who.user()
-        && !known
-            .iter()
-            .filter(|k| body.0.roles.contains(&k.name))
-            .filter_map(|k| role_from_record(k).ok())
-            .any(|r| grants_admin(&r))
-    {
-        return Err(ApiError::conflict(
-            "you cannot take away your own admin permission",
-        ));
-    }
-    state.engine.store().set_user_roles(&name, &body.0.roles)?;
-    state.engine.store().append_audit(&tandem_store::NewAudit {
-        actor: who.user().into(),
-        action: "user.roles".into(),
-        camera: None,
-        before: None,
-        after: Some(serde_json::json!({ "user": name, "roles": body.0.roles })),
-    })?;
+    state.users.set_roles(&who.0, &name, &body.0.roles)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
-use tandem_core::access::Permission;
+use tandem_engine::queries::AuditFilter;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authed;
@@ -60,7 +60,6 @@ pub async fn query(
     who: Authed,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<axum::response::Response> {
-    who.require(&state, Permission::Admin, None)?;
     let csv = match q.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
@@ -70,20 +69,15 @@ pub async fn query(
             )));
         }
     };
-    let limit = q.limit.unwrap_or(100).min(1000);
-    let mut entries = Vec::new();
-    let mut after = q.after.unwrap_or(0);
-    while entries.len() < limit {
-        let page = state.engine.store().audit_entries(after, 500)?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        entries.extend(
-            page.into_iter()
-                .filter(|e| q.action.as_deref().is_none_or(|a| e.action.starts_with(a)))
-                .filter(|e| q.actor.as_deref().is_none_or(|a| e.actor == a)),
-        );
-    }
-    entries.truncate(limit);
+    let entries = state.engine.audit_log(
+        &who.0,
+        &AuditFilter {
+            after_seq: q.after.unwrap_or(0),
+            action_prefix: q.action.clone(),
+            actor: q.actor.clone(),
+            limit: q.limit.unwrap_or(100).min(1000),
+        },
+    )?;
     if !csv {
         let out: Vec<AuditDto> = entries
             .into_iter()
@@ -125,8 +119,7 @@ pub struct VerifyDto {
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
     responses((status = 200, body = VerifyDto), (status = 403, body = crate::error::Problem)))]
 pub async fn verify(State(state): State<AppState>, who: Authed) -> ApiResult<Json<VerifyDto>> {
-    who.require(&state, Permission::Admin, None)?;
-    let v = state.engine.store().verify_audit()?;
+    let v = state.engine.verify_audit(&who.0)?;
     Ok(Json(VerifyDto {
         entries: v.entries,
         intact: v.first_bad.is_none(),

@@ -8,7 +8,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse as _;
 use serde::{Deserialize, Serialize};
-use tandem_core::access::Permission;
 use tandem_core::{CameraId, Position};
 use tandem_engine::live::Command;
 use utoipa::ToSchema;
@@ -36,10 +35,16 @@ pub struct ServedDto {
 /// The answer of a live command.
 pub type LiveResult = ApiResult<Json<ServedDto>>;
 
-/// Runs a live command with failover, recording latency and events.
-pub async fn run_live(state: &AppState, camera: &CameraId, command: &Command) -> LiveResult {
+/// Runs `who`'s live command through the engine (rights, manual control,
+/// failover), recording its latency.
+pub async fn run_live(
+    state: &AppState,
+    who: &Authed,
+    camera: &CameraId,
+    command: &Command,
+) -> LiveResult {
     let started = Instant::now();
-    let served = state.live.command(camera, command).await?;
+    let served = state.live.operate(&who.0, camera, command).await?;
     state
         .metrics
         .live_commands
@@ -47,7 +52,6 @@ pub async fn run_live(state: &AppState, camera: &CameraId, command: &Command) ->
             site: served.site.to_string(),
         })
         .observe(started.elapsed().as_secs_f64());
-    let status = served.status.as_ref();
     Ok(Json(ServedDto {
         site: served.site.to_string(),
         failed_over_from: served
@@ -55,43 +59,9 @@ pub async fn run_live(state: &AppState, camera: &CameraId, command: &Command) ->
             .iter()
             .map(ToString::to_string)
             .collect(),
-        position: status
-            .and_then(|s| s.position.as_ref())
-            .and_then(tandem_engine::sites::from_vector)
-            .map(Into::into),
-        moving: status.map(|s| !s.is_idle()),
+        position: served.status.and_then(|s| s.position).map(Into::into),
+        moving: served.status.map(|s| s.moving),
     }))
-}
-
-/// Takes or renews manual control for the caller, or answers 409 with who holds it.
-fn take_control(state: &AppState, who: &Authed, camera: &CameraId) -> ApiResult<()> {
-    // 403 unless a role grants PTZ control on this camera (the same check as `require`).
-    let priority = who.ptz_priority(state, camera)?;
-    let now = Instant::now();
-    let before = state.sessions.holder(camera, now);
-    match state
-        .sessions
-        .acquire(camera, who.user(), priority, state.control_idle, now)
-    {
-        Ok(()) => {
-            if before.as_ref().is_none_or(|h| h.user != who.user()) {
-                state.emit("control", serde_json::json!({ "camera": camera, "user": who.user(), "taken_from": before.map(|h| h.user) }));
-            }
-            Ok(())
-        }
-        Err(busy) => {
-            let left = busy
-                .0
-                .until
-                .map(|t| t.saturating_duration_since(now).as_secs());
-            let until = left
-                .map(|s| format!(" for {s} more seconds unless they keep moving it"))
-                .unwrap_or_default();
-            Err(ApiError::conflict(format!(
-                "{busy}{until}; a role with a higher PTZ priority takes over at once"
-            )))
-        }
-    }
 }
 
 /// A continuous move.
@@ -156,9 +126,9 @@ pub async fn continuous(
         in_range(b.zoom, -1.0, 1.0, "zoom")?,
     ];
     let timeout = Duration::from_millis(b.timeout_ms.unwrap_or(1000).clamp(1, 60_000));
-    take_control(&state, &who, &camera)?;
     run_live(
         &state,
+        &who,
         &camera,
         &Command::ContinuousMove { velocity, timeout },
     )
@@ -184,8 +154,13 @@ pub async fn relative(
         in_range(b.tilt, -2.0, 2.0, "tilt")?,
         in_range(b.zoom, -1.0, 1.0, "zoom")?,
     ];
-    take_control(&state, &who, &camera)?;
-    run_live(&state, &camera, &Command::RelativeMove { translation }).await
+    run_live(
+        &state,
+        &who,
+        &camera,
+        &Command::RelativeMove { translation },
+    )
+    .await
 }
 
 /// Moves to a position.
@@ -203,8 +178,7 @@ pub async fn absolute(
     let camera = camera(&state, &id)?;
     let position = Position::new(body.0.pan, body.0.tilt, body.0.zoom)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    take_control(&state, &who, &camera)?;
-    run_live(&state, &camera, &Command::AbsoluteMove { position }).await
+    run_live(&state, &who, &camera, &Command::AbsoluteMove { position }).await
 }
 
 /// Stops pan, tilt and zoom.
@@ -219,8 +193,7 @@ pub async fn stop(
     Path(id): Path<String>,
 ) -> LiveResult {
     let camera = camera(&state, &id)?;
-    take_control(&state, &who, &camera)?;
-    run_live(&state, &camera, &Command::Stop).await
+    run_live(&state, &who, &camera, &Command::Stop).await
 }
 
 /// Goes to the active site's home position.
@@ -235,8 +208,7 @@ pub async fn home(
     Path(id): Path<String>,
 ) -> LiveResult {
     let camera = camera(&state, &id)?;
-    take_control(&state, &who, &camera)?;
-    run_live(&state, &camera, &Command::GotoHome).await
+    run_live(&state, &who, &camera, &Command::GotoHome).await
 }
 
 /// Position and movement, from the active site.
@@ -250,9 +222,7 @@ pub async fn status(
     Path(id): Path<String>,
 ) -> LiveResult {
     let camera = camera(&state, &id)?;
-    who.require(&state, Permission::PtzControl, Some(&camera))
-        .or_else(|_| who.require(&state, Permission::PresetRecall, Some(&camera)))?;
-    run_live(&state, &camera, &Command::Status).await
+    run_live(&state, &who, &camera, &Command::Status).await
 }
 
 /// Which site to take a snapshot from.
@@ -329,7 +299,7 @@ pub async fn control(
 ) -> ApiResult<Json<ControlDto>> {
     let camera = camera(&state, &id)?;
     let now = Instant::now();
-    let h = state.sessions.holder(&camera, now);
+    let h = state.live.holder(&camera)?;
     Ok(Json(ControlDto {
         user: h.as_ref().map(|h| h.user.clone()),
         priority: h.as_ref().map(|h| h.priority),
@@ -350,11 +320,7 @@ pub async fn release(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ControlDto>> {
     let camera = camera(&state, &id)?;
-    state.sessions.release(&camera, who.user());
-    state.emit(
-        "control",
-        serde_json::json!({ "camera": camera, "released_by": who.user() }),
-    );
+    state.live.release(&who.0, &camera)?;
     control(State(state), who, Path(id)).await
 }
 
@@ -369,14 +335,6 @@ pub async fn reserve(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ControlDto>> {
     let camera = camera(&state, &id)?;
-    who.require(&state, Permission::Admin, Some(&camera))?;
-    state
-        .sessions
-        .reserve(&camera, who.user(), Instant::now())
-        .map_err(|b| ApiError::conflict(b.to_string()))?;
-    state.emit(
-        "control",
-        serde_json::json!({ "camera": camera, "reserved_by": who.user() }),
-    );
+    state.live.reserve(&who.0, &camera)?;
     control(State(state), who, Path(id)).await
 }

@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use tandem_core::access::Permission;
 use tandem_core::{CameraId, Position, PresetName, PresetNumber};
 use tandem_engine::engine::{AddPreset, Outcome, PositionSource, UpdatePreset};
 use tandem_engine::live::Command;
@@ -77,9 +76,7 @@ pub async fn list(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<PresetDto>>> {
     let camera = camera(&state, &id)?;
-    who.require(&state, Permission::PresetRecall, Some(&camera))
-        .or_else(|_| who.require(&state, Permission::PresetManage, Some(&camera)))?;
-    let presets = state.engine.store().presets(&camera)?;
+    let presets = state.engine.presets(&who.0, &camera)?;
     Ok(Json(presets.iter().map(Into::into).collect()))
 }
 
@@ -175,12 +172,6 @@ pub async fn recall(
     Path((id, n)): Path<(String, u32)>,
 ) -> LiveResult {
     let camera = camera(&state, &id)?;
-    who.require(&state, Permission::PresetRecall, Some(&camera))?;
     let n = number(n)?;
-    if state.engine.store().preset(&camera, n)?.is_none() {
-        return Err(ApiError::not_found(format!(
-            "camera {camera} has no preset {n}"
-        )));
-    }
-    run_live(&state, &camera, &Command::RecallPreset(n)).await
+    run_live(&state, &who, &camera, &Command::RecallPreset(n)).await
 }

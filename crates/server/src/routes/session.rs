@@ -1,16 +1,14 @@
 //! Login and logout (the console's session cookie), API tokens, users.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use tandem_access::LoginError;
 use tandem_core::access::Permission;
-use tandem_engine::users::AuthError;
-use tandem_store::{NewAudit, TokenId};
 use utoipa::ToSchema;
 
 use crate::auth::{Authed, SESSION_COOKIE};
@@ -59,19 +57,6 @@ fn me_of(p: &tandem_core::access::Principal) -> MeDto {
     }
 }
 
-fn audit(state: &AppState, actor: &str, action: &str, detail: serde_json::Value) {
-    let entry = NewAudit {
-        actor: actor.into(),
-        action: action.into(),
-        camera: None,
-        before: None,
-        after: Some(detail),
-    };
-    if let Err(e) = state.engine.store().append_audit(&entry) {
-        tracing::error!(error = %e, action, "audit entry not written");
-    }
-}
-
 /// Logs in: sets the session cookie (HttpOnly, SameSite=Strict). Failed
 /// attempts are limited per user and per client address.
 #[utoipa::path(post, path = "/api/v1/login", tag = "session", security(()), request_body = LoginDto,
@@ -87,67 +72,30 @@ pub async fn login(
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let LoginDto { username, password } = body.0;
-    let now = Instant::now();
-    if let Err(refused) = state
-        .limiter
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .check(&username, address, now)
-    {
-        audit(
-            &state,
-            &username,
-            "login.refused",
-            serde_json::json!({ "address": address.to_string() }),
-        );
-        return Err(ApiError::too_many(
-            refused.to_string(),
-            refused.retry_after.as_secs().max(1),
-        ));
-    }
     let users = state.users.clone();
-    let name = username.clone();
+    let ttl = state.session_ttl;
     // argon2 is deliberately slow: keep it off the async workers.
-    let result = tokio::task::spawn_blocking(move || users.authenticate(&name, &password))
-        .await
-        .map_err(ApiError::internal)?;
-    let principal = match result {
-        Ok(p) => p,
-        Err(AuthError::Users(e)) => return Err(ApiError::internal(e)),
-        Err(e) => {
-            state
-                .limiter
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .record_failure(&username, address, now);
-            audit(
-                &state,
-                &username,
-                "login.failed",
-                serde_json::json!({ "address": address.to_string() }),
-            );
+    let result =
+        tokio::task::spawn_blocking(move || users.login(&username, &password, address, ttl))
+            .await
+            .map_err(ApiError::internal)?;
+    let (principal, secret) = match result {
+        Ok(done) => done,
+        Err(LoginError::Refused(refused)) => {
+            return Err(ApiError::too_many(
+                refused.to_string(),
+                refused.retry_after.as_secs().max(1),
+            ));
+        }
+        Err(LoginError::Auth(e)) => {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "Unauthorized",
                 e.to_string(),
             ));
         }
+        Err(LoginError::Users(e)) => return Err(e.into()),
     };
-    state
-        .limiter
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .record_success(&username);
-    let secret = state
-        .users
-        .start_session(&principal.user, state.session_ttl)
-        .map_err(ApiError::internal)?;
-    audit(
-        &state,
-        &principal.user,
-        "login",
-        serde_json::json!({ "address": address.to_string() }),
-    );
     let cookie = format!(
         "{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
         state.session_ttl.as_secs()
@@ -166,13 +114,8 @@ pub async fn logout(
     who: Authed,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    if let Some(secret) = crate::auth::session_cookie(&headers) {
-        state
-            .users
-            .end_session(&secret)
-            .map_err(ApiError::internal)?;
-    }
-    audit(&state, who.user(), "logout", serde_json::Value::Null);
+    let secret = crate::auth::session_cookie(&headers);
+    state.users.logout(&who.0, secret.as_deref())?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     if let Ok(value) = HeaderValue::from_str(&clear) {
@@ -231,16 +174,7 @@ pub async fn create_token(
     who: Authed,
     body: super::JsonBody<NewTokenDto>,
 ) -> ApiResult<(StatusCode, Json<TokenDto>)> {
-    let (secret, record) = state
-        .users
-        .issue_token(who.user(), &body.0.label)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    audit(
-        &state,
-        who.user(),
-        "token.create",
-        serde_json::json!({ "id": record.id.0, "label": record.label }),
-    );
+    let (secret, record) = state.users.create_token(&who.0, &body.0.label)?;
     Ok((StatusCode::CREATED, Json(token_dto(&record, Some(secret)))))
 }
 
@@ -250,11 +184,7 @@ pub async fn list_tokens(
     State(state): State<AppState>,
     who: Authed,
 ) -> ApiResult<Json<Vec<TokenDto>>> {
-    let admin = who.0.allows(Permission::Admin, &[]);
-    let tokens = state
-        .engine
-        .store()
-        .tokens(if admin { None } else { Some(who.user()) })?;
+    let tokens = state.users.tokens_of(&who.0)?;
     Ok(Json(tokens.iter().map(|t| token_dto(t, None)).collect()))
 }
 
@@ -267,21 +197,7 @@ pub async fn revoke_token(
     who: Authed,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    let admin = who.0.allows(Permission::Admin, &[]);
-    let tokens = state
-        .engine
-        .store()
-        .tokens(if admin { None } else { Some(who.user()) })?;
-    if !tokens.iter().any(|t| t.id.0 == id) {
-        return Err(ApiError::not_found(format!("no token {id} of yours")));
-    }
-    state.engine.store().revoke_token(TokenId(id))?;
-    audit(
-        &state,
-        who.user(),
-        "token.revoke",
-        serde_json::json!({ "id": id }),
-    );
+    state.users.revoke(&who.0, id)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -315,8 +231,7 @@ pub async fn list_users(
     State(state): State<AppState>,
     who: Authed,
 ) -> ApiResult<Json<Vec<UserDto>>> {
-    who.require(&state, Permission::Admin, None)?;
-    let users = state.engine.store().users()?;
+    let users = state.users.list_users(&who.0)?;
     Ok(Json(
         users
             .into_iter()
@@ -338,23 +253,14 @@ pub async fn create_user(
     who: Authed,
     body: super::JsonBody<NewUserDto>,
 ) -> ApiResult<(StatusCode, Json<UserDto>)> {
-    who.require(&state, Permission::Admin, None)?;
     let b = body.0;
-    if state.engine.store().user(&b.name)?.is_some() {
-        return Err(ApiError::conflict(format!("user {:?} exists", b.name)));
-    }
     let users = state.users.clone();
-    let (name, password, roles) = (b.name.clone(), b.password, b.roles.clone());
-    let created = tokio::task::spawn_blocking(move || users.create_user(&name, &password, &roles))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    audit(
-        &state,
-        who.user(),
-        "user.create",
-        serde_json::json!({ "name": created.name, "roles": created.roles }),
-    );
+    let caller = who.0.clone();
+    let created = tokio::task::spawn_blocking(move || {
+        users.add_user(&caller, &b.name, &b.password, &b.roles)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     Ok((
         StatusCode::CREATED,
         Json(UserDto {
@@ -374,19 +280,6 @@ pub async fn delete_user(
     who: Authed,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
-    who.require(&state, Permission::Admin, None)?;
-    if name == who.user() {
-        return Err(ApiError::conflict("you cannot delete yourself"));
-    }
-    if state.engine.store().user(&name)?.is_none() {
-        return Err(ApiError::not_found(format!("no user {name:?}")));
-    }
-    state.engine.store().delete_user(&name)?;
-    audit(
-        &state,
-        who.user(),
-        "user.delete",
-        serde_json::json!({ "name": name }),
-    );
+    state.users.remove_user(&who.0, &name)?;
     Ok(StatusCode::NO_CONTENT)
 }

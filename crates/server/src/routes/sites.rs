@@ -3,12 +3,11 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
-use tandem_core::access::Permission;
 use tandem_engine::live::Health;
 use utoipa::ToSchema;
 
 use crate::auth::Authed;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::AppState;
 
 /// A site.
@@ -92,19 +91,7 @@ pub async fn history(State(state): State<AppState>, _who: Authed) -> Json<Vec<Sw
 #[utoipa::path(post, path = "/api/v1/sites/failback", tag = "sites",
     responses((status = 200, body = [SiteDto]), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
 pub async fn failback(State(state): State<AppState>, who: Authed) -> ApiResult<Json<Vec<SiteDto>>> {
-    who.require(&state, Permission::Admin, None)?;
-    if !state.live.failback() {
-        return Err(ApiError::conflict(
-            "the primary is not up; control stays where it is",
-        ));
-    }
-    state.engine.store().append_audit(&tandem_store::NewAudit {
-        actor: who.user().into(),
-        action: "site.failback".into(),
-        camera: None,
-        before: None,
-        after: Some(serde_json::json!({ "active": state.live.active() })),
-    })?;
+    state.live.failback(&who.0)?;
     Ok(list(State(state), who).await)
 }
 
@@ -131,23 +118,19 @@ pub async fn cameras(
     State(state): State<AppState>,
     _who: Authed,
 ) -> ApiResult<Json<Vec<CameraDto>>> {
-    let store = state.engine.store();
-    let open = store.mismatches(None)?;
-    let pending = store.pending_by_camera()?;
-    let mut out = Vec::new();
-    for id in state.engine.bindings().camera_ids() {
-        let spec = state.engine.bindings().camera(&id)?;
-        out.push(CameraDto {
-            name: spec.name.clone(),
-            groups: store.camera_groups(&id)?,
-            presets: store.presets(&id)?.len(),
-            mismatches: open.iter().filter(|m| m.camera == id).count(),
-            pending: pending
-                .iter()
-                .find(|(c, _)| *c == id)
-                .map_or(0, |(_, n)| *n),
-            id: id.to_string(),
-        });
-    }
-    Ok(Json(out))
+    Ok(Json(
+        state
+            .engine
+            .cameras()?
+            .into_iter()
+            .map(|c| CameraDto {
+                id: c.id.to_string(),
+                name: c.name,
+                groups: c.groups,
+                presets: c.presets,
+                mismatches: c.mismatches,
+                pending: c.pending,
+            })
+            .collect(),
+    ))
 }

@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use tandem_core::CameraId;
-use tandem_core::access::Permission;
 use tandem_core::plan::Direction;
 use utoipa::{IntoParams, ToSchema};
 
@@ -55,12 +54,8 @@ pub async fn scan(
             .collect::<ApiResult<_>>()?,
         None => state.engine.bindings().camera_ids(),
     };
-    for c in &cameras {
-        who.require(&state, Permission::PresetRecall, Some(c))
-            .or_else(|_| who.require(&state, Permission::MismatchResolve, Some(c)))?;
-    }
     let ids = cameras.clone();
-    let reports = state.engine.scan(cameras, 32, |_, _| {}).await;
+    let reports = state.engine.scan_for(&who.0, cameras, 32).await?;
     let out: Vec<ScanDto> = ids
         .iter()
         .zip(reports)
@@ -130,7 +125,7 @@ pub async fn mismatches(
     Query(q): Query<MismatchQuery>,
 ) -> ApiResult<Json<Vec<MismatchDto>>> {
     let camera = q.camera.as_deref().map(|c| camera(&state, c)).transpose()?;
-    let open = state.engine.store().mismatches(camera.as_ref())?;
+    let open = state.engine.mismatches(camera.as_ref())?;
     Ok(Json(
         open.into_iter()
             .map(|m| MismatchDto {
@@ -186,7 +181,6 @@ pub async fn repair(
     body: super::JsonBody<RepairRequest>,
 ) -> ApiResult<Json<RepairDto>> {
     let camera = camera(&state, &id)?;
-    who.require(&state, Permission::MismatchResolve, Some(&camera))?;
     let b = body.0;
     let direction = match b.from.as_str() {
         "primary" => Direction::PrimaryToSecondary,
@@ -200,7 +194,10 @@ pub async fn repair(
     let only = b.mismatches.as_deref();
     let change_json = |c: &tandem_core::plan::Change| serde_json::to_value(c).unwrap_or_default();
     if b.dry_run {
-        let plan = state.engine.plan_repair(&camera, direction, only).await?;
+        let plan = state
+            .engine
+            .plan_repair(&who.0, &camera, direction, only)
+            .await?;
         return Ok(Json(RepairDto {
             changes: plan.changes.iter().map(change_json).collect(),
             operations: Vec::new(),
@@ -210,7 +207,7 @@ pub async fn repair(
     }
     let report = state
         .engine
-        .repair(&camera, direction, only, who.user())
+        .repair(&camera, direction, only, &who.0)
         .await?;
     let dto = RepairDto {
         changes: report.plan.changes.iter().map(change_json).collect(),
@@ -266,7 +263,6 @@ pub async fn operations(
     let camera = q.camera.as_deref().map(|c| camera(&state, c)).transpose()?;
     let ops = state
         .engine
-        .store()
         .operations(camera.as_ref(), q.limit.unwrap_or(100).min(1000))?;
     Ok(Json(
         ops.into_iter()

@@ -24,7 +24,7 @@ pub async fn healthz() -> &'static str {
 #[utoipa::path(get, path = "/readyz", tag = "system", security(()),
     responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    let store_ok = state.engine.store().pending_count().is_ok();
+    let store_ok = state.engine.backlog().is_ok();
     let site_ok = state
         .live
         .health()
@@ -41,10 +41,8 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str)
 #[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics(State(state): State<AppState>, _who: Authed) -> impl IntoResponse {
     let m = &state.metrics;
-    if let Ok(pending) = state.engine.store().pending_count() {
+    if let Ok((pending, open)) = state.engine.backlog() {
         m.pending.set(i64::try_from(pending).unwrap_or(i64::MAX));
-    }
-    if let Ok(open) = state.engine.store().mismatch_count() {
         m.mismatches.set(i64::try_from(open).unwrap_or(i64::MAX));
     }
     let active = state.live.active();

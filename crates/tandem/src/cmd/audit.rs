@@ -4,6 +4,8 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use tandem_engine::queries::AuditFilter;
+
 use super::context::{self, ConfigArg};
 
 /// `tandem audit ...`
@@ -52,7 +54,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 });
             }
             let ctx = context::open(&config)?;
-            let v = ctx.engine.store().verify_audit()?;
+            let v = ctx.engine.verify_audit(&ctx.operator)?;
             match v.first_bad {
                 None => {
                     let head = v
@@ -83,7 +85,12 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             let mut after = 0;
             loop {
-                let page = ctx.engine.store().audit_entries(after, 1000)?;
+                let filter = AuditFilter {
+                    after_seq: after,
+                    limit: 1000,
+                    ..AuditFilter::default()
+                };
+                let page = ctx.engine.audit_log(&ctx.operator, &filter)?;
                 let Some(last) = page.last() else { break };
                 after = last.seq;
                 for e in &page {

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tandem_core::CameraId;
+use tandem_core::access::Principal;
 use tandem_engine::config::Config;
 use tandem_engine::engine::Engine;
 use tandem_engine::sites::Topology;
-use tandem_store::SqliteStore;
+use tandem_store::{SqliteStore, Store};
 
 /// The `--config` flag shared by store-backed commands.
 #[derive(Debug, clap::Args)]
@@ -42,6 +43,12 @@ pub struct Context {
     pub config: Config,
     /// The engine over the configured store.
     pub engine: Arc<Engine>,
+    /// The store, for wiring what else needs it (the service's users); the
+    /// commands themselves go through the engine.
+    pub store: Arc<dyn Store>,
+    /// Who the command acts as: the OS user, with every right (see
+    /// `tandem_access::local_operator`).
+    pub operator: Principal,
 }
 
 /// Loads the configuration, opens the store, builds the engine.
@@ -49,13 +56,22 @@ pub fn open(arg: &ConfigArg) -> anyhow::Result<Context> {
     let config = Config::load(&arg.config).map_err(crate::UsageError::from_display)?;
     let store = SqliteStore::open(&config.store_path)
         .with_context(|| format!("cannot open the store {}", config.store_path.display()))?;
+    let store: Arc<dyn Store> = Arc::new(store);
     let topology = Topology::from_config(&config, 32);
-    let engine = Engine::new(
-        Arc::new(store),
-        &topology,
-        Duration::from_millis(arg.wait_ms),
-    )?;
-    Ok(Context { config, engine })
+    let engine = Engine::new(store.clone(), &topology, Duration::from_millis(arg.wait_ms))?;
+    Ok(Context {
+        config,
+        engine,
+        store,
+        operator: tandem_access::local_operator(actor()),
+    })
+}
+
+/// Who a local command runs as, for the journal and the audit log.
+pub fn actor() -> String {
+    std::env::var("USER")
+        .map(|u| format!("cli:{u}"))
+        .unwrap_or_else(|_| "cli".into())
 }
 
 impl Context {

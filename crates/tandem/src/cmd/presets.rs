@@ -126,16 +126,13 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => {
             let ctx = context::open(&config)?;
             let camera = ctx.camera(&camera)?;
-            let presets = ctx.engine.store().presets(&camera)?;
+            let presets = ctx.engine.presets(&ctx.operator, &camera)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&presets)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            let sites: Vec<_> = ctx.config.sites.iter().map(|s| s.id.clone()).collect();
-            let tokens: Vec<Vec<_>> = sites
-                .iter()
-                .map(|s| ctx.engine.store().site_tokens(&camera, s))
-                .collect::<Result<_, _>>()?;
+            let (sites, tokens): (Vec<_>, Vec<_>) =
+                ctx.engine.site_tokens(&camera)?.into_iter().unzip();
             print!(
                 "{:>6}  {:<32} {:>8} {:>8} {:>8}",
                 "number", "name", "pan", "tilt", "zoom"
@@ -181,7 +178,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 name: PresetName::new(name).map_err(usage)?,
                 position,
             };
-            let outcome = ctx.engine.add(&camera, request, &operator()).await?;
+            let outcome = ctx.engine.add(&camera, request, &ctx.operator).await?;
             Ok(report(&outcome))
         }
         Command::Update {
@@ -206,7 +203,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             let outcome = ctx
                 .engine
-                .update(&camera, number(n)?, request, &operator())
+                .update(&camera, number(n)?, request, &ctx.operator)
                 .await?;
             Ok(report(&outcome))
         }
@@ -217,22 +214,13 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => {
             let ctx = context::open(&config)?;
             let camera = ctx.camera(&camera)?;
-            let outcome = ctx.engine.delete(&camera, number(n)?, &operator()).await?;
+            let outcome = ctx
+                .engine
+                .delete(&camera, number(n)?, &ctx.operator)
+                .await?;
             Ok(report(&outcome))
         }
     }
-}
-
-/// Who a local command acts as: every right (see `users::local_operator`).
-pub fn operator() -> tandem_core::access::Principal {
-    tandem_engine::users::local_operator(actor())
-}
-
-/// Who the command runs as, for the journal and the audit log.
-pub fn actor() -> String {
-    std::env::var("USER")
-        .map(|u| format!("cli:{u}"))
-        .unwrap_or_else(|_| "cli".into())
 }
 
 /// Prints the per-site result; exit 0 when every site applied it, 3 when some

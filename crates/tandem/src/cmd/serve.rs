@@ -92,9 +92,11 @@ pub async fn run_with(
         failback_hold: Duration::from_secs(args.failback_hold_s),
         auto_failback: !args.manual_failback,
         command_timeout: Duration::from_millis(args.command_timeout_ms.max(10)),
+        ..HealthPolicy::default()
     };
     let live = Live::new(ctx.engine.clone(), policy)?;
-    let mut state = AppState::new(ctx.engine.clone(), live.clone());
+    let users = Arc::new(tandem_access::Users::new(ctx.store.clone()));
+    let mut state = AppState::new(ctx.engine.clone(), live.clone(), users);
     state.simulated = simulated;
     let admin_password = args
         .admin_password

@@ -8,7 +8,6 @@ use tandem_core::plan::{Change, Direction};
 use tandem_core::{CameraId, Mismatch, SitePreset};
 
 use super::context::{self, ConfigArg};
-use super::presets::actor;
 
 /// `tandem scan`
 #[derive(Debug, clap::Args)]
@@ -193,7 +192,7 @@ pub async fn mismatches(args: MismatchArgs) -> anyhow::Result<ExitCode> {
     }
     let ctx = context::open(&args.config)?;
     let camera = args.camera.as_deref().map(|c| ctx.camera(c)).transpose()?;
-    let open = ctx.engine.store().mismatches(camera.as_ref())?;
+    let open = ctx.engine.mismatches(camera.as_ref())?;
     if args.json {
         println!(
             "{}",
@@ -324,7 +323,10 @@ pub async fn repair(args: RepairArgs) -> anyhow::Result<ExitCode> {
         Direction::SecondaryToPrimary => &ctx.config.primary().id,
     };
     if args.dry_run {
-        let plan = ctx.engine.plan_repair(&camera, direction, only).await?;
+        let plan = ctx
+            .engine
+            .plan_repair(&ctx.operator, &camera, direction, only)
+            .await?;
         println!(
             "plan for {camera}: {} change(s) on {target}",
             plan.changes.len()
@@ -336,7 +338,7 @@ pub async fn repair(args: RepairArgs) -> anyhow::Result<ExitCode> {
     }
     let report = ctx
         .engine
-        .repair(&camera, direction, only, &actor())
+        .repair(&camera, direction, only, &ctx.operator)
         .await?;
     println!(
         "repaired {camera}: {} change(s) on {target}",
@@ -416,7 +418,7 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
             .await;
         return Ok(ExitCode::SUCCESS);
     }
-    let before = ctx.engine.store().pending_count()?;
+    let (before, _) = ctx.engine.backlog()?;
     let left = ctx
         .engine
         .settle(Duration::from_secs(args.timeout_s))
@@ -464,7 +466,7 @@ pub async fn operations(args: OperationsArgs) -> anyhow::Result<ExitCode> {
     }
     let ctx = context::open(&args.config)?;
     let camera = args.camera.as_deref().map(|c| ctx.camera(c)).transpose()?;
-    let ops = ctx.engine.store().operations(camera.as_ref(), args.limit)?;
+    let ops = ctx.engine.operations(camera.as_ref(), args.limit)?;
     if args.json {
         let values: Vec<_> = ops
             .iter()

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
-use tandem_core::CameraId;
-use tandem_core::access::{Action, Permission, Principal};
-use tandem_engine::users::{
+use tandem_access::users::{
     ADMIN_USER, AuthError, TOKEN_PREFIX, Users, UsersError, default_roles, role_record,
 };
+use tandem_core::CameraId;
+use tandem_core::access::{Action, Permission, Principal};
 use tandem_store::{CameraRecord, RoleRecord, SqliteStore, Store, StoreError};
 
 /// A clock the test sets by hand.

@@ -1,0 +1,195 @@
+//! Everything the server and the CLI read, as engine methods: the store stays
+//! behind the engine, and a read that needs a right checks it here, the same
+//! for every adapter.
+
+use tandem_core::access::{self, Permission, Principal};
+use tandem_core::{AuditAction, CameraId, Preset, PresetNumber, SiteId};
+use tandem_store::{AuditRecord, AuditVerification, Operation, StoredMismatch};
+
+use crate::engine::Engine;
+use crate::error::EngineError;
+
+/// One camera as the camera list shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraSummary {
+    /// Its id.
+    pub id: CameraId,
+    /// Display name.
+    pub name: String,
+    /// Camera groups (role grants may be limited to groups).
+    pub groups: Vec<String>,
+    /// Canonical presets.
+    pub presets: usize,
+    /// Open mismatches as of the last scan.
+    pub mismatches: usize,
+    /// Operation parts still pending on some site.
+    pub pending: u64,
+}
+
+/// Which audit entries to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only entries after this sequence number (page with the last one seen).
+    pub after_seq: u64,
+    /// Only actions that start with this (`preset.` for every preset change).
+    pub action_prefix: Option<String>,
+    /// Only this actor's entries.
+    pub actor: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// One site's number-to-token map for a camera, by number.
+pub type SiteTokens = (SiteId, Vec<(PresetNumber, String)>);
+
+/// How many entries a page of the audit log reads from the store at a time.
+const AUDIT_PAGE: usize = 500;
+
+impl Engine {
+    /// The camera's canonical presets, by number; `who` needs `preset.recall`
+    /// or `preset.manage` on it.
+    pub fn presets(&self, who: &Principal, camera: &CameraId) -> Result<Vec<Preset>, EngineError> {
+        let groups = &self.bindings().camera(camera)?.groups;
+        if !who.may(access::Action::RecallPreset, groups)
+            && !who.may(access::Action::EditPreset, groups)
+        {
+            return Err(EngineError::Forbidden(format!(
+                "{} may not see the presets of camera {camera}: it needs preset.recall or \
+                 preset.manage",
+                who.user
+            )));
+        }
+        Ok(self.store().presets(camera)?)
+    }
+
+    /// Each site's number-to-token map for the camera, in site order.
+    pub fn site_tokens(
+        &self,
+        camera: &CameraId,
+    ) -> Result<Vec<SiteTokens>, EngineError> {
+        self.bindings().camera(camera)?;
+        self.bindings()
+            .sites()
+            .iter()
+            .map(|s| Ok((s.id.clone(), self.store().site_tokens(camera, &s.id)?)))
+            .collect()
+    }
+
+    /// The newest `limit` operations, of one camera or all, newest first.
+    pub fn operations(
+        &self,
+        camera: Option<&CameraId>,
+        limit: usize,
+    ) -> Result<Vec<Operation>, EngineError> {
+        if let Some(camera) = camera {
+            self.bindings().camera(camera)?;
+        }
+        Ok(self.store().operations(camera, limit)?)
+    }
+
+    /// Open mismatches of one camera or all.
+    pub fn mismatches(
+        &self,
+        camera: Option<&CameraId>,
+    ) -> Result<Vec<StoredMismatch>, EngineError> {
+        if let Some(camera) = camera {
+            self.bindings().camera(camera)?;
+        }
+        Ok(self.store().mismatches(camera)?)
+    }
+
+    /// Every configured camera with its presets, open mismatches and pending parts.
+    pub fn cameras(&self) -> Result<Vec<CameraSummary>, EngineError> {
+        let open = self.store().mismatches(None)?;
+        let pending = self.store().pending_by_camera()?;
+        self.bindings()
+            .camera_ids()
+            .into_iter()
+            .map(|id| {
+                let spec = self.bindings().camera(&id)?;
+                Ok(CameraSummary {
+                    name: spec.name.clone(),
+                    groups: self.store().camera_groups(&id)?,
+                    presets: self.store().presets(&id)?.len(),
+                    mismatches: open.iter().filter(|m| m.camera == id).count(),
+                    pending: pending
+                        .iter()
+                        .find(|(c, _)| *c == id)
+                        .map_or(0, |(_, n)| *n),
+                    id,
+                })
+            })
+            .collect()
+    }
+
+    /// Parts pending over all cameras, and open mismatches: the service's gauges.
+    pub fn backlog(&self) -> Result<(u64, u64), EngineError> {
+        Ok((
+            self.store().pending_count()?,
+            self.store().mismatch_count()?,
+        ))
+    }
+
+    /// Audit entries, oldest first (administrators).
+    pub fn audit_log(
+        &self,
+        who: &Principal,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditRecord>, EngineError> {
+        require_admin(who, "read the audit log")?;
+        let mut entries = Vec::new();
+        let mut after = filter.after_seq;
+        while entries.len() < filter.limit {
+            let page = self.store().audit_entries(after, AUDIT_PAGE)?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            entries.extend(
+                page.into_iter()
+                    .filter(|e| {
+                        filter
+                            .action_prefix
+                            .as_deref()
+                            .is_none_or(|a| e.action.starts_with(a))
+                    })
+                    .filter(|e| filter.actor.as_deref().is_none_or(|a| e.actor == a)),
+            );
+        }
+        entries.truncate(filter.limit);
+        Ok(entries)
+    }
+
+    /// Checks the audit log's hash chain (administrators).
+    pub fn verify_audit(&self, who: &Principal) -> Result<AuditVerification, EngineError> {
+        require_admin(who, "verify the audit log")?;
+        Ok(self.store().verify_audit()?)
+    }
+
+    /// Records that `who` took a simulated site down or brought it up (`tandem demo`).
+    pub fn record_outage(
+        &self,
+        who: &Principal,
+        site: &str,
+        down: bool,
+    ) -> Result<(), EngineError> {
+        require_admin(who, "take sites down")?;
+        self.audit(
+            &who.user,
+            AuditAction::DemoOutage,
+            None,
+            None,
+            Some(serde_json::json!({ "site": site, "down": down })),
+        );
+        Ok(())
+    }
+}
+
+/// Refuses unless `who` holds the admin permission on all cameras.
+pub(crate) fn require_admin(who: &Principal, to: &str) -> Result<(), EngineError> {
+    if who.allows(Permission::Admin, &[]) {
+        return Ok(());
+    }
+    Err(EngineError::Forbidden(format!(
+        "{} may not {to}: it needs the admin permission on all cameras",
+        who.user
+    )))
+}
