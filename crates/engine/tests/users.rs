@@ -12,6 +12,7 @@ use tandem_core::access::{Action, Permission, Principal};
 use tandem_engine::users::{
     ADMIN_USER, AuthError, TOKEN_PREFIX, Users, UsersError, default_roles, role_record,
 };
+use tandem_store::prelude::*;
 use tandem_store::{CameraRecord, RoleRecord, SqliteStore, Store, StoreError};
 
 /// A clock the test sets by hand.
