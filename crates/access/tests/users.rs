@@ -12,6 +12,7 @@ use tandem_access::users::{
 };
 use tandem_core::CameraId;
 use tandem_core::access::{Action, Permission, Principal};
+use tandem_store::prelude::*;
 use tandem_store::{CameraRecord, RoleRecord, SqliteStore, Store, StoreError};
 
 /// A clock the test sets by hand.

@@ -63,10 +63,7 @@ impl Engine {
     }
 
     /// Each site's number-to-token map for the camera, in site order.
-    pub fn site_tokens(
-        &self,
-        camera: &CameraId,
-    ) -> Result<Vec<SiteTokens>, EngineError> {
+    pub fn site_tokens(&self, camera: &CameraId) -> Result<Vec<SiteTokens>, EngineError> {
         self.bindings().camera(camera)?;
         self.bindings()
             .sites()

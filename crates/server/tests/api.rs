@@ -19,7 +19,8 @@ use tandem_onvif::Credentials;
 use tandem_server::{AppState, app};
 use tandem_sim::world::Faults;
 use tandem_sim::{SimConfig, Simulator};
-use tandem_store::{SqliteStore, Store as _};
+use tandem_store::SqliteStore;
+use tandem_store::prelude::*;
 use tower::ServiceExt as _;
 
 struct World {

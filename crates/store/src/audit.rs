@@ -1,5 +1,5 @@
 //! The audit log's hash chain: the canonical encoding of an entry, its hash,
-//! and the check of a whole chain. Pure functions; the SQL is in `sqlite.rs`.
+//! and the check of a whole chain. Pure functions; the SQL is in `sqlite/audit_log.rs`.
 //!
 //! # Encoding (version 1)
 //!

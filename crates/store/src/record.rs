@@ -180,7 +180,7 @@ pub enum PresetWrite {
 
 /// What a [`PresetWrite`] found and left in the canonical presets, decided
 /// inside the journal's transaction; the engine builds the operation and its
-/// audit entry from it (`Store::journal_claim`).
+/// audit entry from it (`JournalStore::journal_claim`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Claimed {
     /// The preset before the write, if there was one.
@@ -242,7 +242,8 @@ pub struct SiteProgress {
     pub updated_utc: DateTime<Utc>,
 }
 
-/// What [`Store::replace_mismatches`](crate::Store::replace_mismatches) changed, by [`Mismatch::key`].
+/// What [`MismatchStore::replace_mismatches`](crate::MismatchStore::replace_mismatches)
+/// changed, by [`Mismatch::key`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MismatchDelta {
     /// Found by this scan and not open before.

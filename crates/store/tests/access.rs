@@ -5,7 +5,8 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use tandem_store::{RoleRecord, SqliteStore, Store, StoreError, TokenId};
+use tandem_store::prelude::*;
+use tandem_store::{RoleRecord, SqliteStore, StoreError, TokenId};
 
 fn strings(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()

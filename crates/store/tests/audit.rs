@@ -5,7 +5,8 @@ mod common;
 use common::*;
 use serde_json::json;
 use tandem_store::audit::GENESIS_HASH;
-use tandem_store::{NewAudit, PresetWrite, SqliteStore, Store};
+use tandem_store::prelude::*;
+use tandem_store::{NewAudit, PresetWrite, SqliteStore};
 
 /// A file store with five audit entries (two of them through the journal).
 fn store_with_five_entries(db: &TestDb) -> SqliteStore {

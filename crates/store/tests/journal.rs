@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use serde_json::json;
+use tandem_store::prelude::*;
 use tandem_store::{PresetWrite, SiteState, SqliteStore, Store, StoreError, TokenStyle};
 
 #[test]

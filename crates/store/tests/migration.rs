@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use tandem_store::audit::{self, AuditFields, GENESIS_HASH};
-use tandem_store::{PresetWrite, SCHEMA_VERSION, SqliteStore, Store, StoreError};
+use tandem_store::prelude::*;
+use tandem_store::{PresetWrite, SCHEMA_VERSION, SqliteStore, StoreError};
 
 fn user_version(raw: &rusqlite::Connection) -> i64 {
     raw.query_row("pragma user_version", [], |r| r.get(0))

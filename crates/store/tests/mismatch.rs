@@ -4,7 +4,8 @@ mod common;
 
 use common::*;
 use tandem_core::{Mismatch, MismatchKind, SitePreset};
-use tandem_store::{Store, StoreError};
+use tandem_store::StoreError;
+use tandem_store::prelude::*;
 
 fn sp(token: &str, number: u32, name: &str) -> SitePreset {
     SitePreset {

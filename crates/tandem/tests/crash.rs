@@ -61,7 +61,7 @@ fn temp_dir() -> PathBuf {
 }
 
 fn journaled_names(db: &Path) -> BTreeMap<String, u32> {
-    use tandem_store::Store as _;
+    use tandem_store::JournalStore as _;
     let store = tandem_store::SqliteStore::open(db).expect("store opens after the crashes");
     let mut names = BTreeMap::new();
     for op in store.operations(None, 100_000).expect("journal") {

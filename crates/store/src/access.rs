@@ -1,0 +1,192 @@
+//! Access control: camera groups, roles, users, API tokens and console
+//! sessions ([`AccessStore`]), and the records it reads and writes
+//! ([`RoleRecord`], [`UserRecord`], [`TokenId`], [`TokenRecord`]).
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tandem_core::CameraId;
+
+use crate::error::StoreError;
+
+/// Access control: the part of the [`Store`](crate::Store) that keeps camera
+/// groups, roles, users, API tokens and console sessions. It keeps only hashes
+/// of passwords, tokens and session ids, made by the engine, and does not
+/// interpret grants.
+pub trait AccessStore {
+    // --- Camera groups -----------------------------------------------------
+
+    /// Replaces the camera's groups with `groups` (repeats count once).
+    /// [`StoreError::NotFound`] when the camera does not exist.
+    fn set_camera_groups(&self, camera: &CameraId, groups: &[String]) -> Result<(), StoreError>;
+
+    /// The camera's groups, sorted; empty for an unknown camera.
+    fn camera_groups(&self, camera: &CameraId) -> Result<Vec<String>, StoreError>;
+
+    // --- Roles -------------------------------------------------------------
+
+    /// Inserts the role, or replaces the priority and grants of the one with
+    /// the same name (its users keep it). [`StoreError::Invalid`] when the
+    /// priority is outside 1 to 32000 or the grants are not a JSON array.
+    fn upsert_role(&self, role: &RoleRecord) -> Result<(), StoreError>;
+
+    /// Every role, sorted by name.
+    fn roles(&self) -> Result<Vec<RoleRecord>, StoreError>;
+
+    /// Deletes the role and takes it away from every user holding it.
+    /// [`StoreError::NotFound`] when there is no such role.
+    fn delete_role(&self, name: &str) -> Result<(), StoreError>;
+
+    // --- Users -------------------------------------------------------------
+
+    /// Creates an enabled user without roles. `password_hash` is stored as
+    /// given (the engine's argon2 PHC string). [`StoreError::Conflict`] when
+    /// the name is taken.
+    fn create_user(&self, name: &str, password_hash: &str) -> Result<UserRecord, StoreError>;
+
+    /// One user with their roles, if they exist.
+    fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Every user with their roles, sorted by name.
+    fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
+
+    /// How many users exist (0 on a new store: time to create the admin).
+    fn user_count(&self) -> Result<u64, StoreError>;
+
+    /// Replaces the user's roles with `roles` (repeats count once), in one
+    /// transaction. [`StoreError::NotFound`] for an unknown user or role.
+    fn set_user_roles(&self, name: &str, roles: &[String]) -> Result<(), StoreError>;
+
+    /// Replaces the user's password hash. [`StoreError::NotFound`] for an unknown user.
+    fn set_user_password(&self, name: &str, password_hash: &str) -> Result<(), StoreError>;
+
+    /// Disables or enables the user. [`StoreError::NotFound`] for an unknown user.
+    fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<(), StoreError>;
+
+    /// Deletes the user with their roles, tokens and sessions.
+    /// [`StoreError::NotFound`] for an unknown user.
+    fn delete_user(&self, name: &str) -> Result<(), StoreError>;
+
+    // --- API tokens --------------------------------------------------------
+
+    /// Records a new token of `user` by the hash of its secret.
+    /// [`StoreError::NotFound`] for an unknown user, [`StoreError::Conflict`]
+    /// when the hash is already stored.
+    fn create_token(
+        &self,
+        user: &str,
+        token_hash: &str,
+        label: &str,
+    ) -> Result<TokenRecord, StoreError>;
+
+    /// The token with this hash, unless it is unknown or revoked.
+    fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Records that the token authenticated a request at `now`.
+    /// [`StoreError::NotFound`] for an unknown token.
+    fn touch_token(&self, id: TokenId, now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Revokes the token (its first revocation time is kept).
+    /// [`StoreError::NotFound`] for an unknown token.
+    fn revoke_token(&self, id: TokenId) -> Result<(), StoreError>;
+
+    /// Every token of one user or of all, revoked ones included, sorted by id.
+    fn tokens(&self, user: Option<&str>) -> Result<Vec<TokenRecord>, StoreError>;
+
+    // --- Console sessions --------------------------------------------------
+
+    /// Records a session of `user`, accepted until `expires_utc`, by the hash
+    /// of its secret. [`StoreError::NotFound`] for an unknown user.
+    fn create_session(
+        &self,
+        id_hash: &str,
+        user: &str,
+        expires_utc: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The user of the session with this hash, if it exists and has not
+    /// expired at `now`.
+    fn session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<String>, StoreError>;
+
+    /// When a session expires, if it exists (expired or not).
+    fn session_expires(&self, id_hash: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Ends the session (logout); no error when there is none.
+    fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+
+    /// Deletes the sessions expired at `now`; returns how many.
+    fn purge_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+// ---------------------------------------------------------------------------
+// Access-control records: plain data, no SQL.
+
+/// A role as the store keeps it. The engine turns it into a
+/// `tandem_core::access::Role`; the store does not interpret the grants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleRecord {
+    /// The role's name.
+    pub name: String,
+    /// PTZ priority, 1 to 32000, higher wins.
+    pub ptz_priority: u16,
+    /// The grants: a JSON array of `tandem_core::access::Grant`.
+    pub grants: Value,
+}
+
+/// A user as the store keeps them.
+#[derive(Clone, PartialEq)]
+pub struct UserRecord {
+    /// The user's name.
+    pub name: String,
+    /// The password's argon2 PHC string (left out of `Debug`).
+    pub password_hash: String,
+    /// True when the user may not log in nor use tokens or sessions.
+    pub disabled: bool,
+    /// The names of the user's roles, sorted.
+    pub roles: Vec<String>,
+    /// When the user was created.
+    pub created_utc: DateTime<Utc>,
+}
+
+impl fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The hash allows offline guessing of the password: keep it out of logs.
+        f.debug_struct("UserRecord")
+            .field("name", &self.name)
+            .field("password_hash", &"<redacted>")
+            .field("disabled", &self.disabled)
+            .field("roles", &self.roles)
+            .field("created_utc", &self.created_utc)
+            .finish()
+    }
+}
+
+/// An API token's id: increasing, never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenId(pub i64);
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// An API token as the store keeps it: never the secret, only its hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    /// Its id.
+    pub id: TokenId,
+    /// The user it acts as.
+    pub user: String,
+    /// Lower-case hex SHA-256 of the secret.
+    pub token_hash: String,
+    /// What it is for.
+    pub label: String,
+    /// When it was issued.
+    pub created_utc: DateTime<Utc>,
+    /// When it was revoked; `None` while valid.
+    pub revoked_utc: Option<DateTime<Utc>>,
+    /// When it last authenticated a request; `None` if never.
+    pub last_used_utc: Option<DateTime<Utc>>,
+}

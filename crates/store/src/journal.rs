@@ -1,0 +1,87 @@
+//! The journal of preset operations and their progress on each site:
+//! [`JournalStore`].
+
+use chrono::{DateTime, Utc};
+use tandem_core::{CameraId, SiteId};
+
+use crate::error::StoreError;
+use crate::record::{
+    Claimed, Journal, NewAudit, NewOperation, Operation, OperationId, PresetWrite, SiteState,
+};
+
+/// The journal: operations acknowledged in one transaction with the canonical
+/// presets and the audit log, then applied site by site; the part of the
+/// [`Store`](crate::Store) the engine's retry loop works from.
+pub trait JournalStore {
+    // --- The journal -------------------------------------------------------
+
+    /// Journals an operation: in ONE transaction, inserts it with a `pending`
+    /// row per site (due now), applies `presets` to the canonical presets and
+    /// appends `audit`. The commit before returning is the acknowledgement:
+    /// on `Ok`, all of it survives a crash or power loss; on `Err`, none of it
+    /// happened (a [`StoreError::Conflict`] from the preset write rolls the
+    /// operation back too).
+    fn journal(
+        &self,
+        op: &NewOperation,
+        presets: &PresetWrite,
+        audit: &NewAudit,
+    ) -> Result<OperationId, StoreError> {
+        self.journal_claim(&op.camera, presets, &|_| {
+            Ok(Journal {
+                operation: op.clone(),
+                audit: audit.clone(),
+            })
+        })
+        .map(|(id, _)| id)
+    }
+
+    /// Journals an operation whose content depends on what `presets` claims:
+    /// in ONE transaction, applies `presets` to the camera's canonical presets
+    /// (deciding a free number, checking names, locks and existence against
+    /// what is stored *now*), asks `build` for the operation and its audit
+    /// entry from the result, and inserts both. Two concurrent claims can
+    /// therefore never take the same number or name. On `Err` nothing happened.
+    fn journal_claim(
+        &self,
+        camera: &CameraId,
+        presets: &PresetWrite,
+        build: &dyn Fn(&Claimed) -> Result<Journal, StoreError>,
+    ) -> Result<(OperationId, Claimed), StoreError>;
+
+    /// One operation with its per-site progress.
+    fn operation(&self, id: OperationId) -> Result<Option<Operation>, StoreError>;
+
+    /// The camera's operations still pending on `site`, oldest first: the
+    /// order in which they must be applied there.
+    fn pending_for(&self, camera: &CameraId, site: &SiteId) -> Result<Vec<Operation>, StoreError>;
+
+    /// The distinct (camera, site) pairs with a pending row due at `now`
+    /// (`next_attempt_utc <= now`), sorted.
+    fn due(&self, now: DateTime<Utc>) -> Result<Vec<(CameraId, SiteId)>, StoreError>;
+
+    /// How many (operation, site) parts are pending, over all cameras.
+    fn pending_count(&self) -> Result<u64, StoreError>;
+
+    /// How many (operation, site) parts are pending, per camera that has any.
+    fn pending_by_camera(&self) -> Result<Vec<(CameraId, u64)>, StoreError>;
+
+    /// Records an attempt on one site: the new state, the error in the site's
+    /// words (`None` clears it) and when to try next. Increments `attempts`.
+    /// A `Pending` state without a time is due now.
+    fn mark(
+        &self,
+        id: OperationId,
+        site: &SiteId,
+        state: SiteState,
+        error: Option<&str>,
+        next_attempt_utc: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+
+    /// The newest `limit` operations, of one camera or all, newest first.
+    fn operations(
+        &self,
+        camera: Option<&CameraId>,
+        limit: usize,
+    ) -> Result<Vec<Operation>, StoreError>;
+}

@@ -1,0 +1,97 @@
+//! Cameras, their canonical presets and the sites' preset tokens:
+//! [`PresetStore`].
+
+use tandem_core::{CameraId, Preset, PresetNumber, SiteId};
+
+use crate::error::StoreError;
+use crate::record::{CameraRecord, TokenStyle};
+
+/// Cameras, canonical presets, each site's number-to-token map and token
+/// style: the part of the [`Store`](crate::Store) that says what a camera's
+/// presets are and how each site names them.
+pub trait PresetStore {
+    // --- Cameras -----------------------------------------------------------
+
+    /// Inserts the camera, or updates its name and tolerance.
+    fn upsert_camera(&self, camera: &CameraRecord) -> Result<(), StoreError>;
+
+    /// Every camera, sorted by id.
+    fn cameras(&self) -> Result<Vec<CameraRecord>, StoreError>;
+
+    // --- Canonical presets (written only through [`JournalStore::journal`]) ---
+
+    /// The camera's canonical presets, sorted by number.
+    fn presets(&self, camera: &CameraId) -> Result<Vec<Preset>, StoreError>;
+
+    /// One canonical preset, if it exists.
+    fn preset(&self, camera: &CameraId, number: PresetNumber)
+    -> Result<Option<Preset>, StoreError>;
+
+    // --- Site token maps ---------------------------------------------------
+
+    /// The site's number-to-token map for the camera, sorted by number.
+    fn site_tokens(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+    ) -> Result<Vec<(PresetNumber, String)>, StoreError>;
+
+    /// Maps `number` to `token` on the site, replacing (in one transaction)
+    /// any mapping of the same number or the same token.
+    fn set_site_token(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        number: PresetNumber,
+        token: &str,
+    ) -> Result<(), StoreError>;
+
+    /// [`PresetStore::set_site_token`] for several numbers, in one transaction.
+    fn set_site_tokens(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        pairs: &[(PresetNumber, String)],
+    ) -> Result<(), StoreError>;
+
+    /// Takes presets found on `site` as canonical, in one transaction: each
+    /// one an import operation already applied on that site, its canonical
+    /// preset, its audit entry (`preset.import` by `actor`) and its token.
+    /// One transaction per camera, not per preset: a first scan of thousands
+    /// of cameras imports hundreds of thousands of presets.
+    fn import_presets(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        presets: &[(Preset, String)],
+        actor: &str,
+    ) -> Result<(), StoreError>;
+
+    /// A value that changes whenever the store is written, by this process or
+    /// another: what was read from the store is still current while it stays
+    /// the same (the service caches who a token or session is by it).
+    fn change_stamp(&self) -> Result<(i64, i64), StoreError>;
+
+    /// Forgets the site's token for `number`; no error when there is none.
+    fn remove_site_token(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        number: PresetNumber,
+    ) -> Result<(), StoreError>;
+
+    /// How the site names the camera's presets, once learned.
+    fn token_style(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+    ) -> Result<Option<TokenStyle>, StoreError>;
+
+    /// Records how the site names the camera's presets.
+    fn set_token_style(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        style: TokenStyle,
+    ) -> Result<(), StoreError>;
+}

@@ -1,0 +1,523 @@
+//! Access control: camera groups, roles, users, API tokens and console
+//! sessions: [`AccessStore`] on SQLite.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use tandem_core::CameraId;
+
+use super::{SqliteStore, fmt_utc, parse_json, parse_utc, require_camera};
+use crate::access::{AccessStore, RoleRecord, TokenId, TokenRecord, UserRecord};
+use crate::error::{Context, StoreError};
+
+fn require_user(conn: &Connection, name: &str) -> Result<(), StoreError> {
+    let found: Option<i64> = conn
+        .query_row("select 1 from user where name = ?1", [name], |r| r.get(0))
+        .optional()
+        .context("looking up a user")?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NotFound(format!("user {name:?}"))),
+    }
+}
+
+fn require_role(conn: &Connection, name: &str) -> Result<(), StoreError> {
+    let found: Option<i64> = conn
+        .query_row("select 1 from role where name = ?1", [name], |r| r.get(0))
+        .optional()
+        .context("looking up a role")?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NotFound(format!("role {name:?}"))),
+    }
+}
+
+/// Fails with [`StoreError::NotFound`] naming `what` when an UPDATE or
+/// DELETE changed no row.
+fn changed_one(changed: usize, what: impl FnOnce() -> String) -> Result<(), StoreError> {
+    if changed == 0 {
+        Err(StoreError::NotFound(what()))
+    } else {
+        Ok(())
+    }
+}
+
+/// A `role` row as SQLite returns it, before checks.
+struct RoleRow {
+    name: String,
+    ptz_priority: i64,
+    grants: String,
+}
+
+impl RoleRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(RoleRow {
+            name: r.get(0)?,
+            ptz_priority: r.get(1)?,
+            grants: r.get(2)?,
+        })
+    }
+
+    fn into_record(self) -> Result<RoleRecord, StoreError> {
+        let ptz_priority = u16::try_from(self.ptz_priority).map_err(|_| {
+            StoreError::Corrupt(format!(
+                "role {:?}: ptz_priority {} is out of range",
+                self.name, self.ptz_priority
+            ))
+        })?;
+        Ok(RoleRecord {
+            ptz_priority,
+            grants: parse_json(&self.grants, "role.grants")?,
+            name: self.name,
+        })
+    }
+}
+
+/// A `user` row as SQLite returns it, before checks; roles come separately.
+struct UserRow {
+    name: String,
+    password_hash: String,
+    disabled: bool,
+    created_utc: String,
+}
+
+const USER_COLUMNS: &str = "name, password_hash, disabled, created_utc";
+
+impl UserRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(UserRow {
+            name: r.get(0)?,
+            password_hash: r.get(1)?,
+            disabled: r.get(2)?,
+            created_utc: r.get(3)?,
+        })
+    }
+
+    fn into_record(self, roles: Vec<String>) -> Result<UserRecord, StoreError> {
+        Ok(UserRecord {
+            created_utc: parse_utc(&self.created_utc, "user.created_utc")?,
+            name: self.name,
+            password_hash: self.password_hash,
+            disabled: self.disabled,
+            roles,
+        })
+    }
+}
+
+/// The user's role names, sorted.
+fn user_roles(conn: &Connection, name: &str) -> Result<Vec<String>, StoreError> {
+    conn.prepare_cached("select role_name from user_role where user_name = ?1 order by role_name")
+        .and_then(|mut s| s.query_map([name], |r| r.get(0))?.collect())
+        .context("reading a user's roles")
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, user_name, token_hash, label, created_utc, revoked_utc, last_used_utc";
+
+/// An `api_token` row as SQLite returns it, before checks.
+struct TokenRow {
+    id: i64,
+    user: String,
+    token_hash: String,
+    label: String,
+    created_utc: String,
+    revoked_utc: Option<String>,
+    last_used_utc: Option<String>,
+}
+
+impl TokenRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(TokenRow {
+            id: r.get(0)?,
+            user: r.get(1)?,
+            token_hash: r.get(2)?,
+            label: r.get(3)?,
+            created_utc: r.get(4)?,
+            revoked_utc: r.get(5)?,
+            last_used_utc: r.get(6)?,
+        })
+    }
+
+    fn into_record(self) -> Result<TokenRecord, StoreError> {
+        Ok(TokenRecord {
+            id: TokenId(self.id),
+            user: self.user,
+            token_hash: self.token_hash,
+            label: self.label,
+            created_utc: parse_utc(&self.created_utc, "api_token.created_utc")?,
+            revoked_utc: self
+                .revoked_utc
+                .map(|t| parse_utc(&t, "api_token.revoked_utc"))
+                .transpose()?,
+            last_used_utc: self
+                .last_used_utc
+                .map(|t| parse_utc(&t, "api_token.last_used_utc"))
+                .transpose()?,
+        })
+    }
+}
+
+impl AccessStore for SqliteStore {
+    fn set_camera_groups(&self, camera: &CameraId, groups: &[String]) -> Result<(), StoreError> {
+        self.write("saving a camera's groups", |tx, _| {
+            require_camera(tx, camera)?;
+            tx.execute(
+                "delete from camera_group where camera_id = ?1",
+                [camera.as_str()],
+            )
+            .context("replacing a camera's groups")?;
+            let mut insert = tx
+                .prepare_cached(
+                    "insert or ignore into camera_group (camera_id, group_name) values (?1, ?2)",
+                )
+                .context("saving a camera's groups")?;
+            for group in groups {
+                insert
+                    .execute(params![camera.as_str(), group])
+                    .context("saving a camera's groups")?;
+            }
+            Ok(())
+        })
+    }
+
+    fn camera_groups(&self, camera: &CameraId) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        conn.prepare_cached(
+            "select group_name from camera_group where camera_id = ?1 order by group_name",
+        )
+        .and_then(|mut s| s.query_map([camera.as_str()], |r| r.get(0))?.collect())
+        .context("reading a camera's groups")
+    }
+
+    fn upsert_role(&self, role: &RoleRecord) -> Result<(), StoreError> {
+        if role.name.is_empty() {
+            return Err(StoreError::Invalid("a role needs a name".into()));
+        }
+        if !(1..=32_000).contains(&role.ptz_priority) {
+            return Err(StoreError::Invalid(format!(
+                "role {:?}: PTZ priority {} is outside 1 to 32000",
+                role.name, role.ptz_priority
+            )));
+        }
+        if !role.grants.is_array() {
+            return Err(StoreError::Invalid(format!(
+                "role {:?}: grants must be a JSON array",
+                role.name
+            )));
+        }
+        self.write("saving a role", |tx, _| {
+            tx.execute(
+                "insert into role (name, ptz_priority, grants) values (?1, ?2, ?3) \
+                 on conflict (name) do update set \
+                   ptz_priority = excluded.ptz_priority, grants = excluded.grants",
+                params![role.name, role.ptz_priority, role.grants.to_string()],
+            )
+            .context("saving a role")?;
+            Ok(())
+        })
+    }
+
+    fn roles(&self) -> Result<Vec<RoleRecord>, StoreError> {
+        let conn = self.conn();
+        let rows: Vec<RoleRow> = conn
+            .prepare_cached("select name, ptz_priority, grants from role order by name")
+            .and_then(|mut s| s.query_map([], RoleRow::read)?.collect())
+            .context("reading roles")?;
+        rows.into_iter().map(RoleRow::into_record).collect()
+    }
+
+    fn delete_role(&self, name: &str) -> Result<(), StoreError> {
+        self.write("deleting a role", |tx, _| {
+            // `user_role` rows go with it (on delete cascade).
+            let changed = tx
+                .execute("delete from role where name = ?1", [name])
+                .context("deleting a role")?;
+            changed_one(changed, || format!("role {name:?}"))
+        })
+    }
+
+    fn create_user(&self, name: &str, password_hash: &str) -> Result<UserRecord, StoreError> {
+        if name.is_empty() || password_hash.is_empty() {
+            return Err(StoreError::Invalid(
+                "a user needs a name and a password hash".into(),
+            ));
+        }
+        self.write("creating a user", |tx, now| {
+            if require_user(tx, name).is_ok() {
+                return Err(StoreError::Conflict(format!(
+                    "user {name:?} already exists"
+                )));
+            }
+            tx.execute(
+                "insert into user (name, password_hash, disabled, created_utc) \
+                 values (?1, ?2, 0, ?3)",
+                params![name, password_hash, fmt_utc(now)],
+            )
+            .context("creating a user")?;
+            Ok(UserRecord {
+                name: name.to_string(),
+                password_hash: password_hash.to_string(),
+                disabled: false,
+                roles: Vec::new(),
+                created_utc: now,
+            })
+        })
+    }
+
+    fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                &format!("select {USER_COLUMNS} from user where name = ?1"),
+                [name],
+                UserRow::read,
+            )
+            .optional()
+            .context("reading a user")?;
+        match row {
+            Some(row) => Ok(Some(row.into_record(user_roles(&conn, name)?)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let conn = self.conn();
+        let rows: Vec<UserRow> = conn
+            .prepare_cached(&format!("select {USER_COLUMNS} from user order by name"))
+            .and_then(|mut s| s.query_map([], UserRow::read)?.collect())
+            .context("reading users")?;
+        let pairs: Vec<(String, String)> = conn
+            .prepare_cached("select user_name, role_name from user_role order by role_name")
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .context("reading users' roles")?;
+        let mut roles: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (user, role) in pairs {
+            roles.entry(user).or_default().push(role);
+        }
+        rows.into_iter()
+            .map(|row| {
+                let theirs = roles.remove(&row.name).unwrap_or_default();
+                row.into_record(theirs)
+            })
+            .collect()
+    }
+
+    fn user_count(&self) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        let n: i64 = conn
+            .query_row("select count(*) from user", [], |r| r.get(0))
+            .context("counting users")?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn set_user_roles(&self, name: &str, roles: &[String]) -> Result<(), StoreError> {
+        self.write("saving a user's roles", |tx, _| {
+            require_user(tx, name)?;
+            for role in roles {
+                require_role(tx, role)?;
+            }
+            tx.execute("delete from user_role where user_name = ?1", [name])
+                .context("replacing a user's roles")?;
+            let mut insert = tx
+                .prepare_cached(
+                    "insert or ignore into user_role (user_name, role_name) values (?1, ?2)",
+                )
+                .context("saving a user's roles")?;
+            for role in roles {
+                insert
+                    .execute([name, role])
+                    .context("saving a user's roles")?;
+            }
+            Ok(())
+        })
+    }
+
+    fn set_user_password(&self, name: &str, password_hash: &str) -> Result<(), StoreError> {
+        if password_hash.is_empty() {
+            return Err(StoreError::Invalid("the password hash is empty".into()));
+        }
+        self.write("changing a password", |tx, _| {
+            let changed = tx
+                .execute(
+                    "update user set password_hash = ?2 where name = ?1",
+                    [name, password_hash],
+                )
+                .context("changing a password")?;
+            changed_one(changed, || format!("user {name:?}"))
+        })
+    }
+
+    fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<(), StoreError> {
+        self.write("disabling or enabling a user", |tx, _| {
+            let changed = tx
+                .execute(
+                    "update user set disabled = ?2 where name = ?1",
+                    params![name, disabled],
+                )
+                .context("disabling or enabling a user")?;
+            changed_one(changed, || format!("user {name:?}"))
+        })
+    }
+
+    fn delete_user(&self, name: &str) -> Result<(), StoreError> {
+        self.write("deleting a user", |tx, _| {
+            // Roles, tokens and sessions go with it (on delete cascade).
+            let changed = tx
+                .execute("delete from user where name = ?1", [name])
+                .context("deleting a user")?;
+            changed_one(changed, || format!("user {name:?}"))
+        })
+    }
+
+    fn create_token(
+        &self,
+        user: &str,
+        token_hash: &str,
+        label: &str,
+    ) -> Result<TokenRecord, StoreError> {
+        if token_hash.is_empty() {
+            return Err(StoreError::Invalid("the token hash is empty".into()));
+        }
+        self.write("issuing an API token", |tx, now| {
+            require_user(tx, user)?;
+            tx.execute(
+                "insert into api_token (user_name, token_hash, label, created_utc) \
+                 values (?1, ?2, ?3, ?4)",
+                params![user, token_hash, label, fmt_utc(now)],
+            )
+            .context("issuing an API token")?;
+            Ok(TokenRecord {
+                id: TokenId(tx.last_insert_rowid()),
+                user: user.to_string(),
+                token_hash: token_hash.to_string(),
+                label: label.to_string(),
+                created_utc: now,
+                revoked_utc: None,
+                last_used_utc: None,
+            })
+        })
+    }
+
+    fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let conn = self.conn();
+        conn.query_row(
+            &format!(
+                "select {TOKEN_COLUMNS} from api_token \
+                 where token_hash = ?1 and revoked_utc is null"
+            ),
+            [token_hash],
+            TokenRow::read,
+        )
+        .optional()
+        .context("looking up an API token")?
+        .map(TokenRow::into_record)
+        .transpose()
+    }
+
+    fn touch_token(&self, id: TokenId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write("recording an API token's use", |tx, _| {
+            let changed = tx
+                .execute(
+                    "update api_token set last_used_utc = ?2 where id = ?1",
+                    params![id.0, fmt_utc(now)],
+                )
+                .context("recording an API token's use")?;
+            changed_one(changed, || format!("API token {id}"))
+        })
+    }
+
+    fn revoke_token(&self, id: TokenId) -> Result<(), StoreError> {
+        self.write("revoking an API token", |tx, now| {
+            let changed = tx
+                .execute(
+                    "update api_token set revoked_utc = coalesce(revoked_utc, ?2) where id = ?1",
+                    params![id.0, fmt_utc(now)],
+                )
+                .context("revoking an API token")?;
+            changed_one(changed, || format!("API token {id}"))
+        })
+    }
+
+    fn tokens(&self, user: Option<&str>) -> Result<Vec<TokenRecord>, StoreError> {
+        let conn = self.conn();
+        let sql = format!("select {TOKEN_COLUMNS} from api_token");
+        let rows: Vec<TokenRow> = match user {
+            Some(user) => conn
+                .prepare_cached(&format!("{sql} where user_name = ?1 order by id"))
+                .and_then(|mut s| s.query_map([user], TokenRow::read)?.collect()),
+            None => conn
+                .prepare_cached(&format!("{sql} order by id"))
+                .and_then(|mut s| s.query_map([], TokenRow::read)?.collect()),
+        }
+        .context("reading API tokens")?;
+        rows.into_iter().map(TokenRow::into_record).collect()
+    }
+
+    fn create_session(
+        &self,
+        id_hash: &str,
+        user: &str,
+        expires_utc: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if id_hash.is_empty() {
+            return Err(StoreError::Invalid("the session id hash is empty".into()));
+        }
+        self.write("starting a session", |tx, now| {
+            require_user(tx, user)?;
+            tx.execute(
+                "insert into session (id_hash, user_name, created_utc, expires_utc) \
+                 values (?1, ?2, ?3, ?4)",
+                params![id_hash, user, fmt_utc(now), fmt_utc(expires_utc)],
+            )
+            .context("starting a session")?;
+            Ok(())
+        })
+    }
+
+    fn session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<String>, StoreError> {
+        let conn = self.conn();
+        // Text comparison is time comparison: `_utc` texts have a fixed width.
+        conn.query_row(
+            "select user_name from session where id_hash = ?1 and expires_utc > ?2",
+            [id_hash, &fmt_utc(now)],
+            |r| r.get(0),
+        )
+        .optional()
+        .context("looking up a session")
+    }
+
+    fn session_expires(&self, id_hash: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let conn = self.conn();
+        let text: Option<String> = conn
+            .query_row(
+                "select expires_utc from session where id_hash = ?1",
+                [id_hash],
+                |r| r.get(0),
+            )
+            .optional()
+            .context("looking up a session's expiry")?;
+        text.map(|t| parse_utc(&t, "session.expires_utc"))
+            .transpose()
+    }
+
+    fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        self.write("ending a session", |tx, _| {
+            tx.execute("delete from session where id_hash = ?1", [id_hash])
+                .context("ending a session")?;
+            Ok(())
+        })
+    }
+
+    fn purge_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.write("purging expired sessions", |tx, _| {
+            let n = tx
+                .execute(
+                    "delete from session where expires_utc <= ?1",
+                    [fmt_utc(now)],
+                )
+                .context("purging expired sessions")?;
+            Ok(n as u64)
+        })
+    }
+}

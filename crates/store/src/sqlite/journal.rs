@@ -1,0 +1,289 @@
+//! The journal of operations and their per-site progress: [`JournalStore`] on SQLite.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+use tandem_core::{CameraId, SiteId};
+
+use super::audit_log::append_audit_tx;
+use super::presets::apply_preset_write;
+use super::{SqliteStore, fmt_utc, parse_json, parse_utc, require_camera, spelled, sql_limit};
+use crate::error::{Context, StoreError};
+use crate::journal::JournalStore;
+use crate::record::{
+    Claimed, Journal, NewOperation, Operation, OperationId, Origin, PresetWrite, SiteProgress,
+    SiteState,
+};
+
+/// An operation names at least one site, each once.
+fn check_sites(op: &NewOperation) -> Result<(), StoreError> {
+    if op.sites.is_empty() {
+        return Err(StoreError::Invalid(
+            "an operation needs at least one site".into(),
+        ));
+    }
+    let mut seen = HashSet::new();
+    if let Some(dup) = op.sites.iter().find(|s| !seen.insert(*s)) {
+        return Err(StoreError::Invalid(format!(
+            "site {dup} is listed twice in the operation"
+        )));
+    }
+    Ok(())
+}
+
+const OPERATION_COLUMNS: &str = "id, camera_id, action, origin, actor, created_utc";
+
+/// An `operation` row as SQLite returns it, before checks.
+struct OperationRow {
+    id: i64,
+    camera: String,
+    action: String,
+    origin: String,
+    actor: String,
+    created_utc: String,
+}
+
+impl OperationRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(OperationRow {
+            id: r.get(0)?,
+            camera: r.get(1)?,
+            action: r.get(2)?,
+            origin: r.get(3)?,
+            actor: r.get(4)?,
+            created_utc: r.get(5)?,
+        })
+    }
+}
+
+/// Reads the operations `select {OPERATION_COLUMNS} from operation {tail}`
+/// returns, in that order, each with its sites.
+fn load_operations(
+    conn: &Connection,
+    tail: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Operation>, StoreError> {
+    let rows: Vec<OperationRow> = conn
+        .prepare_cached(&format!("select {OPERATION_COLUMNS} from operation {tail}"))
+        .and_then(|mut s| s.query_map(params, OperationRow::read)?.collect())
+        .context("reading operations")?;
+    let mut sites = conn
+        .prepare_cached(
+            "select site_id, state, attempts, error, next_attempt_utc, updated_utc \
+             from operation_site where operation_id = ?1 order by ordinal",
+        )
+        .context("reading operation sites")?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        type SiteRow = (String, String, i64, Option<String>, Option<String>, String);
+        let site_rows: Vec<SiteRow> = sites
+            .query_map([row.id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .and_then(|rows| rows.collect())
+            .context("reading operation sites")?;
+        let mut progress = Vec::with_capacity(site_rows.len());
+        for (site, state, attempts, error, next, updated) in site_rows {
+            progress.push(SiteProgress {
+                site: SiteId(site),
+                state: spelled(&state, SiteState::parse, "operation_site.state")?,
+                attempts: u32::try_from(attempts).map_err(|_| {
+                    StoreError::Corrupt(format!("operation_site.attempts {attempts}"))
+                })?,
+                error,
+                next_attempt_utc: next
+                    .map(|t| parse_utc(&t, "operation_site.next_attempt_utc"))
+                    .transpose()?,
+                updated_utc: parse_utc(&updated, "operation_site.updated_utc")?,
+            });
+        }
+        out.push(Operation {
+            id: OperationId(row.id),
+            camera: CameraId(row.camera),
+            action: parse_json(&row.action, "operation.action")?,
+            origin: spelled(&row.origin, Origin::parse, "operation.origin")?,
+            actor: row.actor,
+            created_utc: parse_utc(&row.created_utc, "operation.created_utc")?,
+            sites: progress,
+        });
+    }
+    Ok(out)
+}
+
+impl JournalStore for SqliteStore {
+    fn journal_claim(
+        &self,
+        camera: &CameraId,
+        presets: &PresetWrite,
+        build: &dyn Fn(&Claimed) -> Result<Journal, StoreError>,
+    ) -> Result<(OperationId, Claimed), StoreError> {
+        self.write("journaling an operation", |tx, now| {
+            let now_text = fmt_utc(now);
+            require_camera(tx, camera)?;
+            let claimed = apply_preset_write(tx, camera, presets)?;
+            let Journal {
+                operation: op,
+                audit,
+            } = build(&claimed)?;
+            if op.camera != *camera {
+                return Err(StoreError::Invalid(format!(
+                    "operation for camera {} journaled under camera {camera}",
+                    op.camera
+                )));
+            }
+            check_sites(&op)?;
+            tx.execute(
+                "insert into operation (camera_id, action, origin, actor, created_utc) \
+                 values (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    op.camera.as_str(),
+                    op.action.to_string(),
+                    op.origin.as_str(),
+                    op.actor,
+                    now_text
+                ],
+            )
+            .context("journaling an operation")?;
+            let id = tx.last_insert_rowid();
+            let mut insert_site = tx
+                .prepare_cached(
+                    "insert into operation_site (operation_id, site_id, ordinal, state, \
+                     attempts, error, next_attempt_utc, updated_utc) \
+                     values (?1, ?2, ?3, 'pending', 0, null, ?4, ?4)",
+                )
+                .context("journaling an operation's sites")?;
+            for (ordinal, site) in op.sites.iter().enumerate() {
+                insert_site
+                    .execute(params![id, site.as_str(), ordinal as i64, now_text])
+                    .context("journaling an operation's sites")?;
+            }
+            append_audit_tx(tx, now, &audit)?;
+            Ok((OperationId(id), claimed))
+        })
+    }
+
+    fn operation(&self, id: OperationId) -> Result<Option<Operation>, StoreError> {
+        let conn = self.conn();
+        Ok(load_operations(&conn, "where id = ?1", [id.0])?
+            .into_iter()
+            .next())
+    }
+
+    fn pending_for(&self, camera: &CameraId, site: &SiteId) -> Result<Vec<Operation>, StoreError> {
+        let conn = self.conn();
+        load_operations(
+            &conn,
+            "where camera_id = ?1 and id in (select operation_id from operation_site \
+             where site_id = ?2 and state = 'pending') order by id",
+            [camera.as_str(), site.as_str()],
+        )
+    }
+
+    fn due(&self, now: DateTime<Utc>) -> Result<Vec<(CameraId, SiteId)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "select distinct o.camera_id, s.site_id from operation_site s \
+                 join operation o on o.id = s.operation_id \
+                 where s.state = 'pending' and s.next_attempt_utc <= ?1 \
+                 order by o.camera_id, s.site_id",
+            )
+            .context("reading due operations")?;
+        // Text comparison is time comparison: `_utc` texts have a fixed width.
+        stmt.query_map([fmt_utc(now)], |r| {
+            Ok((CameraId(r.get(0)?), SiteId(r.get(1)?)))
+        })
+        .and_then(|rows| rows.collect())
+        .context("reading due operations")
+    }
+
+    fn pending_count(&self) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        let n: i64 = conn
+            .query_row(
+                "select count(*) from operation_site where state = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .context("counting pending operations")?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn pending_by_camera(&self) -> Result<Vec<(CameraId, u64)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "select o.camera_id, count(*) from operation_site s \
+                 join operation o on o.id = s.operation_id \
+                 where s.state = 'pending' group by o.camera_id order by o.camera_id",
+            )
+            .context("counting pending operations per camera")?;
+        stmt.query_map([], |r| {
+            Ok((CameraId(r.get(0)?), r.get::<_, i64>(1)?.max(0) as u64))
+        })
+        .and_then(|rows| rows.collect())
+        .context("counting pending operations per camera")
+    }
+
+    fn mark(
+        &self,
+        id: OperationId,
+        site: &SiteId,
+        state: SiteState,
+        error: Option<&str>,
+        next_attempt_utc: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        self.write("recording an operation's progress", |tx, now| {
+            // A pending row must say when it is due; without a time, "now".
+            let next = match (state, next_attempt_utc) {
+                (SiteState::Pending, None) => Some(now),
+                (_, next) => next,
+            };
+            let changed = tx
+                .execute(
+                    "update operation_site set state = ?3, attempts = attempts + 1, \
+                     error = ?4, next_attempt_utc = ?5, updated_utc = ?6 \
+                     where operation_id = ?1 and site_id = ?2",
+                    params![
+                        id.0,
+                        site.as_str(),
+                        state.as_str(),
+                        error,
+                        next.map(fmt_utc),
+                        fmt_utc(now)
+                    ],
+                )
+                .context("recording an operation's progress")?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "operation {id} on site {site}"
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn operations(
+        &self,
+        camera: Option<&CameraId>,
+        limit: usize,
+    ) -> Result<Vec<Operation>, StoreError> {
+        let conn = self.conn();
+        match camera {
+            Some(camera) => load_operations(
+                &conn,
+                "where camera_id = ?1 order by id desc limit ?2",
+                params![camera.as_str(), sql_limit(limit)],
+            ),
+            None => load_operations(&conn, "order by id desc limit ?1", [sql_limit(limit)]),
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! [`SqliteStore`]: the [`Store`](crate::Store) on one SQLite file.
+//!
+//! One connection behind a `std::sync::Mutex`: every call is a few short
+//! statements, never held across an `.await`, so async callers may call it
+//! directly. Writes run in IMMEDIATE transactions, which take SQLite's write
+//! lock up front; a deferred transaction that reads and then writes can fail
+//! with SQLITE_BUSY half-way when another process (the CLI) writes too.
+//!
+//! One file per domain, each with that domain's private helpers and its
+//! part of the [`Store`](crate::Store): [`presets`] (cameras, canonical
+//! presets, site token maps), [`journal`] (operations and their per-site
+//! progress), [`mismatches`], [`audit_log`] (appending to and reading the
+//! hash-chained log), [`access`] (camera groups, roles, users, API tokens,
+//! console sessions) and [`lease`]. This file holds the connection, the
+//! `write` transaction and the row conversions they all share. A domain's
+//! helper that another domain calls inside its transaction (appending to the
+//! audit log, applying a preset write, reading a mismatch row) stays in its
+//! domain's file, `pub(super)`.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use serde_json::Value;
+use tandem_core::{CameraId, PresetNumber};
+
+use crate::error::{Context, StoreError};
+use crate::schema;
+
+mod access;
+mod audit_log;
+mod journal;
+mod lease;
+mod mismatches;
+mod presets;
+
+/// How long a statement waits for another connection's lock before failing
+/// with SQLITE_BUSY (which [`StoreError::is_retryable`] reports).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The source of "now" for rows the store timestamps itself.
+type Clock = Box<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// The [`Store`](crate::Store) on a SQLite database (a file in WAL mode, or in memory for tests).
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path` and migrates its schema.
+    ///
+    /// Fails with [`StoreError::SchemaTooNew`] when a newer tandem wrote the file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        let conn = Connection::open(path)
+            .map_err(|e| StoreError::db(format!("opening {}", path.display()), e))?;
+        Self::setup(conn, Some(path))
+    }
+
+    /// A fresh store in memory, gone when dropped: for tests.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory().context("opening an in-memory database")?;
+        Self::setup(conn, None)
+    }
+
+    /// Replaces the wall clock used for `created_utc`, `updated_utc`, `at_utc`
+    /// and the first `next_attempt_utc`: tests use a fixed or stepped clock.
+    pub fn with_clock(mut self, clock: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
+        self.clock = Box::new(clock);
+        self
+    }
+
+    fn setup(mut conn: Connection, path: Option<&Path>) -> Result<Self, StoreError> {
+        // First, so that the pragmas below also wait for other connections.
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .context("setting the busy timeout")?;
+        // WAL lets readers (the CLI, a backup) run while tandem writes.
+        let mode: String = conn
+            .query_row("pragma journal_mode = wal", [], |r| r.get(0))
+            .context("switching to WAL mode")?;
+        if let Some(path) = path
+            && !mode.eq_ignore_ascii_case("wal")
+        {
+            return Err(StoreError::Invalid(format!(
+                "{}: SQLite kept journal mode {mode:?} instead of WAL; put the store on a \
+                 local file system",
+                path.display()
+            )));
+        }
+        // FULL: every commit fsyncs the WAL before returning. With NORMAL a
+        // commit survives a crash of tandem but not a power loss, and the
+        // journal's commit is what tells the operator "saved": an acknowledged
+        // operation must survive power loss.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .context("setting synchronous = FULL")?;
+        // SQLite leaves foreign keys off unless asked, per connection.
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .context("enabling foreign keys")?;
+        schema::migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            clock: Box::new(Utc::now),
+        })
+    }
+
+    /// The connection. A panic while it was held cannot leave a transaction
+    /// half-applied (an unfinished `Transaction` rolls back when dropped during
+    /// unwinding), so a poisoned lock is safe to take over.
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Now, at the microsecond precision the store keeps, so a value returned
+    /// to the caller equals the value read back later.
+    fn now(&self) -> DateTime<Utc> {
+        (self.clock)().trunc_subsecs(6)
+    }
+
+    /// Runs `f` in an IMMEDIATE transaction and commits when it succeeds; on
+    /// an error the transaction is dropped, which rolls it back.
+    ///
+    /// `f` gets "now", read once the write lock is held, so that timestamps
+    /// follow the order of commits (ids and audit `seq` included).
+    fn write<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&Transaction<'_>, DateTime<Utc>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context(&format!("starting a transaction for {what}"))?;
+        let out = f(&tx, self.now())?;
+        tx.commit().context(&format!("committing {what}"))?;
+        Ok(out)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Text and number conversions between rows and domain types.
+
+/// The fixed-width RFC 3339 form of every `_utc` column (see schema/v1.sql).
+fn fmt_utc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_utc(text: &str, column: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("{column} {text:?} is not RFC 3339: {e}")))
+}
+
+fn parse_json(text: &str, column: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("{column} is not valid JSON: {e}")))
+}
+
+fn number_from_row(n: i64, column: &str) -> Result<PresetNumber, StoreError> {
+    u32::try_from(n)
+        .ok()
+        .and_then(|n| PresetNumber::new(n).ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("{column} {n} is not a preset number")))
+}
+
+fn spelled<T>(text: &str, parse: fn(&str) -> Option<T>, column: &str) -> Result<T, StoreError> {
+    parse(text).ok_or_else(|| StoreError::Corrupt(format!("{column} {text:?} is not known")))
+}
+
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+fn require_camera(conn: &Connection, camera: &CameraId) -> Result<(), StoreError> {
+    let found: Option<i64> = conn
+        .query_row(
+            "select 1 from camera where id = ?1",
+            [camera.as_str()],
+            |r| r.get(0),
+        )
+        .optional()
+        .context("looking up a camera")?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NotFound(format!("camera {camera}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_is_durable_and_checks_foreign_keys() {
+        let path = std::env::temp_dir().join(format!(
+            "tandem-store-unit-pragmas-{}.db",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let store = SqliteStore::open(&path).expect("open");
+        {
+            let conn = store.conn();
+            let get = |pragma: &str| -> String {
+                conn.query_row(&format!("pragma {pragma}"), [], |r| {
+                    r.get::<_, rusqlite::types::Value>(0)
+                })
+                .map(|v| format!("{v:?}"))
+                .expect("pragma")
+            };
+            assert_eq!(get("journal_mode"), "Text(\"wal\")");
+            assert_eq!(get("synchronous"), "Integer(2)", "2 is FULL");
+            assert_eq!(get("foreign_keys"), "Integer(1)");
+            assert_eq!(get("busy_timeout"), "Integer(5000)");
+        }
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+
+    #[test]
+    fn utc_text_has_a_fixed_width_so_text_order_is_time_order() {
+        let a = fmt_utc(DateTime::from_timestamp(1_700_000_000, 0).expect("valid"));
+        let b = fmt_utc(DateTime::from_timestamp(1_700_000_000, 5_000).expect("valid"));
+        assert_eq!(a, "2023-11-14T22:13:20.000000Z");
+        assert_eq!(a.len(), b.len());
+        assert!(a < b);
+        assert_eq!(
+            parse_utc(&b, "x").expect("parse"),
+            DateTime::from_timestamp(1_700_000_000, 5_000).expect("valid")
+        );
+    }
+}

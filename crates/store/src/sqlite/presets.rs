@@ -1,0 +1,673 @@
+//! Cameras, canonical presets, site token maps and token styles: [`PresetStore`] on SQLite.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use tandem_core::{CameraId, Position, Preset, PresetName, PresetNumber, SiteId};
+
+use super::audit_log::append_audit_tx;
+use super::mismatches::mismatch_from_row;
+use super::{SqliteStore, fmt_utc, number_from_row, require_camera, spelled};
+use crate::error::{Context, StoreError};
+use crate::presets::PresetStore;
+use crate::record::{CameraRecord, Claimed, NewAudit, Origin, PresetWrite, TokenStyle, name_key};
+
+const PRESET_COLUMNS: &str = "number, name, pan, tilt, zoom, locked, is_default";
+
+/// A `preset` row as SQLite returns it, before checks.
+struct PresetRow {
+    number: i64,
+    name: String,
+    pan: Option<f64>,
+    tilt: Option<f64>,
+    zoom: Option<f64>,
+    locked: bool,
+    is_default: bool,
+}
+
+impl PresetRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(PresetRow {
+            number: r.get(0)?,
+            name: r.get(1)?,
+            pan: r.get(2)?,
+            tilt: r.get(3)?,
+            zoom: r.get(4)?,
+            locked: r.get(5)?,
+            is_default: r.get(6)?,
+        })
+    }
+
+    fn into_preset(self) -> Result<Preset, StoreError> {
+        let number = number_from_row(self.number, "preset.number")?;
+        let name = PresetName::new(self.name)
+            .map_err(|e| StoreError::Corrupt(format!("preset {number}: {e}")))?;
+        let position = match (self.pan, self.tilt, self.zoom) {
+            (Some(pan), Some(tilt), Some(zoom)) => Some(Position { pan, tilt, zoom }),
+            (None, None, None) => None,
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "preset {number} has a partial position"
+                )));
+            }
+        };
+        Ok(Preset {
+            number,
+            name,
+            position,
+            locked: self.locked,
+            is_default: self.is_default,
+        })
+    }
+}
+
+fn check_preset(preset: &Preset) -> Result<(), StoreError> {
+    match &preset.position {
+        Some(p) => p
+            .validate()
+            .map_err(|e| StoreError::Invalid(format!("preset {}: {e}", preset.number))),
+        None => Ok(()),
+    }
+}
+
+fn preset_exists(
+    tx: &Connection,
+    camera: &CameraId,
+    number: PresetNumber,
+) -> Result<bool, StoreError> {
+    tx.query_row(
+        "select 1 from preset where camera_id = ?1 and number = ?2",
+        params![camera.as_str(), number.get()],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|found| found.is_some())
+    .context("looking up a preset")
+}
+
+/// Inserts or replaces `preset`. A new default takes the flag from the old one
+/// in the same transaction: "one default per camera" is a move, not a conflict.
+fn upsert_preset(tx: &Connection, camera: &CameraId, preset: &Preset) -> Result<(), StoreError> {
+    check_preset(preset)?;
+    if preset.is_default {
+        tx.execute(
+            "update preset set is_default = 0 \
+             where camera_id = ?1 and number <> ?2 and is_default = 1",
+            params![camera.as_str(), preset.number.get()],
+        )
+        .context("clearing the previous default preset")?;
+    }
+    let (pan, tilt, zoom) = match preset.position {
+        Some(p) => (Some(p.pan), Some(p.tilt), Some(p.zoom)),
+        None => (None, None, None),
+    };
+    tx.execute(
+        "insert into preset (camera_id, number, name, pan, tilt, zoom, locked, is_default) \
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+         on conflict (camera_id, number) do update set \
+           name = excluded.name, pan = excluded.pan, tilt = excluded.tilt, \
+           zoom = excluded.zoom, locked = excluded.locked, is_default = excluded.is_default",
+        params![
+            camera.as_str(),
+            preset.number.get(),
+            preset.name.as_str(),
+            pan,
+            tilt,
+            zoom,
+            preset.locked,
+            preset.is_default
+        ],
+    )
+    .context("writing a preset")?;
+    Ok(())
+}
+
+/// One canonical preset inside a transaction.
+fn load_preset(
+    tx: &Connection,
+    camera: &CameraId,
+    number: PresetNumber,
+) -> Result<Option<Preset>, StoreError> {
+    tx.prepare_cached(&format!(
+        "select {PRESET_COLUMNS} from preset where camera_id = ?1 and number = ?2"
+    ))
+    .and_then(|mut s| {
+        s.query_row(params![camera.as_str(), number.get()], PresetRow::read)
+            .optional()
+    })
+    .context("reading a preset")?
+    .map(PresetRow::into_preset)
+    .transpose()
+}
+
+/// The camera's canonical presets inside a transaction, by number.
+fn load_presets(tx: &Connection, camera: &CameraId) -> Result<Vec<Preset>, StoreError> {
+    let rows: Vec<PresetRow> = tx
+        .prepare_cached(&format!(
+            "select {PRESET_COLUMNS} from preset where camera_id = ?1 order by number"
+        ))
+        .and_then(|mut s| s.query_map([camera.as_str()], PresetRow::read)?.collect())
+        .context("reading presets")?;
+    rows.into_iter().map(PresetRow::into_preset).collect()
+}
+
+/// Every number the camera uses anywhere tandem knows of: canonical presets,
+/// numbers mapped to a token on some site, and the presets open mismatches
+/// report on either side (a preset only one site holds still holds its slot).
+fn numbers_in_use(tx: &Connection, camera: &CameraId) -> Result<Vec<PresetNumber>, StoreError> {
+    let mut numbers: Vec<i64> = tx
+        .prepare_cached(
+            "select number from preset where camera_id = ?1 \
+             union select number from site_token where camera_id = ?1",
+        )
+        .and_then(|mut s| s.query_map([camera.as_str()], |r| r.get(0))?.collect())
+        .context("reading the numbers in use")?;
+    let details: Vec<(String, String)> = tx
+        .prepare_cached("select detail, kind from mismatch where camera_id = ?1")
+        .and_then(|mut s| {
+            s.query_map([camera.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .context("reading open mismatches")?;
+    for (detail, kind) in details {
+        let m = mismatch_from_row(&detail, &kind)?;
+        for side in [&m.primary, &m.secondary].into_iter().flatten() {
+            if let Some(n) = side.number {
+                numbers.push(i64::from(n.get()));
+            }
+        }
+    }
+    numbers
+        .into_iter()
+        .map(|n| number_from_row(n, "number"))
+        .collect()
+}
+
+/// Refuses `name` when another preset of the camera (not `except`) has the same name.
+fn check_name_free(
+    presets: &[Preset],
+    camera: &CameraId,
+    name: &PresetName,
+    except: Option<PresetNumber>,
+) -> Result<(), StoreError> {
+    let key = name_key(name.as_str());
+    match presets
+        .iter()
+        .find(|p| Some(p.number) != except && name_key(p.name.as_str()) == key)
+    {
+        Some(taken) => Err(StoreError::Conflict(format!(
+            "camera {camera} already has a preset named {:?} (number {}); choose another name",
+            taken.name.as_str(),
+            taken.number
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Refuses to change a locked preset without the right to.
+fn check_unlocked(
+    camera: &CameraId,
+    preset: &Preset,
+    may_change_locked: bool,
+) -> Result<(), StoreError> {
+    if preset.locked && !may_change_locked {
+        return Err(StoreError::Locked(format!(
+            "preset {} \"{}\" of camera {camera} is locked; changing it needs the \
+             preset.manage_locked permission",
+            preset.number,
+            preset.name.as_str()
+        )));
+    }
+    Ok(())
+}
+
+/// Inserts a new preset; a taken number is a conflict, never a replacement.
+fn insert_preset(tx: &Connection, camera: &CameraId, preset: &Preset) -> Result<(), StoreError> {
+    if preset_exists(tx, camera, preset.number)? {
+        return Err(StoreError::Conflict(format!(
+            "camera {camera} already has a preset {}; choose another number or update that preset",
+            preset.number
+        )));
+    }
+    upsert_preset(tx, camera, preset)
+}
+
+/// Maps `number` to `token` on a site, replacing any mapping of the same
+/// number or the same token: a site may reuse a token for another number
+/// (after a reboot, or a delete and re-create), and the newest report wins.
+fn put_site_token(
+    tx: &Transaction<'_>,
+    camera: &CameraId,
+    site: &SiteId,
+    number: PresetNumber,
+    token: &str,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "delete from site_token where camera_id = ?1 and site_id = ?2 \
+         and (number = ?3 or token = ?4)",
+    )
+    .and_then(|mut s| s.execute(params![camera.as_str(), site.as_str(), number.get(), token]))
+    .context("replacing a site token")?;
+    tx.prepare_cached(
+        "insert into site_token (camera_id, site_id, number, token) values (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut s| s.execute(params![camera.as_str(), site.as_str(), number.get(), token]))
+    .context("saving a site token")?;
+    Ok(())
+}
+
+/// Applies `write` to the canonical presets inside the journal's transaction
+/// and says what it found and left.
+pub(super) fn apply_preset_write(
+    tx: &Connection,
+    camera: &CameraId,
+    write: &PresetWrite,
+) -> Result<Claimed, StoreError> {
+    match write {
+        PresetWrite::None => Ok(Claimed::default()),
+        PresetWrite::Upsert(preset) => {
+            let before = load_preset(tx, camera, preset.number)?;
+            upsert_preset(tx, camera, preset)?;
+            Ok(Claimed {
+                before,
+                after: Some(preset.clone()),
+            })
+        }
+        PresetWrite::Renumber { from, preset } => {
+            let before = load_preset(tx, camera, *from)?
+                .ok_or_else(|| StoreError::NotFound(format!("preset {from} of camera {camera}")))?;
+            renumber(tx, camera, *from, preset)?;
+            Ok(Claimed {
+                before: Some(before),
+                after: Some(preset.clone()),
+            })
+        }
+        PresetWrite::Delete(number) => {
+            let before = load_preset(tx, camera, *number)?;
+            delete_preset(tx, camera, *number)?;
+            Ok(Claimed {
+                before,
+                after: None,
+            })
+        }
+        PresetWrite::Add {
+            number,
+            name,
+            position,
+            unique_name,
+        } => {
+            let presets = load_presets(tx, camera)?;
+            if *unique_name {
+                check_name_free(&presets, camera, name, None)?;
+            }
+            let number = match number {
+                Some(n) => *n,
+                None => {
+                    PresetNumber::lowest_free(numbers_in_use(tx, camera)?).ok_or_else(|| {
+                        StoreError::Conflict(format!("camera {camera} has no free preset number"))
+                    })?
+                }
+            };
+            let preset = Preset {
+                number,
+                name: name.clone(),
+                position: Some(*position),
+                locked: false,
+                is_default: false,
+            };
+            insert_preset(tx, camera, &preset)?;
+            Ok(Claimed {
+                before: None,
+                after: Some(preset),
+            })
+        }
+        PresetWrite::Change {
+            number,
+            name,
+            new_number,
+            position,
+            may_change_locked,
+        } => {
+            let presets = load_presets(tx, camera)?;
+            let before = presets
+                .iter()
+                .find(|p| p.number == *number)
+                .cloned()
+                .ok_or_else(|| {
+                    StoreError::NotFound(format!("camera {camera} has no preset {number}"))
+                })?;
+            check_unlocked(camera, &before, *may_change_locked)?;
+            if let Some(name) = name {
+                check_name_free(&presets, camera, name, Some(*number))?;
+            }
+            let after = Preset {
+                number: new_number.unwrap_or(*number),
+                name: name.clone().unwrap_or_else(|| before.name.clone()),
+                position: position.or(before.position),
+                ..before.clone()
+            };
+            if after.position.is_none() {
+                return Err(StoreError::Invalid(format!(
+                    "preset {number} has no known position; give one (or use the current view) \
+                     with the change"
+                )));
+            }
+            if after.number == *number {
+                upsert_preset(tx, camera, &after)?;
+            } else {
+                renumber(tx, camera, *number, &after)?;
+            }
+            Ok(Claimed {
+                before: Some(before),
+                after: Some(after),
+            })
+        }
+        PresetWrite::Remove {
+            number,
+            may_change_locked,
+        } => {
+            let before = load_preset(tx, camera, *number)?.ok_or_else(|| {
+                StoreError::NotFound(format!("camera {camera} has no preset {number}"))
+            })?;
+            check_unlocked(camera, &before, *may_change_locked)?;
+            delete_preset(tx, camera, *number)?;
+            Ok(Claimed {
+                before: Some(before),
+                after: None,
+            })
+        }
+    }
+}
+
+/// Moves preset `from` to `preset.number` with `preset`'s fields; its site tokens follow.
+fn renumber(
+    tx: &Connection,
+    camera: &CameraId,
+    from: PresetNumber,
+    preset: &Preset,
+) -> Result<(), StoreError> {
+    let to = preset.number;
+    if !preset_exists(tx, camera, from)? {
+        return Err(StoreError::NotFound(format!(
+            "preset {from} of camera {camera}"
+        )));
+    }
+    if to == from {
+        return upsert_preset(tx, camera, preset);
+    }
+    if preset_exists(tx, camera, to)? {
+        return Err(StoreError::Conflict(format!(
+            "camera {camera} already has a preset {to}; choose another number or update that preset"
+        )));
+    }
+    // A token already mapped to the new number denotes some preset on
+    // that site; moving `from`'s token there would silently drop it.
+    let stale: Option<(String, String)> = tx
+        .query_row(
+            "select site_id, token from site_token \
+             where camera_id = ?1 and number = ?2 order by site_id limit 1",
+            params![camera.as_str(), to.get()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .context("looking up site tokens")?;
+    if let Some((site, token)) = stale {
+        return Err(StoreError::Conflict(format!(
+            "site {site} already maps preset number {to} of camera {camera} to \
+             token {token:?}; remove that mapping first"
+        )));
+    }
+    tx.execute(
+        "delete from preset where camera_id = ?1 and number = ?2",
+        params![camera.as_str(), from.get()],
+    )
+    .context("removing the renumbered preset's old number")?;
+    upsert_preset(tx, camera, preset)?;
+    tx.execute(
+        "update site_token set number = ?3 where camera_id = ?1 and number = ?2",
+        params![camera.as_str(), from.get(), to.get()],
+    )
+    .context("moving site tokens to the new number")?;
+    Ok(())
+}
+
+/// Deletes a canonical preset. Site tokens stay: each site's removal still
+/// needs its token, and the engine forgets it once that site has removed it.
+fn delete_preset(
+    tx: &Connection,
+    camera: &CameraId,
+    number: PresetNumber,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "delete from preset where camera_id = ?1 and number = ?2",
+        params![camera.as_str(), number.get()],
+    )
+    .context("deleting a preset")?;
+    Ok(())
+}
+
+impl PresetStore for SqliteStore {
+    fn upsert_camera(&self, camera: &CameraRecord) -> Result<(), StoreError> {
+        if !camera.tolerance.is_finite() || camera.tolerance < 0.0 {
+            return Err(StoreError::Invalid(format!(
+                "camera {}: tolerance {} is not a finite number >= 0",
+                camera.id, camera.tolerance
+            )));
+        }
+        self.write("saving a camera", |tx, _| {
+            tx.execute(
+                "insert into camera (id, name, tolerance) values (?1, ?2, ?3) \
+                 on conflict (id) do update set name = excluded.name, tolerance = excluded.tolerance",
+                params![camera.id.as_str(), camera.name, camera.tolerance],
+            )
+            .context("saving a camera")?;
+            Ok(())
+        })
+    }
+
+    fn cameras(&self) -> Result<Vec<CameraRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("select id, name, tolerance from camera order by id")
+            .context("reading cameras")?;
+        stmt.query_map([], |r| {
+            Ok(CameraRecord {
+                id: CameraId(r.get(0)?),
+                name: r.get(1)?,
+                tolerance: r.get(2)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .context("reading cameras")
+    }
+
+    fn presets(&self, camera: &CameraId) -> Result<Vec<Preset>, StoreError> {
+        let conn = self.conn();
+        let rows: Vec<PresetRow> = conn
+            .prepare_cached(&format!(
+                "select {PRESET_COLUMNS} from preset where camera_id = ?1 order by number"
+            ))
+            .and_then(|mut s| s.query_map([camera.as_str()], PresetRow::read)?.collect())
+            .context("reading presets")?;
+        rows.into_iter().map(PresetRow::into_preset).collect()
+    }
+
+    fn preset(
+        &self,
+        camera: &CameraId,
+        number: PresetNumber,
+    ) -> Result<Option<Preset>, StoreError> {
+        let conn = self.conn();
+        conn.query_row(
+            &format!("select {PRESET_COLUMNS} from preset where camera_id = ?1 and number = ?2"),
+            params![camera.as_str(), number.get()],
+            PresetRow::read,
+        )
+        .optional()
+        .context("reading a preset")?
+        .map(PresetRow::into_preset)
+        .transpose()
+    }
+
+    fn site_tokens(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+    ) -> Result<Vec<(PresetNumber, String)>, StoreError> {
+        let conn = self.conn();
+        let rows: Vec<(i64, String)> = conn
+            .prepare_cached(
+                "select number, token from site_token \
+                 where camera_id = ?1 and site_id = ?2 order by number",
+            )
+            .and_then(|mut s| {
+                s.query_map([camera.as_str(), site.as_str()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect()
+            })
+            .context("reading site tokens")?;
+        rows.into_iter()
+            .map(|(n, token)| Ok((number_from_row(n, "site_token.number")?, token)))
+            .collect()
+    }
+
+    fn set_site_token(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        number: PresetNumber,
+        token: &str,
+    ) -> Result<(), StoreError> {
+        self.set_site_tokens(camera, site, &[(number, token.to_string())])
+    }
+
+    fn change_stamp(&self) -> Result<(i64, i64), StoreError> {
+        // total_changes(): rows written through this connection (the service's
+        // only one); data_version: changes when another connection commits.
+        let conn = self.conn();
+        conn.prepare_cached("select total_changes(), data_version from pragma_data_version")
+            .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
+            .context("reading the change stamp")
+    }
+
+    fn set_site_tokens(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        pairs: &[(PresetNumber, String)],
+    ) -> Result<(), StoreError> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        self.write("saving site tokens", |tx, _| {
+            require_camera(tx, camera)?;
+            for (number, token) in pairs {
+                put_site_token(tx, camera, site, *number, token)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn import_presets(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        presets: &[(Preset, String)],
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        if presets.is_empty() {
+            return Ok(());
+        }
+        self.write("importing presets", |tx, now| {
+            let now_text = fmt_utc(now);
+            require_camera(tx, camera)?;
+            for (preset, token) in presets {
+                let action = serde_json::json!({ "kind": "import", "number": preset.number });
+                tx.prepare_cached(
+                    "insert into operation (camera_id, action, origin, actor, created_utc) \
+                     values (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        camera.as_str(),
+                        action.to_string(),
+                        Origin::Import.as_str(),
+                        actor,
+                        now_text
+                    ])
+                })
+                .context("journaling an import")?;
+                let id = tx.last_insert_rowid();
+                tx.prepare_cached(
+                    "insert into operation_site (operation_id, site_id, ordinal, state, \
+                     attempts, error, next_attempt_utc, updated_utc) \
+                     values (?1, ?2, 0, 'applied', 0, null, null, ?3)",
+                )
+                .and_then(|mut s| s.execute(params![id, site.as_str(), now_text]))
+                .context("journaling an import")?;
+                apply_preset_write(tx, camera, &PresetWrite::Upsert(preset.clone()))?;
+                let audit = NewAudit {
+                    actor: actor.into(),
+                    action: tandem_core::AuditAction::PresetImport.as_str().into(),
+                    camera: Some(camera.clone()),
+                    before: None,
+                    after: Some(serde_json::to_value(preset).unwrap_or_default()),
+                };
+                append_audit_tx(tx, now, &audit)?;
+                put_site_token(tx, camera, site, preset.number, token)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn remove_site_token(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        number: PresetNumber,
+    ) -> Result<(), StoreError> {
+        self.write("removing a site token", |tx, _| {
+            tx.execute(
+                "delete from site_token where camera_id = ?1 and site_id = ?2 and number = ?3",
+                params![camera.as_str(), site.as_str(), number.get()],
+            )
+            .context("removing a site token")?;
+            Ok(())
+        })
+    }
+
+    fn token_style(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+    ) -> Result<Option<TokenStyle>, StoreError> {
+        let conn = self.conn();
+        let text: Option<String> = conn
+            .query_row(
+                "select token_style from binding_state where camera_id = ?1 and site_id = ?2",
+                [camera.as_str(), site.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .context("reading a token style")?;
+        text.map(|t| spelled(&t, TokenStyle::parse, "binding_state.token_style"))
+            .transpose()
+    }
+
+    fn set_token_style(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        style: TokenStyle,
+    ) -> Result<(), StoreError> {
+        self.write("saving a token style", |tx, _| {
+            require_camera(tx, camera)?;
+            tx.execute(
+                "insert into binding_state (camera_id, site_id, token_style) values (?1, ?2, ?3) \
+                 on conflict (camera_id, site_id) do update set token_style = excluded.token_style",
+                params![camera.as_str(), site.as_str(), style.as_str()],
+            )
+            .context("saving a token style")?;
+            Ok(())
+        })
+    }
+}
