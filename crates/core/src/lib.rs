@@ -25,4 +25,6 @@ pub use diff::{Mismatch, MismatchKind, Tolerance};
 pub use error::ErrorKind;
 pub use ids::{CameraId, SiteId};
 pub use plan::{Change, Direction};
-pub use preset::{InvalidInput, Position, Preset, PresetName, PresetNumber, SitePreset};
+pub use preset::{
+    InvalidInput, Position, Preset, PresetName, PresetNumber, SitePreset, TokenStyle,
+};

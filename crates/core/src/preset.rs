@@ -13,6 +13,54 @@ pub const MAX_NUMBER: u32 = 9_999;
 #[error("{0}")]
 pub struct InvalidInput(pub String);
 
+/// How a site names one camera's presets (DESIGN.md, "Number ↔ token").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenStyle {
+    /// The token is the preset number ("1", "2"...): the number is the token.
+    Numeric,
+    /// Tokens are opaque (GUIDs): tandem keeps the number-to-token map.
+    Opaque,
+}
+
+impl TokenStyle {
+    /// The style these tokens show: numeric when every one of them is a
+    /// number ([`PresetNumber::from_token`]); `None` when there are none.
+    pub fn of<'a>(tokens: impl IntoIterator<Item = &'a str>) -> Option<TokenStyle> {
+        let mut style = None;
+        for token in tokens {
+            if PresetNumber::from_token(token).is_none() {
+                return Some(TokenStyle::Opaque);
+            }
+            style = Some(TokenStyle::Numeric);
+        }
+        style
+    }
+
+    /// The spelling stored and shown (`numeric`, `opaque`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenStyle::Numeric => "numeric",
+            TokenStyle::Opaque => "opaque",
+        }
+    }
+
+    /// Parses [`TokenStyle::as_str`]'s spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "numeric" => Some(TokenStyle::Numeric),
+            "opaque" => Some(TokenStyle::Opaque),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for TokenStyle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A preset number: 1 to [`MAX_NUMBER`].
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
@@ -42,10 +90,17 @@ impl PresetNumber {
         self.0.to_string()
     }
 
-    /// The number a numeric token stands for, if it is one.
+    /// The number a numeric token stands for, if it is one: the one rule for
+    /// "numeric" everywhere in tandem. Only the canonical spelling counts
+    /// ("7", not "07", "+7" or " 7"): a device that writes another spelling
+    /// names a different slot than [`PresetNumber::token`] would.
     pub fn from_token(token: &str) -> Option<Self> {
-        let n: u32 = token.trim().parse().ok()?;
-        PresetNumber::new(n).ok()
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n: u32 = token.parse().ok()?;
+        let number = PresetNumber::new(n).ok()?;
+        (number.token() == token).then_some(number)
     }
 
     /// The lowest number not in `taken`.
@@ -229,7 +284,11 @@ mod tests {
     fn numbers_and_positions_are_checked() {
         assert!(PresetNumber::new(0).is_err());
         assert!(PresetNumber::new(MAX_NUMBER + 1).is_err());
-        assert_eq!(PresetNumber::from_token(" 7 "), PresetNumber::new(7).ok());
+        assert_eq!(PresetNumber::from_token("7"), PresetNumber::new(7).ok());
+        // One rule for "numeric": only the spelling `token()` writes.
+        for other in [" 7 ", "07", "+7", "7.0", "0", "10000", ""] {
+            assert_eq!(PresetNumber::from_token(other), None, "{other:?}");
+        }
         assert_eq!(PresetNumber::from_token("3f2a-guid"), None);
         assert!(Position::new(1.0, -1.0, 0.0).is_ok());
         assert!(Position::new(f64::NAN, 0.0, 0.0).is_err());

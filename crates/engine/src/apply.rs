@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use tandem_core::{CameraId, PresetNumber, SiteId};
+use tandem_core::PresetNumber;
 use tandem_onvif::types::Preset as OnvifPreset;
 use tandem_store::{Store, TokenStyle};
 
@@ -14,6 +14,7 @@ use crate::error::EngineError;
 use crate::hold::CameraHold;
 use crate::lease::{Leases, camera_lease};
 use crate::sites::{Binding, from_vector, to_vector};
+use crate::tokens::TokenMap;
 
 /// Longest wait for a camera to reach a position before `SetPreset`.
 const MOVE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -54,7 +55,7 @@ pub async fn apply(
                 .take(&camera_lease(&binding.camera), MOVE_TIMEOUT)
                 .await?;
             move_and_wait(binding, &profile, to_vector(*position)).await?;
-            let style = store.token_style(&binding.camera, &binding.site)?;
+            let style = TokenMap::load(store, &binding.camera, &binding.site)?.style();
             let token = match set_preset(store, binding, &profile, *number, name.as_str(), style)
                 .await
             {
@@ -81,7 +82,7 @@ pub async fn apply(
             };
             if let (Some(from), Some(TokenStyle::Numeric)) = (
                 renumber_from,
-                store.token_style(&binding.camera, &binding.site)?,
+                TokenMap::load(store, &binding.camera, &binding.site)?.style(),
             ) && from != number
             {
                 remove(binding, &profile, &from.token()).await?;
@@ -101,7 +102,9 @@ pub async fn apply(
         Action::Remove { number, token } => {
             let profile = binding.profile().await?.to_string();
             let mapped = match number {
-                Some(n) => mapped_token(store, &binding.camera, &binding.site, *n)?,
+                Some(n) => TokenMap::load(store, &binding.camera, &binding.site)?
+                    .mapped(*n)
+                    .map(str::to_string),
                 None => None,
             };
             let Some(token) = token
@@ -118,19 +121,6 @@ pub async fn apply(
             Ok(())
         }
     }
-}
-
-fn mapped_token(
-    store: &dyn Store,
-    camera: &CameraId,
-    site: &SiteId,
-    number: PresetNumber,
-) -> Result<Option<String>, EngineError> {
-    Ok(store
-        .site_tokens(camera, site)?
-        .into_iter()
-        .find(|(n, _)| *n == number)
-        .map(|(_, t)| t))
 }
 
 async fn move_and_wait(
@@ -209,7 +199,10 @@ async fn set_preset(
     }
     // Opaque tokens: the mapped one, or one adopted by name (a replay after a
     // crash between SetPreset and recording its token), or a new one.
-    let token = match mapped_token(store, camera, site, number)? {
+    let mapped = TokenMap::load(store, camera, site)?
+        .mapped(number)
+        .map(str::to_string);
+    let token = match mapped {
         Some(token) => Some(token),
         None => adopt_by_name(store, binding, profile, name).await?,
     };
@@ -245,10 +238,10 @@ async fn adopt_by_name(
     name: &str,
 ) -> Result<Option<String>, EngineError> {
     let presets = read_presets(binding, profile).await?;
-    let mapped = store.site_tokens(&binding.camera, &binding.site)?;
+    let map = TokenMap::load(store, &binding.camera, &binding.site)?;
     Ok(presets
         .into_iter()
-        .find(|p| p.name.as_deref() == Some(name) && !mapped.iter().any(|(_, t)| *t == p.token))
+        .find(|p| p.name.as_deref() == Some(name) && !map.has_token(&p.token))
         .map(|p| p.token))
 }
 

@@ -14,6 +14,7 @@
 //!   every site, in order per camera and site, retried, replayed after restarts.
 //! - [`action`]: the journaled, idempotent [`action::Action`]; [`apply`]: its
 //!   ONVIF steps on one site, under the camera's [`hold::CameraHold`].
+//! - [`tokens`]: [`tokens::TokenMap`], the one number ↔ token rule per site.
 //! - [`lease`]: leases in the store, so that one process at a time moves a
 //!   camera for preset work or applies a camera's queue on a site.
 //! - [`scan`], [`repair`]: mismatch detection and operator-chosen repair.
@@ -43,4 +44,5 @@ pub mod queries;
 pub mod repair;
 pub mod scan;
 pub mod sites;
+pub mod tokens;
 pub mod watch;

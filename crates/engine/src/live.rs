@@ -15,13 +15,13 @@ use chrono::{DateTime, Utc};
 use tandem_core::access::{self, Permission, Principal};
 use tandem_core::{AuditAction, CameraId, Position, PresetNumber, SiteId};
 use tandem_onvif::types::{PanTilt, PtzVector};
-use tandem_store::TokenStyle;
 use tokio::sync::broadcast;
 
 use crate::control::{Busy, Holder};
 use crate::engine::{Engine, SYSTEM_ACTOR};
 use crate::error::EngineError;
 use crate::sites::{Binding, from_vector};
+use crate::tokens::TokenMap;
 
 /// How sites are watched and when the active site changes.
 #[derive(Debug, Clone, Copy)]
@@ -525,23 +525,12 @@ impl Live {
 
     /// Each site's own token for a preset number.
     fn token_for(&self, binding: &Binding, number: PresetNumber) -> Result<String, EngineError> {
-        let store = self.engine.store();
-        let mapped = store
-            .site_tokens(&binding.camera, &binding.site)?
-            .into_iter()
-            .find(|(n, _)| *n == number);
-        match mapped {
-            Some((_, token)) => Ok(token),
-            None if store.token_style(&binding.camera, &binding.site)?
-                != Some(TokenStyle::Opaque) =>
-            {
-                Ok(number.token())
-            }
-            None => Err(EngineError::UnknownPreset {
+        TokenMap::load(self.engine.store().as_ref(), &binding.camera, &binding.site)?
+            .token(number)
+            .ok_or_else(|| EngineError::UnknownPreset {
                 camera: binding.camera.clone(),
                 number,
-            }),
-        }
+            })
     }
 
     /// Probes every site once, concurrently, and updates health and the active site.

@@ -13,6 +13,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use tandem_core::TokenStyle;
 use tandem_core::{CameraId, SiteId};
 use tandem_onvif::client::{HttpTransport, Transport};
 use tandem_onvif::types::{Profile, PtzNode};
@@ -48,7 +49,8 @@ pub struct ProbeReport {
     pub max_presets: Option<u32>,
     /// The media profile token used: the configured one, or the first with PTZ.
     pub profile: Option<String>,
-    /// How the site names presets.
+    /// How the site names presets; `None` until presets were read and found
+    /// (with `preset_count` at 0 there was nothing to tell by).
     pub token_style: Option<TokenStyle>,
     /// Presets the site has for the camera.
     pub preset_count: Option<usize>,
@@ -79,50 +81,6 @@ impl fmt::Display for Authentication {
             Authentication::None => f.write_str("none"),
             Authentication::Failed(why) => write!(f, "failed: {why}"),
         }
-    }
-}
-
-/// How a site names presets (DESIGN.md, "Number ↔ token").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenStyle {
-    /// Every token is a number: the number is the token.
-    Numeric,
-    /// Some token is not a number: tandem keeps the number ↔ token map.
-    Opaque,
-    /// No presets yet, so nothing to tell by.
-    Unknown,
-}
-
-impl TokenStyle {
-    /// The style of these tokens: numeric when all of at least one are numbers.
-    pub fn of<'a>(tokens: impl IntoIterator<Item = &'a str>) -> TokenStyle {
-        let mut any = false;
-        for token in tokens {
-            any = true;
-            // Digits only: "+1" or " 1" parse as numbers in Rust but are not
-            // what a numeric-token device writes.
-            let numeric = !token.is_empty()
-                && token.bytes().all(|b| b.is_ascii_digit())
-                && token.parse::<u32>().is_ok();
-            if !numeric {
-                return TokenStyle::Opaque;
-            }
-        }
-        if any {
-            TokenStyle::Numeric
-        } else {
-            TokenStyle::Unknown
-        }
-    }
-}
-
-impl fmt::Display for TokenStyle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TokenStyle::Numeric => "numeric",
-            TokenStyle::Opaque => "opaque",
-            TokenStyle::Unknown => "unknown (no presets)",
-        })
     }
 }
 
@@ -275,7 +233,7 @@ async fn probe_steps(
         .get_presets(&profile.token)
         .await
         .map_err(|e| ("GetPresets", e))?;
-    report.token_style = Some(TokenStyle::of(presets.iter().map(|p| p.token.as_str())));
+    report.token_style = TokenStyle::of(presets.iter().map(|p| p.token.as_str()));
     report.preset_count = Some(presets.len());
     Ok(())
 }
@@ -388,7 +346,11 @@ pub fn render_table(reports: &[ProbeReport]) -> String {
                 r.ptz_node.clone().unwrap_or_else(dash),
                 r.max_presets.map_or_else(dash, |m| m.to_string()),
                 r.profile.clone().unwrap_or_else(dash),
-                r.token_style.map_or_else(dash, |t| t.to_string()),
+                match (r.token_style, r.preset_count) {
+                    (Some(t), _) => t.to_string(),
+                    (None, Some(0)) => "unknown (no presets)".to_string(),
+                    (None, _) => dash(),
+                },
                 r.serial.clone().unwrap_or_else(dash),
                 r.model.clone().unwrap_or_else(dash),
                 r.error.clone().unwrap_or_default(),
@@ -436,12 +398,12 @@ mod tests {
 
     #[test]
     fn token_styles() {
-        assert_eq!(TokenStyle::of(["1", "2", "10"]), TokenStyle::Numeric);
-        assert_eq!(TokenStyle::of(["1", "a1b2"]), TokenStyle::Opaque);
-        assert_eq!(TokenStyle::of(["+1"]), TokenStyle::Opaque);
-        assert_eq!(TokenStyle::of([""]), TokenStyle::Opaque);
-        assert_eq!(TokenStyle::of([]), TokenStyle::Unknown);
-        assert_eq!(TokenStyle::Unknown.to_string(), "unknown (no presets)");
+        assert_eq!(TokenStyle::of(["1", "2", "10"]), Some(TokenStyle::Numeric));
+        assert_eq!(TokenStyle::of(["1", "a1b2"]), Some(TokenStyle::Opaque));
+        assert_eq!(TokenStyle::of(["+1"]), Some(TokenStyle::Opaque));
+        assert_eq!(TokenStyle::of(["01"]), Some(TokenStyle::Opaque));
+        assert_eq!(TokenStyle::of([""]), Some(TokenStyle::Opaque));
+        assert_eq!(TokenStyle::of([]), None);
     }
 
     fn report(camera: &str, site: &str) -> ProbeReport {

@@ -7,11 +7,12 @@ use tandem_core::AuditAction;
 use tandem_core::access::{self, Principal};
 use tandem_core::plan::{Change, Direction, plan};
 use tandem_core::{CameraId, Mismatch, Preset, PresetName, PresetNumber};
-use tandem_store::{NewAudit, Origin, PresetWrite, TokenStyle};
+use tandem_store::{NewAudit, Origin, PresetWrite};
 
 use crate::action::Action;
 use crate::engine::{Engine, Outcome};
 use crate::error::EngineError;
+use crate::tokens::TokenMap;
 
 /// A repair before it is applied: what would change on the target side.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -207,7 +208,7 @@ impl Engine {
                     return Ok(Err("no usable name".into()));
                 };
                 // The target's preset is this one: keep its token (update in place).
-                let numeric = self.store().token_style(camera, target)? != Some(TokenStyle::Opaque);
+                let numeric = TokenMap::load(self.store().as_ref(), camera, target)?.numeric();
                 if !numeric || from_number.is_none() {
                     self.store().set_site_token(camera, target, number, token)?;
                 }

@@ -8,13 +8,14 @@ use tandem_core::AuditAction;
 use tandem_core::access::{self, Principal};
 use tandem_core::diff::{Tolerance, diff};
 use tandem_core::{CameraId, Mismatch, Preset, PresetName, PresetNumber, SiteId, SitePreset};
-use tandem_store::{NewAudit, TokenStyle};
+use tandem_store::NewAudit;
 use tokio::task::JoinSet;
 
 use crate::apply::read_presets;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::sites::from_vector;
+use crate::tokens::TokenMap;
 
 /// The result of scanning one camera.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -56,19 +57,11 @@ impl Engine {
         let binding = self.bindings().get(camera, site)?;
         let profile = binding.profile().await?.to_string();
         let presets = read_presets(&binding, &profile).await?;
-        let map = self.store().site_tokens(camera, site)?;
-        let numeric = self.store().token_style(camera, site)? != Some(TokenStyle::Opaque);
+        let map = TokenMap::load(self.store().as_ref(), camera, site)?;
         Ok(presets
             .into_iter()
             .map(|p| {
-                let mapped = map.iter().find(|(_, t)| *t == p.token).map(|(n, _)| *n);
-                let number = mapped.or_else(|| {
-                    if numeric {
-                        PresetNumber::from_token(&p.token)
-                    } else {
-                        None
-                    }
-                });
+                let number = map.number(&p.token);
                 SitePreset {
                     number,
                     name: p.name,
@@ -303,11 +296,8 @@ impl Engine {
         }
         let canonical = self.store().presets(camera)?;
         let tolerance = self.bindings().camera(camera)?.tolerance;
-        let mut taken: Vec<PresetNumber> = self
-            .store()
-            .site_tokens(camera, site)?
-            .into_iter()
-            .map(|(n, _)| n)
+        let mut taken: Vec<PresetNumber> = TokenMap::load(self.store().as_ref(), camera, site)?
+            .numbers()
             .collect();
         let by_name = |p: &SitePreset, c: &Preset| p.name.as_deref() == Some(c.name.as_str());
         let by_position = |p: &SitePreset, c: &Preset| match (&p.position, &c.position) {

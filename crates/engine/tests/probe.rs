@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use tandem_core::TokenStyle;
 use tandem_engine::config::Config;
-use tandem_engine::probe::{Authentication, ProbeReport, TokenStyle, probe, render_table};
+use tandem_engine::probe::{Authentication, ProbeReport, probe, render_table};
 use tandem_sim::world::Faults;
 use tandem_sim::{SimConfig, Simulator};
 
@@ -152,7 +153,7 @@ async fn refused_credentials_and_empty_preset_tables_are_reported() {
 
     let reports = probe(&config_for(&sim, "tandem")).await;
     for r in &reports {
-        assert_eq!(r.token_style, Some(TokenStyle::Unknown), "{r:?}");
+        assert_eq!(r.token_style, None, "{r:?}");
         assert_eq!(r.preset_count, Some(0));
     }
 }

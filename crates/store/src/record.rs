@@ -17,15 +17,7 @@ pub struct CameraRecord {
     pub tolerance: f64,
 }
 
-/// How a site names one camera's presets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TokenStyle {
-    /// The token is the preset number ("1", "2"...).
-    Numeric,
-    /// Tokens are opaque (GUIDs); the store keeps the number-to-token map.
-    Opaque,
-}
+pub use tandem_core::TokenStyle;
 
 /// Who asked for an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -79,7 +71,6 @@ macro_rules! spelled {
     };
 }
 
-spelled!(TokenStyle, Numeric => "numeric", Opaque => "opaque");
 spelled!(Origin, Operator => "operator", Repair => "repair", Import => "import");
 spelled!(SiteState, Pending => "pending", Applied => "applied", Failed => "failed");
 
