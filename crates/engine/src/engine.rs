@@ -30,6 +30,7 @@ use crate::action::Action;
 use crate::apply;
 use crate::control::CameraControl;
 use crate::error::EngineError;
+use crate::health::SiteHealth;
 use crate::hold::CameraHold;
 use crate::lease::{self, Leases};
 use crate::sites::{Bindings, Topology, from_vector};
@@ -156,6 +157,8 @@ pub struct Engine {
     /// This process's leases in the store: one mover per camera and one
     /// drainer per queue, whatever the process.
     leases: Leases,
+    /// Whether each site answers: read by live control and the watcher alike.
+    health: Arc<SiteHealth>,
 }
 
 /// An operation's new state on one site.
@@ -209,6 +212,7 @@ impl Engine {
             control: Arc::new(CameraControl::default()),
             progress: tokio::sync::broadcast::channel(1024).0,
             leases: Leases::new(store),
+            health: Arc::new(SiteHealth::new(topology.sites.iter().map(|s| s.id.clone()))),
         }))
     }
 
@@ -252,6 +256,11 @@ impl Engine {
             error: error.map(str::to_string),
         });
         Ok(())
+    }
+
+    /// Whether each site answers, shared by live control and the watcher.
+    pub fn health(&self) -> &Arc<SiteHealth> {
+        &self.health
     }
 
     /// Who holds manual control of each camera, shared with live control.

@@ -14,6 +14,8 @@
 //!   every site, in order per camera and site, retried, replayed after restarts.
 //! - [`action`]: the journaled, idempotent [`action::Action`]; [`apply`]: its
 //!   ONVIF steps on one site, under the camera's [`hold::CameraHold`].
+//! - [`health`]: [`health::SiteHealth`], whether each site answers: one prober,
+//!   read by live control and the watcher alike.
 //! - [`tokens`]: [`tokens::TokenMap`], the one number ↔ token rule per site.
 //! - [`lease`]: leases in the store, so that one process at a time moves a
 //!   camera for preset work or applies a camera's queue on a site.
@@ -35,6 +37,7 @@ pub mod config;
 pub mod control;
 pub mod engine;
 pub mod error;
+pub mod health;
 pub mod hold;
 pub mod lease;
 pub mod live;

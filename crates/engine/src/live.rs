@@ -20,6 +20,7 @@ use tokio::sync::broadcast;
 use crate::control::{Busy, Holder};
 use crate::engine::{Engine, SYSTEM_ACTOR};
 use crate::error::EngineError;
+use crate::health::ProbePolicy;
 use crate::sites::{Binding, from_vector};
 use crate::tokens::TokenMap;
 
@@ -42,6 +43,18 @@ pub struct HealthPolicy {
     pub control_idle: Duration,
 }
 
+impl HealthPolicy {
+    /// The part of the policy that says how probes count.
+    pub fn probes(&self) -> ProbePolicy {
+        ProbePolicy {
+            interval: self.probe_interval,
+            failures_to_down: self.failures_to_down,
+            successes_to_up: self.successes_to_up,
+            timeout: self.command_timeout,
+        }
+    }
+}
+
 impl Default for HealthPolicy {
     fn default() -> Self {
         HealthPolicy {
@@ -56,17 +69,7 @@ impl Default for HealthPolicy {
     }
 }
 
-/// A site's health.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Health {
-    /// Answering.
-    Up,
-    /// Some recent probes failed, not enough to call it down.
-    Degraded,
-    /// Not answering.
-    Down,
-}
+pub use crate::health::Health;
 
 /// One change of the active site.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -164,16 +167,7 @@ pub struct Served {
 }
 
 #[derive(Debug)]
-struct SiteState {
-    health: Health,
-    failures: u32,
-    successes: u32,
-    up_since: Option<Instant>,
-}
-
-#[derive(Debug)]
 struct State {
-    sites: Vec<(SiteId, SiteState)>,
     active: SiteId,
     history: Vec<Switch>,
 }
@@ -195,32 +189,21 @@ impl std::fmt::Debug for Live {
 }
 
 impl Live {
-    /// Live control with every site assumed up and the primary active.
+    /// Live control with the primary active, reading and feeding the
+    /// engine's [`SiteHealth`](crate::health::SiteHealth) with `policy`'s probe settings.
     pub fn new(engine: Arc<Engine>, policy: HealthPolicy) -> Result<Arc<Self>, EngineError> {
-        let sites: Vec<(SiteId, SiteState)> = engine
+        let active = engine
             .bindings()
             .sites()
-            .iter()
-            .map(|s| {
-                let state = SiteState {
-                    health: Health::Up,
-                    failures: 0,
-                    successes: 0,
-                    up_since: Some(Instant::now()),
-                };
-                (s.id.clone(), state)
-            })
-            .collect();
-        let active = sites
             .first()
-            .map(|(id, _)| id.clone())
+            .map(|s| s.id.clone())
             .ok_or_else(|| EngineError::Internal("no sites".into()))?;
+        engine.health().set_policy(policy.probes());
         let (events, _) = broadcast::channel(256);
         Ok(Arc::new(Live {
             engine,
             policy,
             state: Mutex::new(State {
-                sites,
                 active,
                 history: Vec::new(),
             }),
@@ -244,11 +227,7 @@ impl Live {
 
     /// Each site's health, primary first.
     pub fn health(&self) -> Vec<(SiteId, Health)> {
-        self.state()
-            .sites
-            .iter()
-            .map(|(id, s)| (id.clone(), s.health))
-            .collect()
+        self.engine.health().all()
     }
 
     /// Every switch of the active site so far.
@@ -405,7 +384,7 @@ impl Live {
             };
             match result {
                 Ok(status) => {
-                    self.record(&site, true, true);
+                    self.record(&site, true);
                     return Ok(Served {
                         site,
                         failed_over_from,
@@ -463,11 +442,11 @@ impl Live {
     /// others by priority, up ones before down ones (a down site is still tried
     /// last: it may have come back before the monitor noticed).
     fn order(&self) -> Vec<SiteId> {
-        let state = self.state();
-        let mut order = vec![state.active.clone()];
-        for health in [Health::Up, Health::Degraded, Health::Down] {
-            for (id, s) in &state.sites {
-                if s.health == health && !order.contains(id) {
+        let health = self.engine.health().all();
+        let mut order = vec![self.active()];
+        for wanted in [Health::Up, Health::Degraded, Health::Down] {
+            for (id, h) in &health {
+                if *h == wanted && !order.contains(id) {
                     order.push(id.clone());
                 }
             }
@@ -533,53 +512,59 @@ impl Live {
             })
     }
 
-    /// Probes every site once, concurrently, and updates health and the active site.
-    pub async fn probe_once(self: &Arc<Self>) {
-        let sites: Vec<SiteId> = self
-            .state()
-            .sites
-            .iter()
-            .map(|(id, _)| id.clone())
-            .collect();
-        let mut probes = tokio::task::JoinSet::new();
-        for site in sites {
-            let live = self.clone();
-            probes.spawn(async move {
-                let ok = live.probe(&site).await;
-                (site, ok)
-            });
-        }
-        while let Some(joined) = probes.join_next().await {
-            if let Ok((site, ok)) = joined {
-                self.record(&site, ok, false);
-            }
+    /// Probes every site once (through the engine's one
+    /// [`SiteHealth`](crate::health::SiteHealth)) and moves the active site accordingly.
+    pub async fn probe_once(&self) {
+        let changes = self
+            .engine
+            .health()
+            .probe_once(self.engine.bindings())
+            .await;
+        for (site, health) in changes {
+            self.health_changed(&site, health);
         }
         self.maybe_failback("failback after hold");
     }
 
-    async fn probe(&self, site: &SiteId) -> bool {
-        let Some(camera) = self.engine.bindings().camera_ids().into_iter().next() else {
-            return true;
-        };
-        let Ok(binding) = self.engine.bindings().get(&camera, site) else {
-            return false;
-        };
-        let probe = binding.device.get_system_date_and_time();
-        matches!(
-            tokio::time::timeout(self.policy.command_timeout, probe).await,
-            Ok(Ok(_))
-        )
-    }
-
-    /// Probes every `probe_interval` until the task is aborted.
+    /// Keeps the active site on a healthy site: probes every
+    /// `probe_interval` when no other task of this process probes already,
+    /// and follows every health change, until the task is aborted.
     pub fn spawn_monitor(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let live = self.clone();
+        let prober = self.engine.health().claim_monitor();
+        let mut changes = self.engine.health().subscribe();
         tokio::spawn(async move {
             loop {
-                live.probe_once().await;
-                tokio::time::sleep(live.policy.probe_interval).await;
+                if prober {
+                    live.probe_once().await;
+                } else {
+                    live.maybe_failback("failback after hold");
+                }
+                let tick = tokio::time::sleep(live.policy.probe_interval);
+                tokio::pin!(tick);
+                loop {
+                    tokio::select! {
+                        _ = &mut tick => break,
+                        change = changes.recv() => match change {
+                            Ok(change) => live.health_changed(&change.site, change.now),
+                            Err(broadcast::error::RecvError::Lagged(_)) => {}
+                            Err(broadcast::error::RecvError::Closed) => return,
+                        },
+                    }
+                }
             }
         })
+    }
+
+    /// Tells subscribers of a site's new health and leaves a site that went down.
+    fn health_changed(&self, site: &SiteId, health: Health) {
+        let _ = self.events.send(LiveEvent::Health {
+            site: site.clone(),
+            health,
+        });
+        if health == Health::Down && self.active() == *site {
+            self.move_off(site);
+        }
     }
 
     /// Returns live control to the primary now (administrators), when it is up.
@@ -590,11 +575,7 @@ impl Live {
                 who.user
             )));
         }
-        let primary = self
-            .state()
-            .sites
-            .first()
-            .map(|(id, s)| (id.clone(), s.health));
+        let primary = self.engine.health().all().into_iter().next();
         match primary {
             Some((id, Health::Up)) => {
                 self.switch_to(&id, "manual failback", &who.user, AuditAction::SiteFailback);
@@ -606,67 +587,16 @@ impl Live {
         }
     }
 
-    fn record(&self, site: &SiteId, ok: bool, from_command: bool) {
-        let mut changed = None;
-        {
-            let mut state = self.state();
-            let Some((_, s)) = state.sites.iter_mut().find(|(id, _)| id == site) else {
-                return;
-            };
-            let before = s.health;
-            if ok {
-                s.failures = 0;
-                s.successes += 1;
-                // A served command proves the site is up; probes need a streak.
-                if from_command
-                    || s.successes >= self.policy.successes_to_up
-                    || s.health == Health::Degraded
-                {
-                    if s.health != Health::Up {
-                        s.up_since = Some(Instant::now());
-                    }
-                    s.health = Health::Up;
-                }
-            } else {
-                s.successes = 0;
-                s.failures += 1;
-                s.health = if s.failures >= self.policy.failures_to_down {
-                    Health::Down
-                } else {
-                    Health::Degraded
-                };
-                if s.health == Health::Down {
-                    s.up_since = None;
-                }
-            }
-            if s.health != before {
-                changed = Some(s.health);
-            }
-        }
-        if let Some(health) = changed {
-            let _ = self.events.send(LiveEvent::Health {
-                site: site.clone(),
-                health,
-            });
-            if health == Health::Down && self.active() == *site {
-                self.move_off(site);
-            }
+    /// Counts a live command's outcome on `site`.
+    fn record(&self, site: &SiteId, ok: bool) {
+        if let Some(health) = self.engine.health().record(site, ok, true) {
+            self.health_changed(site, health);
         }
     }
 
+    /// Marks `site` down after an operator command it did not answer.
     fn mark_down(&self, site: &SiteId, why: &str) {
-        let changed = {
-            let mut state = self.state();
-            let Some((_, s)) = state.sites.iter_mut().find(|(id, _)| id == site) else {
-                return;
-            };
-            s.failures = s.failures.max(self.policy.failures_to_down);
-            s.successes = 0;
-            s.up_since = None;
-            std::mem::replace(&mut s.health, Health::Down) != Health::Down
-        };
-        if changed {
-            tracing::warn!(%site, why, "site down");
+        if self.engine.health().mark_down(site, why) {
             let _ = self.events.send(LiveEvent::Health {
                 site: site.clone(),
                 health: Health::Down,
@@ -679,20 +609,15 @@ impl Live {
 
     /// Makes the best other site active after `site` went down.
     fn move_off(&self, site: &SiteId) {
-        let next = {
-            let state = self.state();
-            state
-                .sites
-                .iter()
-                .find(|(id, s)| id != site && s.health == Health::Up)
-                .or_else(|| {
-                    state
-                        .sites
-                        .iter()
-                        .find(|(id, s)| id != site && s.health == Health::Degraded)
-                })
-                .map(|(id, _)| id.clone())
-        };
+        let health = self.engine.health().all();
+        let next = [Health::Up, Health::Degraded]
+            .into_iter()
+            .find_map(|wanted| {
+                health
+                    .iter()
+                    .find(|(id, h)| id != site && *h == wanted)
+                    .map(|(id, _)| id.clone())
+            });
         if let Some(next) = next {
             self.switch_to(
                 &next,
@@ -708,16 +633,17 @@ impl Live {
         if !self.policy.auto_failback {
             return;
         }
-        let target = {
-            let state = self.state();
-            let Some((primary, s)) = state.sites.first() else {
-                return;
-            };
-            let held = s.health == Health::Up
-                && s.up_since
-                    .is_some_and(|t| t.elapsed() >= self.policy.failback_hold);
-            (held && state.active != *primary).then(|| primary.clone())
+        let Some(primary) = self.engine.bindings().sites().first().map(|s| s.id.clone()) else {
+            return;
         };
+        let held = self
+            .engine
+            .health()
+            .of(&primary)
+            .is_some_and(|(h, up_for)| {
+                h == Health::Up && up_for.is_some_and(|t| t >= self.policy.failback_hold)
+            });
+        let target = (held && self.active() != primary).then_some(primary);
         if let Some(primary) = target {
             self.switch_to(&primary, reason, SYSTEM_ACTOR, AuditAction::SiteSwitch);
         }

@@ -1,20 +1,24 @@
 //! The engine's background duties, for a long-running process: retry pending
 //! parts, scan every camera on a schedule, and scan again when a site that was
-//! unreachable answers again.
+//! down answers again. Site health comes from the engine's one
+//! [`SiteHealth`](crate::health::SiteHealth): the watcher probes only when
+//! nothing else in the process does.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tandem_core::SiteId;
+use tokio::sync::broadcast;
 
 use crate::engine::Engine;
+use crate::health::Health;
 
 /// How often the background duties run.
 #[derive(Debug, Clone, Copy)]
 pub struct WatchPolicy {
-    /// How often pending parts are retried and unreachable sites probed.
+    /// How often pending parts are retried (and sites probed, when live
+    /// control does not probe them already).
     pub tick: Duration,
     /// How often every camera is scanned; `None` for never (scans still run when a site comes back).
     pub scan_every: Option<Duration>,
@@ -60,33 +64,31 @@ impl Engine {
         stop: impl Future<Output = ()>,
     ) {
         tokio::pin!(stop);
-        let reachable: Mutex<HashMap<SiteId, bool>> = Mutex::new(HashMap::new());
+        let health = self.health().clone();
+        // One prober per process: this one, unless live control's monitor probes.
+        let prober = health.claim_monitor();
+        let mut changes = health.subscribe();
         let mut last_scan = tokio::time::Instant::now();
         let mut scan_now = policy.scan_every.is_some();
         loop {
-            if let Err(e) = self.drain_due().await {
-                tracing::warn!(error = %e, "retrying pending work");
+            if prober {
+                health.probe_once(self.bindings()).await;
             }
-            for site in self
-                .bindings()
-                .sites()
-                .iter()
-                .map(|s| s.id.clone())
-                .collect::<Vec<_>>()
-            {
-                let up = self.site_answers(&site).await;
-                let was = reachable
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(site.clone(), up);
-                match (was, up) {
-                    (Some(true) | None, false) => on_event(WatchEvent::SiteDown(site)),
-                    (Some(false), true) => {
-                        on_event(WatchEvent::SiteUp(site));
+            loop {
+                match changes.try_recv() {
+                    Ok(change) if change.now == Health::Down => {
+                        on_event(WatchEvent::SiteDown(change.site));
+                    }
+                    Ok(change) if change.was == Health::Down && change.now == Health::Up => {
+                        on_event(WatchEvent::SiteUp(change.site));
                         scan_now = true;
                     }
-                    _ => {}
+                    Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                    Err(_) => break,
                 }
+            }
+            if let Err(e) = self.drain_due().await {
+                tracing::warn!(error = %e, "retrying pending work");
             }
             if policy
                 .scan_every
@@ -116,18 +118,5 @@ impl Engine {
                 _ = tokio::time::sleep(policy.tick) => {}
             }
         }
-    }
-
-    /// Whether a site answers `GetSystemDateAndTime` for its first camera: a cheap,
-    /// unauthenticated liveness check.
-    async fn site_answers(&self, site: &SiteId) -> bool {
-        let Some(camera) = self.bindings().camera_ids().into_iter().next() else {
-            return true;
-        };
-        let Ok(binding) = self.bindings().get(&camera, site) else {
-            return false;
-        };
-        let _permit = binding.permit().await;
-        binding.device.get_system_date_and_time().await.is_ok()
     }
 }

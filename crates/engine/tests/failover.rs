@@ -237,3 +237,32 @@ async fn a_hanging_primary_costs_one_command_timeout_then_none() {
     );
     sim.set_faults(1, Faults::default());
 }
+
+/// The probers used to ask only a site's first camera: a first camera that
+/// answers garbage made the whole site down and moved live control away.
+#[tokio::test]
+async fn one_dead_camera_does_not_make_its_site_down() {
+    let sim = sim(3, &["1/1=hostile"], 0, false).await;
+    let engine = engine(&sim, 0.001);
+    let live = Live::new(engine.clone(), policy()).expect("live");
+    for _ in 0..5 {
+        live.probe_once().await;
+    }
+    assert_eq!(live.health()[0].1, Health::Up, "{:?}", live.health());
+    assert_eq!(live.active().as_str(), "primary");
+    // The same probes, with the whole primary gone, do make it down.
+    sim.set_faults(
+        1,
+        Faults {
+            down: true,
+            ..Faults::default()
+        },
+    );
+    for _ in 0..3 {
+        live.probe_once().await;
+    }
+    assert_eq!(live.health()[0].1, Health::Down);
+    assert_eq!(live.active().as_str(), "secondary");
+    // Live control and the watcher read one record of health.
+    assert_eq!(engine.health().all(), live.health());
+}
