@@ -4,7 +4,7 @@
 //! with the attempt limit.
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tandem_core::AuditAction;
@@ -70,7 +70,7 @@ impl Users {
         address: IpAddr,
         ttl: Duration,
     ) -> Result<(Principal, String), LoginError> {
-        let now = Instant::now();
+        let now = self.now();
         let detail = json!({ "address": address.to_string() });
         if let Err(refused) = self.limiter().check(name, address, now) {
             self.audit(name, AuditAction::LoginRefused, detail)?;

@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 use tandem_core::access::{
     AccessError, Grant, MAX_PTZ_PRIORITY, Permission, Principal, Role, check_user_name,
 };
+use tandem_core::clock::{self, Clock};
 use tandem_core::{CameraId, ErrorKind};
 use tandem_store::{RoleRecord, Store, StoreError, TokenRecord, UserRecord};
 
@@ -138,15 +139,13 @@ impl From<StoreError> for AuthError {
     }
 }
 
-/// The source of "now" for session expiry and token use.
-type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-
 /// Users, passwords, tokens and sessions over the store. Cheap to share
 /// (`Arc<Users>`); every method is a few store calls, plus one argon2 hash
 /// where a password is involved.
 pub struct Users {
     store: Arc<dyn Store>,
-    clock: Clock,
+    /// Where session expiry, token use and login windows read the time.
+    clock: Arc<dyn Clock>,
     /// Who tokens and sessions are, and cameras' groups, as last read: every
     /// API request needs them, and they change rarely.
     cache: Mutex<AccessCache>,
@@ -195,7 +194,7 @@ impl Users {
         dummy_hash();
         Users {
             store,
-            clock: Arc::new(Utc::now),
+            clock: clock::system(),
             cache: Mutex::new(AccessCache::default()),
             limiter: Mutex::new(LoginLimiter::default()),
         }
@@ -207,9 +206,9 @@ impl Users {
         self
     }
 
-    /// Replaces the clock used for session expiry and token use (tests).
-    pub fn with_clock(mut self, clock: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
-        self.clock = Arc::new(clock);
+    /// Replaces the clock used for session expiry, token use and login windows (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -352,7 +351,7 @@ impl Users {
             .token_by_hash(&hash)?
             .ok_or(AuthError::BadToken)?;
         let user = self.enabled_user(&token.user)?.ok_or(AuthError::BadToken)?;
-        let now = (self.clock)();
+        let now = self.utc();
         if token
             .last_used_utc
             .is_none_or(|last| now - last >= TOKEN_TOUCH_INTERVAL)
@@ -371,7 +370,7 @@ impl Users {
     /// checked within [`SESSION_RECHECK`]).
     fn cached_principal(&self, key: &str) -> Result<Option<Principal>, StoreError> {
         let stamp = self.store.change_stamp()?;
-        let now = (self.clock)();
+        let now = self.utc();
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         Ok(cache
             .at(stamp)
@@ -424,7 +423,7 @@ impl Users {
         let ttl = chrono::TimeDelta::from_std(ttl).map_err(|_| {
             UsersError::InvalidInput(format!("session lifetime {ttl:?} is too long"))
         })?;
-        let expires = (self.clock)().checked_add_signed(ttl).ok_or_else(|| {
+        let expires = self.utc().checked_add_signed(ttl).ok_or_else(|| {
             UsersError::InvalidInput(format!("session lifetime {ttl} is too long"))
         })?;
         let secret = random_text(SECRET_BYTES);
@@ -444,7 +443,7 @@ impl Users {
         if let Some(principal) = self.cached_principal(&key)? {
             return Ok(principal);
         }
-        let now = (self.clock)();
+        let now = self.utc();
         let name = self
             .store
             .session(&hash, now)?
@@ -464,7 +463,7 @@ impl Users {
 
     /// Deletes expired sessions; returns how many.
     pub fn purge_expired_sessions(&self) -> Result<u64, UsersError> {
-        Ok(self.store.purge_sessions((self.clock)())?)
+        Ok(self.store.purge_sessions(self.utc())?)
     }
 
     /// On a store without users, creates the first administrator: the roles
@@ -494,6 +493,16 @@ impl Users {
         }
         self.create_user(ADMIN_USER, &password, &[ADMIN_ROLE.to_string()])?;
         Ok(generated.then_some(password))
+    }
+
+    /// Wall-clock time from the service's clock.
+    pub(crate) fn utc(&self) -> DateTime<Utc> {
+        self.clock.wall().into()
+    }
+
+    /// Monotonic time from the service's clock.
+    pub(crate) fn now(&self) -> std::time::Instant {
+        self.clock.monotonic()
     }
 
     /// The store (for the audited administrative actions in `admin`).

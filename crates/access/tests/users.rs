@@ -2,7 +2,7 @@
 //! administrator, authentication that does not reveal which users exist,
 //! token and session lifecycles, and permissions scoped by camera groups.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -12,24 +12,21 @@ use tandem_access::users::{
 };
 use tandem_core::CameraId;
 use tandem_core::access::{Action, Permission, Principal};
+use tandem_core::clock::ManualClock;
 use tandem_store::prelude::*;
 use tandem_store::{CameraRecord, RoleRecord, SqliteStore, Store, StoreError};
 
 /// A clock the test sets by hand.
 #[derive(Clone)]
-struct TestClock(Arc<Mutex<DateTime<Utc>>>);
+struct TestClock(ManualClock);
 
 impl TestClock {
     fn new() -> Self {
-        TestClock(Arc::new(Mutex::new(t(0))))
+        TestClock(ManualClock::at(t(0).into()))
     }
 
     fn set(&self, at: DateTime<Utc>) {
-        *self.0.lock().expect("clock") = at;
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("clock")
+        self.0.set_wall(at.into());
     }
 }
 
@@ -50,17 +47,15 @@ struct Fixture {
 /// An in-memory store on a test clock, with the default roles.
 fn fixture() -> Fixture {
     let clock = TestClock::new();
-    let store_clock = clock.clone();
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open_in_memory()
             .expect("store")
-            .with_clock(move || store_clock.now()),
+            .with_clock(Arc::new(clock.0.clone())),
     );
     for role in default_roles() {
         store.upsert_role(&role_record(&role)).expect("role");
     }
-    let users_clock = clock.clone();
-    let users = Users::new(store.clone()).with_clock(move || users_clock.now());
+    let users = Users::new(store.clone()).with_clock(Arc::new(clock.0.clone()));
     Fixture {
         store,
         users,

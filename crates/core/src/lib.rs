@@ -3,6 +3,7 @@
 //! the other.
 //!
 //! - [`access`]: permissions, roles and the [`access::Principal`] the server checks.
+//! - [`clock`]: [`clock::Clock`], the one way every layer reads the time (injected).
 //! - [`audit`]: [`AuditAction`], the one list of what the audit log records.
 //! - [`error`]: [`ErrorKind`], the kinds of failure every layer reports.
 //! - [`preset`]: [`PresetNumber`], [`PresetName`], [`Position`], [`Preset`], [`SitePreset`].
@@ -10,10 +11,11 @@
 //! - [`plan`]: [`plan::plan`] turns a repair direction into the changes on the target side.
 //!
 //! **Architecture invariant:** no I/O, no async, no SQL, no HTTP; every function
-//! here is deterministic, and results are sorted so that equal inputs give equal outputs.
+//! here is deterministic (the clock is declared here and read by callers only), and results are sorted so that equal inputs give equal outputs.
 
 pub mod access;
 pub mod audit;
+pub mod clock;
 pub mod diff;
 pub mod error;
 pub mod ids;

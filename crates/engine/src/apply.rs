@@ -3,7 +3,7 @@
 //! one), then `GetPresets` to read back. Every step is safe to repeat, because
 //! after a crash the whole action is applied again from the start.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tandem_core::PresetNumber;
 use tandem_onvif::types::Preset as OnvifPreset;
@@ -136,7 +136,7 @@ async fn move_and_wait(
             .await
             .map_err(|e| binding.onvif(e))?;
     }
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(POLL).await;
         let status = {

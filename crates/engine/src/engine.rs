@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tandem_core::access::{self, Principal};
+use tandem_core::clock::{self, Clock};
 use tandem_core::{AuditAction, CameraId, Position, Preset, PresetName, PresetNumber, SiteId};
 use tandem_store::{
     Claimed, Journal, NewAudit, NewOperation, Operation, Origin, PresetWrite, SiteState, Store,
@@ -159,6 +160,8 @@ pub struct Engine {
     leases: Leases,
     /// Whether each site answers: read by live control and the watcher alike.
     health: Arc<SiteHealth>,
+    /// Where the engine reads the time.
+    clock: Arc<dyn Clock>,
 }
 
 /// An operation's new state on one site.
@@ -212,7 +215,11 @@ impl Engine {
             control: Arc::new(CameraControl::default()),
             progress: tokio::sync::broadcast::channel(1024).0,
             leases: Leases::new(store),
-            health: Arc::new(SiteHealth::new(topology.sites.iter().map(|s| s.id.clone()))),
+            health: Arc::new(SiteHealth::new(
+                topology.sites.iter().map(|s| s.id.clone()),
+                clock::system(),
+            )),
+            clock: clock::system(),
         }))
     }
 
@@ -225,6 +232,29 @@ impl Engine {
             }
             Err(shared) => shared,
         }
+    }
+
+    /// Replaces the clock (tests drive time); call before the engine is shared.
+    pub fn with_clock(self: Arc<Self>, clock: Arc<dyn Clock>) -> Arc<Self> {
+        match Arc::try_unwrap(self) {
+            Ok(mut engine) => {
+                let sites = engine.bindings.sites().iter().map(|s| s.id.clone());
+                engine.health = Arc::new(SiteHealth::new(sites, clock.clone()));
+                engine.clock = clock;
+                Arc::new(engine)
+            }
+            Err(shared) => shared,
+        }
+    }
+
+    /// Wall-clock time, from the engine's clock.
+    pub(crate) fn utc(&self) -> chrono::DateTime<Utc> {
+        self.clock.wall().into()
+    }
+
+    /// Monotonic time, from the engine's clock.
+    pub(crate) fn now(&self) -> std::time::Instant {
+        self.clock.monotonic()
     }
 
     /// The store: only the engine reads and writes it.
@@ -735,7 +765,7 @@ impl Engine {
                 return Ok(Drained::Empty);
             };
             if let Some(not_before) = site_progress(&op, site).and_then(|p| p.next_attempt_utc)
-                && not_before > Utc::now()
+                && not_before > self.utc()
             {
                 return Ok(Drained::Waiting);
             }
@@ -749,12 +779,12 @@ impl Engine {
             };
             // Moving a camera someone else is steering would fight them: wait.
             if matches!(action, Action::Put { .. })
-                && let Some(holder) = self.control.holder(camera, std::time::Instant::now())
+                && let Some(holder) = self.control.holder(camera, self.now())
                 && holder.user != op.actor
                 && !holder.reserved
             {
                 let message = format!("waiting: {} is controlling the camera", holder.user);
-                let next = Utc::now() + chrono::TimeDelta::milliseconds(500);
+                let next = self.utc() + chrono::TimeDelta::milliseconds(500);
                 self.record(&op, site, SiteState::Pending, Some(&message), Some(next))?;
                 return Ok(Drained::Waiting);
             }
@@ -770,7 +800,7 @@ impl Engine {
                 Err(e) if e.is_retryable() => {
                     let attempts = site_progress(&op, site).map(|p| p.attempts).unwrap_or(0);
                     let delay = self.retry.delay(attempts);
-                    let next = Utc::now() + chrono::TimeDelta::from_std(delay).unwrap_or_default();
+                    let next = self.utc() + chrono::TimeDelta::from_std(delay).unwrap_or_default();
                     self.record(
                         &op,
                         site,
@@ -791,7 +821,7 @@ impl Engine {
 
     /// Drains every (camera, site) with a due pending operation, concurrently.
     pub async fn drain_due(self: &Arc<Self>) -> Result<usize, EngineError> {
-        let due = self.store.due(Utc::now())?;
+        let due = self.store.due(self.utc())?;
         let count = due.len();
         let mut work = JoinSet::new();
         for (camera, site) in due {

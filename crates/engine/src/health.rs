@@ -10,11 +10,12 @@
 //! site's cameras, not only the first: one dead camera is not a dead site.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use tandem_core::SiteId;
+use tandem_core::clock::Clock;
 use tokio::sync::broadcast;
 
 use crate::sites::Bindings;
@@ -80,6 +81,7 @@ struct SiteState {
 /// Every site's health, shared by live control and the background watcher.
 #[derive(Debug)]
 pub struct SiteHealth {
+    clock: Arc<dyn Clock>,
     policy: Mutex<ProbePolicy>,
     sites: Mutex<Vec<(SiteId, SiteState)>>,
     events: broadcast::Sender<SiteHealthEvent>,
@@ -90,8 +92,9 @@ pub struct SiteHealth {
 }
 
 impl SiteHealth {
-    /// Every site of `sites`, assumed up.
-    pub(crate) fn new(sites: impl IntoIterator<Item = SiteId>) -> Self {
+    /// Every site of `sites`, assumed up, on `clock`.
+    pub(crate) fn new(sites: impl IntoIterator<Item = SiteId>, clock: Arc<dyn Clock>) -> Self {
+        let now = clock.monotonic();
         let sites = sites
             .into_iter()
             .map(|id| {
@@ -99,12 +102,13 @@ impl SiteHealth {
                     health: Health::Up,
                     failures: 0,
                     successes: 0,
-                    up_since: Some(Instant::now()),
+                    up_since: Some(now),
                 };
                 (id, state)
             })
             .collect();
         SiteHealth {
+            clock,
             policy: Mutex::new(ProbePolicy::default()),
             sites: Mutex::new(sites),
             events: broadcast::channel(256).0,
@@ -137,10 +141,13 @@ impl SiteHealth {
 
     /// One site's health and how long it has been up (if it is).
     pub fn of(&self, site: &SiteId) -> Option<(Health, Option<Duration>)> {
-        self.lock()
-            .iter()
-            .find(|(id, _)| id == site)
-            .map(|(_, s)| (s.health, s.up_since.map(|t| t.elapsed())))
+        let now = self.clock.monotonic();
+        self.lock().iter().find(|(id, _)| id == site).map(|(_, s)| {
+            (
+                s.health,
+                s.up_since.map(|t| now.saturating_duration_since(t)),
+            )
+        })
     }
 
     /// Receives every change of a site's health.
@@ -165,7 +172,7 @@ impl SiteHealth {
                     || s.health == Health::Degraded
                 {
                     if s.health != Health::Up {
-                        s.up_since = Some(Instant::now());
+                        s.up_since = Some(self.clock.monotonic());
                     }
                     s.health = Health::Up;
                 }

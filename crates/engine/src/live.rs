@@ -9,7 +9,7 @@
 //! primary waits until it has been healthy for a hold time (or is asked for).
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tandem_core::access::{self, Permission, Principal};
@@ -17,7 +17,7 @@ use tandem_core::{AuditAction, CameraId, Position, PresetNumber, SiteId};
 use tandem_onvif::types::{PanTilt, PtzVector};
 use tokio::sync::broadcast;
 
-use crate::control::{Busy, Holder};
+use crate::control::Busy;
 use crate::engine::{Engine, SYSTEM_ACTOR};
 use crate::error::EngineError;
 use crate::health::ProbePolicy;
@@ -114,6 +114,19 @@ pub struct ControlChange {
     pub reserved: bool,
     /// Who released it, on a release.
     pub released_by: Option<String>,
+}
+
+/// Who steers a camera, as callers see it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Steering {
+    /// The user.
+    pub user: String,
+    /// Their PTZ priority on this camera.
+    pub priority: u16,
+    /// Reserved for preset work by an admin: exclusive until released.
+    pub reserved: bool,
+    /// How long until the hold lapses without commands (`None` for reservations).
+    pub expires_in: Option<Duration>,
 }
 
 /// A camera's position and movement, as the active site reports them.
@@ -277,7 +290,7 @@ impl Live {
         priority: u16,
         camera: &CameraId,
     ) -> Result<(), EngineError> {
-        let now = Instant::now();
+        let now = self.engine.now();
         let control = self.engine.control();
         let before = control.holder(camera, now);
         match control.acquire(camera, user, priority, self.policy.control_idle, now) {
@@ -319,9 +332,15 @@ impl Live {
     }
 
     /// Who holds manual control of `camera` now, if anyone.
-    pub fn holder(&self, camera: &CameraId) -> Result<Option<Holder>, EngineError> {
+    pub fn holder(&self, camera: &CameraId) -> Result<Option<Steering>, EngineError> {
         self.engine.bindings().camera(camera)?;
-        Ok(self.engine.control().holder(camera, Instant::now()))
+        let now = self.engine.now();
+        Ok(self.engine.control().holder(camera, now).map(|h| Steering {
+            expires_in: h.until.map(|t| t.saturating_duration_since(now)),
+            user: h.user,
+            priority: h.priority,
+            reserved: h.reserved,
+        }))
     }
 
     /// Releases `who`'s manual control (or reservation) of `camera`; releasing
@@ -330,7 +349,7 @@ impl Live {
         self.engine.bindings().camera(camera)?;
         let control = self.engine.control();
         let held = control
-            .holder(camera, Instant::now())
+            .holder(camera, self.engine.now())
             .is_some_and(|h| h.user == who.user);
         control.release(camera, &who.user);
         if held {
@@ -347,7 +366,7 @@ impl Live {
         }
         self.engine
             .control()
-            .reserve(camera, &who.user, Instant::now())
+            .reserve(camera, &who.user, self.engine.now())
             .map_err(|b| EngineError::Conflict(b.to_string()))?;
         self.tell_control(camera, Some(&who.user), None, true, None);
         Ok(())
@@ -657,7 +676,7 @@ impl Live {
                 return;
             }
             let switch = Switch {
-                at_utc: Utc::now(),
+                at_utc: self.engine.utc(),
                 from: state.active.clone(),
                 to: to.clone(),
                 reason: reason.into(),

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use tandem_core::AuditAction;
 use tandem_core::access::{self, Principal};
 use tandem_core::diff::{Tolerance, diff};
@@ -144,7 +143,7 @@ impl Engine {
                 "gone": delta.gone.len(),
             })),
         };
-        let deltas = self.store().record_scans(&diffed, Utc::now(), &audit)?;
+        let deltas = self.store().record_scans(&diffed, self.utc(), &audit)?;
         Ok(diffed
             .into_iter()
             .zip(deltas)

@@ -3,10 +3,12 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tandem_access::local_operator;
 
 use common::*;
+use tandem_core::clock::ManualClock;
 use tandem_engine::live::{Command, Health, HealthPolicy, Live};
 use tandem_sim::world::Faults;
 
@@ -265,4 +267,36 @@ async fn one_dead_camera_does_not_make_its_site_down() {
     assert_eq!(live.active().as_str(), "secondary");
     // Live control and the watcher read one record of health.
     assert_eq!(engine.health().all(), live.health());
+}
+
+/// Time is injected: manual control lapses when the engine's clock says so,
+/// not after 15 s of the test's life.
+#[tokio::test]
+async fn manual_control_lapses_by_the_engine_clock() {
+    let sim = sim(1, &[], 0, false).await;
+    let clock = ManualClock::at(std::time::SystemTime::now());
+    let engine = engine(&sim, 0.001).with_clock(Arc::new(clock.clone()));
+    let live = Live::new(engine, policy()).expect("live");
+    let (ann, bob) = (local_operator("ann"), local_operator("bob"));
+    live.operate(&ann, &camera(1), &Command::Stop)
+        .await
+        .expect("a free camera");
+    let refused = live
+        .operate(&bob, &camera(1), &Command::Stop)
+        .await
+        .expect_err("equal priority while ann steers");
+    assert_eq!(
+        refused.kind(),
+        tandem_core::ErrorKind::Conflict,
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("ann"), "{refused}");
+    clock.advance(policy().control_idle + Duration::from_secs(1));
+    live.operate(&bob, &camera(1), &Command::Stop)
+        .await
+        .expect("ann's hold lapsed by the clock");
+    assert_eq!(
+        live.holder(&camera(1)).expect("camera").map(|h| h.user),
+        Some("bob".to_string())
+    );
 }

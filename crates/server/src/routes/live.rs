@@ -298,15 +298,12 @@ pub async fn control(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ControlDto>> {
     let camera = camera(&state, &id)?;
-    let now = Instant::now();
     let h = state.live.holder(&camera)?;
     Ok(Json(ControlDto {
         user: h.as_ref().map(|h| h.user.clone()),
         priority: h.as_ref().map(|h| h.priority),
         reserved: h.as_ref().is_some_and(|h| h.reserved),
-        expires_in_s: h
-            .and_then(|h| h.until)
-            .map(|t| t.saturating_duration_since(now).as_secs()),
+        expires_in_s: h.and_then(|h| h.expires_in).map(|d| d.as_secs()),
     }))
 }
 

@@ -18,12 +18,13 @@
 //! domain's file, `pub(super)`.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::Value;
+use tandem_core::clock::{self, Clock};
 use tandem_core::{CameraId, PresetNumber};
 
 use crate::error::{Context, StoreError};
@@ -40,13 +41,10 @@ mod presets;
 /// with SQLITE_BUSY (which [`StoreError::is_retryable`] reports).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The source of "now" for rows the store timestamps itself.
-type Clock = Box<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-
 /// The [`Store`](crate::Store) on a SQLite database (a file in WAL mode, or in memory for tests).
 pub struct SqliteStore {
     conn: Mutex<Connection>,
-    clock: Clock,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -74,8 +72,8 @@ impl SqliteStore {
 
     /// Replaces the wall clock used for `created_utc`, `updated_utc`, `at_utc`
     /// and the first `next_attempt_utc`: tests use a fixed or stepped clock.
-    pub fn with_clock(mut self, clock: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
-        self.clock = Box::new(clock);
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -108,7 +106,7 @@ impl SqliteStore {
         schema::migrate(&mut conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
-            clock: Box::new(Utc::now),
+            clock: clock::system(),
         })
     }
 
@@ -124,7 +122,7 @@ impl SqliteStore {
     /// Now, at the microsecond precision the store keeps, so a value returned
     /// to the caller equals the value read back later.
     fn now(&self) -> DateTime<Utc> {
-        (self.clock)().trunc_subsecs(6)
+        DateTime::<Utc>::from(self.clock.wall()).trunc_subsecs(6)
     }
 
     /// Runs `f` in an IMMEDIATE transaction and commits when it succeeds; on

@@ -4,11 +4,12 @@
 #![allow(dead_code)] // Each test file uses a different subset.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
+use tandem_core::clock::{Clock as _, ManualClock};
 use tandem_core::{CameraId, Position, Preset, PresetName, PresetNumber, SiteId};
 use tandem_store::{CameraRecord, NewAudit, NewOperation, Origin, SqliteStore, Store};
 
@@ -57,25 +58,24 @@ impl Drop for TestDb {
 
 /// A clock the test sets by hand.
 #[derive(Clone)]
-pub struct TestClock(Arc<Mutex<DateTime<Utc>>>);
+pub struct TestClock(ManualClock);
 
 impl TestClock {
     pub fn new() -> Self {
-        TestClock(Arc::new(Mutex::new(t(0))))
+        TestClock(ManualClock::at(t(0).into()))
     }
 
     pub fn set(&self, at: DateTime<Utc>) {
-        *self.0.lock().expect("clock") = at;
+        self.0.set_wall(at.into());
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("clock")
+        self.0.wall().into()
     }
 
     /// Installs this clock in `store`.
     pub fn install(&self, store: SqliteStore) -> SqliteStore {
-        let clock = self.clone();
-        store.with_clock(move || clock.now())
+        store.with_clock(Arc::new(self.0.clone()))
     }
 }
 
