@@ -596,6 +596,9 @@ impl Live {
         }
         let primary = self.engine.health().all().into_iter().next();
         match primary {
+            Some((id, _)) if id == self.active() => Err(EngineError::Conflict(
+                "live control is on the primary already".into(),
+            )),
             Some((id, Health::Up)) => {
                 self.switch_to(&id, "manual failback", &who.user, AuditAction::SiteFailback);
                 Ok(())

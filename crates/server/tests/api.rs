@@ -893,3 +893,128 @@ async fn the_console_is_served_from_the_binary_with_a_strict_policy() {
         "no external URL"
     );
 }
+
+/// Every administrative action, done once through the API, leaves exactly
+/// one audit entry of its kind; the list comes from `AuditAction::ADMIN`, so
+/// an action added there without a step here fails this test.
+#[tokio::test]
+async fn every_admin_action_leaves_exactly_one_audit_entry() {
+    use tandem_core::AuditAction;
+    let w = world(1).await;
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let mut done = Vec::new();
+    let mut step = |action: AuditAction, (status, body): (StatusCode, serde_json::Value)| {
+        assert!(status.is_success(), "{action}: {status} {body}");
+        done.push(action);
+        body
+    };
+    let token = step(
+        AuditAction::TokenCreate,
+        w.call(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&admin),
+            Some(serde_json::json!({ "label": "ci" })),
+        )
+        .await,
+    );
+    let id = token["id"].as_i64().expect("token id");
+    step(
+        AuditAction::TokenRevoke,
+        w.call(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await,
+    );
+    let role =
+        serde_json::json!({ "ptz_priority": 500, "grants": [{ "permission": "preset.recall" }] });
+    step(
+        AuditAction::RolePut,
+        w.call(
+            Method::PUT,
+            "/api/v1/roles/viewer",
+            Some(&admin),
+            Some(role),
+        )
+        .await,
+    );
+    let user =
+        serde_json::json!({ "name": "vic", "password": "long-enough-password", "roles": [] });
+    step(
+        AuditAction::UserCreate,
+        w.call(Method::POST, "/api/v1/users", Some(&admin), Some(user))
+            .await,
+    );
+    step(
+        AuditAction::UserRoles,
+        w.call(
+            Method::PUT,
+            "/api/v1/users/vic/roles",
+            Some(&admin),
+            Some(serde_json::json!({ "roles": ["viewer"] })),
+        )
+        .await,
+    );
+    step(
+        AuditAction::RoleDelete,
+        w.call(Method::DELETE, "/api/v1/roles/viewer", Some(&admin), None)
+            .await,
+    );
+    step(
+        AuditAction::UserDelete,
+        w.call(Method::DELETE, "/api/v1/users/vic", Some(&admin), None)
+            .await,
+    );
+    // A failback needs live control away from the primary: take it down and back.
+    let down = |down| Faults {
+        down,
+        ..Faults::default()
+    };
+    w.sim.set_faults(1, down(true));
+    for _ in 0..3 {
+        w.state.live.probe_once().await;
+    }
+    assert_eq!(w.state.live.active().as_str(), "secondary");
+    w.sim.set_faults(1, down(false));
+    for _ in 0..4 {
+        w.state.live.probe_once().await;
+    }
+    step(
+        AuditAction::SiteFailback,
+        w.call(Method::POST, "/api/v1/sites/failback", Some(&admin), None)
+            .await,
+    );
+    let (again, _) = w
+        .call(Method::POST, "/api/v1/sites/failback", Some(&admin), None)
+        .await;
+    assert_eq!(
+        again,
+        StatusCode::CONFLICT,
+        "on the primary already: nothing to audit"
+    );
+
+    let mut expected = AuditAction::ADMIN.to_vec();
+    expected.sort();
+    done.sort();
+    assert_eq!(done, expected, "a step for every administrative action");
+    let (status, entries) = w
+        .call(Method::GET, "/api/v1/audit?limit=1000", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let count = |action: AuditAction| {
+        entries
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter(|e| e["action"] == action.as_str())
+            .count()
+    };
+    for action in AuditAction::ADMIN {
+        assert_eq!(count(action), 1, "{action}: {entries}");
+    }
+    // The failover that made the failback possible is audited once, by live control.
+    assert_eq!(count(AuditAction::SiteSwitch), 1, "{entries}");
+}

@@ -5,129 +5,15 @@
 //! claimed once; a process killed mid-operation leaves neither a number held
 //! twice nor a lease that outlives its expiry.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-/// Kills its process when dropped, so a failed test leaves nothing running.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn tandem() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tandem"));
-    c.env("RUST_LOG", "error");
-    c
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tandem-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-/// Reads `child`'s stdout until `ready` finds what it waits for; the rest is drained.
-fn wait_for_line(child: &mut Child, mut ready: impl FnMut(&str) -> Option<String>) -> String {
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let read = lines.read_line(&mut line).expect("output");
-        assert!(read > 0, "the process ended before it was ready");
-        if let Some(found) = ready(line.trim()) {
-            std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
-            return found;
-        }
-    }
-}
-
-/// A `tandem sim` of one camera (P numeric tokens, S GUID tokens, no presets)
-/// with its configuration written to `dir`; answers the guard and the control API.
-fn simulator(dir: &Path) -> (Guard, String, PathBuf) {
-    let config = dir.join("tandem.toml");
-    let mut sim = tandem()
-        .args(["sim", "--cameras", "1", "--profile", "2=vms", "--json"])
-        .arg("--write-config")
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sim starts");
-    let control = wait_for_line(&mut sim, |line| {
-        let value: Value = serde_json::from_str(line).ok()?;
-        (value["kind"] == "control").then(|| value["url"].as_str().map(str::to_string))?
-    });
-    (Guard(sim), control, config)
-}
-
-/// A `tandem serve` on `config`, on a free loopback port; answers the guard and its URL.
-fn service(config: &Path) -> (Guard, String) {
-    let mut serve = tandem()
-        .arg("serve")
-        .arg("-c")
-        .arg(config)
-        .args(["--listen", "127.0.0.1:0", "--scan-every-min", "0"])
-        .env("TANDEM_ADMIN_PASSWORD", "concurrency-admin")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let url = wait_for_line(&mut serve, |line| {
-        line.strip_prefix("tandem serving on ")
-            .and_then(|rest| rest.split_whitespace().next())
-            .map(str::to_string)
-    });
-    (Guard(serve), url)
-}
-
-/// The presets site `site` holds for camera 1, by name: (token, count).
-fn site_presets(control: &str, site: usize) -> BTreeMap<String, (String, usize)> {
-    let url = format!("{control}/api/sites/{site}/cameras/1/presets");
-    let body: Value = get_json(&url);
-    let mut by_name = BTreeMap::new();
-    for p in body["presets"].as_array().expect("presets") {
-        let name = p["name"].as_str().unwrap_or_default().to_string();
-        let token = p["token"].as_str().unwrap_or_default().to_string();
-        let entry = by_name.entry(name).or_insert((token, 0));
-        entry.1 += 1;
-    }
-    by_name
-}
-
-/// How many preset writes (`SetPreset`, `RemovePreset`) each site has answered.
-fn preset_writes(control: &str) -> Vec<u64> {
-    let sites: Value = get_json(&format!("{control}/api/sites"));
-    sites
-        .as_array()
-        .expect("sites")
-        .iter()
-        .map(|s| s["preset_writes"].as_u64().expect("preset_writes"))
-        .collect()
-}
-
-/// A GET of JSON from the simulator's control API, on a throwaway runtime
-/// (the checks run between phases, from plain test threads).
-fn get_json(url: &str) -> Value {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let response = reqwest::get(url).await.expect("GET");
-        assert!(response.status().is_success(), "GET {url}");
-        response.json().await.expect("JSON")
-    })
-}
+use support::{preset_writes, service, set_faults, simulator, site_presets, tandem, temp_dir};
 
 /// One finished `tandem presets add`: exit code and output.
 struct Added {
@@ -326,7 +212,7 @@ fn fifty_concurrent_api_adds_half_of_them_the_current_view_are_fifty_presets() {
         let http = reqwest::Client::new();
         let login = http
             .post(format!("{url}/api/v1/login"))
-            .json(&json!({ "username": "admin", "password": "concurrency-admin" }))
+            .json(&json!({ "username": "admin", "password": support::ADMIN_PASSWORD }))
             .send()
             .await
             .expect("login");
@@ -388,4 +274,111 @@ fn fifty_concurrent_api_adds_half_of_them_the_current_view_are_fifty_presets() {
     println!("acknowledged {} API adds", acknowledged.len());
     assert_eq!(acknowledged.len(), 50);
     check_acknowledged(&control, &acknowledged);
+}
+
+/// A process killed with SIGKILL in the middle of an add may hold the
+/// camera's lease or a queue's: nothing may stay stuck past the lease's
+/// expiry, and no number may end up claimed by two operations.
+#[test]
+fn adds_killed_mid_operation_hold_no_number_twice_and_no_lease_past_its_expiry() {
+    use tandem_store::prelude::*;
+    let dir = temp_dir("killed-adds");
+    let (_sim, control, config) = simulator(&dir);
+    // Slow devices, so that the kills land in the middle of operations.
+    for site in [1, 2] {
+        set_faults(&control, site, json!({ "latency_ms": 40 }));
+    }
+    let mut children: Vec<(String, Child)> = (0..12)
+        .map(|i| {
+            let name = format!("killed-{i}");
+            let child = spawn_add(&config, &name, i);
+            (name, child)
+        })
+        .collect();
+    let mut killed = 0;
+    for (i, (_, child)) in children.iter_mut().enumerate() {
+        if i % 2 == 0 {
+            // Spread over the time the adds take, so kills land before the
+            // journal, while holding the camera, and while draining.
+            std::thread::sleep(Duration::from_millis(170));
+            if child.kill().is_ok() {
+                killed += 1;
+            }
+        }
+    }
+    let results: Vec<(String, Added)> = children
+        .into_iter()
+        .map(|(name, child)| (name, finish(child)))
+        .collect();
+    let journaled_then_killed = |store: &tandem_store::SqliteStore| {
+        store
+            .operations(None, 1000)
+            .expect("journal")
+            .iter()
+            .filter(|op| {
+                op.sites
+                    .iter()
+                    .any(|p| p.state == tandem_store::SiteState::Pending)
+            })
+            .count()
+    };
+    let store = tandem_store::SqliteStore::open(dir.join("tandem.db")).expect("store opens");
+    let now = std::time::SystemTime::now();
+    for (name, owner, expires) in store.leases().expect("leases") {
+        let left = std::time::SystemTime::from(expires)
+            .duration_since(now)
+            .unwrap_or_default();
+        assert!(
+            left <= Duration::from_secs(16),
+            "lease {name} of {owner} runs {left:?} more: past its 15 s expiry"
+        );
+    }
+    println!(
+        "killed {killed} of 12 adds; {} operations left pending by them",
+        journaled_then_killed(&store)
+    );
+    // tandem sync finishes what the killed processes journaled, taking over
+    // their leases once they expire.
+    let started = Instant::now();
+    sync(&config);
+    println!("sync after the kills took {:?}", started.elapsed());
+    for site in [1, 2] {
+        set_faults(&control, site, json!({ "latency_ms": 0 }));
+    }
+    let mut numbers = BTreeMap::new();
+    for op in store.operations(None, 1000).expect("journal") {
+        if op.action["kind"] == "put" && op.action["renumber_from"].is_null() {
+            let number = op.action["number"].as_u64().expect("number");
+            let name = op.action["name"].as_str().expect("name").to_string();
+            if let Some(other) = numbers.insert(number, name.clone()) {
+                panic!("number {number} claimed by {other:?} and {name:?}");
+            }
+        }
+    }
+    assert!(
+        numbers.len() >= 6,
+        "the survivors' adds are journaled: {numbers:?}"
+    );
+    for (name, added) in &results {
+        if added.code.is_some() {
+            assert!(
+                matches!(added.code, Some(0) | Some(3)),
+                "{name}: {}{}",
+                added.stdout,
+                added.stderr
+            );
+        }
+    }
+    // Every journaled add is on both sites exactly once, and nothing else is.
+    for site in [1, 2] {
+        let held = site_presets(&control, site);
+        for name in numbers.values() {
+            assert_eq!(
+                held.get(name).map(|h| h.1),
+                Some(1),
+                "site {site}: {name:?} in {held:?}"
+            );
+        }
+        assert_eq!(held.len(), numbers.len(), "site {site}: {held:?}");
+    }
 }

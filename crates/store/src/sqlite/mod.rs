@@ -82,9 +82,13 @@ impl SqliteStore {
         conn.busy_timeout(BUSY_TIMEOUT)
             .context("setting the busy timeout")?;
         // WAL lets readers (the CLI, a backup) run while tandem writes.
-        let mode: String = conn
-            .query_row("pragma journal_mode = wal", [], |r| r.get(0))
-            .context("switching to WAL mode")?;
+        // Switching a new file to WAL needs it alone, and SQLite answers BUSY
+        // at once, without the busy timeout, while another process does the
+        // same: several CLI runs started together on a fresh store. Retry.
+        let mode: String = retry_while_busy(|| {
+            conn.query_row("pragma journal_mode = wal", [], |r| r.get(0))
+                .context("switching to WAL mode")
+        })?;
         if let Some(path) = path
             && !mode.eq_ignore_ascii_case("wal")
         {
@@ -103,7 +107,7 @@ impl SqliteStore {
         // SQLite leaves foreign keys off unless asked, per connection.
         conn.pragma_update(None, "foreign_keys", "ON")
             .context("enabling foreign keys")?;
-        schema::migrate(&mut conn)?;
+        retry_while_busy(|| schema::migrate(&mut conn))?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             clock: clock::system(),
@@ -147,6 +151,22 @@ impl SqliteStore {
 
 // ---------------------------------------------------------------------------
 // Text and number conversions between rows and domain types.
+
+/// Runs `step` again while SQLite answers BUSY, for up to [`BUSY_TIMEOUT`]:
+/// for the steps the busy timeout does not cover (see `setup`).
+fn retry_while_busy<T>(mut step: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match step() {
+            Err(e) if e.is_retryable() && std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
 
 /// The fixed-width RFC 3339 form of every `_utc` column (see schema/v1.sql).
 fn fmt_utc(t: DateTime<Utc>) -> String {

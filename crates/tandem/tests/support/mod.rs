@@ -1,0 +1,149 @@
+//! Processes the integration tests start: `tandem sim` and `tandem serve` on
+//! loopback ports chosen at run time, and what they hold read through the
+//! simulator's control API (never through tandem).
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+/// The first admin's password of every `tandem serve` started here.
+pub const ADMIN_PASSWORD: &str = "integration-admin";
+
+/// Kills its process when dropped, so a failed test leaves nothing running.
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn tandem() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tandem"));
+    c.env("RUST_LOG", "error");
+    c
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tandem-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Reads `child`'s stdout until `ready` finds what it waits for; the rest is drained.
+pub fn wait_for_line(child: &mut Child, mut ready: impl FnMut(&str) -> Option<String>) -> String {
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = lines.read_line(&mut line).expect("output");
+        assert!(read > 0, "the process ended before it was ready");
+        if let Some(found) = ready(line.trim()) {
+            std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+            return found;
+        }
+    }
+}
+
+/// A `tandem sim` of one camera (P numeric tokens, S GUID tokens, no presets)
+/// with its configuration written to `dir`; answers the guard and the control API.
+pub fn simulator(dir: &Path) -> (Guard, String, PathBuf) {
+    let config = dir.join("tandem.toml");
+    let mut sim = tandem()
+        .args(["sim", "--cameras", "1", "--profile", "2=vms", "--json"])
+        .arg("--write-config")
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sim starts");
+    let control = wait_for_line(&mut sim, |line| {
+        let value: Value = serde_json::from_str(line).ok()?;
+        (value["kind"] == "control").then(|| value["url"].as_str().map(str::to_string))?
+    });
+    (Guard(sim), control, config)
+}
+
+/// A `tandem serve` on `config`, on a free loopback port; answers the guard and its URL.
+pub fn service(config: &Path) -> (Guard, String) {
+    let mut serve = tandem()
+        .arg("serve")
+        .arg("-c")
+        .arg(config)
+        .args(["--listen", "127.0.0.1:0", "--scan-every-min", "0"])
+        .env("TANDEM_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let url = wait_for_line(&mut serve, |line| {
+        line.strip_prefix("tandem serving on ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_string)
+    });
+    (Guard(serve), url)
+}
+
+/// The presets site `site` holds for camera 1, by name: (token, count).
+pub fn site_presets(control: &str, site: usize) -> BTreeMap<String, (String, usize)> {
+    let url = format!("{control}/api/sites/{site}/cameras/1/presets");
+    let body: Value = get_json(&url);
+    let mut by_name = BTreeMap::new();
+    for p in body["presets"].as_array().expect("presets") {
+        let name = p["name"].as_str().unwrap_or_default().to_string();
+        let token = p["token"].as_str().unwrap_or_default().to_string();
+        let entry = by_name.entry(name).or_insert((token, 0));
+        entry.1 += 1;
+    }
+    by_name
+}
+
+/// How many preset writes (`SetPreset`, `RemovePreset`) each site has answered.
+pub fn preset_writes(control: &str) -> Vec<u64> {
+    let sites: Value = get_json(&format!("{control}/api/sites"));
+    sites
+        .as_array()
+        .expect("sites")
+        .iter()
+        .map(|s| s["preset_writes"].as_u64().expect("preset_writes"))
+        .collect()
+}
+
+/// A GET of JSON from the simulator's control API, on a throwaway runtime
+/// (the checks run between phases, from plain test threads).
+pub fn get_json(url: &str) -> Value {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let response = reqwest::get(url).await.expect("GET");
+        assert!(response.status().is_success(), "GET {url}");
+        response.json().await.expect("JSON")
+    })
+}
+
+/// Sets faults of simulated site `site` (1-based) through the control API:
+/// `patch` is a partial `Faults` (`{"latency_ms": 60}`).
+pub fn set_faults(control: &str, site: usize, patch: Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .patch(format!("{control}/api/sites/{site}/faults"))
+            .json(&patch)
+            .send()
+            .await
+            .expect("PATCH faults");
+        assert!(response.status().is_success(), "faults of site {site}");
+    })
+}
