@@ -795,7 +795,7 @@ impl Engine {
             match apply::apply(self.store.as_ref(), &binding, &action, tolerance, &hold).await {
                 Ok(()) => {
                     self.record(&op, site, SiteState::Applied, None, None)?;
-                    tracing::info!(operation = op.id.0, %camera, %site, "applied");
+                    tracing::info!(operation = op.id.0, %camera, %site, action = %action.describe(), "applied");
                 }
                 Err(e) if e.is_retryable() => {
                     let attempts = site_progress(&op, site).map(|p| p.attempts).unwrap_or(0);

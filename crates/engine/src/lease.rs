@@ -77,11 +77,6 @@ impl Leases {
         }))
     }
 
-    /// Who this process is in the store's `lease.owner`.
-    pub fn owner(&self) -> &str {
-        &self.0.owner
-    }
-
     /// Takes `name` if it is free, expired or already this process's; never waits.
     pub fn try_take(&self, name: &str) -> Result<Option<Lease>, EngineError> {
         let mut held = self.0.lock();

@@ -31,15 +31,15 @@
 //! `tandem-onvif`'s `Device` and to storage only through `tandem-store`'s
 //! `Store` trait; it knows nothing of HTTP servers or JSON DTOs.
 
-pub mod action;
-pub mod apply;
+mod action;
+mod apply;
 pub mod config;
 pub mod control;
 pub mod engine;
 pub mod error;
 pub mod health;
-pub mod hold;
-pub mod lease;
+mod hold;
+mod lease;
 pub mod live;
 pub mod pairing;
 pub mod probe;
