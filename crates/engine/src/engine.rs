@@ -427,16 +427,9 @@ impl Engine {
                 token: None,
             };
             let first = self.site_ids().into_iter().take(1).collect();
-            self.submit(
-                camera,
-                undo,
-                PresetWrite::Delete(preset.number),
-                audit,
-                Origin::Operator,
-                actor,
-                first,
-            )
-            .await?;
+            let entry = journal_entry(camera, &undo, Origin::Operator, actor, first, audit)?;
+            self.submit(camera, PresetWrite::Delete(preset.number), entry)
+                .await?;
             return Ok(Outcome {
                 preset: None,
                 ..outcome
@@ -648,20 +641,15 @@ impl Engine {
         }
     }
 
-    /// Journals an operation, applies it to `sites`, and answers when every
-    /// site is done or the wait bound has passed.
-    #[allow(clippy::too_many_arguments)]
+    /// Journals `entry` with `write` to the canonical presets, applies it to
+    /// its sites, and answers when every site is done or the wait bound has passed.
     pub(crate) async fn submit(
         self: &Arc<Self>,
         camera: &CameraId,
-        action: Action,
         write: PresetWrite,
-        audit: NewAudit,
-        origin: Origin,
-        actor: &str,
-        sites: Vec<SiteId>,
+        entry: Journal,
     ) -> Result<Outcome, EngineError> {
-        let entry = journal_entry(camera, &action, origin, actor, sites.clone(), audit)?;
+        let sites = entry.operation.sites.clone();
         self.submit_claim(camera, &write, sites, &|_| Ok(entry.clone()))
             .await
     }
@@ -865,7 +853,7 @@ impl Engine {
 }
 
 /// The journal entry of `action`.
-fn journal_entry(
+pub(crate) fn journal_entry(
     camera: &CameraId,
     action: &Action,
     origin: Origin,

@@ -10,7 +10,7 @@ use tandem_core::{CameraId, Mismatch, Preset, PresetName, PresetNumber};
 use tandem_store::{NewAudit, Origin, PresetWrite};
 
 use crate::action::Action;
-use crate::engine::{Engine, Outcome};
+use crate::engine::{Engine, Outcome, journal_entry};
 use crate::error::EngineError;
 use crate::tokens::TokenMap;
 
@@ -108,12 +108,15 @@ impl Engine {
                     outcomes.push(
                         self.submit(
                             camera,
-                            action,
                             write,
-                            audit,
-                            Origin::Repair,
-                            actor,
-                            vec![target.clone()],
+                            journal_entry(
+                                camera,
+                                &action,
+                                Origin::Repair,
+                                actor,
+                                vec![target.clone()],
+                                audit,
+                            )?,
                         )
                         .await?,
                     );
