@@ -2,147 +2,27 @@
 //! parses, the domain checks the handler runs on it. Refusals are expected;
 //! a panic is a bug.
 //!
-//! The request shapes are those of `tandem-server`'s DTOs (named on each
-//! struct below), declared here with the same fields and serde attributes
-//! rather than imported: depending on `tandem-server` would build the whole
-//! service (tokio, axum, reqwest with rustls, SQLite, argon2) instrumented,
-//! many times this crate's build. The checks are the real ones, from
-//! `tandem-core`. `crates/server/tests/fuzz_seeds.rs` parses every seed in
-//! `fuzz/seeds/api_json` with the server's own DTOs, so the shapes here and
-//! there are checked against the same bodies.
+//! The request shapes are `tandem-api`'s own types, the ones the server's
+//! handlers read (with default features: no utoipa, so the instrumented build
+//! stays small; it does not depend on `tandem-server`, whose tokio, axum,
+//! reqwest and SQLite would dwarf it). The checks are the real ones, from
+//! `tandem-core`. `crates/api/tests/fuzz_seeds.rs` checks that every seed in
+//! `fuzz/seeds/api_json` parses as the request type its name says.
 
 #![no_main]
 
 use std::str::FromStr;
 
 use libfuzzer_sys::fuzz_target;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use tandem_api::access::{LoginDto, NewTokenDto, NewUserDto, RoleDto, UserRolesDto};
+use tandem_api::demo::OutageChangeDto;
+use tandem_api::live::{ContinuousDto, RelativeDto};
+use tandem_api::presets::{NewPresetDto, PositionDto, PresetChangeDto};
+use tandem_api::sync::{RepairRequest, ScanRequest};
 use tandem_core::access::{self, Grant, Permission, Role, Scope};
 use tandem_core::plan::Direction;
 use tandem_core::{CameraId, Position, PresetName, PresetNumber};
-
-/// `routes::dto::PositionDto`.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PositionDto {
-    pan: f64,
-    tilt: f64,
-    zoom: f64,
-}
-
-/// `routes::dto::NewPresetDto`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewPresetDto {
-    number: Option<u32>,
-    name: String,
-    position: Option<PositionDto>,
-}
-
-/// `routes::dto::PresetChangeDto`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PresetChangeDto {
-    name: Option<String>,
-    number: Option<u32>,
-    position: Option<PositionDto>,
-    #[serde(default)]
-    current_view: bool,
-}
-
-/// `routes::live::ContinuousDto`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ContinuousDto {
-    pan: f64,
-    tilt: f64,
-    zoom: f64,
-    timeout_ms: Option<u64>,
-}
-
-/// `routes::live::RelativeDto`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RelativeDto {
-    pan: f64,
-    tilt: f64,
-    zoom: f64,
-}
-
-/// `routes::sync::ScanRequest`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ScanRequest {
-    cameras: Option<Vec<String>>,
-}
-
-/// `routes::sync::RepairRequest`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RepairRequest {
-    from: String,
-    mismatches: Option<Vec<String>>,
-    #[serde(default)]
-    dry_run: bool,
-}
-
-/// `routes::session::LoginDto`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LoginDto {
-    username: String,
-    password: String,
-}
-
-/// `routes::session::NewUserDto`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewUserDto {
-    name: String,
-    password: String,
-    roles: Vec<String>,
-}
-
-/// `routes::session::NewTokenDto`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewTokenDto {
-    label: String,
-}
-
-/// `routes::admin::GrantDto`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GrantDto {
-    permission: String,
-    group: Option<String>,
-}
-
-/// `routes::admin::RoleDto`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RoleDto {
-    #[serde(default)]
-    name: String,
-    ptz_priority: u16,
-    grants: Vec<GrantDto>,
-}
-
-/// `routes::admin::UserRolesDto`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UserRolesDto {
-    roles: Vec<String>,
-}
-
-/// `routes::demo::OutageChangeDto`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OutageChangeDto {
-    #[allow(dead_code)]
-    down: bool,
-}
 
 fn parse<T: DeserializeOwned>(data: &[u8]) -> Option<T> {
     serde_json::from_slice(data).ok()

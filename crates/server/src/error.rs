@@ -4,26 +4,8 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use tandem_api::problem::Problem;
 use tandem_engine::error::{EngineError, ErrorKind};
-
-/// A failed request, as the client sees it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Problem {
-    /// A URI reference naming the problem type (`about:blank` when only the status matters).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// A short summary of the problem type.
-    pub title: String,
-    /// The HTTP status.
-    pub status: u16,
-    /// What happened and how to fix it.
-    pub detail: String,
-    /// The kind of error, for programs: `invalid`, `not_found`, `conflict`,
-    /// `forbidden`, `site`, `site_refused`, `unavailable`, `internal`,
-    /// `unauthorized` or `too_many_requests` (the CLI's exit codes follow it).
-    pub code: String,
-}
 
 /// An error a handler returns.
 #[derive(Debug)]

@@ -8,8 +8,12 @@
 //! - [`auth::Authed`] is the authentication extractor: its rejection is the 401.
 //! - [`error::ApiError`] is the one error type; it answers problem+json.
 //!
+//! The JSON shapes of the API are `tandem_api`'s types; `routes::convert`
+//! turns the engine's types into them and back.
+//!
 //! **Architecture invariant:** this is the only crate that knows HTTP and the
-//! JSON shapes of the API (`routes::dto`); the engine knows neither.
+//! only one that knows both the API's shapes and the engine's types; the
+//! engine knows neither HTTP nor the shapes.
 
 pub mod auth;
 pub mod console;

@@ -3,36 +3,13 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use tandem_api::access::{GrantDto, RoleDto, UserRolesDto};
+use tandem_api::problem::Problem;
 use tandem_core::access::{Grant, Permission, Role, Scope};
-use utoipa::ToSchema;
 
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-/// One grant: a permission on all cameras or on a camera group.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct GrantDto {
-    /// `ptz.control`, `preset.recall`, `preset.manage`, `preset.manage_locked`, `mismatch.resolve` or `admin`.
-    pub permission: String,
-    /// A camera group; all cameras when absent.
-    pub group: Option<String>,
-}
-
-/// A role.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RoleDto {
-    /// Its name (set from the path when writing).
-    #[serde(default)]
-    pub name: String,
-    /// PTZ priority, 1 to 32000; higher takes control from lower.
-    pub ptz_priority: u16,
-    /// What it allows.
-    pub grants: Vec<GrantDto>,
-}
 
 fn dto(role: &Role) -> RoleDto {
     RoleDto {
@@ -54,7 +31,7 @@ fn dto(role: &Role) -> RoleDto {
 
 /// Every role.
 #[utoipa::path(get, path = "/api/v1/roles", tag = "session",
-    responses((status = 200, body = [RoleDto]), (status = 403, body = crate::error::Problem)))]
+    responses((status = 200, body = [RoleDto]), (status = 403, body = Problem)))]
 pub async fn list_roles(
     State(state): State<AppState>,
     who: Authed,
@@ -66,8 +43,8 @@ pub async fn list_roles(
 /// Creates or replaces a role.
 #[utoipa::path(put, path = "/api/v1/roles/{name}", tag = "session", request_body = RoleDto,
     params(("name" = String, Path, description = "Role name")),
-    responses((status = 200, body = RoleDto), (status = 400, body = crate::error::Problem),
-        (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, body = RoleDto), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 409, body = Problem)))]
 pub async fn put_role(
     State(state): State<AppState>,
     who: Authed,
@@ -95,8 +72,8 @@ pub async fn put_role(
 
 /// Deletes a role (not `admin`); its users lose it.
 #[utoipa::path(delete, path = "/api/v1/roles/{name}", tag = "session", params(("name" = String, Path, description = "Role name")),
-    responses((status = 204, description = "deleted"), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 204, description = "deleted"), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn delete_role(
     State(state): State<AppState>,
     who: Authed,
@@ -106,20 +83,12 @@ pub async fn delete_role(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A user's roles.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserRolesDto {
-    /// Role names (existing roles).
-    pub roles: Vec<String>,
-}
-
 /// Replaces a user's roles.
 #[utoipa::path(put, path = "/api/v1/users/{name}/roles", tag = "session", request_body = UserRolesDto,
     params(("name" = String, Path, description = "User name")),
-    responses((status = 204, description = "replaced"), (status = 400, body = crate::error::Problem),
-        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-        (status = 409, body = crate::error::Problem)))]
+    responses((status = 204, description = "replaced"), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
 pub async fn put_user_roles(
     State(state): State<AppState>,
     who: Authed,

@@ -4,57 +4,18 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use serde::{Deserialize, Serialize};
+use tandem_api::audit::{AuditDto, AuditQuery, VerifyDto};
+use tandem_api::problem::Problem;
 use tandem_engine::queries::AuditFilter;
-use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authed;
 use crate::error::ApiResult;
 use crate::state::AppState;
 
-/// Audit query.
-#[derive(Debug, Clone, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct AuditQuery {
-    /// Entries after this sequence number (default 0).
-    pub after: Option<u64>,
-    /// At most this many (default 100, at most 1000).
-    pub limit: Option<usize>,
-    /// Only entries whose action starts with this (`preset.`, `login`...).
-    pub action: Option<String>,
-    /// Only this user's entries.
-    pub actor: Option<String>,
-    /// `json` (default) or `csv`.
-    pub format: Option<String>,
-}
-
-/// An audit entry.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct AuditDto {
-    /// Sequence number.
-    pub seq: u64,
-    /// When (RFC 3339).
-    pub at_utc: String,
-    /// Who.
-    pub actor: String,
-    /// What.
-    pub action: String,
-    /// Which camera.
-    pub camera: Option<String>,
-    /// Before (null when the action created something).
-    #[schema(value_type = Option<Object>)]
-    pub before: Option<serde_json::Value>,
-    /// After (null when the action removed something).
-    #[schema(value_type = Option<Object>)]
-    pub after: Option<serde_json::Value>,
-    /// This entry's hash in the chain.
-    pub hash: String,
-}
-
 /// Audit entries (JSON, or CSV with `format=csv`).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
-    responses((status = 200, body = [AuditDto]), (status = 400, body = crate::error::Problem),
-        (status = 403, body = crate::error::Problem)))]
+    responses((status = 200, body = [AuditDto]), (status = 400, body = Problem),
+        (status = 403, body = Problem)))]
 pub async fn query(
     State(state): State<AppState>,
     who: Authed,
@@ -102,22 +63,9 @@ pub async fn query(
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response())
 }
 
-/// The chain's verification.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct VerifyDto {
-    /// Entries checked.
-    pub entries: u64,
-    /// Whether every entry is intact.
-    pub intact: bool,
-    /// The first bad entry and what is wrong with it.
-    pub first_bad: Option<String>,
-    /// The newest entry's hash: keep it elsewhere to detect a truncated log later.
-    pub head: Option<String>,
-}
-
 /// Verifies the hash chain.
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
-    responses((status = 200, body = VerifyDto), (status = 403, body = crate::error::Problem)))]
+    responses((status = 200, body = VerifyDto), (status = 403, body = Problem)))]
 pub async fn verify(State(state): State<AppState>, who: Authed) -> ApiResult<Json<VerifyDto>> {
     let v = state.engine.verify_audit(&who.0)?;
     Ok(Json(VerifyDto {

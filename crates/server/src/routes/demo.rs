@@ -3,29 +3,12 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use tandem_api::demo::{OutageChangeDto, OutageDto};
+use tandem_api::problem::Problem;
 
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, SimulatedSites};
-
-/// A simulated site's outage switch.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct OutageDto {
-    /// The site id.
-    pub site: String,
-    /// Whether every endpoint of the site refuses connections.
-    pub down: bool,
-}
-
-/// A change of a simulated site's outage switch.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OutageChangeDto {
-    /// Down (true) or back up (false).
-    pub down: bool,
-}
 
 fn simulated(state: &AppState) -> ApiResult<&dyn SimulatedSites> {
     state.simulated.as_deref().ok_or_else(|| {
@@ -44,7 +27,7 @@ fn outages(sim: &dyn SimulatedSites) -> Json<Vec<OutageDto>> {
 
 /// The simulated sites and whether each is down.
 #[utoipa::path(get, path = "/api/v1/demo/sites", tag = "demo",
-    responses((status = 200, body = [OutageDto]), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = [OutageDto]), (status = 404, body = Problem)))]
 pub async fn list(State(state): State<AppState>, _who: Authed) -> ApiResult<Json<Vec<OutageDto>>> {
     Ok(outages(simulated(&state)?))
 }
@@ -52,8 +35,8 @@ pub async fn list(State(state): State<AppState>, _who: Authed) -> ApiResult<Json
 /// Takes a simulated site down or brings it back (admins).
 #[utoipa::path(put, path = "/api/v1/demo/sites/{site}", tag = "demo", request_body = OutageChangeDto,
     params(("site" = String, Path, description = "Site id")),
-    responses((status = 200, body = [OutageDto]), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = [OutageDto]), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
 pub async fn set(
     State(state): State<AppState>,
     who: Authed,

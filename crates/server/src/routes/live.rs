@@ -7,30 +7,18 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse as _;
-use serde::{Deserialize, Serialize};
-use tandem_core::{CameraId, Position};
+use tandem_api::live::{ContinuousDto, ControlDto, RelativeDto, ServedDto, SnapshotQuery};
+use tandem_api::presets::PositionDto;
+use tandem_api::problem::Problem;
+use tandem_core::CameraId;
 use tandem_engine::live::Command;
-use utoipa::ToSchema;
 
-use super::dto::PositionDto;
+use super::convert::{position, position_dto};
 use super::presets::camera;
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::SiteLabels;
 use crate::state::AppState;
-
-/// Which site served a live command.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ServedDto {
-    /// The site that served it.
-    pub site: String,
-    /// Sites tried first that did not answer (a failover happened when not empty).
-    pub failed_over_from: Vec<String>,
-    /// The position, for status requests.
-    pub position: Option<PositionDto>,
-    /// Whether the camera moves, for status requests.
-    pub moving: Option<bool>,
-}
 
 /// The answer of a live command.
 pub type LiveResult = ApiResult<Json<ServedDto>>;
@@ -59,41 +47,9 @@ pub async fn run_live(
             .iter()
             .map(ToString::to_string)
             .collect(),
-        position: served.status.and_then(|s| s.position).map(Into::into),
+        position: served.status.and_then(|s| s.position).map(position_dto),
         moving: served.status.map(|s| s.moving),
     }))
-}
-
-/// A continuous move.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ContinuousDto {
-    /// Pan velocity in [-1, 1].
-    #[schema(minimum = -1.0, maximum = 1.0)]
-    pub pan: f64,
-    /// Tilt velocity in [-1, 1].
-    #[schema(minimum = -1.0, maximum = 1.0)]
-    pub tilt: f64,
-    /// Zoom velocity in [-1, 1].
-    #[schema(minimum = -1.0, maximum = 1.0)]
-    pub zoom: f64,
-    /// The camera stops by itself after this long (default 1000, at most 60000).
-    pub timeout_ms: Option<u64>,
-}
-
-/// A relative move.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RelativeDto {
-    /// Pan translation in [-2, 2].
-    #[schema(minimum = -2.0, maximum = 2.0)]
-    pub pan: f64,
-    /// Tilt translation in [-2, 2].
-    #[schema(minimum = -2.0, maximum = 2.0)]
-    pub tilt: f64,
-    /// Zoom translation in [-1, 1].
-    #[schema(minimum = -1.0, maximum = 1.0)]
-    pub zoom: f64,
 }
 
 fn in_range(v: f64, lo: f64, hi: f64, what: &str) -> ApiResult<f64> {
@@ -109,9 +65,9 @@ fn in_range(v: f64, lo: f64, hi: f64, what: &str) -> ApiResult<f64> {
 /// Moves at a velocity until stopped or the timeout.
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/ptz/continuous", tag = "live", request_body = ContinuousDto,
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ServedDto), (status = 400, body = crate::error::Problem),
-        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-        (status = 409, body = crate::error::Problem), (status = 502, body = crate::error::Problem)))]
+    responses((status = 200, body = ServedDto), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 502, body = Problem)))]
 pub async fn continuous(
     State(state): State<AppState>,
     who: Authed,
@@ -138,9 +94,9 @@ pub async fn continuous(
 /// Moves by a translation.
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/ptz/relative", tag = "live", request_body = RelativeDto,
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ServedDto), (status = 400, body = crate::error::Problem),
-        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-        (status = 409, body = crate::error::Problem), (status = 502, body = crate::error::Problem)))]
+    responses((status = 200, body = ServedDto), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 502, body = Problem)))]
 pub async fn relative(
     State(state): State<AppState>,
     who: Authed,
@@ -166,9 +122,9 @@ pub async fn relative(
 /// Moves to a position.
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/ptz/absolute", tag = "live", request_body = PositionDto,
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ServedDto), (status = 400, body = crate::error::Problem),
-        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-        (status = 409, body = crate::error::Problem), (status = 502, body = crate::error::Problem)))]
+    responses((status = 200, body = ServedDto), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 502, body = Problem)))]
 pub async fn absolute(
     State(state): State<AppState>,
     who: Authed,
@@ -176,17 +132,16 @@ pub async fn absolute(
     body: super::JsonBody<PositionDto>,
 ) -> LiveResult {
     let camera = camera(&state, &id)?;
-    let position = Position::new(body.0.pan, body.0.tilt, body.0.zoom)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let position = position(body.0)?;
     run_live(&state, &who, &camera, &Command::AbsoluteMove { position }).await
 }
 
 /// Stops pan, tilt and zoom.
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/ptz/stop", tag = "live",
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ServedDto), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
-        (status = 502, body = crate::error::Problem)))]
+    responses((status = 200, body = ServedDto), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 502, body = Problem)))]
 pub async fn stop(
     State(state): State<AppState>,
     who: Authed,
@@ -199,9 +154,9 @@ pub async fn stop(
 /// Goes to the active site's home position.
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/ptz/home", tag = "live",
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ServedDto), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
-        (status = 502, body = crate::error::Problem)))]
+    responses((status = 200, body = ServedDto), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 502, body = Problem)))]
 pub async fn home(
     State(state): State<AppState>,
     who: Authed,
@@ -214,8 +169,8 @@ pub async fn home(
 /// Position and movement, from the active site.
 #[utoipa::path(get, path = "/api/v1/cameras/{camera}/ptz/status", tag = "live",
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ServedDto), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem), (status = 502, body = crate::error::Problem)))]
+    responses((status = 200, body = ServedDto), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 502, body = Problem)))]
 pub async fn status(
     State(state): State<AppState>,
     who: Authed,
@@ -225,21 +180,13 @@ pub async fn status(
     run_live(&state, &who, &camera, &Command::Status).await
 }
 
-/// Which site to take a snapshot from.
-#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct SnapshotQuery {
-    /// A site id; absent for the active site (failing over like live commands).
-    pub site: Option<String>,
-}
-
 /// The camera's current picture (JPEG), fetched by the service from the
 /// device's `GetSnapshotUri` so that device credentials stay on the server.
 /// The `x-tandem-site` header names the site it came from.
 #[utoipa::path(get, path = "/api/v1/cameras/{camera}/snapshot", tag = "live",
     params(("camera" = String, Path, description = "Camera id"), SnapshotQuery),
     responses((status = 200, description = "the JPEG picture", content_type = "image/jpeg"),
-        (status = 404, body = crate::error::Problem), (status = 502, body = crate::error::Problem)))]
+        (status = 404, body = Problem), (status = 502, body = Problem)))]
 pub async fn snapshot(
     State(state): State<AppState>,
     _who: Authed,
@@ -275,23 +222,10 @@ pub async fn snapshot(
         .into_response())
 }
 
-/// Who controls a camera.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ControlDto {
-    /// The user holding manual control, if anyone.
-    pub user: Option<String>,
-    /// Their PTZ priority.
-    pub priority: Option<u16>,
-    /// Reserved for preset work by an admin.
-    pub reserved: bool,
-    /// Seconds until the hold lapses without commands.
-    pub expires_in_s: Option<u64>,
-}
-
 /// Who holds manual control of a camera.
 #[utoipa::path(get, path = "/api/v1/cameras/{camera}/control", tag = "live",
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ControlDto), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = ControlDto), (status = 404, body = Problem)))]
 pub async fn control(
     State(state): State<AppState>,
     _who: Authed,
@@ -310,7 +244,7 @@ pub async fn control(
 /// Releases the caller's manual control (or reservation).
 #[utoipa::path(delete, path = "/api/v1/cameras/{camera}/control", tag = "live",
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ControlDto), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = ControlDto), (status = 404, body = Problem)))]
 pub async fn release(
     State(state): State<AppState>,
     who: Authed,
@@ -324,8 +258,8 @@ pub async fn release(
 /// Reserves a camera for preset work (admins): exclusive until released.
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/reserve", tag = "live",
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ControlDto), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, body = ControlDto), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn reserve(
     State(state): State<AppState>,
     who: Authed,

@@ -4,8 +4,8 @@
 
 pub mod admin;
 pub mod audit;
+pub mod convert;
 pub mod demo;
-pub mod dto;
 pub mod live;
 pub mod presets;
 pub mod session;
@@ -175,7 +175,7 @@ pub fn app(state: AppState) -> Router {
 /// Declares what an operation answers because of the extractors it takes, so
 /// that no handler has to repeat it: 401 where [`crate::auth::Authed`] is
 /// needed (every operation not marked public), and 400, 413 and 415 where a
-/// [`JsonBody`] is read. Every [`crate::error::Problem`] is declared as
+/// [`JsonBody`] is read. Every [`tandem_api::problem::Problem`] is declared as
 /// `application/problem+json`, the content type [`ApiError`] answers with.
 fn declare_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
     const PROBLEM_JSON: &str = "application/problem+json";

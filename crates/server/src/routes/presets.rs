@@ -3,11 +3,13 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use tandem_core::{CameraId, Position, PresetName, PresetNumber};
+use tandem_api::presets::{NewPresetDto, OperationDto, PresetChangeDto, PresetDto};
+use tandem_api::problem::Problem;
+use tandem_core::{CameraId, PresetName, PresetNumber};
 use tandem_engine::engine::{AddPreset, Outcome, PositionSource, UpdatePreset};
 use tandem_engine::live::Command;
 
-use super::dto::{NewPresetDto, OperationDto, PositionDto, PresetChangeDto, PresetDto};
+use super::convert::{operation_dto, position, preset_dto};
 use super::live::{LiveResult, run_live};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
@@ -23,10 +25,6 @@ fn number(n: u32) -> ApiResult<PresetNumber> {
     PresetNumber::new(n).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-fn position(p: PositionDto) -> ApiResult<Position> {
-    Position::new(p.pan, p.tilt, p.zoom).map_err(|e| ApiError::bad_request(e.to_string()))
-}
-
 fn name(n: String) -> ApiResult<PresetName> {
     PresetName::new(n).map_err(|e| ApiError::bad_request(e.to_string()))
 }
@@ -36,7 +34,7 @@ fn name(n: String) -> ApiResult<PresetName> {
 /// site's words when every site refused it (then nothing changed): the
 /// devices' state does not allow it, which the caller can act on.
 fn answer(state: &AppState, outcome: &Outcome) -> ApiResult<(StatusCode, Json<OperationDto>)> {
-    let dto = OperationDto::from(outcome);
+    let dto = operation_dto(outcome);
     state.emit("operation", &dto);
     if !outcome.is_complete() {
         return Ok((StatusCode::ACCEPTED, Json(dto)));
@@ -68,8 +66,8 @@ fn answer(state: &AppState, outcome: &Outcome) -> ApiResult<(StatusCode, Json<Op
 /// A camera's presets.
 #[utoipa::path(get, path = "/api/v1/cameras/{camera}/presets", tag = "presets",
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = [PresetDto]), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = [PresetDto]), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     who: Authed,
@@ -77,16 +75,16 @@ pub async fn list(
 ) -> ApiResult<Json<Vec<PresetDto>>> {
     let camera = camera(&state, &id)?;
     let presets = state.engine.presets(&who.0, &camera)?;
-    Ok(Json(presets.iter().map(Into::into).collect()))
+    Ok(Json(presets.iter().map(preset_dto).collect()))
 }
 
 /// Adds a preset on both sites; without a position, saves the active site's current view.
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/presets", tag = "presets", request_body = NewPresetDto,
     params(("camera" = String, Path, description = "Camera id")),
     responses((status = 200, body = OperationDto), (status = 202, body = OperationDto),
-        (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
-        (status = 502, body = crate::error::Problem)))]
+        (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 502, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
     who: Authed,
@@ -111,9 +109,9 @@ pub async fn create(
 #[utoipa::path(patch, path = "/api/v1/cameras/{camera}/presets/{number}", tag = "presets", request_body = PresetChangeDto,
     params(("camera" = String, Path, description = "Camera id"), ("number" = u32, Path, minimum = 1, maximum = 9999, description = "Preset number")),
     responses((status = 200, body = OperationDto), (status = 202, body = OperationDto),
-        (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
-        (status = 502, body = crate::error::Problem)))]
+        (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 502, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
     who: Authed,
@@ -146,9 +144,9 @@ pub async fn update(
 #[utoipa::path(delete, path = "/api/v1/cameras/{camera}/presets/{number}", tag = "presets",
     params(("camera" = String, Path, description = "Camera id"), ("number" = u32, Path, minimum = 1, maximum = 9999, description = "Preset number")),
     responses((status = 200, body = OperationDto), (status = 202, body = OperationDto),
-        (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
-        (status = 502, body = crate::error::Problem)))]
+        (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 502, body = Problem)))]
 pub async fn delete(
     State(state): State<AppState>,
     who: Authed,
@@ -163,9 +161,9 @@ pub async fn delete(
 /// Recalls a preset by number on the active site (each site's own token).
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/presets/{number}/recall", tag = "presets",
     params(("camera" = String, Path, description = "Camera id"), ("number" = u32, Path, minimum = 1, maximum = 9999, description = "Preset number")),
-    responses((status = 200, body = super::live::ServedDto), (status = 400, body = crate::error::Problem),
-        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-        (status = 502, body = crate::error::Problem)))]
+    responses((status = 200, body = tandem_api::live::ServedDto), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 502, body = Problem)))]
 pub async fn recall(
     State(state): State<AppState>,
     who: Authed,

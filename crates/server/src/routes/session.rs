@@ -6,35 +6,14 @@ use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use tandem_access::LoginError;
+use tandem_api::access::{LoginDto, MeDto, NewTokenDto, NewUserDto, TokenDto, UserDto};
+use tandem_api::problem::Problem;
 use tandem_core::access::Permission;
-use utoipa::ToSchema;
 
 use crate::auth::{Authed, SESSION_COOKIE};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-/// Login.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LoginDto {
-    /// User name.
-    pub username: String,
-    /// Password.
-    pub password: String,
-}
-
-/// Who is logged in.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MeDto {
-    /// User name.
-    pub user: String,
-    /// Role names.
-    pub roles: Vec<String>,
-    /// Permissions granted on all cameras.
-    pub permissions: Vec<String>,
-}
 
 fn me_of(p: &tandem_core::access::Principal) -> MeDto {
     use Permission::*;
@@ -60,7 +39,7 @@ fn me_of(p: &tandem_core::access::Principal) -> MeDto {
 /// Logs in: sets the session cookie (HttpOnly, SameSite=Strict). Failed
 /// attempts are limited per user and per client address.
 #[utoipa::path(post, path = "/api/v1/login", tag = "session", security(()), request_body = LoginDto,
-    responses((status = 200, body = MeDto), (status = 401, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
+    responses((status = 200, body = MeDto), (status = 401, body = Problem), (status = 429, body = Problem)))]
 pub async fn login(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,
@@ -130,31 +109,6 @@ pub async fn me(who: Authed) -> Json<MeDto> {
     Json(me_of(&who.0))
 }
 
-/// A new API token.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewTokenDto {
-    /// What it is for.
-    pub label: String,
-}
-
-/// An API token (the secret only once, when created).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TokenDto {
-    /// Id (to revoke it).
-    pub id: i64,
-    /// Whose.
-    pub user: String,
-    /// What it is for.
-    pub label: String,
-    /// Created (RFC 3339).
-    pub created_utc: String,
-    /// Revoked (RFC 3339), if it was.
-    pub revoked_utc: Option<String>,
-    /// The secret: shown once, at creation; send it as `Authorization: Bearer <secret>`.
-    pub secret: Option<String>,
-}
-
 fn token_dto(t: &tandem_store::TokenRecord, secret: Option<String>) -> TokenDto {
     TokenDto {
         id: t.id.0,
@@ -168,7 +122,7 @@ fn token_dto(t: &tandem_store::TokenRecord, secret: Option<String>) -> TokenDto 
 
 /// Issues an API token acting as the caller.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "session", request_body = NewTokenDto,
-    responses((status = 201, body = TokenDto), (status = 400, body = crate::error::Problem)))]
+    responses((status = 201, body = TokenDto), (status = 400, body = Problem)))]
 pub async fn create_token(
     State(state): State<AppState>,
     who: Authed,
@@ -190,8 +144,8 @@ pub async fn list_tokens(
 
 /// Revokes a token (the caller's own, or any for admins).
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "session", params(("id" = i64, Path, description = "Token id")),
-    responses((status = 204, description = "revoked"), (status = 400, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem)))]
+    responses((status = 204, description = "revoked"), (status = 400, body = Problem),
+        (status = 404, body = Problem)))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     who: Authed,
@@ -201,32 +155,9 @@ pub async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A user.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct UserDto {
-    /// Name.
-    pub name: String,
-    /// Role names.
-    pub roles: Vec<String>,
-    /// Whether the user may not log in.
-    pub disabled: bool,
-}
-
-/// A new user.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewUserDto {
-    /// Name.
-    pub name: String,
-    /// Password.
-    pub password: String,
-    /// Role names (existing roles).
-    pub roles: Vec<String>,
-}
-
 /// Every user (admins).
 #[utoipa::path(get, path = "/api/v1/users", tag = "session",
-    responses((status = 200, body = [UserDto]), (status = 403, body = crate::error::Problem)))]
+    responses((status = 200, body = [UserDto]), (status = 403, body = Problem)))]
 pub async fn list_users(
     State(state): State<AppState>,
     who: Authed,
@@ -246,8 +177,8 @@ pub async fn list_users(
 
 /// Creates a user (admins).
 #[utoipa::path(post, path = "/api/v1/users", tag = "session", request_body = NewUserDto,
-    responses((status = 201, body = UserDto), (status = 400, body = crate::error::Problem),
-        (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 201, body = UserDto), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 409, body = Problem)))]
 pub async fn create_user(
     State(state): State<AppState>,
     who: Authed,
@@ -273,8 +204,8 @@ pub async fn create_user(
 
 /// Deletes a user (admins; not yourself).
 #[utoipa::path(delete, path = "/api/v1/users/{name}", tag = "session", params(("name" = String, Path, description = "User name")),
-    responses((status = 204, description = "deleted"), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 204, description = "deleted"), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn delete_user(
     State(state): State<AppState>,
     who: Authed,

@@ -2,39 +2,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
+use tandem_api::problem::Problem;
+use tandem_api::sites::{CameraDto, SiteDto, SwitchDto};
 use tandem_engine::live::Health;
-use utoipa::ToSchema;
 
 use crate::auth::Authed;
 use crate::error::ApiResult;
 use crate::state::AppState;
-
-/// A site.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SiteDto {
-    /// Its id.
-    pub id: String,
-    /// 1 for the primary.
-    pub priority: u32,
-    /// `up`, `degraded` or `down`.
-    pub health: String,
-    /// Whether live control goes to it now.
-    pub active: bool,
-}
-
-/// One switch of the active site.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SwitchDto {
-    /// When (RFC 3339, UTC).
-    pub at_utc: String,
-    /// From.
-    pub from: String,
-    /// To.
-    pub to: String,
-    /// Why.
-    pub reason: String,
-}
 
 fn health_name(h: Health) -> String {
     match h {
@@ -89,27 +63,10 @@ pub async fn history(State(state): State<AppState>, _who: Authed) -> Json<Vec<Sw
 
 /// Returns live control to the primary now (admins), when it is up.
 #[utoipa::path(post, path = "/api/v1/sites/failback", tag = "sites",
-    responses((status = 200, body = [SiteDto]), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+    responses((status = 200, body = [SiteDto]), (status = 403, body = Problem), (status = 409, body = Problem)))]
 pub async fn failback(State(state): State<AppState>, who: Authed) -> ApiResult<Json<Vec<SiteDto>>> {
     state.live.failback(&who.0)?;
     Ok(list(State(state), who).await)
-}
-
-/// A camera and its sync state.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CameraDto {
-    /// Its id.
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// Camera groups (role grants may be limited to groups).
-    pub groups: Vec<String>,
-    /// Number of presets.
-    pub presets: usize,
-    /// Open mismatches as of the last scan.
-    pub mismatches: usize,
-    /// Operation parts still pending on some site.
-    pub pending: u64,
 }
 
 /// The cameras.

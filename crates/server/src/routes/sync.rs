@@ -2,46 +2,24 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use serde::{Deserialize, Serialize};
+use tandem_api::problem::Problem;
+use tandem_api::sync::{
+    JournalDto, JournalQuery, MismatchDto, MismatchQuery, RepairDto, RepairRequest, ScanDto,
+    ScanRequest,
+};
 use tandem_core::CameraId;
 use tandem_core::plan::Direction;
-use utoipa::{IntoParams, ToSchema};
 
-use super::dto::{OperationDto, state_name};
+use super::convert::{operation_dto, site_part_dto};
 use super::presets::camera;
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// Which cameras to scan.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScanRequest {
-    /// Camera ids; every camera when absent.
-    pub cameras: Option<Vec<String>>,
-}
-
-/// One camera's scan.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ScanDto {
-    /// The camera.
-    pub camera: String,
-    /// Open mismatches.
-    pub open: usize,
-    /// New since the previous scan.
-    pub new: usize,
-    /// Gone since the previous scan.
-    pub gone: usize,
-    /// Sites that could not be read, with why.
-    pub unreachable: Vec<String>,
-    /// Why the scan failed, if it did.
-    pub error: Option<String>,
-}
-
 /// Scans cameras now (32 in flight per site).
 #[utoipa::path(post, path = "/api/v1/scans", tag = "mismatches", request_body = ScanRequest,
-    responses((status = 200, body = [ScanDto]), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = [ScanDto]), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
 pub async fn scan(
     State(state): State<AppState>,
     who: Authed,
@@ -86,39 +64,10 @@ pub async fn scan(
     Ok(Json(out))
 }
 
-/// An open mismatch.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MismatchDto {
-    /// The camera.
-    pub camera: String,
-    /// Its identity across scans; pass it to a repair to repair just this one.
-    pub key: String,
-    /// `only_on_primary`, `only_on_secondary`, `name_differs`, `number_differs` or `position_differs`.
-    pub kind: String,
-    /// The primary's preset (null when only on the secondary).
-    #[schema(value_type = Option<Object>)]
-    pub primary: serde_json::Value,
-    /// The secondary's preset (null when only on the primary).
-    #[schema(value_type = Option<Object>)]
-    pub secondary: serde_json::Value,
-    /// Positions were not compared: a site reports none.
-    pub position_unknown: bool,
-    /// First seen (RFC 3339).
-    pub first_seen_utc: String,
-}
-
-/// Filter of mismatches.
-#[derive(Debug, Clone, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct MismatchQuery {
-    /// Only this camera.
-    pub camera: Option<String>,
-}
-
 /// The open mismatches.
 #[utoipa::path(get, path = "/api/v1/mismatches", tag = "mismatches", params(MismatchQuery),
-    responses((status = 200, body = [MismatchDto]), (status = 400, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = [MismatchDto]), (status = 400, body = Problem),
+        (status = 404, body = Problem)))]
 pub async fn mismatches(
     State(state): State<AppState>,
     _who: Authed,
@@ -141,39 +90,12 @@ pub async fn mismatches(
     ))
 }
 
-/// A repair request.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RepairRequest {
-    /// `primary` (apply the primary to the secondary) or `secondary`.
-    pub from: String,
-    /// Only these mismatch keys; the whole camera when absent.
-    pub mismatches: Option<Vec<String>>,
-    /// Only show the plan.
-    #[serde(default)]
-    pub dry_run: bool,
-}
-
-/// A repair's plan and, unless dry run, its result.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RepairDto {
-    /// The changes on the target side.
-    #[schema(value_type = Vec<Object>)]
-    pub changes: Vec<serde_json::Value>,
-    /// One operation per applied change.
-    pub operations: Vec<OperationDto>,
-    /// Changes that could not be made, with why.
-    pub skipped: Vec<String>,
-    /// Mismatches left after the re-scan (absent for a dry run).
-    pub remaining: Option<usize>,
-}
-
 /// Plans (dry run) or applies a repair of one camera in the chosen direction.
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/repair", tag = "mismatches", request_body = RepairRequest,
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = RepairDto), (status = 400, body = crate::error::Problem),
-        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-        (status = 502, body = crate::error::Problem)))]
+    responses((status = 200, body = RepairDto), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 502, body = Problem)))]
 pub async fn repair(
     State(state): State<AppState>,
     who: Authed,
@@ -211,7 +133,7 @@ pub async fn repair(
         .await?;
     let dto = RepairDto {
         changes: report.plan.changes.iter().map(change_json).collect(),
-        operations: report.outcomes.iter().map(Into::into).collect(),
+        operations: report.outcomes.iter().map(operation_dto).collect(),
         skipped: report
             .skipped
             .iter()
@@ -223,38 +145,10 @@ pub async fn repair(
     Ok(Json(dto))
 }
 
-/// A journal entry.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct JournalDto {
-    /// Id.
-    pub id: i64,
-    /// Camera.
-    pub camera: String,
-    /// The action, as journaled.
-    #[schema(value_type = Object)]
-    pub action: serde_json::Value,
-    /// Who.
-    pub actor: String,
-    /// When (RFC 3339).
-    pub created_utc: String,
-    /// Per site.
-    pub sites: Vec<super::dto::SitePartDto>,
-}
-
-/// Journal filter.
-#[derive(Debug, Clone, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct JournalQuery {
-    /// Only this camera.
-    pub camera: Option<String>,
-    /// Most recent N (default 100, at most 1000).
-    pub limit: Option<usize>,
-}
-
 /// The journal of operations, newest first.
 #[utoipa::path(get, path = "/api/v1/operations", tag = "operations", params(JournalQuery),
-    responses((status = 200, body = [JournalDto]), (status = 400, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = [JournalDto]), (status = 400, body = Problem),
+        (status = 404, body = Problem)))]
 pub async fn operations(
     State(state): State<AppState>,
     _who: Authed,
@@ -275,11 +169,7 @@ pub async fn operations(
                 sites: o
                     .sites
                     .iter()
-                    .map(|s| super::dto::SitePartDto {
-                        site: s.site.to_string(),
-                        state: state_name(s.state),
-                        error: s.error.clone(),
-                    })
+                    .map(|s| site_part_dto(&s.site, s.state, &s.error))
                     .collect(),
             })
             .collect(),

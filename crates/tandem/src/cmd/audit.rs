@@ -43,11 +43,11 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Verify { config } => {
             if let Some(api) = super::client::from(&config)? {
-                let (_, v) = api
-                    .call(reqwest::Method::GET, "/api/v1/audit/verify", None)
+                let v: tandem_api::audit::VerifyDto = api
+                    .call(api.request(reqwest::Method::GET, "/api/v1/audit/verify"))
                     .await?;
-                println!("{}", serde_json::to_string_pretty(&v)?);
-                return Ok(if v["intact"] == true {
+                super::client::print_json(&v)?;
+                return Ok(if v.intact {
                     ExitCode::SUCCESS
                 } else {
                     ExitCode::from(crate::exit::AUDIT_BROKEN)

@@ -1,9 +1,14 @@
-//! The command line as a client of `tandem serve`.
+//! The command line as a client of `tandem serve`: requests built from
+//! `tandem_api`'s request types, answers read into its answer types.
 
 use std::process::ExitCode;
 
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, RequestBuilder};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tandem_api::presets::OperationDto;
+use tandem_api::problem::Problem;
 
 use super::context::ConfigArg;
 
@@ -44,38 +49,38 @@ pub struct ApiFailure {
 }
 
 impl Api {
-    /// Calls the API; success answers (2xx) give their JSON body.
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<(StatusCode, Value)> {
-        let mut request = self
-            .http
+    /// A request to `path` (under the server's address) with the caller's
+    /// token; add a body (`.json`) or a query (`.query`) of `tandem_api`'s types.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
             .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
+            .bearer_auth(&self.token)
+    }
+
+    /// Sends `request`; a success (2xx) gives its body as `T`, any other
+    /// answer an [`ApiFailure`] from its [`Problem`].
+    pub async fn call<T: DeserializeOwned>(&self, request: RequestBuilder) -> anyhow::Result<T> {
         let response = request
             .send()
             .await
             .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", self.base))?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if status.is_success() {
-            return Ok((status, value));
+            return serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{status}: not the answer expected: {e}"));
         }
-        let detail = value["detail"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| value.to_string());
-        let code = match value["code"].as_str() {
-            Some(code) => crate::exit::for_api_code(code),
-            None if status.is_client_error() => crate::exit::USAGE,
-            None => crate::exit::FAILURE,
+        let (detail, code) = match serde_json::from_str::<Problem>(&text) {
+            Ok(problem) => (problem.detail, crate::exit::for_api_code(&problem.code)),
+            Err(_) => {
+                let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                let code = if status.is_client_error() {
+                    crate::exit::USAGE
+                } else {
+                    crate::exit::FAILURE
+                };
+                (value.to_string(), code)
+            }
         };
         Err(ApiFailure {
             message: format!("{status}: {detail}"),
@@ -93,21 +98,30 @@ impl std::fmt::Display for ApiFailure {
 
 impl std::error::Error for ApiFailure {}
 
+/// Prints an answer as indented JSON, through a `serde_json::Value` so that
+/// the keys come sorted, as the command line has always printed them.
+pub fn print_json(answer: &impl Serialize) -> anyhow::Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::to_value(answer)?)?
+    );
+    Ok(())
+}
+
 /// Prints an operation's answer like the local commands do; exit 0 applied
 /// everywhere, 3 some part pending, 4 a site refused it.
-pub fn report(value: &Value) -> ExitCode {
-    println!("operation {}", value["operation"]);
-    if let Some(p) = value.get("preset").filter(|p| !p.is_null()) {
-        println!("preset {} {}", p["number"], p["name"]);
+pub fn report(outcome: &OperationDto) -> ExitCode {
+    println!("operation {}", outcome.operation);
+    if let Some(p) = &outcome.preset {
+        // The name quoted and escaped as JSON.
+        println!("preset {} {}", p.number, Value::from(p.name.as_str()));
     }
     let mut code = ExitCode::SUCCESS;
-    for s in value["sites"].as_array().into_iter().flatten() {
-        let state = s["state"].as_str().unwrap_or("?");
-        match s["error"].as_str() {
-            Some(e) if state != "applied" => {
-                println!("  {}: {state}: {e}", s["site"].as_str().unwrap_or("?"))
-            }
-            _ => println!("  {}: {state}", s["site"].as_str().unwrap_or("?")),
+    for s in &outcome.sites {
+        let state = s.state.as_str();
+        match &s.error {
+            Some(e) if state != "applied" => println!("  {}: {state}: {e}", s.site),
+            _ => println!("  {}: {state}", s.site),
         }
         if state == "failed" {
             code = ExitCode::from(crate::exit::REFUSED);

@@ -253,12 +253,12 @@ pub fn report(outcome: &Outcome) -> ExitCode {
 /// The same commands through the service's API.
 async fn remote(api: &super::client::Api, command: Command) -> anyhow::Result<ExitCode> {
     use reqwest::Method;
-    use serde_json::json;
+    use tandem_api::presets::{
+        NewPresetDto, OperationDto, PositionDto, PresetChangeDto, PresetDto,
+    };
     let path = |camera: &str| format!("/api/v1/cameras/{camera}/presets");
     let position = |p: &PositionArgs| match (p.pan, p.tilt, p.zoom) {
-        (Some(pan), Some(tilt), Some(zoom)) => {
-            Some(json!({ "pan": pan, "tilt": tilt, "zoom": zoom }))
-        }
+        (Some(pan), Some(tilt), Some(zoom)) => Some(PositionDto { pan, tilt, zoom }),
         _ => None,
     };
     match command {
@@ -267,28 +267,29 @@ async fn remote(api: &super::client::Api, command: Command) -> anyhow::Result<Ex
             json: as_json,
             ..
         } => {
-            let (_, presets) = api.call(Method::GET, &path(&camera), None).await?;
+            let presets: Vec<PresetDto> =
+                api.call(api.request(Method::GET, &path(&camera))).await?;
             if as_json {
-                println!("{}", serde_json::to_string_pretty(&presets)?);
+                super::client::print_json(&presets)?;
             } else {
                 println!(
                     "{:>6}  {:<32} {:>8} {:>8} {:>8}",
                     "number", "name", "pan", "tilt", "zoom"
                 );
-                for p in presets.as_array().into_iter().flatten() {
-                    let axis = |a: &str| {
-                        p["position"][a]
-                            .as_f64()
-                            .map(|v| format!("{v:.4}"))
+                for p in &presets {
+                    let axis = |a: fn(&PositionDto) -> f64| {
+                        p.position
+                            .as_ref()
+                            .map(|q| format!("{:.4}", a(q)))
                             .unwrap_or_else(|| "-".into())
                     };
                     println!(
                         "{:>6}  {:<32} {:>8} {:>8} {:>8}",
-                        p["number"].to_string(),
-                        p["name"].as_str().unwrap_or(""),
-                        axis("pan"),
-                        axis("tilt"),
-                        axis("zoom")
+                        p.number.to_string(),
+                        p.name,
+                        axis(|q| q.pan),
+                        axis(|q| q.tilt),
+                        axis(|q| q.zoom)
                     );
                 }
             }
@@ -306,8 +307,14 @@ async fn remote(api: &super::client::Api, command: Command) -> anyhow::Result<Ex
                     "give the position as --pan, --tilt and --zoom, or --current",
                 ));
             }
-            let body = json!({ "number": number, "name": name, "position": position(&p) });
-            let (_, outcome) = api.call(Method::POST, &path(&camera), Some(body)).await?;
+            let body = NewPresetDto {
+                number,
+                name,
+                position: position(&p),
+            };
+            let outcome: OperationDto = api
+                .call(api.request(Method::POST, &path(&camera)).json(&body))
+                .await?;
             Ok(super::client::report(&outcome))
         }
         Command::Update {
@@ -318,20 +325,21 @@ async fn remote(api: &super::client::Api, command: Command) -> anyhow::Result<Ex
             position: p,
             ..
         } => {
-            let body = json!({ "name": name, "number": new_number, "position": position(&p), "current_view": p.current });
-            let (_, outcome) = api
-                .call(
-                    Method::PATCH,
-                    &format!("{}/{number}", path(&camera)),
-                    Some(body),
-                )
-                .await?;
+            let body = PresetChangeDto {
+                name,
+                number: new_number,
+                position: position(&p),
+                current_view: p.current,
+            };
+            let request = api
+                .request(Method::PATCH, &format!("{}/{number}", path(&camera)))
+                .json(&body);
+            let outcome: OperationDto = api.call(request).await?;
             Ok(super::client::report(&outcome))
         }
         Command::Delete { camera, number, .. } => {
-            let (_, outcome) = api
-                .call(Method::DELETE, &format!("{}/{number}", path(&camera)), None)
-                .await?;
+            let request = api.request(Method::DELETE, &format!("{}/{number}", path(&camera)));
+            let outcome: OperationDto = api.call(request).await?;
             Ok(super::client::report(&outcome))
         }
     }

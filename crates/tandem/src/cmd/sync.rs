@@ -4,6 +4,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use tandem_api::sync::{
+    JournalDto, JournalQuery, MismatchDto, MismatchQuery, RepairDto, RepairRequest, ScanDto,
+    ScanRequest,
+};
 use tandem_core::plan::{Change, Direction};
 use tandem_core::{CameraId, Mismatch, SitePreset};
 
@@ -28,30 +32,31 @@ pub struct ScanArgs {
 /// Scans and prints a summary; exit 0 when in sync, 5 when mismatches are open.
 pub async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if let Some(api) = super::client::from(&args.config)? {
-        let cameras = (!args.camera.is_empty()).then_some(&args.camera);
-        let (_, reports) = api
+        let body = ScanRequest {
+            cameras: (!args.camera.is_empty()).then(|| args.camera.clone()),
+        };
+        let reports: Vec<ScanDto> = api
             .call(
-                reqwest::Method::POST,
-                "/api/v1/scans",
-                Some(serde_json::json!({ "cameras": cameras })),
+                api.request(reqwest::Method::POST, "/api/v1/scans")
+                    .json(&body),
             )
             .await?;
         let mut open = 0;
-        for r in reports.as_array().into_iter().flatten() {
-            open += r["open"].as_u64().unwrap_or(0);
+        for r in &reports {
+            open += r.open;
             if !args.json {
                 println!(
                     "{:<24} {} open, {} new, {} gone {}",
-                    r["camera"].as_str().unwrap_or(""),
-                    r["open"],
-                    r["new"],
-                    r["gone"],
-                    r["error"].as_str().unwrap_or("")
+                    r.camera,
+                    r.open,
+                    r.new,
+                    r.gone,
+                    r.error.as_deref().unwrap_or("")
                 );
             }
         }
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&reports)?);
+            super::client::print_json(&reports)?;
         }
         return Ok(if open > 0 {
             ExitCode::from(crate::exit::MISMATCHES)
@@ -175,19 +180,16 @@ fn side(p: &Option<SitePreset>) -> String {
 /// Prints the open mismatches as of the last scan.
 pub async fn mismatches(args: MismatchArgs) -> anyhow::Result<ExitCode> {
     if let Some(api) = super::client::from(&args.config)? {
-        let query = args
-            .camera
-            .as_deref()
-            .map(|c| format!("?camera={c}"))
-            .unwrap_or_default();
-        let (_, open) = api
+        let query = MismatchQuery {
+            camera: args.camera.clone(),
+        };
+        let open: Vec<MismatchDto> = api
             .call(
-                reqwest::Method::GET,
-                &format!("/api/v1/mismatches{query}"),
-                None,
+                api.request(reqwest::Method::GET, "/api/v1/mismatches")
+                    .query(&query),
             )
             .await?;
-        println!("{}", serde_json::to_string_pretty(&open)?);
+        super::client::print_json(&open)?;
         return Ok(ExitCode::SUCCESS);
     }
     let ctx = context::open(&args.config)?;
@@ -295,17 +297,17 @@ pub async fn repair(args: RepairArgs) -> anyhow::Result<ExitCode> {
             From::Primary => "primary",
             From::Secondary => "secondary",
         };
-        let only = (!args.only.is_empty()).then_some(&args.only);
-        let body = serde_json::json!({ "from": from, "mismatches": only, "dry_run": args.dry_run });
-        let (_, report) = api
-            .call(
-                reqwest::Method::POST,
-                &format!("/api/v1/cameras/{}/repair", args.camera),
-                Some(body),
-            )
+        let body = RepairRequest {
+            from: from.to_string(),
+            mismatches: (!args.only.is_empty()).then(|| args.only.clone()),
+            dry_run: args.dry_run,
+        };
+        let path = format!("/api/v1/cameras/{}/repair", args.camera);
+        let report: RepairDto = api
+            .call(api.request(reqwest::Method::POST, &path).json(&body))
             .await?;
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(if report["remaining"].as_u64().unwrap_or(0) > 0 {
+        super::client::print_json(&report)?;
+        return Ok(if report.remaining.unwrap_or(0) > 0 {
             ExitCode::from(crate::exit::MISMATCHES)
         } else {
             ExitCode::SUCCESS
@@ -450,18 +452,17 @@ pub struct OperationsArgs {
 /// Lists the journal, newest first.
 pub async fn operations(args: OperationsArgs) -> anyhow::Result<ExitCode> {
     if let Some(api) = super::client::from(&args.config)? {
-        let mut query = format!("?limit={}", args.limit);
-        if let Some(c) = &args.camera {
-            query.push_str(&format!("&camera={c}"));
-        }
-        let (_, ops) = api
+        let query = JournalQuery {
+            camera: args.camera.clone(),
+            limit: Some(args.limit),
+        };
+        let ops: Vec<JournalDto> = api
             .call(
-                reqwest::Method::GET,
-                &format!("/api/v1/operations{query}"),
-                None,
+                api.request(reqwest::Method::GET, "/api/v1/operations")
+                    .query(&query),
             )
             .await?;
-        println!("{}", serde_json::to_string_pretty(&ops)?);
+        super::client::print_json(&ops)?;
         return Ok(ExitCode::SUCCESS);
     }
     let ctx = context::open(&args.config)?;

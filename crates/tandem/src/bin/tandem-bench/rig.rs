@@ -1,6 +1,7 @@
 //! The processes a run measures: `tandem sim` and `tandem serve`, started
 //! from the `tandem` binary beside this one on loopback ports chosen at run
-//! time, and an HTTP client of the service's API.
+//! time, and an HTTP client of the service's API (requests and answers of
+//! `tandem_api`'s types).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -8,7 +9,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tandem_api::access::{GrantDto, LoginDto, NewTokenDto, NewUserDto, RoleDto, TokenDto};
+use tandem_api::sync::{ScanDto, ScanRequest};
 
 /// The `tandem` binary: `TANDEM_BIN`, or the one built beside this one.
 pub fn tandem_bin() -> anyhow::Result<PathBuf> {
@@ -292,8 +297,14 @@ pub struct Api {
     token: String,
 }
 
-/// An answer: status and JSON body (null when not JSON).
+/// An answer: status and JSON body (null when not JSON); [`typed`] reads it
+/// as its `tandem_api` type.
 pub type Answer = (u16, Value);
+
+/// An answer's body as the `tandem_api` type the route answers with.
+pub fn typed<T: DeserializeOwned>(body: &Value) -> anyhow::Result<T> {
+    T::deserialize(body).with_context(|| format!("an unexpected answer: {body}"))
+}
 
 impl Api {
     /// Logs in as `user` and makes an API token for the rest of the run.
@@ -304,7 +315,10 @@ impl Api {
             .build()?;
         let login = http
             .post(format!("{base}/api/v1/login"))
-            .json(&json!({ "username": user, "password": password }))
+            .json(&LoginDto {
+                username: user.to_string(),
+                password: password.to_string(),
+            })
             .send()
             .await?;
         anyhow::ensure!(
@@ -319,10 +333,12 @@ impl Api {
             .and_then(|v| v.split(';').next())
             .context("no session cookie")?
             .to_string();
-        let token: Value = http
+        let token: TokenDto = http
             .post(format!("{base}/api/v1/tokens"))
             .header("cookie", cookie)
-            .json(&json!({ "label": "bench" }))
+            .json(&NewTokenDto {
+                label: "bench".into(),
+            })
             .send()
             .await?
             .json()
@@ -330,19 +346,16 @@ impl Api {
         Ok(Api {
             http,
             base: base.to_string(),
-            token: token["secret"]
-                .as_str()
-                .context("token secret")?
-                .to_string(),
+            token: token.secret.context("token secret")?,
         })
     }
 
-    /// Sends one request.
+    /// Sends one request, with a body of a `tandem_api` request type or none.
     pub async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
-        body: Option<Value>,
+        body: Option<&impl Serialize>,
     ) -> anyhow::Result<Answer> {
         let mut request = self
             .http
@@ -350,7 +363,7 @@ impl Api {
             .bearer_auth(&self.token)
             .timeout(Duration::from_secs(900));
         if let Some(body) = body {
-            request = request.json(&body);
+            request = request.json(body);
         }
         let response = request.send().await?;
         let status = response.status().as_u16();
@@ -379,12 +392,27 @@ impl Api {
 
     /// GET.
     pub async fn get(&self, path: &str) -> anyhow::Result<Answer> {
-        self.call(reqwest::Method::GET, path, None).await
+        self.call(reqwest::Method::GET, path, None::<&()>).await
     }
 
     /// POST with a JSON body.
-    pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Answer> {
+    pub async fn post(&self, path: &str, body: &impl Serialize) -> anyhow::Result<Answer> {
         self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// POST without a body: the live commands that take none (`ptz/stop`,
+    /// `presets/{n}/recall`).
+    pub async fn command(&self, path: &str) -> anyhow::Result<Answer> {
+        self.call(reqwest::Method::POST, path, None::<&()>).await
+    }
+
+    /// `POST /api/v1/scans` of every camera; the reports, or why not.
+    pub async fn scan(&self) -> anyhow::Result<Vec<ScanDto>> {
+        let (status, body) = self
+            .post("/api/v1/scans", &ScanRequest { cameras: None })
+            .await?;
+        anyhow::ensure!(status == 200, "scan: {status} {body}");
+        typed(&body)
     }
 
     /// Waits until the service answers `/healthz`.
@@ -406,15 +434,22 @@ impl Api {
 
     /// Creates `count` users `op1`.. with one role holding `permissions`, each logged in.
     pub async fn operators(&self, count: usize, permissions: &[&str]) -> anyhow::Result<Vec<Api>> {
-        let grants: Vec<Value> = permissions
-            .iter()
-            .map(|p| json!({ "permission": p, "group": null }))
-            .collect();
+        let role = RoleDto {
+            name: "bench-operator".into(),
+            ptz_priority: 1000,
+            grants: permissions
+                .iter()
+                .map(|p| GrantDto {
+                    permission: p.to_string(),
+                    group: None,
+                })
+                .collect(),
+        };
         let (status, body) = self
             .call(
                 reqwest::Method::PUT,
                 "/api/v1/roles/bench-operator",
-                Some(json!({ "name": "bench-operator", "ptz_priority": 1000, "grants": grants })),
+                Some(&role),
             )
             .await?;
         anyhow::ensure!(status < 300, "role: {status} {body}");
@@ -422,12 +457,12 @@ impl Api {
         for i in 1..=count {
             let name = format!("op{i}");
             let password = format!("{name}-long-password");
-            let (status, body) = self
-                .post(
-                    "/api/v1/users",
-                    json!({ "name": name, "password": password, "roles": ["bench-operator"] }),
-                )
-                .await?;
+            let user = NewUserDto {
+                name: name.clone(),
+                password: password.clone(),
+                roles: vec!["bench-operator".into()],
+            };
+            let (status, body) = self.post("/api/v1/users", &user).await?;
             anyhow::ensure!(
                 status < 300 || status == 409,
                 "user {name}: {status} {body}"
@@ -446,11 +481,8 @@ pub fn free_address() -> anyhow::Result<String> {
 
 /// Whether a camera's report from `POST /api/v1/scans` says its scan failed
 /// (an error, or a site that could not be read).
-pub fn scan_failed(report: &Value) -> bool {
-    !report["error"].is_null()
-        || report["unreachable"]
-            .as_array()
-            .is_some_and(|u| !u.is_empty())
+pub fn scan_failed(report: &ScanDto) -> bool {
+    report.error.is_some() || !report.unreachable.is_empty()
 }
 
 /// Percentile `p` (0 to 100) of sorted samples.

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use tandem_api::live::ContinuousDto;
 use tandem_onvif::types::{PanTilt, PtzVector};
 
 use super::PartFuture;
@@ -123,7 +123,7 @@ async fn direct_pairs(sim: &Sim, operators: usize, pairs: usize) -> anyhow::Resu
 async fn api_pairs(operators: Vec<Api>, pairs: usize) -> anyhow::Result<Vec<Duration>> {
     for (i, op) in operators.iter().enumerate() {
         let path = format!("/api/v1/cameras/cam-{}/ptz/stop", i + 1);
-        let (status, body) = op.post(&path, json!({})).await?;
+        let (status, body) = op.command(&path).await?;
         anyhow::ensure!(status == 200, "warm-up: {status} {body}");
     }
     run_all(
@@ -135,12 +135,17 @@ async fn api_pairs(operators: Vec<Api>, pairs: usize) -> anyhow::Result<Vec<Dura
                 let mut samples = Vec::with_capacity(pairs * 2);
                 for _ in 0..pairs {
                     let t = Instant::now();
-                    let body = json!({ "pan": 0.2, "tilt": 0.0, "zoom": 0.0, "timeout_ms": 500 });
-                    let (status, answer) = op.post(&format!("{camera}/continuous"), body).await?;
+                    let body = ContinuousDto {
+                        pan: 0.2,
+                        tilt: 0.0,
+                        zoom: 0.0,
+                        timeout_ms: Some(500),
+                    };
+                    let (status, answer) = op.post(&format!("{camera}/continuous"), &body).await?;
                     samples.push(t.elapsed());
                     anyhow::ensure!(status == 200, "continuous: {status} {answer}");
                     let t = Instant::now();
-                    let (status, answer) = op.post(&format!("{camera}/stop"), json!({})).await?;
+                    let (status, answer) = op.command(&format!("{camera}/stop")).await?;
                     samples.push(t.elapsed());
                     anyhow::ensure!(status == 200, "stop: {status} {answer}");
                 }

@@ -1,6 +1,6 @@
 //! Memory: the resident set of `tandem serve` with every camera scanned.
 
-use serde_json::json;
+use anyhow::Context as _;
 
 use super::PartFuture;
 use crate::Scale;
@@ -21,11 +21,9 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
     let service = Service::start(&sim.config, &[])?;
     let api = Api::login(&service.url, "admin", ADMIN_PASSWORD).await?;
     let started = std::time::Instant::now();
-    let (status, body) = api.post("/api/v1/scans", json!({})).await?;
-    anyhow::ensure!(status == 200, "scan: {status} {body}");
+    api.scan().await.context("first scan")?;
     let first = started.elapsed();
-    let (status, body) = api.post("/api/v1/scans", json!({})).await?;
-    anyhow::ensure!(status == 200, "second scan: {status} {body}");
+    api.scan().await.context("second scan")?;
     // As a service sits between scans: idle connections closed, freed memory returned.
     tokio::time::sleep(std::time::Duration::from_secs(6)).await;
     let (rss, peak) = service.memory_kib()?;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use tandem_api::live::{ContinuousDto, ServedDto};
 
 use super::PartFuture;
 use crate::Scale;
@@ -38,13 +39,17 @@ pub async fn steer(operators: Vec<Api>, until: Instant) -> anyhow::Result<Vec<(S
             let path = format!("/api/v1/cameras/cam-{}/ptz/continuous", i + 1);
             let mut out = Vec::new();
             while Instant::now() < until {
-                let body = json!({ "pan": 0.1, "tilt": 0.0, "zoom": 0.0, "timeout_ms": 300 });
-                let (ok, site, why) = match op.post(&path, body).await {
-                    Ok((200, b)) => (
-                        true,
-                        b["site"].as_str().unwrap_or_default().to_string(),
-                        String::new(),
-                    ),
+                let body = ContinuousDto {
+                    pan: 0.1,
+                    tilt: 0.0,
+                    zoom: 0.0,
+                    timeout_ms: Some(300),
+                };
+                let (ok, site, why) = match op.post(&path, &body).await {
+                    Ok((200, b)) => match rig::typed::<ServedDto>(&b) {
+                        Ok(served) => (true, served.site, String::new()),
+                        Err(e) => (false, String::new(), format!("{e:#}")),
+                    },
                     Ok((status, b)) => (false, String::new(), format!("{status} {b}")),
                     Err(e) => (false, String::new(), format!("{e:#}")),
                 };

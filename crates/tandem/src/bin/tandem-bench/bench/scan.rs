@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use serde_json::{Value, json};
+use tandem_api::sync::ScanDto;
 
 use super::PartFuture;
 use crate::Scale;
@@ -68,8 +69,7 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
     let api = Api::login(&service.url, "admin", ADMIN_PASSWORD).await?;
     // The first scan imports the primary's presets and learns each binding's
     // profile; the measured one is the scan operators repeat.
-    let (status, body) = api.post("/api/v1/scans", json!({})).await?;
-    anyhow::ensure!(status == 200, "first scan: {status} {body}");
+    api.scan().await.context("first scan")?;
     sim.faults(1, json!({ "latency_ms": LATENCY.as_millis() as u64 }))
         .await?;
     sim.faults(2, json!({ "latency_ms": LATENCY.as_millis() as u64 }))
@@ -78,18 +78,16 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
     let before = calls(&api).await?;
     let cpu_before = service.cpu_time()?;
     let started = Instant::now();
-    let (status, body) = api.post("/api/v1/scans", json!({})).await?;
+    let reports = api.scan().await?;
     let tandem = started.elapsed();
-    anyhow::ensure!(status == 200, "scan: {status} {body}");
-    let scanned = body.as_array().map_or(0, Vec::len);
-    let failed: Vec<&Value> = body
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|r| rig::scan_failed(r))
-        .collect();
+    let scanned = reports.len();
+    let failed: Vec<&ScanDto> = reports.iter().filter(|r| rig::scan_failed(r)).collect();
     if let Some(first) = failed.first() {
-        anyhow::bail!("{scanned} scanned, {} failed; first: {first}", failed.len());
+        anyhow::bail!(
+            "{scanned} scanned, {} failed; first: {}",
+            failed.len(),
+            serde_json::to_string(first)?
+        );
     }
     anyhow::ensure!(
         scanned == scale.scan_cameras,

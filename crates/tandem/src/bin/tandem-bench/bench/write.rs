@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use tandem_api::presets::{NewPresetDto, PositionDto, PresetChangeDto};
 use tandem_onvif::types::{PanTilt, PtzVector};
 
 use super::PartFuture;
@@ -38,9 +39,16 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
     let service = Service::start(&sim.config, &[])?;
     let api = Api::login(&service.url, "admin", ADMIN_PASSWORD).await?;
     // Learn profiles and token styles before the clock runs, on both paths.
-    let (status, body) = api
-        .post("/api/v1/cameras/cam-1/presets", json!({ "number": 1, "name": "warm-up", "position": { "pan": 0.0, "tilt": 0.0, "zoom": 0.1 } }))
-        .await?;
+    let warm_up = NewPresetDto {
+        number: Some(1),
+        name: "warm-up".into(),
+        position: Some(PositionDto {
+            pan: 0.0,
+            tilt: 0.0,
+            zoom: 0.1,
+        }),
+    };
+    let (status, body) = api.post("/api/v1/cameras/cam-1/presets", &warm_up).await?;
     anyhow::ensure!(status == 200, "warm-up: {status} {body}");
     let direct = rig::device(sim.endpoint(2, 2)?)?;
     let profile = direct
@@ -65,18 +73,25 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
     for i in 0..scale.write_ops {
         let number = 10 + i / 2;
         let (pan, tilt, zoom) = position(i);
-        let p = json!({ "pan": pan, "tilt": tilt, "zoom": zoom });
+        let p = Some(PositionDto { pan, tilt, zoom });
         let (status, body) = if i % 2 == 0 {
-            api.post(
-                "/api/v1/cameras/cam-1/presets",
-                json!({ "number": number, "name": format!("W{number}"), "position": p }),
-            )
-            .await?
+            let add = NewPresetDto {
+                number: Some(u32::try_from(number)?),
+                name: format!("W{number}"),
+                position: p,
+            };
+            api.post("/api/v1/cameras/cam-1/presets", &add).await?
         } else {
+            let change = PresetChangeDto {
+                name: None,
+                number: None,
+                position: p,
+                current_view: false,
+            };
             api.call(
                 reqwest::Method::PATCH,
                 &format!("/api/v1/cameras/cam-1/presets/{number}"),
-                Some(json!({ "position": p })),
+                Some(&change),
             )
             .await?
         };

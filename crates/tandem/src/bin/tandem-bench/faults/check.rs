@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde_json::json;
+use tandem_api::sites::CameraDto;
 
 use crate::report::{Row, Verdict};
-use crate::rig::{Api, Sim};
+use crate::rig::{self, Api, Sim};
 
 /// Waits until no operation part is pending; answers how many still are.
 pub async fn settle(api: &Api, within: Duration) -> anyhow::Result<u64> {
@@ -15,12 +15,8 @@ pub async fn settle(api: &Api, within: Duration) -> anyhow::Result<u64> {
     loop {
         let (status, cameras) = api.get("/api/v1/cameras").await?;
         anyhow::ensure!(status == 200, "cameras: {status}");
-        let pending: u64 = cameras
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| c["pending"].as_u64().unwrap_or(0))
-            .sum();
+        let cameras: Vec<CameraDto> = rig::typed(&cameras)?;
+        let pending: u64 = cameras.iter().map(|c| c.pending).sum();
         if pending == 0 || tokio::time::Instant::now() >= deadline {
             return Ok(pending);
         }
@@ -62,14 +58,7 @@ pub async fn converged(
             }
         }
     }
-    let (status, scan) = api.post("/api/v1/scans", json!({})).await?;
-    anyhow::ensure!(status == 200, "scan: {status} {scan}");
-    let open: u64 = scan
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| r["open"].as_u64().unwrap_or(0))
-        .sum();
+    let open: usize = api.scan().await?.iter().map(|r| r.open).sum();
     let first = |v: &[String]| v.first().cloned().unwrap_or_default();
     Ok(vec![
         Row::new(

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use tandem_api::sites::SwitchDto;
 
 use crate::Scale;
 use crate::bench::PartFuture;
@@ -55,8 +56,9 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
         .filter(|(s, _)| !s.ok)
         .map(|(_, why)| why)
         .collect();
-    let (_, history) = admin.get("/api/v1/sites/history").await?;
-    let switches = history.as_array().map_or(0, Vec::len);
+    let (status, history) = admin.get("/api/v1/sites/history").await?;
+    anyhow::ensure!(status == 200, "history: {status} {history}");
+    let switches = rig::typed::<Vec<SwitchDto>>(&history)?.len();
     // Away on the first failure, back only after a whole hold of health.
     let bound = 2 * (scale.flapping_s / HOLD_S + 1) as usize;
     Ok(vec![

@@ -2,7 +2,8 @@
 //! oversized, in a wrong namespace or an entity bomb; the service reports
 //! clear errors for it and keeps serving the other cameras.
 
-use serde_json::json;
+use tandem_api::access::MeDto;
+use tandem_api::presets::{NewPresetDto, PositionDto};
 
 use crate::Scale;
 use crate::bench::PartFuture;
@@ -32,30 +33,33 @@ async fn measure() -> anyhow::Result<Vec<Row>> {
     let mut errors = Vec::new();
     let mut others_clean = true;
     for _ in 0..5 {
-        let (status, reports) = api.post("/api/v1/scans", json!({})).await?;
-        anyhow::ensure!(status == 200, "scan: {status} {reports}");
-        for r in reports.as_array().into_iter().flatten() {
-            let failed = rig::scan_failed(r);
-            if r["camera"] == format!("cam-{HOSTILE}") {
-                let text = if r["error"].is_null() {
-                    r["unreachable"].to_string()
-                } else {
-                    r["error"].to_string()
+        for r in api.scan().await? {
+            if r.camera == format!("cam-{HOSTILE}") {
+                // As JSON: the error quoted, or the list of unreadable sites.
+                let text = match &r.error {
+                    Some(error) => serde_json::to_string(error)?,
+                    None => serde_json::to_string(&r.unreachable)?,
                 };
                 errors.push(text);
-            } else if failed {
+            } else if rig::scan_failed(&r) {
                 others_clean = false;
             }
         }
     }
     // The other cameras still take presets and live commands.
-    let (add, _) = api
-        .post("/api/v1/cameras/cam-1/presets", json!({ "name": "after hostile", "position": { "pan": 0.1, "tilt": 0.1, "zoom": 0.1 } }))
-        .await?;
-    let (stop, _) = api
-        .post("/api/v1/cameras/cam-2/ptz/stop", json!({}))
-        .await?;
+    let preset = NewPresetDto {
+        number: None,
+        name: "after hostile".into(),
+        position: Some(PositionDto {
+            pan: 0.1,
+            tilt: 0.1,
+            zoom: 0.1,
+        }),
+    };
+    let (add, _) = api.post("/api/v1/cameras/cam-1/presets", &preset).await?;
+    let (stop, _) = api.command("/api/v1/cameras/cam-2/ptz/stop").await?;
     let (_, me) = api.get("/api/v1/me").await?;
+    let me_admin = rig::typed::<MeDto>(&me).is_ok_and(|me| me.user == "admin");
     let (rss, _) = service.memory_kib()?;
     let words = [
         "malformed",
@@ -77,7 +81,7 @@ async fn measure() -> anyhow::Result<Vec<Row>> {
     Ok(vec![
         Row::new(
             "hostile device: other cameras served",
-            if others_clean && add == 200 && stop == 200 && me["user"] == "admin" {
+            if others_clean && add == 200 && stop == 200 && me_admin {
                 "yes"
             } else {
                 "no"

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rand::Rng as _;
-use serde_json::json;
+use tandem_api::presets::{NewPresetDto, OperationDto, PositionDto};
 use tokio::sync::Mutex;
 
 use super::check;
@@ -23,11 +23,21 @@ pub fn run(scale: Scale) -> PartFuture {
     Box::pin(measure(scale))
 }
 
-/// Whether an operation's answer says some site refused it.
-pub fn refused_somewhere(outcome: &serde_json::Value) -> bool {
-    outcome["sites"]
-        .as_array()
-        .is_some_and(|sites| sites.iter().any(|s| s["state"] == "failed"))
+/// Whether an operation's answer says some site refused it (or is not an
+/// operation's answer at all).
+pub fn refused_somewhere(answer: &serde_json::Value) -> bool {
+    rig::typed::<OperationDto>(answer).map_or(true, |outcome| {
+        outcome.sites.iter().any(|s| s.state == "failed")
+    })
+}
+
+/// The preset `name` numbered `number`, at `position`.
+pub fn new_preset(number: usize, name: &str, (pan, tilt, zoom): (f64, f64, f64)) -> NewPresetDto {
+    NewPresetDto {
+        number: u32::try_from(number).ok(),
+        name: name.to_string(),
+        position: Some(PositionDto { pan, tilt, zoom }),
+    }
 }
 
 async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
@@ -80,10 +90,15 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
             let mut lost = 0usize;
             for i in 0..per_camera {
                 let name = format!("K{camera}-{i}");
-                let body = json!({ "number": 1 + i, "name": name, "position": { "pan": -0.5 + 0.01 * i as f64, "tilt": 0.1, "zoom": 0.2 } });
-                match api.post(&format!("/api/v1/cameras/cam-{camera}/presets"), body).await {
+                let body = new_preset(1 + i, &name, (-0.5 + 0.01 * i as f64, 0.1, 0.2));
+                match api
+                    .post(&format!("/api/v1/cameras/cam-{camera}/presets"), &body)
+                    .await
+                {
                     // Accepted, and refused by no site: the operator was told it happens.
-                    Ok((200 | 202, body)) if !refused_somewhere(&body) => acknowledged.push((camera, name)),
+                    Ok((200 | 202, body)) if !refused_somewhere(&body) => {
+                        acknowledged.push((camera, name))
+                    }
                     _ => {
                         lost += 1;
                         tokio::time::sleep(Duration::from_millis(30)).await;

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use tandem_api::live::ContinuousDto;
+
+use anyhow::Context as _;
 
 use crate::Scale;
 use crate::bench::PartFuture;
@@ -22,8 +24,7 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
     let sim = Sim::start(&dir, scale.load_clients, 4, &[])?;
     let service = Service::start(&sim.config, &[])?;
     let admin = Api::login(&service.url, "admin", ADMIN_PASSWORD).await?;
-    let (status, body) = admin.post("/api/v1/scans", json!({})).await?;
-    anyhow::ensure!(status == 200, "first scan: {status} {body}");
+    admin.scan().await.context("first scan")?;
     let clients = admin
         .operators(scale.load_clients, &["ptz.control", "preset.recall"])
         .await?;
@@ -49,21 +50,23 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
                         "POST ptz/continuous",
                         timed(api.post(
                             &format!("{cam}/ptz/continuous"),
-                            json!({ "pan": 0.1, "tilt": 0.0, "zoom": 0.0, "timeout_ms": 300 }),
+                            &ContinuousDto {
+                                pan: 0.1,
+                                tilt: 0.0,
+                                zoom: 0.0,
+                                timeout_ms: Some(300),
+                            },
                         ))
                         .await,
                     ),
                     4 => (
                         "POST ptz/stop",
-                        timed(api.post(&format!("{cam}/ptz/stop"), json!({}))).await,
+                        timed(api.command(&format!("{cam}/ptz/stop"))).await,
                     ),
                     _ => (
                         "POST presets/N/recall",
-                        timed(api.post(
-                            &format!("{cam}/presets/{}/recall", round % 4 + 1),
-                            json!({}),
-                        ))
-                        .await,
+                        timed(api.command(&format!("{cam}/presets/{}/recall", round % 4 + 1)))
+                            .await,
                     ),
                 };
                 let (took, outcome) = result;

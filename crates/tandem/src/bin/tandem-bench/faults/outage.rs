@@ -39,9 +39,10 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
         let camera = i % CAMERAS + 1;
         let name = format!("O{i}");
         // Numbers within the 256 slots of a common camera.
-        let body = json!({ "number": 1 + i / CAMERAS, "name": name, "position": { "pan": 0.3 - 0.001 * i as f64, "tilt": -0.1, "zoom": 0.3 } });
+        let body =
+            super::kill::new_preset(1 + i / CAMERAS, &name, (0.3 - 0.001 * i as f64, -0.1, 0.3));
         match api
-            .post(&format!("/api/v1/cameras/cam-{camera}/presets"), body)
+            .post(&format!("/api/v1/cameras/cam-{camera}/presets"), &body)
             .await?
         {
             (200 | 202, body) if super::kill::refused_somewhere(&body) => {

@@ -1,13 +1,13 @@
-//! The `api_json` fuzz target declares the API's request shapes itself, to
-//! keep the fuzz build free of the service's dependencies; its seeds in
-//! `fuzz/seeds/api_json` are request bodies, one file per DTO named after it.
-//! Parsing every seed with the server's own DTOs here keeps the seeds, and
-//! the shapes written for them, true to the API.
+//! The `api_json` fuzz target's seeds (`fuzz/seeds/api_json`) are request
+//! bodies, one file per request type, named after it. Every request type that
+//! a handler reads as a JSON body has a seed, and every seed parses as the
+//! type its name says: the fuzzer starts from bodies the API accepts, and a
+//! change of a request's wire shape that breaks a seed is noticed here.
 
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
-use tandem_server::routes::{admin, demo, dto, live, session, sync};
+use tandem_api::{access, demo, live, presets, sync};
 
 fn accepts<T: DeserializeOwned>(body: &[u8]) -> Result<(), String> {
     serde_json::from_slice::<T>(body)
@@ -18,7 +18,7 @@ fn accepts<T: DeserializeOwned>(body: &[u8]) -> Result<(), String> {
 type Check = fn(&[u8]) -> Result<(), String>;
 
 #[test]
-fn every_request_dto_has_a_fuzz_seed_and_accepts_it() {
+fn every_request_type_has_a_fuzz_seed_and_accepts_it() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/api_json");
     let mut seeds = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("the api_json seeds") {
@@ -30,21 +30,21 @@ fn every_request_dto_has_a_fuzz_seed_and_accepts_it() {
             .to_string();
         seeds.push((name, std::fs::read(&path).expect("seed")));
     }
-    // Seed names start with the DTO's name; every DTO that a handler reads as
-    // a JSON body is listed.
+    // Seed names start with the type's name; every type that a handler reads
+    // as a JSON body is listed.
     let dtos: [(&str, Check); 13] = [
-        ("new_preset", accepts::<dto::NewPresetDto>),
-        ("preset_change", accepts::<dto::PresetChangeDto>),
-        ("position", accepts::<dto::PositionDto>),
+        ("new_preset", accepts::<presets::NewPresetDto>),
+        ("preset_change", accepts::<presets::PresetChangeDto>),
+        ("position", accepts::<presets::PositionDto>),
         ("continuous", accepts::<live::ContinuousDto>),
         ("relative", accepts::<live::RelativeDto>),
         ("repair", accepts::<sync::RepairRequest>),
         ("scan", accepts::<sync::ScanRequest>),
-        ("login", accepts::<session::LoginDto>),
-        ("new_user", accepts::<session::NewUserDto>),
-        ("new_token", accepts::<session::NewTokenDto>),
-        ("role", accepts::<admin::RoleDto>),
-        ("user_roles", accepts::<admin::UserRolesDto>),
+        ("login", accepts::<access::LoginDto>),
+        ("new_user", accepts::<access::NewUserDto>),
+        ("new_token", accepts::<access::NewTokenDto>),
+        ("role", accepts::<access::RoleDto>),
+        ("user_roles", accepts::<access::UserRolesDto>),
         ("outage", accepts::<demo::OutageChangeDto>),
     ];
     for (prefix, check) in dtos {

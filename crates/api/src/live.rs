@@ -1,0 +1,77 @@
+//! Live PTZ (`/api/v1/cameras/{camera}/ptz/...`, `/snapshot`, `/control`,
+//! `/reserve`): commands on the active site with failover, manual control.
+
+use serde::{Deserialize, Serialize};
+
+use crate::presets::PositionDto;
+
+/// Which site served a live command.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServedDto {
+    /// The site that served it.
+    pub site: String,
+    /// Sites tried first that did not answer (a failover happened when not empty).
+    pub failed_over_from: Vec<String>,
+    /// The position, for status requests.
+    pub position: Option<PositionDto>,
+    /// Whether the camera moves, for status requests.
+    pub moving: Option<bool>,
+}
+
+/// A continuous move.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ContinuousDto {
+    /// Pan velocity in [-1, 1].
+    #[cfg_attr(feature = "openapi", schema(minimum = -1.0, maximum = 1.0))]
+    pub pan: f64,
+    /// Tilt velocity in [-1, 1].
+    #[cfg_attr(feature = "openapi", schema(minimum = -1.0, maximum = 1.0))]
+    pub tilt: f64,
+    /// Zoom velocity in [-1, 1].
+    #[cfg_attr(feature = "openapi", schema(minimum = -1.0, maximum = 1.0))]
+    pub zoom: f64,
+    /// The camera stops by itself after this long (default 1000, at most 60000).
+    pub timeout_ms: Option<u64>,
+}
+
+/// A relative move.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RelativeDto {
+    /// Pan translation in [-2, 2].
+    #[cfg_attr(feature = "openapi", schema(minimum = -2.0, maximum = 2.0))]
+    pub pan: f64,
+    /// Tilt translation in [-2, 2].
+    #[cfg_attr(feature = "openapi", schema(minimum = -2.0, maximum = 2.0))]
+    pub tilt: f64,
+    /// Zoom translation in [-1, 1].
+    #[cfg_attr(feature = "openapi", schema(minimum = -1.0, maximum = 1.0))]
+    pub zoom: f64,
+}
+
+/// Which site to take a snapshot from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct SnapshotQuery {
+    /// A site id; absent for the active site (failing over like live commands).
+    pub site: Option<String>,
+}
+
+/// Who controls a camera.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ControlDto {
+    /// The user holding manual control, if anyone.
+    pub user: Option<String>,
+    /// Their PTZ priority.
+    pub priority: Option<u16>,
+    /// Reserved for preset work by an admin.
+    pub reserved: bool,
+    /// Seconds until the hold lapses without commands.
+    pub expires_in_s: Option<u64>,
+}

@@ -1,0 +1,49 @@
+//! Sites (`/api/v1/sites`, `/history`, `/failback`) and cameras (`/api/v1/cameras`).
+
+use serde::{Deserialize, Serialize};
+
+/// A site.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SiteDto {
+    /// Its id.
+    pub id: String,
+    /// 1 for the primary.
+    pub priority: u32,
+    /// `up`, `degraded` or `down`.
+    pub health: String,
+    /// Whether live control goes to it now.
+    pub active: bool,
+}
+
+/// One switch of the active site.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SwitchDto {
+    /// When (RFC 3339, UTC).
+    pub at_utc: String,
+    /// From.
+    pub from: String,
+    /// To.
+    pub to: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// A camera and its sync state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CameraDto {
+    /// Its id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Camera groups (role grants may be limited to groups).
+    pub groups: Vec<String>,
+    /// Number of presets.
+    pub presets: usize,
+    /// Open mismatches as of the last scan.
+    pub mismatches: usize,
+    /// Operation parts still pending on some site.
+    pub pending: u64,
+}

@@ -1,0 +1,123 @@
+//! Scans (`/api/v1/scans`), mismatches (`/api/v1/mismatches`), repairs
+//! (`/api/v1/cameras/{camera}/repair`) and the journal (`/api/v1/operations`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::presets::{OperationDto, SitePartDto};
+
+/// Which cameras to scan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ScanRequest {
+    /// Camera ids; every camera when absent.
+    pub cameras: Option<Vec<String>>,
+}
+
+/// One camera's scan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScanDto {
+    /// The camera.
+    pub camera: String,
+    /// Open mismatches.
+    pub open: usize,
+    /// New since the previous scan.
+    pub new: usize,
+    /// Gone since the previous scan.
+    pub gone: usize,
+    /// Sites that could not be read, with why.
+    pub unreachable: Vec<String>,
+    /// Why the scan failed, if it did.
+    pub error: Option<String>,
+}
+
+/// An open mismatch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MismatchDto {
+    /// The camera.
+    pub camera: String,
+    /// Its identity across scans; pass it to a repair to repair just this one.
+    pub key: String,
+    /// `only_on_primary`, `only_on_secondary`, `name_differs`, `number_differs` or `position_differs`.
+    pub kind: String,
+    /// The primary's preset (null when only on the secondary).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub primary: serde_json::Value,
+    /// The secondary's preset (null when only on the primary).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub secondary: serde_json::Value,
+    /// Positions were not compared: a site reports none.
+    pub position_unknown: bool,
+    /// First seen (RFC 3339).
+    pub first_seen_utc: String,
+}
+
+/// Filter of mismatches.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct MismatchQuery {
+    /// Only this camera.
+    pub camera: Option<String>,
+}
+
+/// A repair request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RepairRequest {
+    /// `primary` (apply the primary to the secondary) or `secondary`.
+    pub from: String,
+    /// Only these mismatch keys; the whole camera when absent.
+    pub mismatches: Option<Vec<String>>,
+    /// Only show the plan.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// A repair's plan and, unless dry run, its result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RepairDto {
+    /// The changes on the target side.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub changes: Vec<serde_json::Value>,
+    /// One operation per applied change.
+    pub operations: Vec<OperationDto>,
+    /// Changes that could not be made, with why.
+    pub skipped: Vec<String>,
+    /// Mismatches left after the re-scan (absent for a dry run).
+    pub remaining: Option<usize>,
+}
+
+/// A journal entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JournalDto {
+    /// Id.
+    pub id: i64,
+    /// Camera.
+    pub camera: String,
+    /// The action, as journaled.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub action: serde_json::Value,
+    /// Who.
+    pub actor: String,
+    /// When (RFC 3339).
+    pub created_utc: String,
+    /// Per site.
+    pub sites: Vec<SitePartDto>,
+}
+
+/// Journal filter.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct JournalQuery {
+    /// Only this camera.
+    pub camera: Option<String>,
+    /// Most recent N (default 100, at most 1000).
+    pub limit: Option<usize>,
+}
