@@ -500,3 +500,51 @@ async fn an_add_every_site_refuses_leaves_no_preset_behind() {
             .is_empty()
     );
 }
+
+/// Issue 11, finding 5: a SOAP 1.1 device (subcodes in `detail`) with opaque
+/// tokens. tandem did not read those subcodes, so the NoToken fallback never
+/// triggered (every add failed there) and deleting a preset already gone
+/// failed instead of counting as done.
+#[tokio::test]
+async fn a_soap_1_1_device_with_subcodes_in_detail_is_written_and_cleaned_like_any_other() {
+    let sim = sim(1, &["2=vms+soap11"], 0, false).await;
+    let engine = engine(&sim, 0.001);
+    let cam = camera(1);
+    let added = engine
+        .add(
+            &cam,
+            AddPreset {
+                number: Some(number(3)),
+                name: name("Old gate"),
+                position: at(0.3),
+            },
+            &local_operator("sam"),
+        )
+        .await
+        .expect("journaled");
+    assert!(
+        added.sites.iter().all(|s| s.state == SiteState::Applied),
+        "{added:?}"
+    );
+    let on_s = on_site(&sim, 2, 1);
+    assert_eq!(on_s.len(), 1, "{on_s:?}");
+    assert_ne!(on_s[0].0, "3", "S chose its own token after ter:NoToken");
+    // Someone removes it on S behind tandem's back; the delete still completes.
+    {
+        let site = sim.site(2).expect("site");
+        let camera = site.camera(0).expect("camera");
+        camera
+            .presets()
+            .remove(&camera.quirks, &on_s[0].0)
+            .expect("removed by hand");
+    }
+    let deleted = engine
+        .delete(&cam, number(3), &local_operator("sam"))
+        .await
+        .expect("journaled");
+    assert!(
+        deleted.sites.iter().all(|s| s.state == SiteState::Applied),
+        "an already-gone preset counts as removed: {deleted:?}"
+    );
+    assert!(on_site(&sim, 1, 1).is_empty());
+}

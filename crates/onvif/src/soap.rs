@@ -26,6 +26,24 @@ pub fn envelope(header: Option<&str>, body: &str) -> String {
     out
 }
 
+/// The envelope of a SOAP 1.1 fault as many older devices write it: `Client`
+/// or `Server`, the reason in `faultstring`, and ONVIF's subcodes (`ter`
+/// local names, outermost first) as `ter:A/ter:B` text in `detail`.
+pub fn fault_envelope_soap11(sender: bool, subcodes: &[&str], reason: &str) -> String {
+    let code = if sender { "s:Client" } else { "s:Server" };
+    let path: Vec<String> = subcodes
+        .iter()
+        .map(|s| format!("ter:{}", xml::escape(s)))
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{}" xmlns:ter="{}"><s:Body><s:Fault><faultcode>{code}</faultcode><faultstring>{}</faultstring><detail><ter:Subcodes>{}</ter:Subcodes></detail></s:Fault></s:Body></s:Envelope>"#,
+        ns::SOAP11,
+        ns::TER,
+        xml::escape(reason),
+        path.join("/")
+    )
+}
+
 /// The envelope of a SOAP 1.2 fault. Subcodes are `ter` local names, outermost first.
 pub fn fault_envelope(sender: bool, subcodes: &[&str], reason: &str) -> String {
     let code = if sender { "env:Sender" } else { "env:Receiver" };
@@ -108,23 +126,38 @@ impl<'i> Envelope<'i> {
 /// Reads a SOAP 1.2 or 1.1 `Fault` element; never fails, since a fault is
 /// already the error we report: missing parts stay empty.
 fn parse_fault(fault: Node<'_, '_>) -> Fault {
-    // SOAP 1.1: faultcode / faultstring, unqualified children.
+    // SOAP 1.1: faultcode / faultstring / detail, unqualified children.
     if let Some(code) = xml::child_any(fault, "faultcode") {
-        let code = resolve(code, xml::text(code));
-        let code = QName {
-            local: match code.local.as_str() {
-                "Client" => "Sender".into(),
-                "Server" => "Receiver".into(),
-                _ => code.local,
-            },
-            namespace: ns::SOAP12.into(),
+        let raw = resolve(code, xml::text(code));
+        let mut subcodes = Vec::new();
+        let local = match raw.local.as_str() {
+            "Client" | "Sender" => "Sender".to_string(),
+            "Server" | "Receiver" => "Receiver".to_string(),
+            // Some devices put the ONVIF code itself in faultcode (`ter:NoToken`).
+            _ => {
+                subcodes.push(raw);
+                "Sender".to_string()
+            }
         };
+        // ONVIF's subcodes, where SOAP 1.1 has no place for them: devices
+        // write them in `detail`, as text (`ter:InvalidArgVal/ter:NoToken`)
+        // or as elements (`<ter:NoToken/>`).
+        if let Some(detail) = xml::child_any(fault, "detail") {
+            for sub in detail_subcodes(detail) {
+                if !subcodes.contains(&sub) {
+                    subcodes.push(sub);
+                }
+            }
+        }
         let reason = xml::child_text(fault, "faultstring")
             .unwrap_or("")
             .to_string();
         return Fault {
-            code,
-            subcodes: Vec::new(),
+            code: QName {
+                local,
+                namespace: ns::SOAP12.into(),
+            },
+            subcodes,
             reason,
         };
     }
@@ -156,6 +189,39 @@ fn parse_fault(fault: Node<'_, '_>) -> Fault {
         subcodes,
         reason,
     }
+}
+
+/// Most elements of a SOAP 1.1 `detail` looked at for subcodes: it is the
+/// device's free-form part, and only its first few elements carry codes.
+const DETAIL_ELEMENTS: usize = 64;
+
+/// The ONVIF error codes in a SOAP 1.1 fault's `detail`: elements in the
+/// `ter` namespace, and `prefix:local` words (split at `/` and white space) of
+/// text whose prefix is bound to the `ter` namespace.
+fn detail_subcodes(detail: Node<'_, '_>) -> Vec<QName> {
+    let mut found = Vec::new();
+    for node in detail
+        .descendants()
+        .filter(|n| n.is_element())
+        .skip(1)
+        .take(DETAIL_ELEMENTS)
+    {
+        if node.tag_name().namespace() == Some(ns::TER) {
+            found.push(QName {
+                namespace: ns::TER.into(),
+                local: node.tag_name().name().to_string(),
+            });
+        }
+        for word in xml::text(node).split(|c: char| c == '/' || c.is_whitespace()) {
+            if word.contains(':') {
+                let name = resolve(node, word);
+                if name.namespace == ns::TER && !name.local.is_empty() {
+                    found.push(name);
+                }
+            }
+        }
+    }
+    found
 }
 
 /// Resolves a `prefix:local` QName written in element text against the
@@ -226,6 +292,38 @@ mod tests {
             Err(Error::Malformed(_))
         ));
         assert!(matches!(Envelope::parse(""), Err(Error::Malformed(_))));
+    }
+
+    /// SOAP 1.1 devices put ONVIF's subcodes in `detail`; tandem did not read
+    /// them, so the NoToken fallback never triggered on such devices.
+    #[test]
+    fn soap11_fault_subcodes_are_read_from_detail() {
+        let as_text = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:ter="http://www.onvif.org/ver10/error"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>no such preset</faultstring><detail><ter:Subcodes>ter:InvalidArgVal/ter:NoToken</ter:Subcodes></detail></s:Fault></s:Body></s:Envelope>"#;
+        let as_elements = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>x</faultstring><detail><e:InvalidArgVal xmlns:e="http://www.onvif.org/ver10/error"><e:NoToken/></e:InvalidArgVal></detail></s:Fault></s:Body></s:Envelope>"#;
+        let in_faultcode = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:ter="http://www.onvif.org/ver10/error"><s:Body><s:Fault><faultcode>ter:NoToken</faultcode><faultstring>x</faultstring></s:Fault></s:Body></s:Envelope>"#;
+        for text in [as_text, as_elements, in_faultcode] {
+            let env = Envelope::parse(text).expect("parses");
+            let fault = env
+                .body_element()
+                .err()
+                .and_then(|e| e.fault().cloned())
+                .expect("fault");
+            assert!(fault.is("NoToken"), "{fault} from {text}");
+            assert_eq!(fault.code.local, "Sender");
+            assert_eq!(fault.detail_code().local, "NoToken", "{fault}");
+        }
+        // Words in other namespaces are not ONVIF codes.
+        let other = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:x="urn:x"><s:Body><s:Fault><faultcode>s:Server</faultcode><faultstring>x</faultstring><detail><x:Why>x:NoToken</x:Why></detail></s:Fault></s:Body></s:Envelope>"#;
+        let env = Envelope::parse(other).expect("parses");
+        let fault = env
+            .body_element()
+            .err()
+            .and_then(|e| e.fault().cloned())
+            .expect("fault");
+        assert!(
+            !fault.is("NoToken") && fault.code.local == "Receiver",
+            "{fault}"
+        );
     }
 
     #[test]

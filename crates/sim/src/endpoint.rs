@@ -226,7 +226,7 @@ async fn soap_call(site: &Site, camera: usize, request: Request<Incoming>) -> Re
         ) {
             Ok(()) => {}
             Err(Denied::Fault(f)) => {
-                let (status, xml) = fault_parts(&f);
+                let (status, xml) = fault_parts(&f, cam.quirks.soap11_faults);
                 return reply(status, xml);
             }
             Err(Denied::Challenge) => return challenge(site, cam.quirks.auth),
@@ -241,7 +241,7 @@ async fn soap_call(site: &Site, camera: usize, request: Request<Incoming>) -> Re
             reply(StatusCode::OK, xml)
         }
         Err(f) => {
-            let (status, xml) = fault_parts(&f);
+            let (status, xml) = fault_parts(&f, cam.quirks.soap11_faults);
             reply(status, xml)
         }
     }
@@ -343,13 +343,17 @@ fn challenge(site: &Site, mode: AuthMode) -> Response<Body> {
 }
 
 fn fault(f: &DeviceFault) -> Response<Body> {
-    let (status, xml) = fault_parts(f);
+    let (status, xml) = fault_parts(f, false);
     soap_response(status, xml)
 }
 
-/// The status and envelope of a fault answer.
-fn fault_parts(f: &DeviceFault) -> (StatusCode, String) {
-    let xml = soap::fault_envelope(f.sender, &f.subcodes, &f.reason);
+/// The status and envelope of a fault answer, in SOAP 1.1 for devices that write it.
+fn fault_parts(f: &DeviceFault, soap11: bool) -> (StatusCode, String) {
+    let xml = if soap11 {
+        soap::fault_envelope_soap11(f.sender, &f.subcodes, &f.reason)
+    } else {
+        soap::fault_envelope(f.sender, &f.subcodes, &f.reason)
+    };
     let status = StatusCode::from_u16(f.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, xml)
 }

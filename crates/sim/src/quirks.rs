@@ -123,6 +123,8 @@ pub struct Quirks {
     pub max_name_chars: usize,
     /// Every SOAP answer but `GetSystemDateAndTime` is mangled this way.
     pub hostile: Option<Hostility>,
+    /// Faults are SOAP 1.1 (`faultcode` `Client`), ONVIF's subcodes in `detail`.
+    pub soap11_faults: bool,
     /// The names of the traits applied, for display.
     pub names: Vec<String>,
 }
@@ -142,6 +144,7 @@ impl Default for Quirks {
             legacy: false,
             max_name_chars: 64,
             hostile: None,
+            soap11_faults: false,
             names: Vec::new(),
         }
     }
@@ -200,6 +203,8 @@ pub enum Trait {
     MaxName(u32),
     /// SOAP answers mangled (see [`Hostility`]).
     Hostile(Hostility),
+    /// SOAP 1.1 faults with the subcodes in `detail`.
+    Soap11Faults,
 }
 
 impl Trait {
@@ -221,6 +226,7 @@ impl Trait {
             Trait::Legacy => q.legacy = true,
             Trait::MaxName(n) => q.max_name_chars = n as usize,
             Trait::Hostile(kind) => q.hostile = Some(kind),
+            Trait::Soap11Faults => q.soap11_faults = true,
         }
     }
 }
@@ -245,6 +251,7 @@ impl fmt::Display for Trait {
             Trait::Legacy => f.write_str("legacy"),
             Trait::MaxName(n) => write!(f, "max-name={n}"),
             Trait::Hostile(kind) => write!(f, "hostile={}", kind.name()),
+            Trait::Soap11Faults => f.write_str("soap11"),
         }
     }
 }
@@ -256,7 +263,8 @@ limited or limited=N (preset limit, default 16), wsse, digest, digest-md5, noaut
 skewed or skewed=SECONDS (device clock offset, default 7200), \
 media2-only (no media v1 service), legacy (no GetServices, only GetCapabilities), \
 max-name or max-name=N (preset names of at most N characters, default 16), \
-hostile or hostile=KIND (answers mangled: malformed, truncated, oversized, namespace, entity, or mixed, the default)";
+hostile or hostile=KIND (answers mangled: malformed, truncated, oversized, namespace, entity, or mixed, the default), \
+soap11 (SOAP 1.1 faults, ONVIF subcodes in detail)";
 
 impl FromStr for Trait {
     type Err = String;
@@ -311,6 +319,7 @@ impl FromStr for Trait {
             "legacy" => Trait::Legacy,
             "max-name" => Trait::MaxName(count(16.0)?.min(64)),
             "hostile" => Trait::Hostile(value.unwrap_or("mixed").parse()?),
+            "soap11" => Trait::Soap11Faults,
             other => return Err(format!("unknown quirk {other:?}; known: {TRAITS_HELP}")),
         })
     }
