@@ -226,22 +226,7 @@ fn the_same_request_through_the_api_and_the_cli_ends_the_same_way() {
     let (_serve, url) = service(&config);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let http = reqwest::Client::new();
-    let cookie = runtime.block_on(async {
-        let login = http
-            .post(format!("{url}/api/v1/login"))
-            .json(&json!({ "username": "admin", "password": support::ADMIN_PASSWORD }))
-            .send()
-            .await
-            .expect("login");
-        assert!(login.status().is_success());
-        login
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .expect("session cookie")
-            .to_string()
-    });
+    let cookie = runtime.block_on(support::login(&http, &url));
     let mut failures = Vec::new();
     for case in cases() {
         // Through the API.

@@ -210,20 +210,7 @@ fn fifty_concurrent_api_adds_half_of_them_the_current_view_are_fifty_presets() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let acknowledged = runtime.block_on(async {
         let http = reqwest::Client::new();
-        let login = http
-            .post(format!("{url}/api/v1/login"))
-            .json(&json!({ "username": "admin", "password": support::ADMIN_PASSWORD }))
-            .send()
-            .await
-            .expect("login");
-        assert!(login.status().is_success(), "login: {}", login.status());
-        let cookie = login
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .expect("a session cookie")
-            .to_string();
+        let cookie = support::login(&http, &url).await;
         let mut adds = tokio::task::JoinSet::new();
         for i in 0..50 {
             let http = http.clone();

@@ -147,3 +147,22 @@ pub fn set_faults(control: &str, site: usize, patch: Value) {
         assert!(response.status().is_success(), "faults of site {site}");
     })
 }
+
+/// Logs in to the service at `url` as the first admin; answers the session
+/// cookie (`name=value`) to send with each request.
+pub async fn login(http: &reqwest::Client, url: &str) -> String {
+    let login = http
+        .post(format!("{url}/api/v1/login"))
+        .json(&serde_json::json!({ "username": "admin", "password": ADMIN_PASSWORD }))
+        .send()
+        .await
+        .expect("login");
+    assert!(login.status().is_success(), "login: {}", login.status());
+    login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
