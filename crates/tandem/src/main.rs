@@ -4,6 +4,7 @@
 
 mod cmd;
 mod exit;
+mod table;
 
 use std::process::ExitCode;
 
@@ -68,6 +69,19 @@ impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(
+        cli.command,
+        Command::Sim(_) | Command::Demo(_) | Command::Serve(_)
+    ) {
+        // A command whose output is piped into `head` ends quietly when the
+        // reader goes away, as Unix tools do, instead of panicking on the
+        // broken pipe. The long-running commands keep ignoring SIGPIPE, so a
+        // client that hangs up cannot stop them.
+        // SAFETY: called before any thread starts; SIG_DFL is a valid handler.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),

@@ -279,3 +279,79 @@ fn the_same_request_through_the_api_and_the_cli_ends_the_same_way() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Issue 11, finding 8: `tandem audit export | head -1` panicked on the
+/// closed pipe (exit 101); `presets list` printed `NaN` for unknown positions
+/// and misaligned wide names.
+#[test]
+fn listing_commands_end_quietly_on_a_closed_pipe_and_align_wide_names() {
+    let dir = temp_dir("pipes");
+    let (_sim, _control, config) = simulator(&dir);
+    for i in 0..3 {
+        let name = if i == 0 {
+            "正門 🚪".to_string()
+        } else {
+            format!("P{i}")
+        };
+        let out = tandem()
+            .args(["presets", "add", "-c"])
+            .arg(&config)
+            .args([
+                "--camera", "cam-1", "--name", &name, "--pan", "0.1", "--tilt", "0", "--zoom", "0",
+            ])
+            .output()
+            .expect("add runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The reader goes away at once: every line meets a closed pipe.
+    for command in [&["mismatches"][..], &["audit", "export"][..]] {
+        let mut child = tandem()
+            .args(command)
+            .arg("-c")
+            .arg(&config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("ends");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(
+            out.status.code(),
+            Some(101),
+            "{command:?} panicked: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{command:?}: {stderr}");
+        assert!(
+            out.status.success() || out.status.code().is_none(),
+            "{command:?} ends quietly, as Unix tools do: {:?} {stderr}",
+            out.status
+        );
+    }
+
+    let list = tandem()
+        .args(["presets", "list", "-c"])
+        .arg(&config)
+        .args(["--camera", "cam-1"])
+        .output()
+        .expect("list runs");
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(!text.contains("NaN"), "{text}");
+    // Every row's token column starts at the same display column.
+    let columns: Vec<usize> = text
+        .lines()
+        .take(3)
+        .map(|l| {
+            let before: String = l.chars().take_while(|c| *c != '.').collect();
+            unicode_width::UnicodeWidthStr::width(before.as_str())
+        })
+        .skip(1)
+        .collect();
+    assert!(text.contains("正門 🚪"), "{text}");
+    assert_eq!(columns.len(), 2, "{text}");
+    assert_eq!(columns[0], columns[1], "the pan column moved:\n{text}");
+}

@@ -6,6 +6,8 @@ use tandem_core::{Position, PresetName, PresetNumber};
 use tandem_engine::engine::{AddPreset, Outcome, PositionSource, UpdatePreset};
 use tandem_store::SiteState;
 
+use crate::table;
+
 use super::context::{self, ConfigArg};
 
 /// `tandem presets ...`
@@ -134,28 +136,36 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let (sites, tokens): (Vec<_>, Vec<_>) =
                 ctx.engine.site_tokens(&camera)?.into_iter().unzip();
             print!(
-                "{:>6}  {:<32} {:>8} {:>8} {:>8}",
-                "number", "name", "pan", "tilt", "zoom"
+                "{:>6}  {} {:>8} {:>8} {:>8}",
+                "number",
+                table::cell("name", 32),
+                "pan",
+                "tilt",
+                "zoom"
             );
             for s in &sites {
-                print!("  {:<38}", format!("token on {s}"));
+                print!("  {}", table::cell(&format!("token on {s}"), 38));
             }
             println!();
             for p in presets {
-                let (pan, tilt, zoom) = p
-                    .position
-                    .map_or((f64::NAN, f64::NAN, f64::NAN), |p| (p.pan, p.tilt, p.zoom));
+                let axis = |f: fn(&tandem_core::Position) -> f64| {
+                    table::number(p.position.as_ref().map(f), 8, 4)
+                };
                 print!(
-                    "{:>6}  {:<32} {pan:>8.4} {tilt:>8.4} {zoom:>8.4}",
-                    p.number, p.name
+                    "{:>6}  {} {} {} {}",
+                    p.number,
+                    table::cell(p.name.as_str(), 32),
+                    axis(|q| q.pan),
+                    axis(|q| q.tilt),
+                    axis(|q| q.zoom)
                 );
                 for t in &tokens {
                     let token = t
                         .iter()
                         .find(|(n, _)| *n == p.number)
                         .map(|(_, t)| t.as_str())
-                        .unwrap_or("-");
-                    print!("  {token:<38}");
+                        .unwrap_or("—");
+                    print!("  {}", table::cell(token, 38));
                 }
                 println!();
             }

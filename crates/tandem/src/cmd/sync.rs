@@ -11,6 +11,8 @@ use tandem_api::sync::{
 use tandem_core::plan::{Change, Direction};
 use tandem_core::{CameraId, Mismatch, SitePreset};
 
+use crate::table;
+
 use super::context::{self, ConfigArg};
 
 /// `tandem scan`
@@ -161,7 +163,7 @@ pub struct MismatchArgs {
 
 fn side(p: &Option<SitePreset>) -> String {
     match p {
-        None => "-".into(),
+        None => "—".into(),
         Some(p) => {
             let number = p
                 .number
@@ -211,16 +213,19 @@ pub async fn mismatches(args: MismatchArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<16} {:<18} {:<44} {:<44}",
-        "camera", "kind", "primary", "secondary"
+        "{} {} {} {}",
+        table::cell("camera", 16),
+        table::cell("kind", 18),
+        table::cell("primary", 44),
+        table::cell("secondary", 44)
     );
     for m in &open {
         println!(
-            "{:<16} {:<18} {:<44} {:<44}{}",
-            m.camera,
-            m.mismatch.kind.as_str(),
-            side(&m.mismatch.primary),
-            side(&m.mismatch.secondary),
+            "{} {} {} {}{}",
+            table::cell(m.camera.as_str(), 16),
+            table::cell(m.mismatch.kind.as_str(), 18),
+            table::cell(&side(&m.mismatch.primary), 44),
+            table::cell(&side(&m.mismatch.secondary), 44),
             if m.mismatch.position_unknown {
                 "  (positions not compared: a site reports none)"
             } else {
