@@ -26,10 +26,26 @@ pub struct ScanDto {
     pub new: usize,
     /// Gone since the previous scan.
     pub gone: usize,
-    /// Sites that could not be read, with why.
+    /// Sites that could not be read, as `site (how): why` (see `unread`).
     pub unreachable: Vec<String>,
+    /// Sites that could not be read: a scan with any is not done.
+    #[serde(default)]
+    pub unread: Vec<UnreadSiteDto>,
     /// Why the scan failed, if it did.
     pub error: Option<String>,
+}
+
+/// A site a scan could not read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UnreadSiteDto {
+    /// The site.
+    pub site: String,
+    /// `unreachable` (no answer), `refused` (a fault, an HTTP error, refused
+    /// credentials or clock) or `malformed` (an answer that is not ONVIF).
+    pub failure: String,
+    /// What went wrong, in the device's or the transport's words.
+    pub message: String,
 }
 
 /// An open mismatch.

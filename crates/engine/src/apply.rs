@@ -10,7 +10,7 @@ use tandem_onvif::types::Preset as OnvifPreset;
 use tandem_store::{Store, TokenStyle};
 
 use crate::action::Action;
-use crate::error::EngineError;
+use crate::error::{DeviceFailure, EngineError};
 use crate::hold::CameraHold;
 use crate::lease::{Leases, camera_lease};
 use crate::sites::{Binding, from_vector, to_vector};
@@ -157,6 +157,7 @@ async fn move_and_wait(
                 message: format!("camera still moving after {} s", MOVE_TIMEOUT.as_secs()),
                 retryable: true,
                 fault: None,
+                failure: DeviceFailure::Unreachable,
             });
         }
     }
@@ -283,6 +284,7 @@ async fn verify(
         message,
         retryable: false,
         fault: None,
+        failure: DeviceFailure::Refused,
     };
     let Some(found) = presets.iter().find(|p| p.token == token) else {
         return Err(fail(format!(

@@ -56,6 +56,8 @@ pub enum EngineError {
         retryable: bool,
         /// The SOAP fault, when the device answered with one.
         fault: Option<Box<tandem_onvif::Fault>>,
+        /// How the call failed: no answer, a refusal, or an answer that is not ONVIF.
+        failure: DeviceFailure,
     },
     /// No site could serve a request that needs one (reading the current position).
     #[error("no site can reach camera {0}: {1}")]
@@ -68,7 +70,49 @@ pub enum EngineError {
     Internal(String),
 }
 
+/// How a device call failed, as a scan report tells it apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceFailure {
+    /// No answer: connection refused or reset, or no answer in time.
+    Unreachable,
+    /// An answer that says no: a SOAP fault, an HTTP error, refused
+    /// credentials or clock, a missing service.
+    Refused,
+    /// An answer that is not a valid ONVIF answer: malformed, oversized, hostile.
+    Malformed,
+}
+
+impl DeviceFailure {
+    /// How `e` failed.
+    pub fn of(e: &tandem_onvif::Error) -> Self {
+        use tandem_onvif::Error as E;
+        match e {
+            E::Transport { .. } | E::Timeout { .. } => DeviceFailure::Unreachable,
+            E::Malformed(_) | E::TooLarge { .. } => DeviceFailure::Malformed,
+            _ => DeviceFailure::Refused,
+        }
+    }
+
+    /// The spelling in reports (`unreachable`, `refused`, `malformed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceFailure::Unreachable => "unreachable",
+            DeviceFailure::Refused => "refused",
+            DeviceFailure::Malformed => "malformed",
+        }
+    }
+}
+
 impl EngineError {
+    /// How a device call failed, when this is a device's error.
+    pub fn device_failure(&self) -> Option<DeviceFailure> {
+        match self {
+            EngineError::Device { failure, .. } => Some(*failure),
+            _ => None,
+        }
+    }
+
     /// The error's kind.
     pub fn kind(&self) -> ErrorKind {
         match self {

@@ -19,7 +19,7 @@ use tokio::sync::broadcast;
 
 use crate::control::Busy;
 use crate::engine::{Engine, SYSTEM_ACTOR};
-use crate::error::EngineError;
+use crate::error::{DeviceFailure, EngineError};
 use crate::health::ProbePolicy;
 use crate::sites::{Binding, from_vector};
 use crate::tokens::TokenMap;
@@ -399,6 +399,7 @@ impl Live {
                     ),
                     retryable: true,
                     fault: None,
+                    failure: DeviceFailure::Unreachable,
                 }),
             };
             match result {
@@ -449,6 +450,7 @@ impl Live {
                         message: "no snapshot within the command timeout".into(),
                         retryable: true,
                         fault: None,
+                        failure: DeviceFailure::Unreachable,
                     })
                 }
             }

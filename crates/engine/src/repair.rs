@@ -53,10 +53,15 @@ impl Engine {
     ) -> Result<RepairPlan, EngineError> {
         self.require(who, access::Action::ResolveMismatch, camera)?;
         let report = self.scan_camera(camera).await?;
-        if let Some((site, error)) = report.unreachable.first() {
+        if let Some(unread) = report.unread.first() {
             return Err(EngineError::NoSite(
                 camera.clone(),
-                format!("site {site} cannot be read: {error}"),
+                format!(
+                    "site {} cannot be read ({}): {}",
+                    unread.site,
+                    unread.failure.as_str(),
+                    unread.message
+                ),
             ));
         }
         let mismatches: Vec<Mismatch> = match only {

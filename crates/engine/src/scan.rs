@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 
 use crate::apply::read_presets;
 use crate::engine::Engine;
+use crate::error::DeviceFailure;
 use crate::error::EngineError;
 use crate::sites::from_vector;
 use crate::tokens::TokenMap;
@@ -27,8 +28,20 @@ pub struct ScanReport {
     pub new: usize,
     /// How many earlier mismatches are gone.
     pub gone: usize,
-    /// Sites that could not be read (the previous mismatches are kept then).
-    pub unreachable: Vec<(SiteId, String)>,
+    /// Sites that could not be read, and how (the previous mismatches are
+    /// kept then): a scan with any is not done.
+    pub unread: Vec<UnreadSite>,
+}
+
+/// A site whose presets a scan could not read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct UnreadSite {
+    /// The site.
+    pub site: SiteId,
+    /// No answer, a refusal, or an answer that is not ONVIF.
+    pub failure: DeviceFailure,
+    /// What went wrong, in the device's or the transport's words.
+    pub message: String,
 }
 
 /// Cameras whose scan results are recorded in one transaction.
@@ -95,13 +108,17 @@ impl Engine {
         let (p_id, s_id) = self.bindings().pair()?;
         let (primary, secondary) =
             tokio::join!(self.read_site(camera, p_id), self.read_site(camera, s_id));
-        let mut unreachable = Vec::new();
+        let mut unread = Vec::new();
         let (mut primary, mut secondary) = match (primary, secondary) {
             (Ok(p), Ok(s)) => (p, s),
             (p, s) => {
                 for (site, result) in [(p_id, p.err()), (s_id, s.err())] {
                     if let Some(e) = result {
-                        unreachable.push((site.clone(), e.to_string()));
+                        unread.push(UnreadSite {
+                            site: site.clone(),
+                            failure: e.device_failure().unwrap_or(DeviceFailure::Refused),
+                            message: e.to_string(),
+                        });
                     }
                 }
                 let open = self
@@ -115,7 +132,7 @@ impl Engine {
                     mismatches: open,
                     new: 0,
                     gone: 0,
-                    unreachable,
+                    unread,
                 }));
             }
         };
@@ -152,7 +169,7 @@ impl Engine {
                 new: delta.new.len(),
                 gone: delta.gone.len(),
                 mismatches,
-                unreachable: Vec::new(),
+                unread: Vec::new(),
             })
             .collect())
     }

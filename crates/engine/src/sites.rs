@@ -12,7 +12,7 @@ use tandem_onvif::types::PtzVector;
 use tandem_onvif::{ClientConfig, Credentials, Device};
 use tokio::sync::{OnceCell, Semaphore};
 
-use crate::error::EngineError;
+use crate::error::{DeviceFailure, EngineError};
 
 /// One site as the engine knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +146,7 @@ impl Binding {
                                 .into(),
                         retryable: false,
                         fault: None,
+                        failure: DeviceFailure::Refused,
                     })
             })
             .await?;
@@ -189,6 +190,7 @@ impl Binding {
             retryable: e.is_retryable(),
             message: e.to_string(),
             fault: e.fault().cloned().map(Box::new),
+            failure: DeviceFailure::of(&e),
         }
     }
 }

@@ -10,6 +10,7 @@ use tandem_access::local_operator;
 use common::*;
 use tandem_core::Position;
 use tandem_engine::engine::{AddPreset, PositionSource};
+use tandem_engine::error::DeviceFailure;
 use tandem_store::SiteState;
 
 /// What each of the five kinds (in `mixed` order) says through the engine.
@@ -42,24 +43,23 @@ async fn hostile_camera_fails_its_scans_clearly_and_spares_the_others() {
         for c in [1, 2, 4] {
             let report = reports[c - 1].as_ref().expect("an honest camera scans");
             assert!(
-                report.unreachable.is_empty() && report.mismatches.is_empty(),
+                report.unread.is_empty() && report.mismatches.is_empty(),
                 "camera {c} during {expected:?}: {report:?}"
             );
         }
         let hostile = reports[2]
             .as_ref()
             .expect("the hostile camera gets a report, not a failed scan");
-        let sites: Vec<&str> = hostile
-            .unreachable
-            .iter()
-            .map(|(site, _)| site.0.as_str())
-            .collect();
+        let sites: Vec<&str> = hostile.unread.iter().map(|u| u.site.as_str()).collect();
         assert_eq!(sites, ["primary", "secondary"], "{hostile:?}");
-        for (site, why) in &hostile.unreachable {
+        for unread in &hostile.unread {
+            let (site, why) = (&unread.site, &unread.message);
             assert!(
                 why.contains(&format!("site {site}, camera cam-3: ")) && why.contains(expected),
                 "{site}: {why:?} lacks {expected:?}"
             );
+            // A device that answered garbage is not reported as unreachable.
+            assert_eq!(unread.failure, DeviceFailure::Malformed, "{unread:?}");
         }
         assert!(hostile.mismatches.is_empty(), "{hostile:?}");
     }

@@ -13,6 +13,7 @@
 //! | 7 | conflict: a number or name is taken, or the state does not allow it now |
 //! | 8 | forbidden: the roles (or a preset's lock) do not allow it |
 //! | 9 | busy: another process holds what is needed; try again |
+//! | 10 | a site could not be read (scan): nothing can be said of that site |
 
 use tandem_engine::error::ErrorKind;
 
@@ -34,6 +35,8 @@ pub const CONFLICT: u8 = 7;
 pub const FORBIDDEN: u8 = 8;
 /// Busy: try again.
 pub const BUSY: u8 = 9;
+/// A scan could not read some site: not done.
+pub const UNREAD: u8 = 10;
 
 /// The exit code of an engine error's kind.
 pub fn for_kind(kind: ErrorKind) -> u8 {

@@ -355,3 +355,42 @@ fn listing_commands_end_quietly_on_a_closed_pipe_and_align_wide_names() {
     assert_eq!(columns.len(), 2, "{text}");
     assert_eq!(columns[0], columns[1], "the pan column moved:\n{text}");
 }
+
+/// Issue 11, finding 3: `tandem scan` exited 0 with "0 error(s)" when a site
+/// could not be read. Now each unread site is listed with how it failed, and
+/// the exit code says the scan is not done.
+#[test]
+fn a_scan_that_cannot_read_a_site_lists_it_and_exits_10() {
+    let dir = temp_dir("unread-scan");
+    let (_sim, control, config) = simulator(&dir);
+    support::set_faults(&control, 2, json!({ "down": true }));
+    let out = tandem()
+        .args(["scan", "-c"])
+        .arg(&config)
+        .output()
+        .expect("scan runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(10),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("secondary could not be read (unreachable)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 site read(s) failed"), "{stdout}");
+    support::set_faults(&control, 2, json!({ "down": false }));
+    let out = tandem()
+        .args(["scan", "-c"])
+        .arg(&config)
+        .output()
+        .expect("scan runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

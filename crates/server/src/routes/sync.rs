@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use tandem_api::problem::Problem;
 use tandem_api::sync::{
     JournalDto, JournalQuery, MismatchDto, MismatchQuery, RepairDto, RepairRequest, ScanDto,
-    ScanRequest,
+    ScanRequest, UnreadSiteDto,
 };
 use tandem_core::CameraId;
 use tandem_core::plan::Direction;
@@ -44,9 +44,18 @@ pub async fn scan(
                 new: r.new,
                 gone: r.gone,
                 unreachable: r
-                    .unreachable
+                    .unread
                     .iter()
-                    .map(|(s, e)| format!("{s}: {e}"))
+                    .map(|u| format!("{} ({}): {}", u.site, u.failure.as_str(), u.message))
+                    .collect(),
+                unread: r
+                    .unread
+                    .iter()
+                    .map(|u| UnreadSiteDto {
+                        site: u.site.to_string(),
+                        failure: u.failure.as_str().to_string(),
+                        message: u.message.clone(),
+                    })
                     .collect(),
                 error: None,
             },
@@ -56,6 +65,7 @@ pub async fn scan(
                 new: 0,
                 gone: 0,
                 unreachable: Vec::new(),
+                unread: Vec::new(),
                 error: Some(e.to_string()),
             },
         })

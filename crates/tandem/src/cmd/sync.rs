@@ -31,7 +31,9 @@ pub struct ScanArgs {
     json: bool,
 }
 
-/// Scans and prints a summary; exit 0 when in sync, 5 when mismatches are open.
+/// Scans and prints a summary; exit 0 when in sync, 5 when mismatches are
+/// open, 10 when a site could not be read (each one listed), 1 when a camera's
+/// scan failed.
 pub async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if let Some(api) = super::client::from(&args.config)? {
         let body = ScanRequest {
@@ -44,27 +46,33 @@ pub async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
             )
             .await?;
         let mut open = 0;
+        let mut unread = 0;
+        let mut failed = 0;
         for r in &reports {
             open += r.open;
+            unread += r.unread.len();
+            failed += usize::from(r.error.is_some());
             if !args.json {
                 println!(
-                    "{:<24} {} open, {} new, {} gone {}",
-                    r.camera,
+                    "{} {} open, {} new, {} gone {}",
+                    table::cell(&r.camera, 24),
                     r.open,
                     r.new,
                     r.gone,
                     r.error.as_deref().unwrap_or("")
                 );
+                for u in &r.unread {
+                    println!(
+                        "  {} could not be read ({}): {}",
+                        u.site, u.failure, u.message
+                    );
+                }
             }
         }
         if args.json {
             super::client::print_json(&reports)?;
         }
-        return Ok(if open > 0 {
-            ExitCode::from(crate::exit::MISMATCHES)
-        } else {
-            ExitCode::SUCCESS
-        });
+        return Ok(scan_exit(open, unread, failed));
     }
     let ctx = context::open(&args.config)?;
     let cameras: Vec<CameraId> = if args.camera.is_empty() {
@@ -96,18 +104,27 @@ pub async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         .await;
     bar.finish_and_clear();
     let mut open = 0;
+    let mut unread = 0;
     let mut failed = 0;
     let mut out = Vec::new();
     for report in reports {
         match report {
             Ok(r) => {
                 open += r.mismatches.len();
+                unread += r.unread.len();
                 if !args.json {
-                    let state = if !r.unreachable.is_empty() {
+                    let state = if !r.unread.is_empty() {
                         let sites: Vec<String> = r
-                            .unreachable
+                            .unread
                             .iter()
-                            .map(|(s, e)| format!("{s} unreachable: {e}"))
+                            .map(|u| {
+                                format!(
+                                    "{} could not be read ({}): {}",
+                                    u.site,
+                                    u.failure.as_str(),
+                                    u.message
+                                )
+                            })
                             .collect();
                         sites.join("; ")
                     } else if r.mismatches.is_empty() {
@@ -134,17 +151,26 @@ pub async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!(
-            "{} camera(s) scanned in {:.1} s: {open} open mismatch(es), {failed} error(s)",
+            "{} camera(s) scanned in {:.1} s: {open} open mismatch(es), {unread} site read(s) failed, \
+             {failed} error(s)",
             out.len(),
             started.elapsed().as_secs_f64()
         );
     }
-    Ok(if failed > 0 {
-        ExitCode::from(crate::exit::FAILURE)
+    Ok(scan_exit(open, unread, failed))
+}
+
+/// A scan's exit code: a failed camera or an unread site means the scan is
+/// not done, whatever the mismatches of what was read.
+fn scan_exit(open: usize, unread: usize, failed: usize) -> ExitCode {
+    ExitCode::from(if failed > 0 {
+        crate::exit::FAILURE
+    } else if unread > 0 {
+        crate::exit::UNREAD
     } else if open > 0 {
-        ExitCode::from(crate::exit::MISMATCHES)
+        crate::exit::MISMATCHES
     } else {
-        ExitCode::SUCCESS
+        0
     })
 }
 
