@@ -573,6 +573,7 @@ impl Device {
                     return Err(Error::Http {
                         url: uri.to_string(),
                         status,
+                        said: crate::error::gist(&response.body),
                     });
                 }
             }
@@ -786,6 +787,7 @@ fn read_envelope<T>(
             return Err(Error::Http {
                 url: url.to_string(),
                 status: response.status,
+                said: crate::error::gist(&response.body),
             });
         }
         Err(e) => return Err(e),

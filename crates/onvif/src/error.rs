@@ -39,12 +39,15 @@ pub enum Error {
         message: String,
     },
     /// An HTTP status other than success, 401 or a SOAP fault.
-    #[error("{url} answered HTTP {status}")]
+    #[error("{url} answered HTTP {status}{}", if .said.is_empty() { String::new() } else { format!(": {}", .said) })]
     Http {
         /// The service address that was called.
         url: String,
         /// The HTTP status code.
         status: u16,
+        /// What the answer said, in short: an HTML page's title, or the
+        /// first line of its text (see `gist`); may be empty.
+        said: String,
     },
     /// The answer was larger than the configured cap and was not read.
     #[error("answer from {url} exceeds {limit} bytes")]
@@ -149,3 +152,53 @@ impl fmt::Display for Fault {
 
 /// Result of an ONVIF call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Most characters of an error page quoted in an error.
+const GIST_CHARS: usize = 120;
+
+/// What an error page says, in one short line: the HTML `<title>` when there
+/// is one, else the first line with text, control characters dropped and cut
+/// at 120 characters. Device error pages (HTTP 500 from an embedded web
+/// server) often name the real problem there ("Service Unavailable: PTZ
+/// busy"); a bare status does not.
+pub fn gist(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]);
+    let lower = text.to_ascii_lowercase();
+    let title = lower.find("<title").and_then(|start| {
+        let open_end = start + lower[start..].find('>')? + 1;
+        let close = open_end + lower[open_end..].find("</title")?;
+        Some(&text[open_end..close])
+    });
+    let chosen = title.unwrap_or_else(|| {
+        text.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('<'))
+            .unwrap_or("")
+    });
+    chosen
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(GIST_CHARS)
+        .collect()
+}
+
+#[cfg(test)]
+mod gist_tests {
+    use super::gist;
+
+    #[test]
+    fn an_error_page_is_quoted_by_its_title_or_first_line() {
+        let html = b"<!DOCTYPE html><html><head><TITLE>500 Internal Error:\n PTZ busy</TITLE></head><body>...</body></html>";
+        assert_eq!(gist(html), "500 Internal Error: PTZ busy");
+        assert_eq!(
+            gist(b"\n\n  Service unavailable\nretry later"),
+            "Service unavailable"
+        );
+        assert_eq!(gist(b""), "");
+        assert_eq!(gist(&[b'x'; 500]).chars().count(), 120);
+        assert_eq!(gist(b"<title>a\x1b[31mb</title>"), "a[31mb");
+    }
+}
