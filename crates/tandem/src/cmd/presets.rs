@@ -243,7 +243,11 @@ pub fn report(outcome: &Outcome) -> ExitCode {
     for s in &outcome.sites {
         let state = match s.state {
             SiteState::Applied => "applied",
-            SiteState::Pending => "pending (retried in the background; `tandem sync` finishes it)",
+            // This process ends now: only a running service, `tandem sync
+            // --watch` or a later `tandem sync` will retry it.
+            SiteState::Pending => {
+                "pending (`tandem sync` finishes it, as does a running `tandem serve` or `tandem sync --watch`)"
+            }
             SiteState::Failed => "FAILED",
         };
         match &s.error {
