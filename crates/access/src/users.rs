@@ -27,11 +27,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use tandem_core::ErrorKind;
 use tandem_core::access::{
     AccessError, Grant, MAX_PTZ_PRIORITY, Permission, Principal, Role, check_user_name,
 };
 use tandem_core::clock::{self, Clock};
-use tandem_core::{CameraId, ErrorKind};
 use tandem_store::{RoleRecord, Store, StoreError, TokenRecord, UserRecord};
 
 use crate::limiter::LoginLimiter;
@@ -146,7 +146,7 @@ pub struct Users {
     store: Arc<dyn Store>,
     /// Where session expiry, token use and login windows read the time.
     clock: Arc<dyn Clock>,
-    /// Who tokens and sessions are, and cameras' groups, as last read: every
+    /// Who tokens and sessions are, as last read: every
     /// API request needs them, and they change rarely.
     cache: Mutex<AccessCache>,
     /// Failed logins per user and per address.
@@ -161,7 +161,6 @@ struct AccessCache {
     stamp: Option<(i64, i64)>,
     /// By `t:`/`s:` and the secret's hash; sessions carry a re-check time.
     principals: HashMap<String, (Principal, Option<DateTime<Utc>>)>,
-    groups: HashMap<CameraId, Vec<String>>,
 }
 
 /// Entries kept at most; beyond, the cache starts again (a flood of bad tokens cannot grow it).
@@ -172,9 +171,8 @@ const SESSION_RECHECK: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 impl AccessCache {
     /// The cache as of `stamp`, emptied when the store changed since.
     fn at(&mut self, stamp: (i64, i64)) -> &mut Self {
-        if self.stamp != Some(stamp) || self.principals.len() + self.groups.len() > CACHE_ENTRIES {
+        if self.stamp != Some(stamp) || self.principals.len() > CACHE_ENTRIES {
             self.principals.clear();
-            self.groups.clear();
             self.stamp = Some(stamp);
         }
         self
@@ -393,28 +391,6 @@ impl Users {
             .principals
             .insert(key, (principal.clone(), until));
         Ok(())
-    }
-
-    /// The groups of a camera (grants may be limited to groups), cached like principals.
-    pub fn camera_groups(&self, camera: &CameraId) -> Result<Vec<String>, StoreError> {
-        let stamp = self.store.change_stamp()?;
-        if let Some(groups) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .at(stamp)
-            .groups
-            .get(camera)
-        {
-            return Ok(groups.clone());
-        }
-        let groups = self.store.camera_groups(camera)?;
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .at(stamp)
-            .groups
-            .insert(camera.clone(), groups.clone());
-        Ok(groups)
     }
 
     /// Starts a console session for `user`, valid for `ttl`; returns its

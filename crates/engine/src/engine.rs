@@ -378,7 +378,8 @@ impl Engine {
                 number: n,
             });
         }
-        check_name_free(&presets, camera, &request.name, None)?;
+        tandem_store::check_name_free(&presets, camera, &request.name, None)
+            .map_err(|e| claim_error(e.into(), camera, request.number))?;
         let position = self.resolve_position(camera, request.position).await?;
         let write = PresetWrite::Add {
             number: request.number,
@@ -466,9 +467,8 @@ impl Engine {
                     camera: camera.clone(),
                     number,
                 })?;
-        if before.locked && !may_change_locked {
-            return Err(EngineError::Forbidden(locked_message(camera, before)));
-        }
+        tandem_store::check_unlocked(camera, before, may_change_locked)
+            .map_err(|e| claim_error(e.into(), camera, Some(number)))?;
         if let Some(new) = request.number
             && new != number
             && presets.iter().any(|p| p.number == new)
@@ -479,7 +479,8 @@ impl Engine {
             });
         }
         if let Some(name) = &request.name {
-            check_name_free(&presets, camera, name, Some(number))?;
+            tandem_store::check_name_free(&presets, camera, name, Some(number))
+                .map_err(|e| claim_error(e.into(), camera, Some(number)))?;
         }
         let position = match request.position {
             Some(source) => Some(self.resolve_position(camera, source).await?),
@@ -872,36 +873,6 @@ pub(crate) fn journal_entry(
         },
         audit,
     })
-}
-
-/// Refuses `name` when another preset of the camera (not `except`) has it.
-fn check_name_free(
-    presets: &[Preset],
-    camera: &CameraId,
-    name: &PresetName,
-    except: Option<PresetNumber>,
-) -> Result<(), EngineError> {
-    let key = tandem_store::name_key(name.as_str());
-    match presets
-        .iter()
-        .find(|p| Some(p.number) != except && tandem_store::name_key(p.name.as_str()) == key)
-    {
-        Some(taken) => Err(EngineError::Conflict(format!(
-            "camera {camera} already has a preset named {:?} (number {}); choose another name",
-            taken.name.as_str(),
-            taken.number
-        ))),
-        None => Ok(()),
-    }
-}
-
-fn locked_message(camera: &CameraId, preset: &Preset) -> String {
-    format!(
-        "preset {} \"{}\" of camera {camera} is locked; changing it needs the \
-         preset.manage_locked permission",
-        preset.number,
-        preset.name.as_str()
-    )
 }
 
 /// A claim's refusal as the engine reports it.

@@ -57,7 +57,7 @@ pub use presets::PresetStore;
 pub use record::{
     AuditRecord, AuditVerification, CameraRecord, Claimed, Journal, MismatchDelta, NewAudit,
     NewOperation, Operation, OperationId, Origin, PresetWrite, SiteProgress, SiteState,
-    StoredMismatch, TokenStyle, name_key,
+    StoredMismatch, TokenStyle, check_name_free, check_unlocked, name_key,
 };
 pub use schema::CURRENT_VERSION as SCHEMA_VERSION;
 pub use sqlite::SqliteStore;

@@ -197,6 +197,48 @@ pub fn name_key(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
+/// Refuses `name` when another preset of the camera among `presets` (not
+/// `except`) has the same name as [`name_key`] compares them. The journal's
+/// claim applies it inside its transaction; the engine also asks it early,
+/// so that a request the claim would refuse calls no site.
+pub fn check_name_free(
+    presets: &[Preset],
+    camera: &CameraId,
+    name: &PresetName,
+    except: Option<PresetNumber>,
+) -> Result<(), crate::StoreError> {
+    let key = name_key(name.as_str());
+    match presets
+        .iter()
+        .find(|p| Some(p.number) != except && name_key(p.name.as_str()) == key)
+    {
+        Some(taken) => Err(crate::StoreError::Conflict(format!(
+            "camera {camera} already has a preset named {:?} (number {}); choose another name",
+            taken.name.as_str(),
+            taken.number
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Refuses to change a locked preset unless the caller may change locked
+/// presets; applied, like [`check_name_free`], by the claim and early.
+pub fn check_unlocked(
+    camera: &CameraId,
+    preset: &Preset,
+    may_change_locked: bool,
+) -> Result<(), crate::StoreError> {
+    if preset.locked && !may_change_locked {
+        return Err(crate::StoreError::Locked(format!(
+            "preset {} \"{}\" of camera {camera} is locked; changing it needs the \
+             preset.manage_locked permission",
+            preset.number,
+            preset.name.as_str()
+        )));
+    }
+    Ok(())
+}
+
 /// A journaled operation with its progress on every site.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Operation {

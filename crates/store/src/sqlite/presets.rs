@@ -8,7 +8,10 @@ use super::mismatches::mismatch_from_row;
 use super::{SqliteStore, fmt_utc, number_from_row, require_camera, spelled};
 use crate::error::{Context, StoreError};
 use crate::presets::PresetStore;
-use crate::record::{CameraRecord, Claimed, NewAudit, Origin, PresetWrite, TokenStyle, name_key};
+use crate::record::{
+    CameraRecord, Claimed, NewAudit, Origin, PresetWrite, TokenStyle, check_name_free,
+    check_unlocked,
+};
 
 const PRESET_COLUMNS: &str = "number, name, pan, tilt, zoom, locked, is_default";
 
@@ -179,44 +182,6 @@ fn numbers_in_use(tx: &Connection, camera: &CameraId) -> Result<Vec<PresetNumber
         .into_iter()
         .map(|n| number_from_row(n, "number"))
         .collect()
-}
-
-/// Refuses `name` when another preset of the camera (not `except`) has the same name.
-fn check_name_free(
-    presets: &[Preset],
-    camera: &CameraId,
-    name: &PresetName,
-    except: Option<PresetNumber>,
-) -> Result<(), StoreError> {
-    let key = name_key(name.as_str());
-    match presets
-        .iter()
-        .find(|p| Some(p.number) != except && name_key(p.name.as_str()) == key)
-    {
-        Some(taken) => Err(StoreError::Conflict(format!(
-            "camera {camera} already has a preset named {:?} (number {}); choose another name",
-            taken.name.as_str(),
-            taken.number
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// Refuses to change a locked preset without the right to.
-fn check_unlocked(
-    camera: &CameraId,
-    preset: &Preset,
-    may_change_locked: bool,
-) -> Result<(), StoreError> {
-    if preset.locked && !may_change_locked {
-        return Err(StoreError::Locked(format!(
-            "preset {} \"{}\" of camera {camera} is locked; changing it needs the \
-             preset.manage_locked permission",
-            preset.number,
-            preset.name.as_str()
-        )));
-    }
-    Ok(())
 }
 
 /// Inserts a new preset; a taken number is a conflict, never a replacement.
