@@ -11,7 +11,7 @@ use crate::lease::LeaseStore;
 
 impl LeaseStore for SqliteStore {
     fn try_lease(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
-        self.write("taking a lease", |tx, now| {
+        self.write_volatile("taking a lease", |tx, now| {
             let expires = now + chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::MAX);
             // Free, expired, or ours: take (or extend) it; otherwise leave it.
             let changed = tx
@@ -31,7 +31,7 @@ impl LeaseStore for SqliteStore {
     }
 
     fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
-        self.write("releasing a lease", |tx, _| {
+        self.write_volatile("releasing a lease", |tx, _| {
             tx.prepare_cached("delete from lease where name = ?1 and owner = ?2")
                 .and_then(|mut s| s.execute(params![name, owner]))
                 .context("releasing a lease")?;

@@ -147,6 +147,32 @@ impl SqliteStore {
         tx.commit().context(&format!("committing {what}"))?;
         Ok(out)
     }
+
+    /// [`SqliteStore::write`] without waiting for the disk: for rows that
+    /// mean nothing after a power loss (a lease dies with every process that
+    /// held it), so that taking and releasing them adds no fsync to each
+    /// operation. The next durable commit writes them out with its own.
+    fn write_volatile<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&Transaction<'_>, DateTime<Utc>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn();
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .context("relaxing synchronous for a volatile write")?;
+        let out = (|| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .context(&format!("starting a transaction for {what}"))?;
+            let out = f(&tx, self.now())?;
+            tx.commit().context(&format!("committing {what}"))?;
+            Ok(out)
+        })();
+        // Back to FULL whatever happened: every other commit is an acknowledgement.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .context("restoring synchronous = FULL")?;
+        out
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -226,6 +252,14 @@ mod tests {
         ));
         let _ = std::fs::remove_file(&path);
         let store = SqliteStore::open(&path).expect("open");
+        // Leases are written without fsync; every other commit stays FULL after them.
+        use crate::LeaseStore as _;
+        assert!(
+            store
+                .try_lease("camera:c", "me", Duration::from_secs(5))
+                .expect("lease")
+        );
+        store.release_lease("camera:c", "me").expect("release");
         {
             let conn = store.conn();
             let get = |pragma: &str| -> String {
