@@ -43,6 +43,25 @@ impl Action {
         }
     }
 
+    /// The same action for preset `number` (a `Put` whose number was claimed
+    /// in the journal's transaction); a `Remove` is returned as it is.
+    pub fn renumbered(&self, number: PresetNumber) -> Action {
+        match self {
+            Action::Put {
+                name,
+                position,
+                renumber_from,
+                ..
+            } => Action::Put {
+                number,
+                name: name.clone(),
+                position: *position,
+                renumber_from: *renumber_from,
+            },
+            Action::Remove { .. } => self.clone(),
+        }
+    }
+
     /// A short description for logs and audit.
     pub fn describe(&self) -> String {
         match self {

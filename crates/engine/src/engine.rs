@@ -658,7 +658,7 @@ impl Engine {
     /// Journals the operation `build` makes of what `write` claims (one store
     /// transaction: the acknowledgement), applies it to `sites`, and answers
     /// when every site is done or the wait bound has passed.
-    async fn submit_claim(
+    pub(crate) async fn submit_claim(
         self: &Arc<Self>,
         camera: &CameraId,
         write: &PresetWrite,

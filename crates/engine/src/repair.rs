@@ -110,21 +110,28 @@ impl Engine {
                             serde_json::json!({ "direction": direction, "change": change }),
                         ),
                     };
-                    outcomes.push(
-                        self.submit(
-                            camera,
-                            write,
+                    let sites = vec![target.clone()];
+                    let outcome = self
+                        .submit_claim(camera, &write, sites.clone(), &|claimed| {
+                            // An added preset's number is claimed in the
+                            // transaction; the action follows the claim.
+                            let action = match (&action, &claimed.after) {
+                                (Action::Put { .. }, Some(after)) => {
+                                    action.renumbered(after.number)
+                                }
+                                _ => action.clone(),
+                            };
                             journal_entry(
                                 camera,
                                 &action,
                                 Origin::Repair,
                                 actor,
-                                vec![target.clone()],
-                                audit,
-                            )?,
-                        )
-                        .await?,
-                    );
+                                sites.clone(),
+                                audit.clone(),
+                            )
+                        })
+                        .await?;
+                    outcomes.push(outcome);
                 }
                 Err(reason) => skipped.push((change.clone(), reason)),
             }
@@ -166,31 +173,41 @@ impl Engine {
                 let Some(position) = *position else {
                     return Ok(Err("the source reports no position for this preset".into()));
                 };
-                let number = match number {
+                // Without a number, the lowest free one is claimed in the
+                // journal's transaction (this one only names a nameless preset).
+                let provisional = match number {
                     Some(n) => *n,
                     None => match PresetNumber::lowest_free(canonical.iter().map(|c| c.number)) {
                         Some(n) => n,
                         None => return Ok(Err("no free preset number".into())),
                     },
                 };
-                let Some(name) = name_for(name, number) else {
+                let Some(name) = name_for(name, provisional) else {
                     return Ok(Err("no usable name".into()));
                 };
-                let preset = Preset {
-                    number,
-                    name: name.clone(),
-                    position: Some(position),
-                    locked: false,
-                    is_default: false,
+                let write = match number {
+                    Some(number) => PresetWrite::Upsert(Preset {
+                        number: *number,
+                        name: name.clone(),
+                        position: Some(position),
+                        locked: false,
+                        is_default: false,
+                    }),
+                    None => PresetWrite::Add {
+                        number: None,
+                        name: name.clone(),
+                        position,
+                        unique_name: false,
+                    },
                 };
                 Ok((
                     Action::Put {
-                        number,
+                        number: provisional,
                         name,
                         position,
                         renumber_from: None,
                     },
-                    PresetWrite::Upsert(preset),
+                    write,
                 ))
             }
             Change::Update {

@@ -638,3 +638,49 @@ fn several_site_tokens_replace_old_mappings_in_one_transaction() {
         vec![(num(2), "x".to_string()), (num(3), "y".to_string())]
     );
 }
+
+/// An add without a number claims the lowest number free on every site
+/// (canonical presets and numbers mapped to a site's token), inside the
+/// transaction; with `unique_name` a taken name (in another case) is a
+/// conflict, without it (a repair copying a device's preset) it is not.
+#[test]
+fn an_add_claims_the_lowest_free_number_and_its_name_in_the_transaction() {
+    let store = memory_store();
+    store
+        .journal(
+            &new_op("cam-1", "add"),
+            &PresetWrite::Upsert(preset(1, "Gate", None)),
+            &new_audit("cam-1", "preset.add"),
+        )
+        .expect("journal");
+    store
+        .set_site_token(&cam("cam-1"), &site("secondary"), num(2), "guid-2")
+        .expect("token");
+    let add = |name: &str, unique_name: bool| {
+        store.journal_claim(
+            &cam("cam-1"),
+            &PresetWrite::Add {
+                number: None,
+                name: tandem_core::PresetName::new(name).expect("name"),
+                position: tandem_core::Position::new(0.1, 0.0, 0.0).expect("position"),
+                unique_name,
+            },
+            &|_| {
+                Ok(tandem_store::Journal {
+                    operation: new_op("cam-1", "add"),
+                    audit: new_audit("cam-1", "preset.add"),
+                })
+            },
+        )
+    };
+    let (_, claimed) = add("Dock", true).expect("a free name");
+    assert_eq!(
+        claimed.after.map(|p| p.number),
+        Some(num(3)),
+        "1 canonical, 2 on a site"
+    );
+    let err = add("GATE", true).expect_err("the name is taken");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let (_, claimed) = add("Gate", false).expect("a repair may copy a duplicate name");
+    assert_eq!(claimed.after.map(|p| p.number), Some(num(4)));
+}
