@@ -35,6 +35,14 @@ const until = async (what, check, ms = 15000) => {
   }
 };
 
+// Opens a camera from the list and waits until its page replaced the previous one:
+// the hash change that renders it arrives after the click, so reading the page
+// before then would read (or screenshot) the camera that is about to go away.
+const openCamera = async (page, id) => {
+  await page.locator(`#camlist a[data-camera="${id}"]`).click();
+  await page.locator(`#camlist a[data-camera="${id}"][aria-current="true"]`).waitFor();
+};
+
 const browser = await chromium.launch({
   executablePath: process.env.TANDEM_CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -66,7 +74,7 @@ try {
   await page.locator('.site[data-site="primary"][data-active="true"]').waitFor();
 
   step("move a camera and see the snapshot change");
-  await page.locator('a[data-camera="cam-6"]').click();
+  await openCamera(page, "cam-6");
   const frames = async () => Number((await page.locator("#snapshot").getAttribute("data-frames")) || 0);
   await until("a first snapshot", async () => (await frames()) > 0);
   const before = await page.locator(".video").screenshot();
@@ -149,7 +157,7 @@ try {
   assert.ok(!(await presetNames(2, 6)).includes("E2E wide"), "deleted on the secondary");
 
   step("resolve a mismatch primary -> secondary");
-  await page.locator('a[data-camera="cam-1"]').click();
+  await openCamera(page, "cam-1");
   const nameRow = page.locator('#mismatches tr[data-kind="name_differs"]');
   await nameRow.waitFor();
   assert.ok((await presetNames(2, 1)).includes("Parking lot"));
@@ -164,7 +172,7 @@ try {
   assert.ok(!(await presetNames(2, 1)).includes("Parking lot"));
 
   step("see both positions of a position mismatch");
-  await page.locator('a[data-camera="cam-2"]').click();
+  await openCamera(page, "cam-2");
   const posRow = page.locator('#mismatches tr[data-kind="position_differs"]');
   await posRow.waitFor();
   for (const which of ["primary", "secondary"]) {
@@ -176,7 +184,7 @@ try {
   await shot(page, "03b-positions");
 
   step("resolve a mismatch secondary -> primary");
-  await page.locator('a[data-camera="cam-4"]').click();
+  await openCamera(page, "cam-4");
   const onlyS = page.locator('#mismatches tr[data-kind="only_on_secondary"]');
   await onlyS.waitFor();
   const missing = (await onlyS.innerText()).match(/“([^”]+)”/)[1];
@@ -188,7 +196,7 @@ try {
   assert.ok((await presetNames(1, 4)).includes(missing), `the primary took “${missing}” from the secondary`);
 
   step("take the primary down: the console switches to S and the joystick keeps working");
-  await page.locator('a[data-camera="cam-6"]').click();
+  await openCamera(page, "cam-6");
   await until("a snapshot", async () => (await frames()) > 0);
   await page.locator('[data-outage="primary"]').click();
   const panDown = (await simGet("/api/cameras/6")).pan;
@@ -248,7 +256,7 @@ try {
   await page.getByLabel("User name").fill("vera");
   await page.getByLabel("Password").fill("vera-password-1");
   await page.getByRole("button", { name: "Log in" }).click();
-  await page.locator('a[data-camera="cam-6"]').click();
+  await openCamera(page, "cam-6");
   await page.locator("#no-ptz").waitFor();
   assert.equal(await page.locator("#joystick").count(), 0, "no joystick");
   assert.equal(await page.locator("#save-preset").count(), 0, "no preset form");
@@ -261,7 +269,7 @@ try {
 
   step("tablet width");
   await page.setViewportSize({ width: 820, height: 1180 });
-  await page.locator('a[data-camera="cam-2"]').click();
+  await openCamera(page, "cam-2");
   await page.locator("#snapshot").waitFor();
   await shot(page, "09-tablet");
 
