@@ -31,6 +31,10 @@ pub enum Action {
         /// a preset tandem never numbered).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<String>,
+        /// The preset's name when the operation was asked for: a slot tandem
+        /// never mapped is removed only if it holds this name (read before write).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<PresetName>,
     },
 }
 

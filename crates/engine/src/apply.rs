@@ -1,19 +1,22 @@
 //! Applying one journaled [`Action`] to one site, with the steps ONVIF needs:
-//! `AbsoluteMove`, wait for IDLE, `SetPreset` with the mapped token (or a new
-//! one), then `GetPresets` to read back. Every step is safe to repeat, because
-//! after a crash the whole action is applied again from the start.
+//! `GetPresets` (read before write: see [`crate::slot`]), `AbsoluteMove`, wait
+//! for IDLE, `SetPreset` with the mapped token (or a new one), the camera back
+//! where it was, then `GetPresets` to read back. Every step is safe to repeat,
+//! because after a crash the whole action is applied again from the start.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tandem_core::PresetNumber;
+use tandem_core::{Position, PresetNumber};
 use tandem_onvif::types::Preset as OnvifPreset;
 use tandem_store::{Store, TokenStyle};
 
 use crate::action::Action;
+use crate::control::CameraControl;
 use crate::error::{DeviceFailure, EngineError};
-use crate::hold::CameraHold;
+use crate::hold::{CameraHold, Origin};
 use crate::lease::{Leases, camera_lease};
 use crate::sites::{Binding, from_vector, to_vector};
+use crate::slot::{self, Intent, Target};
 use crate::tokens::TokenMap;
 
 /// Longest wait for a camera to reach a position before `SetPreset`.
@@ -21,15 +24,20 @@ const MOVE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often `GetStatus` is polled while waiting for IDLE.
 const POLL: Duration = Duration::from_millis(50);
 
-/// What keeps a physical camera where preset work put it: the in-process
-/// [`CameraHold`] (shared by sites that want the same position) and the
-/// camera's lease in the store (no other process moves it meanwhile).
+/// What keeps a physical camera where preset work put it, and brings it back:
+/// the in-process [`CameraHold`] (shared by sites that want the same position),
+/// the camera's lease in the store (no other process moves it meanwhile), and
+/// who steers it (work that moved it returns it only if nobody took control).
 #[derive(Debug)]
 pub struct Hold<'a> {
     /// This process's hold of the camera.
     pub camera: CameraHold,
     /// This process's leases.
     pub leases: &'a Leases,
+    /// Who holds manual control of the cameras.
+    pub control: &'a CameraControl,
+    /// When this work began, on the engine's clock.
+    pub started: Instant,
 }
 
 /// Applies `action` to the binding's site. `Ok` means applied and verified.
@@ -48,71 +56,77 @@ pub async fn apply(
             renumber_from,
         } => {
             let profile = binding.profile().await?.to_string();
+            let intent = Intent {
+                number: *number,
+                name: name.as_str(),
+                position: Some(*position),
+                tolerance,
+            };
+            // Read before write: refused here, the camera has not moved.
+            let held = read_presets(binding, &profile).await?;
+            let map = TokenMap::load(store, &binding.camera, &binding.site)?;
+            if map.numeric() {
+                slot::numeric_target(&map, &held, intent, &binding.site)?;
+            } else {
+                slot::opaque_target(&map, &held, intent, *renumber_from, &binding.site)?;
+            }
             // Held until the preset is stored: the camera must stay where we put it.
-            let held = hold.camera.hold(*position).await;
+            let camera = hold.camera.hold(*position).await;
             let lease = hold
                 .leases
                 .take(&camera_lease(&binding.camera), MOVE_TIMEOUT)
                 .await?;
-            move_and_wait(binding, &profile, to_vector(*position)).await?;
-            let style = TokenMap::load(store, &binding.camera, &binding.site)?.style();
-            let token = match set_preset(store, binding, &profile, *number, name.as_str(), style)
-                .await
-            {
-                // A renumber on a device that refuses duplicate names: the old
-                // slot still holds the name. Give it a temporary name first (it
-                // keeps its position: the camera is there), so that a crash at
-                // any step still leaves the preset on the device.
-                Err(e)
-                    if e.is_fault("PresetExist") && renumber_from.is_some_and(|f| f != *number) =>
-                {
-                    let from = renumber_from.map(PresetNumber::token).unwrap_or_default();
-                    {
-                        let _permit = binding.permit().await;
-                        let temporary = format!("~{from}");
-                        binding
-                            .device
-                            .set_preset(&profile, Some(&temporary), Some(&from))
-                            .await
-                            .map_err(|e| binding.onvif(e))?;
-                    }
-                    set_preset(store, binding, &profile, *number, name.as_str(), style).await?
-                }
-                other => other?,
-            };
-            if let (Some(from), Some(TokenStyle::Numeric)) = (
-                renumber_from,
-                TokenMap::load(store, &binding.camera, &binding.site)?.style(),
-            ) && from != number
-            {
-                remove(binding, &profile, &from.token()).await?;
+            // Where the camera points before anyone moves it: it goes back there.
+            camera
+                .origin(read_origin(binding, &profile, hold.started))
+                .await;
+            let stored = store_at(store, binding, &profile, &held, intent, *renumber_from).await;
+            if let Some(origin) = camera.release() {
+                go_back(binding, &profile, origin, *position, tolerance, hold).await;
             }
             drop(lease);
-            drop(held);
             verify(
                 binding,
                 &profile,
-                &token,
+                &stored?,
                 name.as_str(),
                 *position,
                 tolerance,
             )
             .await
         }
-        Action::Remove { number, token } => {
+        Action::Remove {
+            number,
+            token,
+            name,
+        } => {
             let profile = binding.profile().await?.to_string();
-            let mapped = match number {
-                Some(n) => TokenMap::load(store, &binding.camera, &binding.site)?
-                    .mapped(*n)
-                    .map(str::to_string),
-                None => None,
-            };
-            let Some(token) = token
-                .clone()
-                .or(mapped)
-                .or_else(|| number.map(PresetNumber::token))
-            else {
-                return Ok(()); // Nothing identifies a preset: nothing to remove.
+            let map = TokenMap::load(store, &binding.camera, &binding.site)?;
+            let token = match (token, number) {
+                // Known by token: a repair read it in its plan.
+                (Some(token), _) => token.clone(),
+                (None, Some(n)) => {
+                    let Some(token) = map.token(*n) else {
+                        return Ok(()); // An opaque site without it: nothing of ours.
+                    };
+                    if map.mapped(*n) != Some(token.as_str()) {
+                        // The number's slot, never mapped: remove only what
+                        // tandem knows is this preset.
+                        let held = read_presets(binding, &profile).await?;
+                        let Some(found) = held.iter().find(|p| p.token == token) else {
+                            return Ok(()); // Already gone.
+                        };
+                        let intent = Intent {
+                            number: *n,
+                            name: name.as_ref().map(|n| n.as_str()).unwrap_or_default(),
+                            position: None,
+                            tolerance,
+                        };
+                        slot::may_remove(&map, found, intent, &binding.site)?;
+                    }
+                    token
+                }
+                (None, None) => return Ok(()), // Nothing identifies a preset.
             };
             remove(binding, &profile, &token).await?;
             if let Some(n) = number {
@@ -120,6 +134,116 @@ pub async fn apply(
             }
             Ok(())
         }
+    }
+}
+
+/// Moves the camera to the intent's position and stores the preset there;
+/// answers the token the site holds it under. The hold and lease are the caller's.
+async fn store_at(
+    store: &dyn Store,
+    binding: &Binding,
+    profile: &str,
+    held: &[OnvifPreset],
+    intent: Intent<'_>,
+    renumber_from: Option<PresetNumber>,
+) -> Result<String, EngineError> {
+    let Some(position) = intent.position else {
+        return Err(EngineError::Internal(
+            "a preset is stored at a position".into(),
+        ));
+    };
+    let number = intent.number;
+    move_and_wait(binding, profile, to_vector(position)).await?;
+    let token = match set_preset(store, binding, profile, held, intent, renumber_from).await {
+        // A renumber on a device that refuses duplicate names: the old
+        // slot still holds the name. Give it a temporary name first (it
+        // keeps its position: the camera is there), so that a crash at
+        // any step still leaves the preset on the device.
+        Err(e) if e.is_fault("PresetExist") && renumber_from.is_some_and(|f| f != number) => {
+            let from = renumber_from.map(PresetNumber::token).unwrap_or_default();
+            {
+                let _permit = binding.permit().await;
+                let temporary = format!("~{from}");
+                binding
+                    .device
+                    .set_preset(profile, Some(&temporary), Some(&from))
+                    .await
+                    .map_err(|e| binding.onvif(e))?;
+            }
+            set_preset(store, binding, profile, held, intent, renumber_from).await?
+        }
+        other => other?,
+    };
+    let map = TokenMap::load(store, &binding.camera, &binding.site)?;
+    if let (Some(from), Some(TokenStyle::Numeric)) = (renumber_from, map.style())
+        && from != number
+    {
+        // The old numeric slot goes, if it is this preset (or its temporary name).
+        let old = held.iter().find(|p| p.token == from.token());
+        let ours = old.is_none_or(|p| {
+            map.mapped(from) == Some(p.token.as_str())
+                || p.name.as_deref() == Some(intent.name)
+                || slot::is_empty_slot(p)
+        });
+        if ours {
+            remove(binding, profile, &from.token()).await?;
+            store.remove_site_token(&binding.camera, &binding.site, from)?;
+        }
+    }
+    Ok(token)
+}
+
+/// The camera's position now, as the origin of preset work begun at `since`.
+async fn read_origin(binding: &Binding, profile: &str, since: Instant) -> Option<Origin> {
+    let status = {
+        let _permit = binding.permit().await;
+        binding.device.get_status(profile).await
+    };
+    match status {
+        Ok(status) => status
+            .position
+            .as_ref()
+            .and_then(from_vector)
+            .map(|position| Origin { position, since }),
+        Err(e) => {
+            tracing::warn!(camera = %binding.camera, site = %binding.site, error = %e,
+                "position before preset work unknown: the camera will not be returned");
+            None
+        }
+    }
+}
+
+/// Returns the camera to where preset work found it, unless someone took
+/// control meanwhile (they decide where it points now) or it is there already.
+/// A failed return is logged: the preset is stored all the same.
+async fn go_back(
+    binding: &Binding,
+    profile: &str,
+    origin: Origin,
+    target: Position,
+    tolerance: f64,
+    hold: &Hold<'_>,
+) {
+    if hold.control.taken_since(&binding.camera, origin.since) {
+        tracing::info!(camera = %binding.camera, "someone took control during preset work: the camera stays");
+        return;
+    }
+    if origin.position.within(&target, tolerance) {
+        return;
+    }
+    let result = {
+        let _permit = binding.permit().await;
+        binding
+            .device
+            .absolute_move(profile, to_vector(origin.position), None)
+            .await
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!(camera = %binding.camera, site = %binding.site, "camera returned after preset work")
+        }
+        Err(e) => tracing::warn!(camera = %binding.camera, site = %binding.site, error = %e,
+            "the camera could not be returned after preset work"),
     }
 }
 
@@ -163,49 +287,59 @@ async fn move_and_wait(
     }
 }
 
-/// `SetPreset` with the right token for this site's token style; learns the
-/// style on first use and records the token the device used.
+/// `SetPreset` on the slot [`crate::slot`] allows for this site's token style;
+/// learns the style on first use and records the token the device used.
 async fn set_preset(
     store: &dyn Store,
     binding: &Binding,
     profile: &str,
-    number: PresetNumber,
-    name: &str,
-    style: Option<TokenStyle>,
+    held: &[OnvifPreset],
+    intent: Intent<'_>,
+    renumber_from: Option<PresetNumber>,
 ) -> Result<String, EngineError> {
     let (camera, site) = (&binding.camera, &binding.site);
-    if style != Some(TokenStyle::Opaque) {
+    let (number, name) = (intent.number, intent.name);
+    let map = TokenMap::load(store, camera, site)?;
+    if map.numeric() {
         // Numeric (or not yet known): the number is the token.
+        let Target::Token(token) = slot::numeric_target(&map, held, intent, site)? else {
+            return Err(EngineError::Internal(
+                "a numeric slot without a token".into(),
+            ));
+        };
         let attempt = {
             let _permit = binding.permit().await;
             binding
                 .device
-                .set_preset(profile, Some(name), Some(&number.token()))
+                .set_preset(profile, Some(name), Some(&token))
                 .await
         };
         match attempt {
             Ok(token) => {
-                if style.is_none() {
+                if map.style().is_none() {
                     store.set_token_style(camera, site, TokenStyle::Numeric)?;
                 }
                 store.set_site_token(camera, site, number, &token)?;
                 return Ok(token);
             }
             // A device that refuses a token it did not choose keeps opaque tokens.
-            Err(e) if style.is_none() && e.fault().is_some_and(|f| f.is("NoToken")) => {
+            Err(e) if map.style().is_none() && e.fault().is_some_and(|f| f.is("NoToken")) => {
                 store.set_token_style(camera, site, TokenStyle::Opaque)?;
             }
             Err(e) => return Err(binding.onvif(e)),
         }
     }
-    // Opaque tokens: the mapped one, or one adopted by name (a replay after a
-    // crash between SetPreset and recording its token), or a new one.
-    let mapped = TokenMap::load(store, camera, site)?
-        .mapped(number)
-        .map(str::to_string);
-    let token = match mapped {
-        Some(token) => Some(token),
-        None => adopt_by_name(store, binding, profile, name).await?,
+    // Opaque tokens: the mapped one, the renumbered preset's (mapped to the
+    // new number first: no temporary preset, nothing to clean up after a
+    // crash), one that is this write replayed, or a new one.
+    let map = TokenMap::load(store, camera, site)?;
+    let token = match slot::opaque_target(&map, held, intent, renumber_from, site)? {
+        Target::Token(token) => Some(token),
+        Target::Remap(token) => {
+            store.set_site_token(camera, site, number, &token)?;
+            Some(token)
+        }
+        Target::New => None,
     };
     let result = {
         let _permit = binding.permit().await;
@@ -229,21 +363,6 @@ async fn set_preset(
     };
     store.set_site_token(camera, site, number, &token)?;
     Ok(token)
-}
-
-/// A preset on the device with this name whose token tandem has not mapped to any number.
-async fn adopt_by_name(
-    store: &dyn Store,
-    binding: &Binding,
-    profile: &str,
-    name: &str,
-) -> Result<Option<String>, EngineError> {
-    let presets = read_presets(binding, profile).await?;
-    let map = TokenMap::load(store, &binding.camera, &binding.site)?;
-    Ok(presets
-        .into_iter()
-        .find(|p| p.name.as_deref() == Some(name) && !map.has_token(&p.token))
-        .map(|p| p.token))
 }
 
 async fn remove(binding: &Binding, profile: &str, token: &str) -> Result<(), EngineError> {

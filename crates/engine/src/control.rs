@@ -14,6 +14,9 @@ use tandem_core::CameraId;
 #[derive(Debug, Default)]
 pub struct CameraControl {
     holders: Mutex<HashMap<CameraId, Holder>>,
+    /// When someone last took, renewed or reserved each camera: preset work
+    /// that moved a camera returns it only if nobody did meanwhile.
+    touched: Mutex<HashMap<CameraId, Instant>>,
 }
 
 /// Who holds a camera.
@@ -55,9 +58,11 @@ impl CameraControl {
                 return Err(Busy(h.clone()));
             }
             if same && h.reserved {
+                self.touch(camera, now);
                 return Ok(());
             }
         }
+        self.touch(camera, now);
         holders.insert(
             camera.clone(),
             Holder {
@@ -81,6 +86,7 @@ impl CameraControl {
         {
             return Err(Busy(h.clone()));
         }
+        self.touch(camera, now);
         holders.insert(
             camera.clone(),
             Holder {
@@ -99,6 +105,18 @@ impl CameraControl {
         if holders.get(camera).is_some_and(|h| h.user == user) {
             holders.remove(camera);
         }
+    }
+
+    /// Whether anyone took, renewed or reserved control of `camera` at or after `since`.
+    pub fn taken_since(&self, camera: &CameraId, since: Instant) -> bool {
+        let touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        touched.get(camera).is_some_and(|t| *t >= since)
+    }
+
+    fn touch(&self, camera: &CameraId, now: Instant) {
+        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        let at = touched.entry(camera.clone()).or_insert(now);
+        *at = (*at).max(now);
     }
 
     /// Who holds `camera` now, if anyone.

@@ -367,6 +367,7 @@ impl Engine {
     ) -> Result<Outcome, EngineError> {
         self.bindings.camera(camera)?;
         self.require(who, access::Action::EditPreset, camera)?;
+        self.read_first(camera).await?;
         // Early answers for the common refusals, before a device is asked for
         // the current view; the claim below decides, whatever ran meanwhile.
         let presets = self.store.presets(camera)?;
@@ -426,6 +427,7 @@ impl Engine {
             let undo = Action::Remove {
                 number: Some(preset.number),
                 token: None,
+                name: Some(preset.name.clone()),
             };
             let first = self.site_ids().into_iter().take(1).collect();
             let entry = journal_entry(camera, &undo, Origin::Operator, actor, first, audit)?;
@@ -457,6 +459,7 @@ impl Engine {
             )));
         }
         let may_change_locked = self.may_change_locked(who, camera)?;
+        self.read_first(camera).await?;
         // Early answers, as in `add`; the claim decides.
         let presets = self.store.presets(camera)?;
         let before =
@@ -535,6 +538,7 @@ impl Engine {
     ) -> Result<Outcome, EngineError> {
         self.bindings.camera(camera)?;
         self.require(who, access::Action::EditPreset, camera)?;
+        self.read_first(camera).await?;
         let write = PresetWrite::Remove {
             number,
             may_change_locked: self.may_change_locked(who, camera)?,
@@ -546,6 +550,7 @@ impl Engine {
                 &Action::Remove {
                     number: Some(number),
                     token: None,
+                    name: claimed.before.as_ref().map(|p| p.name.clone()),
                 },
                 Origin::Operator,
                 actor,
@@ -561,6 +566,23 @@ impl Engine {
         })
         .await
         .map_err(|e| claim_error(e, camera, Some(number)))
+    }
+
+    /// A camera's first operation reads it first (DESIGN.md, "Read before
+    /// write"): a scan imports the primary's presets and records what each
+    /// site holds, so the number allocator knows every number in use and no
+    /// site's own preset passes for a free slot. A site that cannot be read
+    /// now is read again by the operation itself before anything is written there.
+    async fn read_first(self: &Arc<Self>, camera: &CameraId) -> Result<(), EngineError> {
+        if !self.store.presets(camera)?.is_empty() {
+            return Ok(());
+        }
+        let report = self.scan_camera(camera).await?;
+        for unread in &report.unread {
+            tracing::warn!(%camera, site = %unread.site, error = %unread.message,
+                "first operation on a camera: a site could not be read beforehand");
+        }
+        Ok(())
     }
 
     /// Appends an audit entry; a failure is logged, not returned: the action
@@ -780,6 +802,8 @@ impl Engine {
             let hold = apply::Hold {
                 camera: self.camera_hold(camera),
                 leases: &self.leases,
+                control: &self.control,
+                started: self.now(),
             };
             match apply::apply(self.store.as_ref(), &binding, &action, tolerance, &hold).await {
                 Ok(()) => {

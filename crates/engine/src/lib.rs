@@ -47,5 +47,6 @@ pub mod queries;
 pub mod repair;
 pub mod scan;
 pub mod sites;
+pub(crate) mod slot;
 pub mod tokens;
 pub mod watch;

@@ -274,6 +274,7 @@ impl Engine {
                     Action::Remove {
                         number: *number,
                         token: Some(token.clone()),
+                        name: None,
                     },
                     write,
                 ))

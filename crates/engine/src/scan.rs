@@ -108,35 +108,40 @@ impl Engine {
         let (p_id, s_id) = self.bindings().pair()?;
         let (primary, secondary) =
             tokio::join!(self.read_site(camera, p_id), self.read_site(camera, s_id));
+        // What could be read is recorded even when the other site could not
+        // be: the primary's presets imported on a first read, each read
+        // site's presets adopted (read before write needs both).
         let mut unread = Vec::new();
-        let (mut primary, mut secondary) = match (primary, secondary) {
-            (Ok(p), Ok(s)) => (p, s),
-            (p, s) => {
-                for (site, result) in [(p_id, p.err()), (s_id, s.err())] {
-                    if let Some(e) = result {
-                        unread.push(UnreadSite {
-                            site: site.clone(),
-                            failure: e.device_failure().unwrap_or(DeviceFailure::Refused),
-                            message: e.to_string(),
-                        });
-                    }
-                }
-                let open = self
-                    .store()
-                    .mismatches(Some(camera))?
-                    .into_iter()
-                    .map(|m| m.mismatch)
-                    .collect();
-                return Ok(Compared::Unreachable(ScanReport {
-                    camera: camera.clone(),
-                    mismatches: open,
-                    new: 0,
-                    gone: 0,
-                    unread,
-                }));
+        let mut read = |site: &SiteId, result: Result<Vec<SitePreset>, EngineError>| match result {
+            Ok(presets) => Some(presets),
+            Err(e) => {
+                unread.push(UnreadSite {
+                    site: site.clone(),
+                    failure: e.device_failure().unwrap_or(DeviceFailure::Refused),
+                    message: e.to_string(),
+                });
+                None
             }
         };
-        self.import_if_new(camera, p_id, &primary)?;
+        let (primary, secondary) = (read(p_id, primary), read(s_id, secondary));
+        if let Some(primary) = &primary {
+            self.import_if_new(camera, p_id, primary)?;
+        }
+        let (Some(mut primary), Some(mut secondary)) = (primary, secondary) else {
+            let open = self
+                .store()
+                .mismatches(Some(camera))?
+                .into_iter()
+                .map(|m| m.mismatch)
+                .collect();
+            return Ok(Compared::Unreachable(ScanReport {
+                camera: camera.clone(),
+                mismatches: open,
+                new: 0,
+                gone: 0,
+                unread,
+            }));
+        };
         self.adopt_tokens(camera, s_id, &mut secondary)?;
         self.adopt_tokens(camera, p_id, &mut primary)?;
         let mismatches = diff(&primary, &secondary, Tolerance(spec.tolerance));
@@ -297,40 +302,50 @@ impl Engine {
         Ok(())
     }
 
-    /// On a site with opaque tokens, an unmapped preset is recognised as a
-    /// canonical number that has no token there yet: first by exact name, then
-    /// (for a renamed preset) by position within the camera's tolerance. Only
-    /// an unambiguous match is taken, and recorded in the token map.
+    /// Records which of a site's presets are tandem's (read before write:
+    /// only those may be overwritten or removed later). A preset whose
+    /// numeric token pairs with a canonical number is that preset on this
+    /// site: read now, adopted. On a site with opaque tokens, an unmapped
+    /// preset is recognised as a canonical number that has no token there
+    /// yet: first by exact name, then (for a renamed preset) by position within
+    /// the camera's tolerance. Only an unambiguous match is taken.
     fn adopt_tokens(
         &self,
         camera: &CameraId,
         site: &SiteId,
         presets: &mut [SitePreset],
     ) -> Result<(), EngineError> {
-        if presets.iter().all(|p| p.number.is_some()) {
-            return Ok(());
-        }
         let canonical = self.store().presets(camera)?;
-        let tolerance = self.bindings().camera(camera)?.tolerance;
-        let mut taken: Vec<PresetNumber> = TokenMap::load(self.store().as_ref(), camera, site)?
-            .numbers()
+        let map = TokenMap::load(self.store().as_ref(), camera, site)?;
+        let mut adopted: Vec<(PresetNumber, String)> = presets
+            .iter()
+            .filter_map(|p| Some((p.number?, p)))
+            .filter(|(n, p)| {
+                map.mapped(*n).is_none()
+                    && !map.has_token(&p.token)
+                    && canonical.iter().any(|c| c.number == *n)
+            })
+            .map(|(n, p)| (n, p.token.clone()))
             .collect();
-        let by_name = |p: &SitePreset, c: &Preset| p.name.as_deref() == Some(c.name.as_str());
-        let by_position = |p: &SitePreset, c: &Preset| match (&p.position, &c.position) {
-            (Some(a), Some(b)) => a.within(b, tolerance),
-            _ => false,
-        };
-        let rules: [&Rule; 2] = [&by_name, &by_position];
-        let mut adopted = Vec::new();
-        for rule in rules {
-            for p in presets.iter_mut().filter(|p| p.number.is_none()) {
-                let mut candidates = canonical
-                    .iter()
-                    .filter(|c| !taken.contains(&c.number) && rule(p, c));
-                if let (Some(c), None) = (candidates.next(), candidates.next()) {
-                    adopted.push((c.number, p.token.clone()));
-                    p.number = Some(c.number);
-                    taken.push(c.number);
+        if presets.iter().any(|p| p.number.is_none()) {
+            let tolerance = self.bindings().camera(camera)?.tolerance;
+            let mut taken: Vec<PresetNumber> = map.numbers().collect();
+            let by_name = |p: &SitePreset, c: &Preset| p.name.as_deref() == Some(c.name.as_str());
+            let by_position = |p: &SitePreset, c: &Preset| match (&p.position, &c.position) {
+                (Some(a), Some(b)) => a.within(b, tolerance),
+                _ => false,
+            };
+            let rules: [&Rule; 2] = [&by_name, &by_position];
+            for rule in rules {
+                for p in presets.iter_mut().filter(|p| p.number.is_none()) {
+                    let mut candidates = canonical
+                        .iter()
+                        .filter(|c| !taken.contains(&c.number) && rule(p, c));
+                    if let (Some(c), None) = (candidates.next(), candidates.next()) {
+                        adopted.push((c.number, p.token.clone()));
+                        p.number = Some(c.number);
+                        taken.push(c.number);
+                    }
                 }
             }
         }

@@ -58,7 +58,8 @@ pub trait PresetStore {
     /// one an import operation already applied on that site, its canonical
     /// preset, its audit entry (`preset.import` by `actor`) and its token.
     /// One transaction per camera, not per preset: a first scan of thousands
-    /// of cameras imports hundreds of thousands of presets.
+    /// of cameras imports hundreds of thousands of presets. Does nothing when
+    /// the camera has canonical presets already (checked in the transaction).
     fn import_presets(
         &self,
         camera: &CameraId,

@@ -184,6 +184,40 @@ fn numbers_in_use(tx: &Connection, camera: &CameraId) -> Result<Vec<PresetNumber
         .collect()
 }
 
+/// Refuses `number` when a site holds a preset of that number that is not
+/// canonical (an open mismatch reports it): writing it would overwrite that
+/// site's own preset (DESIGN.md, "Read before write").
+fn check_unused_on_sites(
+    tx: &Connection,
+    camera: &CameraId,
+    number: PresetNumber,
+) -> Result<(), StoreError> {
+    if preset_exists(tx, camera, number)? {
+        return Ok(()); // The canonical preset's own conflict is reported by the write.
+    }
+    let details: Vec<(String, String)> = tx
+        .prepare_cached("select detail, kind from mismatch where camera_id = ?1")
+        .and_then(|mut s| {
+            s.query_map([camera.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .context("reading open mismatches")?;
+    for (detail, kind) in details {
+        let m = mismatch_from_row(&detail, &kind)?;
+        for (side, preset) in [("primary", &m.primary), ("secondary", &m.secondary)] {
+            if let Some(p) = preset.as_ref().filter(|p| p.number == Some(number)) {
+                let name = p.name.as_deref().unwrap_or("a preset without a name");
+                return Err(StoreError::Conflict(format!(
+                    "preset number {number} of camera {camera} is in use on the {side} by \
+                     \"{name}\", which tandem has not adopted (an open mismatch): resolve the \
+                     mismatch or choose another number"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Inserts a new preset; a taken number is a conflict, never a replacement.
 fn insert_preset(tx: &Connection, camera: &CameraId, preset: &Preset) -> Result<(), StoreError> {
     if preset_exists(tx, camera, preset.number)? {
@@ -264,7 +298,10 @@ pub(super) fn apply_preset_write(
                 check_name_free(&presets, camera, name, None)?;
             }
             let number = match number {
-                Some(n) => *n,
+                Some(n) => {
+                    check_unused_on_sites(tx, camera, *n)?;
+                    *n
+                }
                 None => {
                     PresetNumber::lowest_free(numbers_in_use(tx, camera)?).ok_or_else(|| {
                         StoreError::Conflict(format!("camera {camera} has no free preset number"))
@@ -318,6 +355,7 @@ pub(super) fn apply_preset_write(
             if after.number == *number {
                 upsert_preset(tx, camera, &after)?;
             } else {
+                check_unused_on_sites(tx, camera, after.number)?;
                 renumber(tx, camera, *number, &after)?;
             }
             Ok(Claimed {
@@ -364,12 +402,13 @@ fn renumber(
         )));
     }
     // A token already mapped to the new number denotes some preset on
-    // that site; moving `from`'s token there would silently drop it.
+    // that site; moving `from`'s token there would silently drop it. (The
+    // new number's own numeric slot is that number's place anyway.)
     let stale: Option<(String, String)> = tx
         .query_row(
             "select site_id, token from site_token \
-             where camera_id = ?1 and number = ?2 order by site_id limit 1",
-            params![camera.as_str(), to.get()],
+             where camera_id = ?1 and number = ?2 and token <> ?3 order by site_id limit 1",
+            params![camera.as_str(), to.get(), to.token()],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
@@ -386,9 +425,14 @@ fn renumber(
     )
     .context("removing the renumbered preset's old number")?;
     upsert_preset(tx, camera, preset)?;
+    // An opaque token follows its preset to the new number. A numeric slot
+    // does not: the site's old slot stays mapped to the old number until that
+    // site has stored the new slot and removed the old one.
     tx.execute(
-        "update site_token set number = ?3 where camera_id = ?1 and number = ?2",
-        params![camera.as_str(), from.get(), to.get()],
+        "update site_token set number = ?3 where camera_id = ?1 and number = ?2 \
+         and token <> ?4 and site_id not in (select site_id from binding_state \
+         where camera_id = ?1 and token_style = 'numeric')",
+        params![camera.as_str(), from.get(), to.get(), from.token()],
     )
     .context("moving site tokens to the new number")?;
     Ok(())
@@ -545,6 +589,15 @@ impl PresetStore for SqliteStore {
         self.write("importing presets", |tx, now| {
             let now_text = fmt_utc(now);
             require_camera(tx, camera)?;
+            // Decided in the transaction: an import racing an operator's add
+            // (or another import) must not replace what was claimed meanwhile.
+            let known: bool = tx
+                .prepare_cached("select exists (select 1 from preset where camera_id = ?1)")
+                .and_then(|mut s| s.query_row([camera.as_str()], |r| r.get(0)))
+                .context("checking for canonical presets")?;
+            if known {
+                return Ok(());
+            }
             for (preset, token) in presets {
                 let action = serde_json::json!({ "kind": "import", "number": preset.number });
                 tx.prepare_cached(

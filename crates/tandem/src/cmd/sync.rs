@@ -434,7 +434,8 @@ pub struct SyncArgs {
     scan_every_min: u64,
 }
 
-/// Finishes every pending part of the journal; exit 0 when nothing is left pending.
+/// Finishes every pending part of the journal, listing what a site refused
+/// (exit 4) and what is still pending (exit 3); exit 0 when all is applied.
 pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let ctx = context::open(&args.config)?;
     if args.watch {
@@ -452,15 +453,57 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let (before, _) = ctx.engine.backlog()?;
+    let mut progress = ctx.engine.subscribe_progress();
     let left = ctx
         .engine
         .settle(Duration::from_secs(args.timeout_s))
         .await?;
     println!("pending site operations: {before} before, {left} left");
-    Ok(if left == 0 {
-        ExitCode::SUCCESS
-    } else {
+    // What a site refused for good during this run: done, but not applied.
+    let mut refused = 0;
+    while let Ok(p) = progress.try_recv() {
+        if p.state == tandem_store::SiteState::Failed {
+            refused += 1;
+            println!(
+                "  operation {} on camera {}: {} refused it: {}",
+                p.operation,
+                p.camera,
+                p.site,
+                p.error.as_deref().unwrap_or("no reason given")
+            );
+        }
+    }
+    if left > 0 {
+        let ops = ctx.engine.operations(None, 10_000)?;
+        for op in &ops {
+            for part in op
+                .sites
+                .iter()
+                .filter(|s| s.state == tandem_store::SiteState::Pending)
+            {
+                println!(
+                    "  operation {} on camera {}: still pending on {}{}",
+                    op.id.0,
+                    op.camera,
+                    part.site,
+                    part.error
+                        .as_deref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        println!(
+            "they are retried by `tandem serve` if it runs on this store, by `tandem sync --watch`, \
+             or by the next `tandem sync`"
+        );
+    }
+    Ok(if refused > 0 {
+        ExitCode::from(crate::exit::REFUSED)
+    } else if left > 0 {
         ExitCode::from(crate::exit::PENDING)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

@@ -71,6 +71,61 @@ pub fn simulator(dir: &Path) -> (Guard, String, PathBuf) {
     (Guard(sim), control, config)
 }
 
+/// A `tandem sim` started with `args` (and `--json --write-config`), its
+/// configuration written to `dir`; answers the guard, the control API and the config.
+pub fn simulator_with(dir: &Path, args: &[&str]) -> (Guard, String, PathBuf) {
+    let config = dir.join("tandem.toml");
+    let mut sim = tandem()
+        .arg("sim")
+        .args(args)
+        .arg("--json")
+        .arg("--write-config")
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sim starts");
+    let control = wait_for_line(&mut sim, |line| {
+        let value: Value = serde_json::from_str(line).ok()?;
+        (value["kind"] == "control").then(|| value["url"].as_str().map(str::to_string))?
+    });
+    (Guard(sim), control, config)
+}
+
+/// Runs `tandem ARGS -c CONFIG`; answers the exit code and stdout + stderr.
+pub fn run(config: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = tandem()
+        .args(args)
+        .arg("-c")
+        .arg(config)
+        .stdin(Stdio::null())
+        .output()
+        .expect("tandem runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+/// The presets site `site` holds for camera `camera`, by token: (name, pan).
+pub fn slots(control: &str, site: usize, camera: usize) -> BTreeMap<String, (String, f64)> {
+    let url = format!("{control}/api/sites/{site}/cameras/{camera}/presets");
+    let body: Value = get_json(&url);
+    body["presets"]
+        .as_array()
+        .expect("presets")
+        .iter()
+        .map(|p| {
+            let token = p["token"].as_str().unwrap_or_default().to_string();
+            let name = p["name"].as_str().unwrap_or_default().to_string();
+            let pan = p["position"][0].as_f64().unwrap_or(f64::NAN);
+            (token, (name, pan))
+        })
+        .collect()
+}
+
 /// A `tandem serve` on `config`, on a free loopback port; answers the guard and its URL.
 pub fn service(config: &Path) -> (Guard, String) {
     let mut serve = tandem()
