@@ -115,6 +115,10 @@ pub struct Outcome {
     pub preset: Option<Preset>,
     /// Per site.
     pub sites: Vec<SiteOutcome>,
+    /// The operation stores a position, which on ONVIF sites moves the
+    /// physical camera there; it is returned to where it was afterwards
+    /// unless someone takes control of it meanwhile.
+    pub moves_camera: bool,
 }
 
 impl Outcome {
@@ -736,13 +740,15 @@ impl Engine {
             .ok_or_else(|| {
                 EngineError::Internal(format!("operation {operation} vanished from the journal"))
             })?;
-        let preset = serde_json::from_value::<Action>(op.action.clone())
-            .ok()
-            .and_then(|a| a.number())
+        let action = serde_json::from_value::<Action>(op.action.clone()).ok();
+        let preset = action
+            .as_ref()
+            .and_then(Action::number)
             .and_then(|n| self.store.preset(&op.camera, n).ok().flatten());
         Ok(Outcome {
             operation,
             preset,
+            moves_camera: matches!(action, Some(Action::Put { .. })),
             sites: op
                 .sites
                 .iter()

@@ -132,6 +132,7 @@ pub async fn repair(
             .await?;
         return Ok(Json(RepairDto {
             changes: plan.changes.iter().map(change_json).collect(),
+            moves_camera: plan.moves_camera(),
             operations: Vec::new(),
             skipped: Vec::new(),
             remaining: None,
@@ -143,6 +144,7 @@ pub async fn repair(
         .await?;
     let dto = RepairDto {
         changes: report.plan.changes.iter().map(change_json).collect(),
+        moves_camera: report.plan.moves_camera(),
         operations: report.outcomes.iter().map(operation_dto).collect(),
         skipped: report
             .skipped
