@@ -290,8 +290,8 @@ impl State {
 ///   once per call. A mode remembered from another process is used at once.
 ///
 /// Until it knows both, one call at a time learns them (the first-contact
-/// lock), so that concurrent first calls do not each read the clock or each
-/// take a challenge. The only requests sent twice are those the device
+/// lock, waited for one call's timeout at most), so that concurrent first
+/// calls do not each read the clock or each take a challenge. The only requests sent twice are those the device
 /// refused to authenticate, which it did not execute.
 pub struct Device {
     transport: Arc<dyn Transport>,
@@ -494,11 +494,16 @@ impl Device {
             let response = self.post(&url, &request, &body, None, None).await?;
             return read_answer(&url, &request, &response, &read);
         }
-        // Held until this call ends, when there is something to learn.
+        // Held until this call ends, when there is something to learn. Waited
+        // for one call's timeout at most: behind a device that does not
+        // answer, calls must not queue up (failover counts on their failing
+        // in time), and learning twice costs only a round trip.
         let _first_contact = if self.knows_how() {
             None
         } else {
-            Some(self.first_contact.lock().await)
+            tokio::time::timeout(self.config.timeout, self.first_contact.lock())
+                .await
+                .ok()
         };
         if self.needs_clock() {
             self.learn_clock().await?;
