@@ -193,7 +193,8 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     /// An engine over `store` reaching the sites of `topology`. Registers the
-    /// cameras in the store.
+    /// cameras in the store, and starts each binding from what the store kept
+    /// of its device (clock offset, authentication mode).
     pub fn new(
         store: Arc<dyn Store>,
         topology: &Topology,
@@ -209,6 +210,8 @@ impl Engine {
             })?;
             store.set_camera_groups(&camera.id, &camera.groups)?;
         }
+        // After the cameras: what bindings learn is kept per camera.
+        bindings.keep_learned_in(&store)?;
         Ok(Arc::new(Engine {
             store: store.clone(),
             bindings,
