@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use tandem_core::clock::Clock;
 use tandem_core::{Position, PresetNumber};
 use tandem_onvif::types::Preset as OnvifPreset;
 use tandem_store::{Store, TokenStyle};
@@ -38,6 +39,8 @@ pub struct Hold<'a> {
     pub control: &'a CameraControl,
     /// When this work began, on the engine's clock.
     pub started: Instant,
+    /// The engine's clock.
+    pub clock: &'a dyn Clock,
 }
 
 /// Applies `action` to the binding's site. `Ok` means applied and verified.
@@ -76,9 +79,25 @@ pub async fn apply(
                 .leases
                 .take(&camera_lease(&binding.camera), MOVE_TIMEOUT)
                 .await?;
-            // Where the camera points before anyone moves it: it goes back there.
+            // Where the camera points before anyone moves it: it goes back
+            // there. Just sent back by the previous run, it may still be on
+            // its way: that run's origin is the one.
             camera
-                .origin(read_origin(binding, &profile, hold.started))
+                .origin(async {
+                    match hold.camera.take_returning() {
+                        Some(back)
+                            if hold.started.saturating_duration_since(back.since)
+                                < RETURN_TRUST
+                                && !hold.control.taken_since(&binding.camera, back.since) =>
+                        {
+                            Some(Origin {
+                                position: back.position,
+                                since: hold.started,
+                            })
+                        }
+                        _ => read_origin(binding, &profile, hold.started).await,
+                    }
+                })
                 .await;
             let stored = store_at(store, binding, &profile, &held, intent, *renumber_from).await;
             if let Some(origin) = camera.release() {
@@ -193,34 +212,26 @@ async fn store_at(
     Ok(token)
 }
 
-/// Longest wait for a moving camera to stop before its position is taken as
-/// the origin: long enough for a previous operation's return to finish, short
-/// enough not to wait on someone who steers it without pause.
-const ORIGIN_SETTLE: Duration = Duration::from_secs(5);
+/// How long a return sent by the previous run of preset work is trusted as
+/// the next run's origin: about the longest return trip.
+const RETURN_TRUST: Duration = Duration::from_secs(10);
 
-/// The camera's position once it rests (a previous operation may still be
-/// returning it), as the origin of preset work begun at `since`.
+/// The camera's position now, as the origin of preset work begun at `since`.
 async fn read_origin(binding: &Binding, profile: &str, since: Instant) -> Option<Origin> {
-    let started = tokio::time::Instant::now();
-    loop {
-        let status = {
-            let _permit = binding.permit().await;
-            binding.device.get_status(profile).await
-        };
-        match status {
-            Ok(status) if status.is_idle() || started.elapsed() > ORIGIN_SETTLE => {
-                return status
-                    .position
-                    .as_ref()
-                    .and_then(from_vector)
-                    .map(|position| Origin { position, since });
-            }
-            Ok(_) => tokio::time::sleep(POLL).await,
-            Err(e) => {
-                tracing::warn!(camera = %binding.camera, site = %binding.site, error = %e,
-                    "position before preset work unknown: the camera will not be returned");
-                return None;
-            }
+    let status = {
+        let _permit = binding.permit().await;
+        binding.device.get_status(profile).await
+    };
+    match status {
+        Ok(status) => status
+            .position
+            .as_ref()
+            .and_then(from_vector)
+            .map(|position| Origin { position, since }),
+        Err(e) => {
+            tracing::warn!(camera = %binding.camera, site = %binding.site, error = %e,
+                "position before preset work unknown: the camera will not be returned");
+            None
         }
     }
 }
@@ -252,7 +263,11 @@ async fn go_back(
     };
     match result {
         Ok(()) => {
-            tracing::info!(camera = %binding.camera, site = %binding.site, "camera returned after preset work")
+            hold.camera.returned(Origin {
+                position: origin.position,
+                since: hold.clock.monotonic(),
+            });
+            tracing::info!(camera = %binding.camera, site = %binding.site, "camera returned after preset work");
         }
         Err(e) => tracing::warn!(camera = %binding.camera, site = %binding.site, error = %e,
             "the camera could not be returned after preset work"),

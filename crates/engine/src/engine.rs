@@ -813,6 +813,7 @@ impl Engine {
                 leases: &self.leases,
                 control: &self.control,
                 started: self.now(),
+                clock: self.clock.as_ref(),
             };
             match apply::apply(self.store.as_ref(), &binding, &action, tolerance, &hold).await {
                 Ok(()) => {

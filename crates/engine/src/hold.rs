@@ -49,6 +49,9 @@ struct State {
     waiting: usize,
     /// The origin of the current run, kept while someone waits.
     origin: Option<OriginCell>,
+    /// Where the last run sent the camera back to, and when: the next run
+    /// starts from there rather than from wherever the return has got to.
+    returning: Option<Origin>,
 }
 
 /// Keeps the camera at its position until released or dropped.
@@ -110,6 +113,18 @@ impl CameraHold {
             }
             released.await;
         }
+    }
+}
+
+impl CameraHold {
+    /// Records that the camera was sent back to `to.position` at `to.since`.
+    pub fn returned(&self, to: Origin) {
+        self.0.lock().returning = Some(to);
+    }
+
+    /// Takes what [`CameraHold::returned`] recorded, if anything.
+    pub fn take_returning(&self) -> Option<Origin> {
+        self.0.lock().returning.take()
     }
 }
 
