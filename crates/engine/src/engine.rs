@@ -135,6 +135,8 @@ pub enum Drained {
     Empty,
     /// The next operation waits: for its retry time, or for whoever steers the camera.
     Waiting,
+    /// The site did not answer; the next operation's retry is scheduled.
+    Unreachable,
     /// Another process drains this queue now.
     Busy,
 }
@@ -712,8 +714,12 @@ impl Engine {
         self.outcome(id.0)
     }
 
-    /// Drains the site's queue for the camera; while another process drains
-    /// it, waits (until `deadline`) for that process to apply operation `id`.
+    /// Drains the site's queue for the camera until operation `id` is no
+    /// longer pending there or `deadline` passes: a site that answered "not
+    /// now" (`ter:MovingPTZ`, a busy camera) is retried within the caller's
+    /// wait as its backoff allows, one that did not answer is left to the
+    /// background, and while another process drains the queue, this one waits
+    /// for it.
     async fn drain_or_wait(
         &self,
         camera: &CameraId,
@@ -722,16 +728,34 @@ impl Engine {
         deadline: tokio::time::Instant,
     ) -> Result<(), EngineError> {
         loop {
-            if self.drain(camera, site).await? != Drained::Busy {
+            let drained = self.drain(camera, site).await?;
+            // A site that does not answer is retried in the background: the
+            // caller hears at once that its part is pending.
+            if matches!(drained, Drained::Empty | Drained::Unreachable) {
                 return Ok(());
             }
             let still_pending = self.store.operation(id)?.is_some_and(|op| {
                 site_progress(&op, site).is_some_and(|p| p.state == SiteState::Pending)
             });
-            if !still_pending || tokio::time::Instant::now() >= deadline {
+            let now = tokio::time::Instant::now();
+            if !still_pending || now >= deadline {
                 return Ok(());
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Until the head of the queue is due again (or the other process
+            // is done), within the caller's wait.
+            let due_in = match drained {
+                Drained::Waiting => self
+                    .store
+                    .pending_for(camera, site)?
+                    .first()
+                    .and_then(|head| site_progress(head, site))
+                    .and_then(|p| p.next_attempt_utc)
+                    .and_then(|at| (at - self.utc()).to_std().ok())
+                    .unwrap_or_default(),
+                _ => Duration::ZERO,
+            };
+            let nap = due_in.max(Duration::from_millis(50));
+            tokio::time::sleep_until((now + nap).min(deadline)).await;
         }
     }
 
@@ -832,7 +856,13 @@ impl Engine {
                         Some(next),
                     )?;
                     tracing::debug!(operation = op.id.0, %camera, %site, error = %e, "pending");
-                    return Ok(Drained::Waiting);
+                    return Ok(
+                        if e.device_failure() == Some(crate::error::DeviceFailure::Unreachable) {
+                            Drained::Unreachable
+                        } else {
+                            Drained::Waiting
+                        },
+                    );
                 }
                 Err(e) => {
                     self.record(&op, site, SiteState::Failed, Some(&e.to_string()), None)?;

@@ -215,7 +215,7 @@ pub fn handle(
         SetPreset { name, token, .. } => {
             site.count_preset_write();
             let motion = physical.motion();
-            if quirks.refuse_while_moving && motion.is_moving(now) {
+            if (quirks.refuse_while_moving && motion.is_moving(now)) || camera.busy_set_preset() {
                 return Err(DeviceFault::moving());
             }
             let position = motion.position(now);

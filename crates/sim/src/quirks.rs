@@ -109,6 +109,9 @@ pub struct Quirks {
     pub nameless: bool,
     /// `SetPreset` faults `ter:MovingPTZ` while the camera moves.
     pub refuse_while_moving: bool,
+    /// The first N `SetPreset` calls fault `ter:MovingPTZ` whatever the
+    /// camera does (firmware that reports a move long after it ended).
+    pub busy_set_presets: u32,
     /// Most presets the device holds (`ter:TooManyPresets` beyond).
     pub max_presets: u32,
     /// Accepted authentication.
@@ -142,6 +145,7 @@ impl Default for Quirks {
             position_step: None,
             nameless: false,
             refuse_while_moving: false,
+            busy_set_presets: 0,
             max_presets: 256,
             auth: AuthMode::Any,
             clock_offset_s: 0,
@@ -195,6 +199,8 @@ pub enum Trait {
     Nameless,
     /// `SetPreset` refused while moving.
     StrictMoving,
+    /// The first N `SetPreset` calls refused with `ter:MovingPTZ`.
+    BusyMoving(u32),
     /// At most N presets.
     Limited(u32),
     /// Authentication mode.
@@ -227,6 +233,7 @@ impl Trait {
             Trait::Rounded(step) => q.position_step = Some(step),
             Trait::Nameless => q.nameless = true,
             Trait::StrictMoving => q.refuse_while_moving = true,
+            Trait::BusyMoving(n) => q.busy_set_presets = n,
             Trait::Limited(n) => q.max_presets = n,
             Trait::Auth(mode) => q.auth = mode,
             Trait::Skewed(s) => q.clock_offset_s = s,
@@ -249,6 +256,7 @@ impl fmt::Display for Trait {
             Trait::Rounded(s) => write!(f, "rounded={s}"),
             Trait::Nameless => f.write_str("nameless"),
             Trait::StrictMoving => f.write_str("strict-moving"),
+            Trait::BusyMoving(n) => write!(f, "moving={n}"),
             Trait::Limited(n) => write!(f, "limited={n}"),
             Trait::Auth(AuthMode::Any) => f.write_str("auth-any"),
             Trait::Auth(AuthMode::WsSecurity) => f.write_str("wsse"),
@@ -269,6 +277,7 @@ impl fmt::Display for Trait {
 /// The list of trait names and what they do, for `--help` and errors.
 pub const TRAITS_HELP: &str = "camera (numeric tokens), vms (GUID tokens), fixed8 or fixed=N (fixed slots), \
 rounded or rounded=STEP (positions rounded, default 0.01), nameless, strict-moving (SetPreset refused while moving), \
+moving=N (the first N SetPreset calls refused with ter:MovingPTZ), \
 limited or limited=N (preset limit, default 16), wsse, digest, digest-md5, noauth, auth-any, \
 skewed or skewed=SECONDS (device clock offset, default 7200), \
 media2-only (no media v1 service), legacy (no GetServices, only GetCapabilities), \
@@ -319,6 +328,7 @@ impl FromStr for Trait {
             }
             "nameless" => Trait::Nameless,
             "strict-moving" => Trait::StrictMoving,
+            "moving" => Trait::BusyMoving(count(3.0)?),
             "limited" => Trait::Limited(count(16.0)?),
             "wsse" => Trait::Auth(AuthMode::WsSecurity),
             "digest" => Trait::Auth(AuthMode::Digest),

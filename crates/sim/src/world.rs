@@ -183,6 +183,8 @@ pub struct CameraOnSite {
     port: AtomicU16,
     /// Hostile answers given so far: where a `hostile=mixed` camera is in its rotation.
     hostile_answers: AtomicUsize,
+    /// `SetPreset` calls answered so far (for the `moving=N` quirk).
+    set_presets: AtomicUsize,
     /// The device clock: from the `skewed` quirk at start, changeable through
     /// the control API while running.
     clock: Mutex<DeviceClock>,
@@ -226,6 +228,12 @@ impl CameraOnSite {
 
     pub(crate) fn set_port(&self, port: u16) {
         self.port.store(port, Ordering::Relaxed);
+    }
+
+    /// Whether this `SetPreset` is one the `moving=N` quirk refuses (the first N).
+    pub fn busy_set_preset(&self) -> bool {
+        let n = self.set_presets.fetch_add(1, Ordering::Relaxed);
+        n < self.quirks.busy_set_presets as usize
     }
 
     /// How the next answer is mangled, if this camera is hostile: its kind,
@@ -314,6 +322,7 @@ impl Site {
                 home: Mutex::new([0.0; 3]),
                 port: AtomicU16::new(0),
                 hostile_answers: AtomicUsize::new(0),
+                set_presets: AtomicUsize::new(0),
             })
             .collect();
         Site {

@@ -453,6 +453,12 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let (before, _) = ctx.engine.backlog()?;
+    if before > 0 {
+        println!(
+            "applying {before} pending site operation(s); giving up after {} s",
+            args.timeout_s
+        );
+    }
     let mut progress = ctx.engine.subscribe_progress();
     let left = ctx
         .engine
