@@ -367,6 +367,9 @@ impl Engine {
     ) -> Result<Outcome, EngineError> {
         self.bindings.camera(camera)?;
         self.require(who, access::Action::EditPreset, camera)?;
+        if let Some(n) = request.number {
+            self.refuse_reserved(camera, n)?;
+        }
         // Early answers for the common refusals, before a device is asked for
         // the current view; the claim below decides, whatever ran meanwhile.
         let presets = self.store.presets(camera)?;
@@ -386,6 +389,7 @@ impl Engine {
             name: request.name.clone(),
             position,
             unique_name: true,
+            reserved: self.reserved_numbers(camera)?,
         };
         let actor = who.user.as_str();
         let outcome = self
@@ -455,6 +459,9 @@ impl Engine {
             return Err(EngineError::Invalid(tandem_core::InvalidInput(
                 "nothing to change: give a name, a number or a position".into(),
             )));
+        }
+        for n in [Some(number), request.number].into_iter().flatten() {
+            self.refuse_reserved(camera, n)?;
         }
         let may_change_locked = self.may_change_locked(who, camera)?;
         // Early answers, as in `add`; the claim decides.
@@ -535,6 +542,7 @@ impl Engine {
     ) -> Result<Outcome, EngineError> {
         self.bindings.camera(camera)?;
         self.require(who, access::Action::EditPreset, camera)?;
+        self.refuse_reserved(camera, number)?;
         let write = PresetWrite::Remove {
             number,
             may_change_locked: self.may_change_locked(who, camera)?,

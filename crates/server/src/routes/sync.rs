@@ -57,6 +57,7 @@ pub async fn scan(
                         message: u.message.clone(),
                     })
                     .collect(),
+                pending: r.pending.iter().map(|n| n.get()).collect(),
                 error: None,
             },
             Err(e) => ScanDto {
@@ -66,6 +67,7 @@ pub async fn scan(
                 gone: 0,
                 unreachable: Vec::new(),
                 unread: Vec::new(),
+                pending: Vec::new(),
                 error: Some(e.to_string()),
             },
         })

@@ -67,6 +67,9 @@ pub async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
                         u.site, u.failure, u.message
                     );
                 }
+                if !r.pending.is_empty() {
+                    println!("  {}", pending_note(&r.pending));
+                }
             }
         }
         if args.json {
@@ -138,6 +141,10 @@ pub async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
                         )
                     };
                     println!("{:<24} {state}", r.camera);
+                    if !r.pending.is_empty() {
+                        let numbers: Vec<u32> = r.pending.iter().map(|n| n.get()).collect();
+                        println!("  {}", pending_note(&numbers));
+                    }
                 }
                 out.push(serde_json::to_value(&r)?);
             }
@@ -158,6 +165,15 @@ pub async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(scan_exit(open, unread, failed))
+}
+
+/// What a scan says of presets it did not compare because work on them is pending.
+fn pending_note(numbers: &[u32]) -> String {
+    let list: Vec<String> = numbers.iter().map(u32::to_string).collect();
+    format!(
+        "not compared, an operation on them is still pending (see `tandem operations`): preset(s) {}",
+        list.join(", ")
+    )
 }
 
 /// A scan's exit code: a failed camera or an unread site means the scan is
