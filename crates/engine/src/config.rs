@@ -24,6 +24,9 @@
 //! the same name replaces it). No profile applies unless a camera names it.
 //!
 //! ```toml
+//! [service]
+//! scan_every_min = 10          # full scans; 0: only on demand and when a site returns
+//!
 //! [vendors.domes-2019]
 //! reserved = [33, 34, 94, 95]  # flip, pan zero, reboot, OSD menu
 //!
@@ -61,6 +64,11 @@ pub const MAX_ID_LEN: usize = 64;
 const MAX_NAME_LEN: usize = 128;
 /// Longest profile token: ONVIF's `ReferenceToken` is at most 64 characters.
 const MAX_TOKEN_LEN: usize = 64;
+/// Minutes between full scans when `[service] scan_every_min` is not given: a
+/// difference that slipped past the scan when a site returned is seen soon.
+pub const DEFAULT_SCAN_EVERY_MIN: u64 = 10;
+/// Longest accepted `scan_every_min`: a day.
+pub const MAX_SCAN_EVERY_MIN: u64 = 1_440;
 /// Vendor profiles every configuration knows, applied only to cameras that
 /// name them: (name, reserved numbers, what they do). `pelco-d` is the common
 /// Pelco-D convention of many domes (recall 33 flips, 34 pans to zero, 94
@@ -86,6 +94,9 @@ pub struct Config {
     pub timeout: Duration,
     /// Position tolerance of cameras that set none.
     pub tolerance: Tolerance,
+    /// Time between full scans (`[service] scan_every_min`); `None`: only on
+    /// demand and when a site returns.
+    pub scan_every: Option<Duration>,
 }
 
 /// One site.
@@ -287,6 +298,7 @@ impl fmt::Display for Problem {
 struct RawFile {
     defaults: Option<RawDefaults>,
     store: Option<RawStore>,
+    service: Option<RawService>,
     #[serde(default)]
     vendors: BTreeMap<Spanned<String>, RawVendor>,
     #[serde(default)]
@@ -309,6 +321,12 @@ struct RawDefaults {
 #[serde(deny_unknown_fields)]
 struct RawStore {
     path: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    scan_every_min: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -462,6 +480,7 @@ impl<'a> Checker<'a> {
         let source = self.file.to_path_buf();
         let (timeout, tolerance, defaults) = self.check_defaults(raw.defaults.as_ref());
         let store_path = self.check_store(raw.store.as_ref());
+        let scan_every = self.check_service(raw.service.as_ref());
         let vendors = self.check_vendors(&raw.vendors);
         let (sites, site_levels) = self.check_sites(&raw.site, &defaults);
         let mut cameras = self.check_cameras(
@@ -483,6 +502,29 @@ impl<'a> Checker<'a> {
             store_path,
             timeout,
             tolerance,
+            scan_every,
+        }
+    }
+
+    fn check_service(&mut self, service: Option<&RawService>) -> Option<Duration> {
+        let minutes = |m: u64| (m > 0).then(|| Duration::from_secs(m * 60));
+        let Some(every) = service.and_then(|s| s.scan_every_min.as_ref()) else {
+            return minutes(DEFAULT_SCAN_EVERY_MIN);
+        };
+        match u64::try_from(*every.get_ref()) {
+            Ok(m) if m <= MAX_SCAN_EVERY_MIN => minutes(m),
+            _ => {
+                self.report(
+                    every.span(),
+                    Some("[service]"),
+                    "scan_every_min",
+                    format!(
+                        "{} is outside 0..={MAX_SCAN_EVERY_MIN} (minutes between full scans; 0: only on demand and when a site returns)",
+                        every.get_ref()
+                    ),
+                );
+                minutes(DEFAULT_SCAN_EVERY_MIN)
+            }
         }
     }
 
@@ -1515,6 +1557,24 @@ bindings.secondary = { url = "http://10.0.0.3/onvif/device_service", password = 
         assert_one(
             &text,
             "conf/tandem.toml:6:13: [defaults]: tolerance: 0 is outside (0, 0.5] (generic position units)",
+        );
+    }
+
+    #[test]
+    fn scans_default_to_every_ten_minutes_and_the_interval_is_checked() {
+        let config = parse(GOOD).expect("valid");
+        assert_eq!(config.scan_every, Some(Duration::from_secs(600)));
+        let text = edited("[store]", "[service]\nscan_every_min = 0\n\n[store]");
+        assert_eq!(parse(&text).expect("valid").scan_every, None);
+        let text = edited("[store]", "[service]\nscan_every_min = 3\n\n[store]");
+        assert_eq!(
+            parse(&text).expect("valid").scan_every,
+            Some(Duration::from_secs(180))
+        );
+        let text = edited("[store]", "[service]\nscan_every_min = -1\n\n[store]");
+        assert_one(
+            &text,
+            "conf/tandem.toml:9:18: [service]: scan_every_min: -1 is outside 0..=1440 (minutes between full scans; 0: only on demand and when a site returns)",
         );
     }
 

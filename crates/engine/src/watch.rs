@@ -35,7 +35,9 @@ impl Default for WatchPolicy {
     fn default() -> Self {
         WatchPolicy {
             tick: Duration::from_millis(500),
-            scan_every: Some(Duration::from_secs(3600)),
+            scan_every: Some(Duration::from_secs(
+                crate::config::DEFAULT_SCAN_EVERY_MIN * 60,
+            )),
             scan_concurrency: 32,
         }
     }

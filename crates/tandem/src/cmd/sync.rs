@@ -445,9 +445,10 @@ pub struct SyncArgs {
     /// schedule and whenever an unreachable site answers again.
     #[arg(long)]
     watch: bool,
-    /// With --watch: minutes between full scans (0: only when a site comes back).
-    #[arg(long, default_value_t = 60)]
-    scan_every_min: u64,
+    /// With --watch: minutes between full scans (0: only when a site comes
+    /// back); default: the configuration's `[service] scan_every_min`, else 10.
+    #[arg(long)]
+    scan_every_min: Option<u64>,
 }
 
 /// Finishes every pending part of the journal; exit 0 when nothing is left pending.
@@ -455,8 +456,7 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let ctx = context::open(&args.config)?;
     if args.watch {
         let policy = tandem_engine::watch::WatchPolicy {
-            scan_every: (args.scan_every_min > 0)
-                .then(|| Duration::from_secs(args.scan_every_min * 60)),
+            scan_every: context::scan_every(args.scan_every_min, &ctx.config),
             ..Default::default()
         };
         let stop = async {
