@@ -146,13 +146,14 @@ impl Engine {
                     .into_iter()
                     .map(|m| m.mismatch)
                     .collect();
+                let (open, pending) = self.hold_back_pending(camera, open)?;
                 return Ok(Compared::Unreachable(ScanReport {
                     camera: camera.clone(),
                     mismatches: open,
                     new: 0,
                     gone: 0,
                     unread,
-                    pending: Vec::new(),
+                    pending,
                 }));
             }
         };
