@@ -55,9 +55,16 @@ pub fn wait_for_line(child: &mut Child, mut ready: impl FnMut(&str) -> Option<St
 /// A `tandem sim` of one camera (P numeric tokens, S GUID tokens, no presets)
 /// with its configuration written to `dir`; answers the guard and the control API.
 pub fn simulator(dir: &Path) -> (Guard, String, PathBuf) {
+    simulator_with(dir, &["--profile", "2=vms"])
+}
+
+/// A `tandem sim` of one camera with `args` (profiles, seeds) and its
+/// configuration written to `dir`; answers the guard and the control API.
+pub fn simulator_with(dir: &Path, args: &[&str]) -> (Guard, String, PathBuf) {
     let config = dir.join("tandem.toml");
     let mut sim = tandem()
-        .args(["sim", "--cameras", "1", "--profile", "2=vms", "--json"])
+        .args(["sim", "--cameras", "1", "--json"])
+        .args(args)
         .arg("--write-config")
         .arg(&config)
         .stdout(Stdio::piped())
@@ -107,12 +114,18 @@ pub fn site_presets(control: &str, site: usize) -> BTreeMap<String, (String, usi
 
 /// How many preset writes (`SetPreset`, `RemovePreset`) each site has answered.
 pub fn preset_writes(control: &str) -> Vec<u64> {
+    site_counter(control, "preset_writes")
+}
+
+/// One of the simulator's per-site counters (`preset_writes`,
+/// `preset_removals`, `command_calls`), site by site.
+pub fn site_counter(control: &str, counter: &str) -> Vec<u64> {
     let sites: Value = get_json(&format!("{control}/api/sites"));
     sites
         .as_array()
         .expect("sites")
         .iter()
-        .map(|s| s["preset_writes"].as_u64().expect("preset_writes"))
+        .map(|s| s[counter].as_u64().expect("a counter"))
         .collect()
 }
 
