@@ -351,16 +351,31 @@ mod tests {
         assert!(is_empty_slot("4", Some("  "), false));
         assert!(is_empty_slot("guid-a", None, false), "any token style");
         for placeholder in ["Preset4", "Preset 4", "preset_4", "PRESET4"] {
-            assert!(is_empty_slot("4", Some(placeholder), false), "{placeholder}");
+            assert!(
+                is_empty_slot("4", Some(placeholder), false),
+                "{placeholder}"
+            );
         }
         // A position, or a name someone chose, makes it a preset.
-        assert!(!is_empty_slot("4", None, true), "a nameless device's preset");
+        assert!(
+            !is_empty_slot("4", None, true),
+            "a nameless device's preset"
+        );
         assert!(!is_empty_slot("4", Some("Preset4"), true));
-        assert!(!is_empty_slot("4", Some("Gate"), false), "a bridge without positions");
-        assert!(!is_empty_slot("4", Some("Preset 3"), false), "another slot's number");
+        assert!(
+            !is_empty_slot("4", Some("Gate"), false),
+            "a bridge without positions"
+        );
+        assert!(
+            !is_empty_slot("4", Some("Preset 3"), false),
+            "another slot's number"
+        );
         assert!(!is_empty_slot("4", Some("Preset 4b"), false));
         assert!(!is_empty_slot("guid-a", Some("Preset guid-a"), false));
-        assert!(!is_empty_slot("4", Some("Preseé4"), false), "no panic inside a character");
+        assert!(
+            !is_empty_slot("4", Some("Preseé4"), false),
+            "no panic inside a character"
+        );
         // Exactly the rule, through a site's report.
         let slot = SitePreset {
             token: "9".into(),

@@ -594,7 +594,8 @@ impl<'a> Checker<'a> {
         vendors: &BTreeMap<String, BTreeSet<PresetNumber>>,
     ) {
         let subject = format!("camera {:?}", camera.id.as_str());
-        let mut reserved = self.check_numbers(raw.reserved.as_deref().unwrap_or_default(), &subject);
+        let mut reserved =
+            self.check_numbers(raw.reserved.as_deref().unwrap_or_default(), &subject);
         if let Some(vendor) = &raw.vendor {
             match vendors.get(vendor.get_ref()) {
                 Some(numbers) => {

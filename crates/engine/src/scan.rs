@@ -184,10 +184,12 @@ impl Engine {
                 "gone": delta.gone.len(),
             })),
         };
-        let (diffed, pending): (Vec<(CameraId, Vec<Mismatch>)>, Vec<Vec<PresetNumber>>) = compared
-            .into_iter()
-            .map(|d| ((d.camera, d.mismatches), d.pending))
-            .unzip();
+        let mut diffed = Vec::with_capacity(compared.len());
+        let mut pending = Vec::with_capacity(compared.len());
+        for d in compared {
+            diffed.push((d.camera, d.mismatches));
+            pending.push(d.pending);
+        }
         let deltas = self.store().record_scans(&diffed, self.utc(), &audit)?;
         Ok(diffed
             .into_iter()

@@ -183,7 +183,10 @@ mod tests {
         };
         assert!(work.covers(&mismatch(None, Some(side("4", Some(4))))));
         assert!(
-            work.covers(&mismatch(Some(side("3", Some(3))), Some(side("g", Some(7))))),
+            work.covers(&mismatch(
+                Some(side("3", Some(3))),
+                Some(side("g", Some(7)))
+            )),
             "a renumber: the secondary's number"
         );
         assert!(work.covers(&mismatch(Some(side("guid-x", None)), None)));

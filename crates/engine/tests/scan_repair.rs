@@ -223,7 +223,11 @@ async fn a_site_listing_250_empty_slots_imports_compares_and_removes_none_of_the
         .add(&camera(1), add_at("Dock 4", None, 0.3), &admin())
         .await
         .expect("add");
-    assert_eq!(added.preset.as_ref().map(|p| p.number), Some(number(4)), "not 257");
+    assert_eq!(
+        added.preset.as_ref().map(|p| p.number),
+        Some(number(4)),
+        "not 257"
+    );
     assert!(
         added.sites.iter().all(|s| s.state == SiteState::Applied),
         "an empty slot may be written: {added:?}"
@@ -254,7 +258,12 @@ async fn fixed_slots_with_the_devices_own_placeholder_names_are_not_presets() {
     let engine = engine(&sim, 0.001);
     let report = engine.scan_camera(&camera(1)).await.expect("scan");
     assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
-    assert!(engine.presets(&admin(), &camera(1)).expect("presets").is_empty());
+    assert!(
+        engine
+            .presets(&admin(), &camera(1))
+            .expect("presets")
+            .is_empty()
+    );
     let added = engine
         .add(&camera(1), add_at("Gate", None, 0.1), &admin())
         .await
@@ -309,22 +318,37 @@ async fn reserved_numbers_are_never_written_recalled_deleted_or_compared() {
         number: Some(number(2)),
         ..UpdatePreset::default()
     };
-    let refused = engine.update(&camera(1), number(1), renumber, &admin()).await;
-    assert!(matches!(refused, Err(EngineError::Reserved { .. })), "{refused:?}");
+    let refused = engine
+        .update(&camera(1), number(1), renumber, &admin())
+        .await;
+    assert!(
+        matches!(refused, Err(EngineError::Reserved { .. })),
+        "{refused:?}"
+    );
     let refused = engine.delete(&camera(1), number(33), &admin()).await;
-    assert!(matches!(refused, Err(EngineError::Reserved { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(EngineError::Reserved { .. })),
+        "{refused:?}"
+    );
     let live = Live::new(engine.clone(), HealthPolicy::default()).expect("live");
     let refused = live
         .operate(&admin(), &camera(1), &Command::RecallPreset(number(33)))
         .await;
-    assert!(matches!(refused, Err(EngineError::Reserved { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(EngineError::Reserved { .. })),
+        "{refused:?}"
+    );
     assert_eq!(calls(&sim), before, "no site was called");
 
     let added = engine
         .add(&camera(1), add_at("Dock", None, 0.3), &admin())
         .await
         .expect("add");
-    assert_eq!(added.preset.as_ref().map(|p| p.number), Some(number(3)), "2 is skipped");
+    assert_eq!(
+        added.preset.as_ref().map(|p| p.number),
+        Some(number(3)),
+        "2 is skipped"
+    );
     assert!(added.is_complete(), "{added:?}");
     for direction in [Direction::PrimaryToSecondary, Direction::SecondaryToPrimary] {
         let repair = engine

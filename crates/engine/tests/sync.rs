@@ -630,9 +630,18 @@ async fn a_scan_holds_back_differences_whose_operation_is_still_pending() {
         .expect("plan");
     assert!(plan.changes.is_empty(), "{:?}", plan.changes);
 
-    assert_eq!(engine.settle(Duration::from_secs(30)).await.expect("settles"), 0);
+    assert_eq!(
+        engine
+            .settle(Duration::from_secs(30))
+            .await
+            .expect("settles"),
+        0
+    );
     let scan = engine.scan_camera(&cam).await.expect("scan");
-    assert!(scan.mismatches.is_empty() && scan.pending.is_empty(), "{scan:?}");
+    assert!(
+        scan.mismatches.is_empty() && scan.pending.is_empty(),
+        "{scan:?}"
+    );
     let names: Vec<Option<String>> = on_site(&sim, 1, 1).into_iter().map(|p| p.1).collect();
     assert!(names.contains(&Some("Dock".into())), "{names:?}");
     assert!(names.contains(&Some("Parking north".into())), "{names:?}");
@@ -731,6 +740,9 @@ async fn a_returning_sites_pending_work_is_applied_before_it_is_scanned() {
         "the work was applied before the scan: {events:?}"
     );
     let op = engine.outcome(added.operation).expect("outcome");
-    assert!(op.sites.iter().all(|s| s.state == SiteState::Applied), "{op:?}");
+    assert!(
+        op.sites.iter().all(|s| s.state == SiteState::Applied),
+        "{op:?}"
+    );
     assert!(engine.mismatches(None).expect("open").is_empty());
 }

@@ -336,11 +336,16 @@ mod tests {
         let report = t.report(&q);
         assert_eq!(report.len(), 251);
         let empty: Vec<&Preset> = report.iter().filter(|p| p.token != "2").collect();
-        assert!(empty.iter().all(|p| p.name.is_none() && p.position.is_none()));
+        assert!(
+            empty
+                .iter()
+                .all(|p| p.name.is_none() && p.position.is_none())
+        );
         assert_eq!(empty[0].token, "1");
         assert_eq!(empty[249].token, "251");
         // Writing into a listed slot fills it; the list moves on.
-        t.set(&q, Some("Dock"), Some("1"), [0.2; 3]).expect("filled");
+        t.set(&q, Some("Dock"), Some("1"), [0.2; 3])
+            .expect("filled");
         assert_eq!(t.report(&q).len(), 252);
         assert_eq!(t.empty_slots(&q).first(), Some(&3));
     }

@@ -501,7 +501,10 @@ mod tests {
         assert!(q.is_command("95") && !q.is_command("095") && !q.is_command("34"));
         assert_eq!(q.profile_name(), "camera+empty=250+commands=33,95");
         let default: Profile = "commands".parse().expect("valid");
-        assert_eq!(default.traits, vec![Trait::Commands(DEFAULT_COMMANDS.to_vec())]);
+        assert_eq!(
+            default.traits,
+            vec![Trait::Commands(DEFAULT_COMMANDS.to_vec())]
+        );
         assert!("commands=33,x".parse::<Profile>().is_err());
         assert!("empty=0".parse::<Profile>().is_err());
     }

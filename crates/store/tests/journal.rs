@@ -433,7 +433,13 @@ fn make_due_pulls_a_sites_backed_off_work_to_now_and_no_other() {
         .expect("journal");
     for (op, site_id) in [(a, "P"), (a, "S"), (b, "P")] {
         store
-            .mark(op, &site(site_id), SiteState::Pending, Some("down"), Some(t(60)))
+            .mark(
+                op,
+                &site(site_id),
+                SiteState::Pending,
+                Some("down"),
+                Some(t(60)),
+            )
             .expect("mark");
     }
     store
@@ -747,7 +753,11 @@ fn an_add_skips_reserved_numbers_and_refuses_one_asked_for() {
     let (_, claimed) = add(None, "Gate").expect("claimed");
     assert_eq!(claimed.after.map(|p| p.number), Some(num(3)));
     let (_, claimed) = add(None, "Dock").expect("claimed");
-    assert_eq!(claimed.after.map(|p| p.number), Some(num(5)), "4 is skipped");
+    assert_eq!(
+        claimed.after.map(|p| p.number),
+        Some(num(5)),
+        "4 is skipped"
+    );
     let err = add(Some(4), "Lobby").expect_err("4 is reserved");
     assert!(
         matches!(&err, StoreError::Invalid(m) if m.contains("reserved")),

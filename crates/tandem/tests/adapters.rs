@@ -436,8 +436,7 @@ fn run(config: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String)
 /// fix, pushed new presets to number 257, and `repair --from secondary`
 /// sent 253 RemovePresets.
 #[test]
-fn a_device_listing_250_empty_slots_is_scanned_numbered_and_repaired_as_if_they_were_not_there()
-{
+fn a_device_listing_250_empty_slots_is_scanned_numbered_and_repaired_as_if_they_were_not_there() {
     let dir = temp_dir("empty-slots");
     let (_sim, control, config) =
         simulator_with(&dir, &["--profile", "1=camera+empty=250", "--presets", "3"]);
@@ -505,7 +504,11 @@ fn reserved_numbers_are_refused_everywhere_and_never_reach_a_device() {
     std::fs::write(&config, text).expect("config");
 
     let (code, stdout, stderr) = run(&config, &["scan"]);
-    assert_eq!(code, Some(0), "33 differs, and is ignored: {stdout}{stderr}");
+    assert_eq!(
+        code,
+        Some(0),
+        "33 differs, and is ignored: {stdout}{stderr}"
+    );
     let (code, stdout, stderr) = run(
         &config,
         &[
@@ -532,14 +535,22 @@ fn reserved_numbers_are_refused_everywhere_and_never_reach_a_device() {
             Some(json!({ "number": 95, "name": "Menu", "position": position })),
         ),
     );
-    assert_eq!((status, &answer["code"]), (400, &json!("invalid")), "{answer}");
+    assert_eq!(
+        (status, &answer["code"]),
+        (400, &json!("invalid")),
+        "{answer}"
+    );
     let (status, answer) = call(
         &runtime,
         &http,
         &cookie,
         ("POST", format!("{presets}/34/recall"), None),
     );
-    assert_eq!((status, &answer["code"]), (400, &json!("invalid")), "{answer}");
+    assert_eq!(
+        (status, &answer["code"]),
+        (400, &json!("invalid")),
+        "{answer}"
+    );
     let (status, answer) = call(
         &runtime,
         &http,
