@@ -135,6 +135,10 @@ impl Engine {
         camera: &CameraId,
         mismatches: Vec<Mismatch>,
     ) -> Result<(Vec<Mismatch>, Vec<PresetNumber>), EngineError> {
+        // Most cameras are in sync: no journal read for them.
+        if mismatches.is_empty() {
+            return Ok((mismatches, Vec::new()));
+        }
         let work = self.pending_work(camera)?;
         if work.is_empty() {
             return Ok((mismatches, Vec::new()));

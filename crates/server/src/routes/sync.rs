@@ -76,7 +76,8 @@ pub async fn scan(
     Ok(Json(out))
 }
 
-/// The open mismatches.
+/// The open mismatches as of the last scan, without those about a preset
+/// whose operation is still pending on some site (a repair would undo it).
 #[utoipa::path(get, path = "/api/v1/mismatches", tag = "mismatches", params(MismatchQuery),
     responses((status = 200, body = [MismatchDto]), (status = 400, body = Problem),
         (status = 404, body = Problem)))]

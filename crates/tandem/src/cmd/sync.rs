@@ -221,7 +221,8 @@ fn side(p: &Option<SitePreset>) -> String {
     }
 }
 
-/// Prints the open mismatches as of the last scan.
+/// Prints the open mismatches as of the last scan, without those about a
+/// preset whose operation is still pending (see `Engine::mismatches`).
 pub async fn mismatches(args: MismatchArgs) -> anyhow::Result<ExitCode> {
     if let Some(api) = super::client::from(&args.config)? {
         let query = MismatchQuery {
