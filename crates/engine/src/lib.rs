@@ -20,8 +20,8 @@
 //! - [`lease`]: leases in the store, so that one process at a time moves a
 //!   camera for preset work or applies a camera's queue on a site.
 //! - [`scan`], [`repair`]: mismatch detection and operator-chosen repair;
-//!   `slots`: what is not a preset (empty slots, reserved numbers) and what a
-//!   scan holds back while work on it is pending.
+//!   `exclude`: what is not a preset (empty slots, reserved numbers) and what
+//!   a scan holds back while work on it is pending.
 //! - [`watch`]: background duties: retries, scheduled scans, scans when a site returns.
 //! - [`live`]: live PTZ control on the active site with failover and failback,
 //!   each command checked against the caller's rights and [`control`]: who
@@ -39,6 +39,7 @@ pub mod config;
 pub mod control;
 pub mod engine;
 pub mod error;
+mod exclude;
 pub mod health;
 mod hold;
 mod lease;
@@ -49,6 +50,5 @@ pub mod queries;
 pub mod repair;
 pub mod scan;
 pub mod sites;
-mod slots;
 pub mod tokens;
 pub mod watch;

@@ -3,7 +3,7 @@
 //!
 //! What a site lists that is not a preset (empty slots, reserved numbers) is
 //! dropped as it is read; differences about presets with pending work are
-//! held back until that work is applied (see `slots`).
+//! held back until that work is applied (see `exclude`).
 
 use std::sync::Arc;
 
