@@ -116,7 +116,7 @@ impl Engine {
                         work.numbers.insert(number);
                         work.numbers.extend(renumber_from);
                     }
-                    Ok(Action::Remove { number, token }) => {
+                    Ok(Action::Remove { number, token, .. }) => {
                         work.numbers.extend(number);
                         work.tokens.extend(token);
                     }

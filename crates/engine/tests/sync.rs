@@ -682,6 +682,9 @@ async fn a_returning_sites_pending_work_is_applied_before_it_is_scanned() {
                 .await
         })
     };
+    // A camera in service: scanned (its presets imported) before the outage.
+    let first = engine.scan_camera(&camera(1)).await.expect("scan");
+    assert!(first.mismatches.is_empty(), "{first:?}");
     let wait_for = |what: &'static str, found: &dyn Fn(&[WatchEvent]) -> bool| {
         let events = events.clone();
         let found = |e: &[WatchEvent]| found(e);
