@@ -198,6 +198,7 @@ impl Engine {
                         name: name.clone(),
                         position,
                         unique_name: false,
+                        reserved: self.reserved_numbers(camera)?,
                     },
                 };
                 Ok((

@@ -2,7 +2,8 @@
 //! and inject faults while it runs. Site and camera numbers start at 1.
 //!
 //! - `GET  /api/sites`: sites with their faults and how many preset writes
-//!   (`SetPreset`, `RemovePreset`) each has answered
+//!   (`SetPreset`, `RemovePreset`), removals (`RemovePreset`) and command
+//!   calls (preset requests aimed at a `commands=` number) each has answered
 //! - `GET  /api/sites/{site}/faults`, `PATCH /api/sites/{site}/faults` (a partial [`Faults`])
 //! - `GET  /api/sites/{site}/cameras/{camera}/presets`: the site's exact preset table
 //! - `GET  /api/cameras/{camera}`: the physical position and movement
@@ -60,6 +61,8 @@ fn site_json(site: &Site) -> Value {
         "cameras": site.cameras().len(),
         "faults": site.faults(),
         "preset_writes": site.preset_writes(),
+        "preset_removals": site.preset_removals(),
+        "command_calls": site.command_calls(),
     })
 }
 
