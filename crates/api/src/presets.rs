@@ -56,6 +56,12 @@ pub struct OperationDto {
     pub preset: Option<PresetDto>,
     /// Per site.
     pub sites: Vec<SitePartDto>,
+    /// The operation stores a position, which on ONVIF sites moves the
+    /// physical camera there (a rename too: ONVIF stores the current
+    /// position); the camera is returned to where it was afterwards unless
+    /// someone takes control of it meanwhile.
+    #[serde(default)]
+    pub moves_camera: bool,
 }
 
 /// A new preset.

@@ -105,6 +105,11 @@ pub struct RepairDto {
     /// The changes on the target side.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub changes: Vec<serde_json::Value>,
+    /// Some change stores a position, which on ONVIF sites moves the physical
+    /// camera; it is returned to where it was afterwards unless someone takes
+    /// control of it meanwhile. Told by the dry run, before anything moves.
+    #[serde(default)]
+    pub moves_camera: bool,
     /// One operation per applied change.
     pub operations: Vec<OperationDto>,
     /// Changes that could not be made, with why.

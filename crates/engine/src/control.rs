@@ -107,10 +107,10 @@ impl CameraControl {
         }
     }
 
-    /// Whether anyone took, renewed or reserved control of `camera` at or after `since`.
+    /// Whether anyone took, renewed or reserved control of `camera` after `since`.
     pub fn taken_since(&self, camera: &CameraId, since: Instant) -> bool {
         let touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
-        touched.get(camera).is_some_and(|t| *t >= since)
+        touched.get(camera).is_some_and(|t| *t > since)
     }
 
     fn touch(&self, camera: &CameraId, now: Instant) {

@@ -115,6 +115,10 @@ pub struct Outcome {
     pub preset: Option<Preset>,
     /// Per site.
     pub sites: Vec<SiteOutcome>,
+    /// The operation stores a position, which on ONVIF sites moves the
+    /// physical camera there; it is returned to where it was afterwards
+    /// unless someone takes control of it meanwhile.
+    pub moves_camera: bool,
 }
 
 impl Outcome {
@@ -189,7 +193,8 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     /// An engine over `store` reaching the sites of `topology`. Registers the
-    /// cameras in the store.
+    /// cameras in the store, and starts each binding from what the store kept
+    /// of its device (clock offset, authentication mode).
     pub fn new(
         store: Arc<dyn Store>,
         topology: &Topology,
@@ -205,6 +210,8 @@ impl Engine {
             })?;
             store.set_camera_groups(&camera.id, &camera.groups)?;
         }
+        // After the cameras: what bindings learn is kept per camera.
+        bindings.keep_learned_in(&store)?;
         Ok(Arc::new(Engine {
             store: store.clone(),
             bindings,
@@ -745,13 +752,15 @@ impl Engine {
             .ok_or_else(|| {
                 EngineError::Internal(format!("operation {operation} vanished from the journal"))
             })?;
-        let preset = serde_json::from_value::<Action>(op.action.clone())
-            .ok()
-            .and_then(|a| a.number())
+        let action = serde_json::from_value::<Action>(op.action.clone()).ok();
+        let preset = action
+            .as_ref()
+            .and_then(Action::number)
             .and_then(|n| self.store.preset(&op.camera, n).ok().flatten());
         Ok(Outcome {
             operation,
             preset,
+            moves_camera: matches!(action, Some(Action::Put { .. })),
             sites: op
                 .sites
                 .iter()

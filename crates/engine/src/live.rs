@@ -168,6 +168,21 @@ pub enum Command {
     Status,
 }
 
+/// Longest wait for the camera to stop before [`Live::look`] takes its picture.
+pub const LOOK_SETTLE: Duration = Duration::from_secs(8);
+
+/// A picture taken at a position by [`Live::look`].
+#[derive(Debug, Clone)]
+pub struct Look {
+    /// The site that gave the picture.
+    pub site: SiteId,
+    /// The JPEG.
+    pub jpeg: Vec<u8>,
+    /// Whether the camera was sent back to where it was (not when someone
+    /// took control meanwhile, or its position was not known).
+    pub returned: bool,
+}
+
 /// What a command did.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Served {
@@ -459,6 +474,64 @@ impl Live {
         }
         Err(last
             .unwrap_or_else(|| EngineError::NoSite(camera.clone(), "no site configured".into())))
+    }
+
+    /// The camera's view at `position` (one side of a position mismatch, say),
+    /// and the camera back where it was: moves it there through the active
+    /// site as `who` (who needs `ptz.control` and takes manual control), waits
+    /// until it stops (at most [`LOOK_SETTLE`]), takes a picture, then returns
+    /// it, unless someone took control meanwhile (DESIGN.md, "The camera goes back").
+    pub async fn look(
+        &self,
+        who: &Principal,
+        camera: &CameraId,
+        position: Position,
+    ) -> Result<Look, EngineError> {
+        position.validate()?;
+        let groups = &self.engine.bindings().camera(camera)?.groups;
+        let priority = who
+            .ptz_priority(groups)
+            .ok_or_else(|| forbidden(who, "ptz.control", camera))?;
+        self.take_control(&who.user, priority, camera)?;
+        let since = self.engine.now();
+        let origin = self
+            .command(camera, &Command::Status)
+            .await?
+            .status
+            .and_then(|s| s.position);
+        self.command(camera, &Command::AbsoluteMove { position })
+            .await?;
+        self.settle(camera).await?;
+        let picture = self.snapshot(camera, None).await;
+        let returned = match origin {
+            Some(origin) if !self.engine.control().taken_since(camera, since) => {
+                // Answered once it is back: the next look starts from there.
+                self.command(camera, &Command::AbsoluteMove { position: origin })
+                    .await
+                    .is_ok()
+                    && self.settle(camera).await.is_ok()
+            }
+            _ => false,
+        };
+        let (site, jpeg) = picture?;
+        Ok(Look {
+            site,
+            jpeg,
+            returned,
+        })
+    }
+
+    /// Waits until the camera stops moving, at most [`LOOK_SETTLE`].
+    async fn settle(&self, camera: &CameraId) -> Result<(), EngineError> {
+        let deadline = tokio::time::Instant::now() + LOOK_SETTLE;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let status = self.command(camera, &Command::Status).await?.status;
+            if status.is_some_and(|s| !s.moving) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Sites in the order a command tries them: the active one, then the

@@ -17,7 +17,7 @@ use tandem_core::TokenStyle;
 use tandem_core::{CameraId, SiteId};
 use tandem_onvif::client::{HttpTransport, Transport};
 use tandem_onvif::types::{Profile, PtzNode};
-use tandem_onvif::{ClientConfig, Device, Error};
+use tandem_onvif::{AuthMode, ClientConfig, Device, Error};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -39,9 +39,12 @@ pub struct ProbeReport {
     pub reachable: bool,
     /// The failure that stopped the probe, with the call that failed.
     pub error: Option<String>,
-    /// The authentication the device accepted or refused; `None` when not reached.
+    /// The authentication the device accepted on a call that needed it, as
+    /// every call of tandem's authenticates (see `tandem_onvif::Device`), or
+    /// the one it refused; `None` when not reached that far.
     pub auth: Option<Authentication>,
-    /// Device clock minus ours, in whole seconds.
+    /// Device clock minus ours, in whole seconds: the offset tandem's
+    /// WS-Security timestamps use (ours, when the device misreports its clock).
     pub clock_offset_s: Option<i64>,
     /// The PTZ node the profile drives.
     pub ptz_node: Option<String>,
@@ -65,12 +68,22 @@ pub struct ProbeReport {
 pub enum Authentication {
     /// WS-Security UsernameToken (or a device that accepts anything we send).
     WsSecurity,
-    /// HTTP Digest, after the device answered 401.
+    /// HTTP Digest, after the device answered 401 with a challenge.
     HttpDigest,
     /// No credentials are configured and the device needs none.
     None,
     /// The device refused: what it said.
     Failed(String),
+}
+
+impl From<AuthMode> for Authentication {
+    fn from(mode: AuthMode) -> Self {
+        match mode {
+            AuthMode::WsSecurity => Authentication::WsSecurity,
+            AuthMode::HttpDigest => Authentication::HttpDigest,
+            AuthMode::Anonymous => Authentication::None,
+        }
+    }
 }
 
 impl fmt::Display for Authentication {
@@ -168,22 +181,42 @@ async fn probe_one(
         target.binding.credentials.clone(),
         client,
     );
-    if let Err((call, e)) = probe_steps(&device, &target.binding, &mut report).await {
+    let result = probe_steps(&device, &target.binding, &mut report).await;
+    // What the calls used, found as every call authenticates: the offset in
+    // force (a device that misreports its clock ends at ours) and the mode
+    // that authenticated a call that needed it.
+    if let Some(offset) = device.clock_offset() {
+        report.clock_offset_s = Some(whole_seconds(offset));
+    }
+    report.auth = device.auth_mode().map(Authentication::from);
+    if let Err((call, e)) = result {
         // Anything but a connection failure or timeout means the device answered.
         report.reachable = !e.is_unreachable();
-        if let Error::Unauthorized { message, .. } = &e {
-            let tried = if target.binding.credentials.is_none() {
-                "no credentials configured"
-            } else if device.uses_digest() {
-                "HTTP Digest refused"
-            } else {
-                "WS-Security refused"
+        // A refusal after another call authenticated is that call's refusal
+        // (the user's rights), not a failed authentication.
+        if let Error::Unauthorized {
+            message, refused, ..
+        } = &e
+            && report.auth.is_none()
+        {
+            let tried = match refused {
+                _ if target.binding.credentials.is_none() => {
+                    "no credentials configured".to_string()
+                }
+                Some(mode) => format!("{mode} refused"),
+                None => "refused".to_string(),
             };
             report.auth = Some(Authentication::Failed(format!("{tried}: {message}")));
         }
         report.error = Some(format!("{call}: {e}"));
     }
     report
+}
+
+/// An offset in whole seconds: the device answers in whole seconds, so round
+/// rather than truncate.
+fn whole_seconds(offset: chrono::TimeDelta) -> i64 {
+    (offset.num_milliseconds() as f64 / 1000.0).round() as i64
 }
 
 /// The probe's calls in order; each failure names the call.
@@ -197,20 +230,13 @@ async fn probe_steps(
         .await
         .map_err(|e| ("GetSystemDateAndTime", e))?;
     report.reachable = true;
-    // The device answers in whole seconds; round rather than truncate.
-    report.clock_offset_s = Some((offset.num_milliseconds() as f64 / 1000.0).round() as i64);
-    // The first authenticated call: it tells which authentication the device took.
+    report.clock_offset_s = Some(whole_seconds(offset));
     device
         .service_addresses()
         .await
         .map_err(|e| ("GetServices", e))?;
-    report.auth = Some(if binding.credentials.is_none() {
-        Authentication::None
-    } else if device.uses_digest() {
-        Authentication::HttpDigest
-    } else {
-        Authentication::WsSecurity
-    });
+    // The first call every device authenticates (GetServices may be answered
+    // to anyone, as ONVIF's PRE_AUTH class allows).
     let info = device
         .get_device_information()
         .await

@@ -40,6 +40,16 @@ pub struct RepairReport {
     pub remaining: Vec<Mismatch>,
 }
 
+impl RepairPlan {
+    /// Whether applying it stores a position (an add or an update), which on
+    /// ONVIF sites moves the physical camera (and returns it afterwards).
+    pub fn moves_camera(&self) -> bool {
+        self.changes
+            .iter()
+            .any(|c| matches!(c, Change::Add { .. } | Change::Update { .. }))
+    }
+}
+
 impl Engine {
     /// Scans the camera and plans the repair. `only` restricts it to the
     /// mismatches with these keys (one mismatch); `None` repairs the whole camera.

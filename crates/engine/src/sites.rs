@@ -1,15 +1,22 @@
 //! How the engine reaches each camera on each site: one [`Binding`] per
 //! (camera, site), holding the ONVIF device, its media profile, and a bound on
 //! the calls in flight per site.
+//!
+//! What a binding's device learns about authenticating (its clock offset, the
+//! mode that worked; see `tandem_onvif::Device`) is kept in the store
+//! ([`Bindings::keep_learned_in`]), so that every process starts from what
+//! the last one learned.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::TimeDelta;
 use tandem_core::{CameraId, Position, PresetNumber, SiteId};
 use tandem_onvif::client::{HttpTransport, Transport};
 use tandem_onvif::types::PtzVector;
-use tandem_onvif::{ClientConfig, Credentials, Device};
+use tandem_onvif::{AuthMode, ClientConfig, Credentials, Device, Learned};
+use tandem_store::{BindingLearned, Store};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::error::{DeviceFailure, EngineError};
@@ -117,7 +124,8 @@ pub struct Binding {
     pub camera: CameraId,
     /// The site.
     pub site: SiteId,
-    /// The device.
+    /// The device, with what it learned of authenticating to it (kept in
+    /// the store by [`Bindings::keep_learned_in`]).
     pub device: Device,
     configured_profile: Option<String>,
     profile: OnceCell<String>,
@@ -360,6 +368,39 @@ impl Bindings {
         let mut ids: Vec<CameraId> = self.cameras.keys().cloned().collect();
         ids.sort();
         ids
+    }
+
+    /// Starts every binding's device from what the store kept of it (its
+    /// clock offset and authentication mode), and keeps in the store what
+    /// each learns from now on. A device that learns nothing new costs no
+    /// write; one whose clock moved is measured again by itself.
+    pub fn keep_learned_in(&self, store: &Arc<dyn Store>) -> Result<(), EngineError> {
+        for row in store.learned_bindings()? {
+            if let Some(binding) = self.by_pair.get(&(row.camera.clone(), row.site.clone())) {
+                binding.device.remember(Learned {
+                    clock_offset: row.clock_offset_ms.map(TimeDelta::milliseconds),
+                    auth: row.auth_mode.as_deref().and_then(AuthMode::parse),
+                });
+            }
+        }
+        for binding in self.by_pair.values() {
+            let store = store.clone();
+            let camera = binding.camera.clone();
+            let site = binding.site.clone();
+            binding.device.on_learned(Box::new(move |learned| {
+                let row = BindingLearned {
+                    camera: camera.clone(),
+                    site: site.clone(),
+                    clock_offset_ms: learned.clock_offset.map(|o| o.num_milliseconds()),
+                    auth_mode: learned.auth.map(|m| m.as_str().to_string()),
+                };
+                // Losing it costs one round trip in the next process: say so, go on.
+                if let Err(e) = store.save_learned(&row) {
+                    tracing::warn!(%camera, %site, error = %e, "cannot keep what the binding learned");
+                }
+            }));
+        }
+        Ok(())
     }
 
     /// The binding of a camera on a site.

@@ -157,3 +157,44 @@ async fn refused_credentials_and_empty_preset_tables_are_reported() {
         assert_eq!(r.preset_count, Some(0));
     }
 }
+
+/// Issue 11, finding 11: a Digest-only device that answers service
+/// discovery to anyone (ONVIF's PRE_AUTH class) was reported as WS-Security,
+/// the mode of the first call, which proved nothing.
+#[tokio::test]
+async fn the_auth_column_names_the_mode_calls_use_and_digest_is_challenged_once_per_binding() {
+    let sim = start(&["1=wsse", "2=digest+preauth"], 1).await;
+    let reports = probe(&config_for(&sim, "tandem")).await;
+    for camera in ["cam-1", "cam-2"] {
+        let wsse = find(&reports, camera, "primary");
+        assert_eq!(wsse.auth, Some(Authentication::WsSecurity), "{wsse:?}");
+        let digest = find(&reports, camera, "secondary");
+        assert!(digest.error.is_none(), "{digest:?}");
+        assert_eq!(digest.auth, Some(Authentication::HttpDigest), "{digest:?}");
+    }
+    let seen = sim.site(2).expect("site").requests();
+    // Six authenticated calls per binding, one challenge each.
+    assert_eq!(seen.challenges, 2, "{seen:?}");
+    assert!(seen.soap >= 12, "{seen:?}");
+}
+
+/// Issue 11, finding 11: the probe applied an offset the scan did not and
+/// reported an authentication failure for a device whose scans worked (one
+/// that reports local time as UTC and checks timestamps against true UTC).
+#[tokio::test]
+async fn a_device_that_misreports_its_clock_is_no_auth_failure() {
+    let sim = start(&["wsse"], 1).await;
+    sim.site(1)
+        .expect("site")
+        .set_clock(tandem_sim::world::DeviceClock {
+            skew_s: 0,
+            reported_skew_s: 7200,
+        });
+    let reports = probe(&config_for(&sim, "tandem")).await;
+    for camera in ["cam-1", "cam-2"] {
+        let r = find(&reports, camera, "primary");
+        assert!(r.error.is_none(), "{r:?}");
+        assert_eq!(r.auth, Some(Authentication::WsSecurity), "{r:?}");
+        assert_eq!(r.clock_offset_s, Some(0), "the offset in force: {r:?}");
+    }
+}

@@ -43,6 +43,51 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// How a device authenticates tandem's requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthMode {
+    /// A WS-Security UsernameToken in the SOAP header (ONVIF's default); its
+    /// `Created` timestamp must be on the device's clock.
+    WsSecurity,
+    /// HTTP Digest, answering the device's challenge; independent of clocks.
+    HttpDigest,
+    /// Nothing: no credentials are configured and the device asks for none.
+    Anonymous,
+}
+
+impl AuthMode {
+    /// The stored spelling: `ws-security`, `http-digest` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::WsSecurity => "ws-security",
+            AuthMode::HttpDigest => "http-digest",
+            AuthMode::Anonymous => "none",
+        }
+    }
+
+    /// Reads [`AuthMode::as_str`]'s spelling back.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            AuthMode::WsSecurity,
+            AuthMode::HttpDigest,
+            AuthMode::Anonymous,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == text)
+    }
+}
+
+impl fmt::Display for AuthMode {
+    /// As users know the schemes: `WS-Security`, `HTTP Digest`, `none`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AuthMode::WsSecurity => "WS-Security",
+            AuthMode::HttpDigest => "HTTP Digest",
+            AuthMode::Anonymous => "none",
+        })
+    }
+}
+
 /// `Base64(SHA1(nonce ‖ created ‖ password))`, the UsernameToken PasswordDigest.
 pub fn password_digest(nonce: &[u8], created: &str, password: &str) -> String {
     let mut hasher = Sha1::new();
@@ -472,6 +517,19 @@ mod tests {
         ]);
         assert_eq!(chosen.map(|c| c.algorithm), Some(DigestAlgorithm::Sha256));
         assert!(DigestChallenge::parse(r#"Digest realm="r""#).is_none());
+    }
+
+    #[test]
+    fn auth_modes_read_back_from_their_stored_spelling() {
+        for mode in [
+            AuthMode::WsSecurity,
+            AuthMode::HttpDigest,
+            AuthMode::Anonymous,
+        ] {
+            assert_eq!(AuthMode::parse(mode.as_str()), Some(mode));
+        }
+        assert_eq!(AuthMode::parse("basic"), None);
+        assert_eq!(AuthMode::HttpDigest.to_string(), "HTTP Digest");
     }
 
     #[test]

@@ -5,19 +5,20 @@
 //! unauthenticated call) so that WS-Security timestamps are on the device's clock,
 //! finds its service addresses (`GetServices`, falling back to `GetCapabilities`),
 //! and remembers which authentication the device accepts: WS-Security first,
-//! HTTP Digest when the device answers 401, nothing when it needs nothing.
+//! HTTP Digest when the device answers 401, nothing when it needs nothing. What
+//! it learned ([`Learned`]) can be kept and given to the next process.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use rand::Rng;
 use roxmltree::Node;
 
-use crate::auth::{self, Credentials, DigestChallenge};
-use crate::error::{Error, Result};
+use crate::auth::{self, AuthMode, Credentials, DigestChallenge};
+use crate::error::{AuthAdvice, Error, Result, WSSE_CLOCK_TOLERANCE};
 use crate::message::{self, Request, ServiceKind};
 use crate::soap::{self, Envelope};
 use crate::types::{
@@ -214,29 +215,92 @@ impl Default for ClientConfig {
     }
 }
 
-/// How a device wants to be authenticated, learned on first contact.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum AuthState {
-    /// Send a WS-Security UsernameToken (the ONVIF default).
-    WsSecurity,
-    /// Answer this HTTP Digest challenge; `nc` counts its uses.
-    Digest { challenge: DigestChallenge, nc: u32 },
+/// What a [`Device`] learned about its device that is worth keeping beyond
+/// one process: the engine stores it per binding and gives it back to the
+/// next process with [`Device::remember`], which then needs no extra round
+/// trip to authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Learned {
+    /// The device's clock minus ours: what WS-Security timestamps add.
+    pub clock_offset: Option<TimeDelta>,
+    /// The authentication the device accepted on a call that needed it.
+    pub auth: Option<AuthMode>,
 }
 
+/// Told of what a [`Device`] learned, each time it changes (see [`Device::on_learned`]).
+pub type LearnedSink = dyn Fn(Learned) + Send + Sync;
+
+/// What one request carried to authenticate itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    /// Nothing: no credentials, or a Digest device's challenge is awaited.
+    Nothing,
+    /// A UsernameToken whose `Created` added this offset to our clock.
+    WsSecurity { offset: TimeDelta },
+    /// An answer to the device's Digest challenge.
+    Digest,
+}
+
+impl Sent {
+    fn mode(self) -> Option<AuthMode> {
+        match self {
+            Sent::Nothing => None,
+            Sent::WsSecurity { .. } => Some(AuthMode::WsSecurity),
+            Sent::Digest => Some(AuthMode::HttpDigest),
+        }
+    }
+}
+
+/// Everything a [`Device`] learns as it goes. Each field is replaced whole,
+/// so a panic elsewhere cannot leave it inconsistent.
 #[derive(Debug, Default)]
-struct Learned {
+struct State {
+    /// See [`Learned::clock_offset`].
     clock_offset: Option<TimeDelta>,
+    /// See [`Learned::auth`].
+    auth: Option<AuthMode>,
     services: Option<ServiceAddresses>,
+    /// The Digest challenge in use and how many requests answered it (`nc`).
     digest: Option<(DigestChallenge, u32)>,
 }
 
+impl State {
+    fn learned(&self) -> Learned {
+        Learned {
+            clock_offset: self.clock_offset,
+            auth: self.auth,
+        }
+    }
+}
+
 /// One ONVIF device endpoint.
+///
+/// It owns how tandem authenticates to the device:
+/// - **the clock offset**, read (`GetSystemDateAndTime`) before the first
+///   WS-Security request unless [`Device::remember`] gave one, and read
+///   again once when the device refuses a request (`ter:NotAuthorized`), which
+///   is then sent once more: a clock that moved since the offset was learned
+///   costs two round trips, not a failure. When the device still refuses and
+///   its clock is far off, the request is tried once with our own clock
+///   (firmware that reports local time as UTC checks timestamps against true
+///   UTC), and the error says it is about the clock;
+/// - **the authentication mode**: WS-Security first, HTTP Digest once the
+///   device answers 401 with a challenge, whose nonce is then reused with an
+///   increasing `nc`, so a Digest device challenges once per `Device`, not
+///   once per call. A mode remembered from another process is used at once.
+///
+/// Until it knows both, one call at a time learns them (the first-contact
+/// lock, waited for one call's timeout at most), so that concurrent first
+/// calls do not each read the clock or each take a challenge. The only requests sent twice are those the device
+/// refused to authenticate, which it did not execute.
 pub struct Device {
     transport: Arc<dyn Transport>,
     device_url: String,
     credentials: Option<Credentials>,
     config: ClientConfig,
-    learned: Mutex<Learned>,
+    state: Mutex<State>,
+    first_contact: tokio::sync::Mutex<()>,
+    sink: OnceLock<Box<LearnedSink>>,
 }
 
 impl std::fmt::Debug for Device {
@@ -261,7 +325,9 @@ impl Device {
             device_url: device_url.into(),
             credentials,
             config,
-            learned: Mutex::new(Learned::default()),
+            state: Mutex::new(State::default()),
+            first_contact: tokio::sync::Mutex::new(()),
+            sink: OnceLock::new(),
         }
     }
 
@@ -270,20 +336,57 @@ impl Device {
         &self.device_url
     }
 
-    fn learned(&self) -> std::sync::MutexGuard<'_, Learned> {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding this lock cannot leave it inconsistent: every
         // field is replaced whole. So a poisoned lock is still usable.
-        self.learned.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The device clock minus ours, once known.
     pub fn clock_offset(&self) -> Option<TimeDelta> {
-        self.learned().clock_offset
+        self.state().clock_offset
     }
 
-    /// Whether the device asked for HTTP Digest.
-    pub fn uses_digest(&self) -> bool {
-        self.learned().digest.is_some()
+    /// The authentication the device accepted on a call that needed one
+    /// (or that [`Device::remember`] gave); `None` until then.
+    pub fn auth_mode(&self) -> Option<AuthMode> {
+        self.state().auth
+    }
+
+    /// What this device learned so far.
+    pub fn learned(&self) -> Learned {
+        self.state().learned()
+    }
+
+    /// Starts from what another process learned (the engine's store): an
+    /// offset is then not read before the first call, and a Digest device
+    /// gets no WS-Security token first. A stale offset costs one refusal.
+    pub fn remember(&self, learned: Learned) {
+        let mut state = self.state();
+        state.clock_offset = learned.clock_offset.or(state.clock_offset);
+        state.auth = learned.auth.or(state.auth);
+    }
+
+    /// Calls `sink` with everything learned whenever it changes (the engine
+    /// stores it). Only the first sink is kept. `sink` runs on the calling
+    /// task and must be quick.
+    pub fn on_learned(&self, sink: Box<LearnedSink>) {
+        let _ = self.sink.set(sink);
+    }
+
+    /// Applies `change` to the state and tells the sink when what is
+    /// learned changed.
+    fn learn(&self, change: impl FnOnce(&mut State)) {
+        let changed = {
+            let mut state = self.state();
+            let before = state.learned();
+            change(&mut state);
+            let after = state.learned();
+            (after != before).then_some(after)
+        };
+        if let (Some(learned), Some(sink)) = (changed, self.sink.get()) {
+            sink(learned);
+        }
     }
 
     /// Reads the clock, finds the services: what every session with a device starts with.
@@ -306,13 +409,46 @@ impl Device {
         } else {
             offset
         };
-        self.learned().clock_offset = Some(offset);
+        self.learn(|state| state.clock_offset = Some(offset));
         Ok(offset)
+    }
+
+    /// [`Device::sync_clock`] where a device that cannot tell its time does
+    /// not stop the call: its timestamps are then on our clock, the best
+    /// guess left. Only a device that does not answer at all fails.
+    async fn learn_clock(&self) -> Result<()> {
+        // Boxed: reading the clock is itself a `call`.
+        match Box::pin(self.sync_clock()).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_unreachable() => Err(e),
+            Err(_) => {
+                let mut state = self.state();
+                state.clock_offset = state.clock_offset.or(Some(TimeDelta::zero()));
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether the next WS-Security request needs the clock read first.
+    fn needs_clock(&self) -> bool {
+        let state = self.state();
+        self.credentials.is_some()
+            && state.clock_offset.is_none()
+            && state.digest.is_none()
+            && state.auth != Some(AuthMode::HttpDigest)
+    }
+
+    /// Whether calls know how to authenticate without learning anything first.
+    fn knows_how(&self) -> bool {
+        let state = self.state();
+        self.credentials.is_none()
+            || state.digest.is_some()
+            || (state.auth == Some(AuthMode::WsSecurity) && state.clock_offset.is_some())
     }
 
     /// The service addresses, from `GetServices` or, on older devices, `GetCapabilities`.
     pub async fn service_addresses(&self) -> Result<ServiceAddresses> {
-        if let Some(services) = self.learned().services.clone() {
+        if let Some(services) = self.state().services.clone() {
             return Ok(services);
         }
         let addresses = match self.get_services(false).await {
@@ -321,7 +457,7 @@ impl Device {
             Err(e) if e.fault().is_some() => self.get_capabilities().await?,
             Err(e) => return Err(e),
         };
-        self.learned().services = Some(addresses.clone());
+        self.state().services = Some(addresses.clone());
         Ok(addresses)
     }
 
@@ -344,95 +480,198 @@ impl Device {
         }))
     }
 
-    /// Sends `request` to its service and reads the answer with `read`.
+    /// Sends `request` to its service and reads the answer with `read`,
+    /// authenticating as the type's documentation says.
     async fn call<T>(
         &self,
         request: Request,
-        read: impl FnOnce(Node<'_, '_>) -> Result<T>,
+        read: impl Fn(Node<'_, '_>) -> Result<T>,
     ) -> Result<T> {
         let url = self.address_of(request.service()).await?;
-        let anonymous = matches!(request, Request::GetSystemDateAndTime);
-        let body_xml = request.to_xml();
-        let content_type = format!(
-            "application/soap+xml; charset=utf-8; action=\"{}\"",
-            request.action()
-        );
-        // At most two rounds: a 401 with a new Digest challenge is answered once.
-        let mut answered_challenge = false;
+        let body = request.to_xml();
+        if matches!(request, Request::GetSystemDateAndTime) {
+            // How a client meets a device: never authenticated.
+            let response = self.post(&url, &request, &body, None, None).await?;
+            return read_answer(&url, &request, &response, &read);
+        }
+        // Held until this call ends, when there is something to learn. Waited
+        // for one call's timeout at most: behind a device that does not
+        // answer, calls must not queue up (failover counts on their failing
+        // in time), and learning twice costs only a round trip.
+        let _first_contact = if self.knows_how() {
+            None
+        } else {
+            tokio::time::timeout(self.config.timeout, self.first_contact.lock())
+                .await
+                .ok()
+        };
+        if self.needs_clock() {
+            self.learn_clock().await?;
+        }
+        // Each at most once per call: answering a Digest challenge, reading
+        // the clock again after a refusal, trying our own clock.
+        let mut challenged = false;
+        let mut relearned = false;
+        let mut own_clock = false;
         loop {
-            let (header, authorization) = if anonymous {
-                (None, None)
-            } else {
-                self.authenticate(&url)
-            };
-            let envelope = soap::envelope(header.as_deref(), &body_xml);
-            let mut headers = vec![("Content-Type".to_string(), content_type.clone())];
-            if let Some(authorization) = authorization {
-                headers.push(("Authorization".to_string(), authorization));
-            }
+            let (header, authorization, sent) = self.authenticate(&url, own_clock);
             let response = self
-                .transport
-                .post(HttpRequest {
-                    url: url.clone(),
-                    headers,
-                    body: envelope,
-                    timeout: self.config.timeout,
-                    max_response_bytes: self.config.max_response_bytes,
-                })
+                .post(&url, &request, &body, header, authorization)
                 .await?;
             if response.status == 401 {
                 let challenge =
                     DigestChallenge::choose(response.www_authenticate.iter().map(String::as_str));
                 match (challenge, &self.credentials) {
-                    (Some(challenge), Some(_)) if !answered_challenge => {
-                        self.learned().digest = Some((challenge, 0));
-                        answered_challenge = true;
+                    (Some(challenge), Some(_)) if !challenged => {
+                        self.state().digest = Some((challenge, 0));
+                        challenged = true;
                         continue;
                     }
-                    _ => {
-                        return Err(Error::Unauthorized {
-                            url,
-                            message: "HTTP 401".into(),
-                        });
-                    }
+                    _ => return Err(self.refused(url, "HTTP 401".into(), sent)),
                 }
             }
-            return read_answer(&url, &request, &response, read);
+            let message = match read_answer(&url, &request, &response, &read) {
+                Ok(value) => {
+                    self.succeeded(&request, sent, own_clock);
+                    return Ok(value);
+                }
+                Err(Error::Unauthorized { message, .. }) => message,
+                Err(e) => return Err(e),
+            };
+            match sent {
+                _ if self.credentials.is_none() => {}
+                // The device's clock may have moved since its offset was learned.
+                Sent::WsSecurity { .. } if !relearned => {
+                    relearned = true;
+                    self.learn_clock().await?;
+                    continue;
+                }
+                Sent::WsSecurity { .. } if !own_clock && self.clock_is_far() => {
+                    own_clock = true;
+                    continue;
+                }
+                // A fault, not a challenge: the device wants WS-Security now.
+                Sent::Digest | Sent::Nothing if !relearned => {
+                    relearned = true;
+                    {
+                        let mut state = self.state();
+                        state.digest = None;
+                        state.auth = None;
+                    }
+                    if self.needs_clock() {
+                        self.learn_clock().await?;
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            return Err(self.refused(url, message, sent));
         }
     }
 
-    /// The SOAP header and `Authorization` value for the next request.
-    fn authenticate(&self, url: &str) -> (Option<String>, Option<String>) {
-        let Some(credentials) = &self.credentials else {
-            return (None, None);
-        };
-        let mut learned = self.learned();
-        let mut rng = rand::rng();
-        let state = match &mut learned.digest {
-            Some((challenge, nc)) => {
-                *nc += 1;
-                AuthState::Digest {
-                    challenge: challenge.clone(),
-                    nc: *nc,
-                }
-            }
-            None => AuthState::WsSecurity,
-        };
-        match state {
-            AuthState::WsSecurity => {
-                let created = Utc::now() + learned.clock_offset.unwrap_or_default();
-                let nonce: [u8; 16] = rng.random();
-                (Some(auth::wsse_header(credentials, created, &nonce)), None)
-            }
-            AuthState::Digest { challenge, nc } => {
-                let cnonce = format!("{:032x}", rng.random::<u128>());
-                let uri = request_target(url);
-                (
-                    None,
-                    Some(challenge.authorization(credentials, "POST", &uri, nc, &cnonce)),
-                )
-            }
+    /// Posts one SOAP request with the given authentication.
+    async fn post(
+        &self,
+        url: &str,
+        request: &Request,
+        body: &str,
+        header: Option<String>,
+        authorization: Option<String>,
+    ) -> Result<HttpResponse> {
+        let content_type = format!(
+            "application/soap+xml; charset=utf-8; action=\"{}\"",
+            request.action()
+        );
+        let mut headers = vec![("Content-Type".to_string(), content_type)];
+        if let Some(authorization) = authorization {
+            headers.push(("Authorization".to_string(), authorization));
         }
+        self.transport
+            .post(HttpRequest {
+                url: url.to_string(),
+                headers,
+                body: soap::envelope(header.as_deref(), body),
+                timeout: self.config.timeout,
+                max_response_bytes: self.config.max_response_bytes,
+            })
+            .await
+    }
+
+    /// Whether the device's clock, as it reports it, is beyond what
+    /// WS-Security tolerates: then a refusal is likely about the clock.
+    fn clock_is_far(&self) -> bool {
+        self.clock_offset()
+            .is_some_and(|offset| offset.abs() > WSSE_CLOCK_TOLERANCE)
+    }
+
+    /// The error of a refused authentication, with what it most likely needs.
+    fn refused(&self, url: String, message: String, sent: Sent) -> Error {
+        let advice = match (sent, self.clock_offset()) {
+            _ if self.credentials.is_none() => AuthAdvice::NoCredentials,
+            (Sent::WsSecurity { .. }, Some(offset)) if self.clock_is_far() => {
+                AuthAdvice::Clock(offset)
+            }
+            _ => AuthAdvice::Credentials,
+        };
+        Error::Unauthorized {
+            url,
+            message,
+            refused: sent.mode(),
+            advice,
+        }
+    }
+
+    /// Records what a successful call proved: the mode it authenticated
+    /// with, unless the call is one a device may answer anyway; and, when our
+    /// own clock was what worked, that the device's reported clock is wrong.
+    fn succeeded(&self, request: &Request, sent: Sent, own_clock: bool) {
+        let proved = match sent {
+            Sent::Digest => Some(AuthMode::HttpDigest),
+            _ if request.is_pre_auth() && !own_clock => None,
+            Sent::WsSecurity { .. } => Some(AuthMode::WsSecurity),
+            Sent::Nothing if self.credentials.is_none() => Some(AuthMode::Anonymous),
+            Sent::Nothing => None,
+        };
+        if proved.is_none() && !own_clock {
+            return;
+        }
+        self.learn(|state| {
+            if own_clock {
+                state.clock_offset = Some(TimeDelta::zero());
+            }
+            if proved.is_some() {
+                state.auth = proved;
+            }
+        });
+    }
+
+    /// The SOAP header and `Authorization` value for the next request, and
+    /// what they are; `own_clock` puts a WS-Security timestamp on our clock.
+    fn authenticate(&self, url: &str, own_clock: bool) -> (Option<String>, Option<String>, Sent) {
+        let Some(credentials) = &self.credentials else {
+            return (None, None, Sent::Nothing);
+        };
+        let mut state = self.state();
+        let mut rng = rand::rng();
+        if let Some((challenge, nc)) = &mut state.digest {
+            *nc += 1;
+            let cnonce = format!("{:032x}", rng.random::<u128>());
+            let uri = request_target(url);
+            let authorization = challenge.authorization(credentials, "POST", &uri, *nc, &cnonce);
+            return (None, Some(authorization), Sent::Digest);
+        }
+        if state.auth == Some(AuthMode::HttpDigest) {
+            // Another process found Digest: send nothing and take the challenge.
+            return (None, None, Sent::Nothing);
+        }
+        let offset = if own_clock {
+            TimeDelta::zero()
+        } else {
+            state.clock_offset.unwrap_or_default()
+        };
+        let nonce: [u8; 16] = rng.random();
+        let header = auth::wsse_header(credentials, Utc::now() + offset, &nonce);
+        (Some(header), None, Sent::WsSecurity { offset })
     }
 
     // Device management.
@@ -565,6 +804,12 @@ impl Device {
                             return Err(Error::Unauthorized {
                                 url: uri.to_string(),
                                 message: "the snapshot needs credentials tandem cannot give".into(),
+                                refused: None,
+                                advice: if self.credentials.is_none() {
+                                    AuthAdvice::NoCredentials
+                                } else {
+                                    AuthAdvice::Credentials
+                                },
                             });
                         }
                     }
@@ -798,9 +1043,12 @@ fn read_envelope<T>(
         Err(Error::Fault(fault))
             if fault.is("NotAuthorized") || fault.is("FailedAuthentication") =>
         {
+            // What was sent and what to advise, `Device::call` knows.
             Err(Error::Unauthorized {
                 url: url.to_string(),
                 message: fault.to_string(),
+                refused: None,
+                advice: AuthAdvice::Credentials,
             })
         }
         Err(e) => Err(e),

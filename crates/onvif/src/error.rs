@@ -6,6 +6,10 @@
 use std::fmt;
 use std::time::Duration;
 
+use chrono::TimeDelta;
+
+use crate::auth::AuthMode;
+
 /// A failed ONVIF call.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -28,15 +32,18 @@ pub enum Error {
     /// The device answered with a SOAP fault: its own words, kept structured.
     #[error("device fault: {0}")]
     Fault(Fault),
-    /// The device refused our credentials, with every authentication scheme we tried.
-    #[error(
-        "authentication refused by {url}: {message}; check the binding's username and password"
-    )]
+    /// The device refused our credentials, with every authentication scheme
+    /// we tried and, for WS-Security, after reading its clock again.
+    #[error("authentication refused by {url}: {message}; {advice}")]
     Unauthorized {
         /// The service address that was called.
         url: String,
         /// What the device said (HTTP status or fault reason).
         message: String,
+        /// The authentication the device refused; `None` when nothing was sent.
+        refused: Option<AuthMode>,
+        /// What the user should look at.
+        advice: AuthAdvice,
     },
     /// An HTTP status other than success, 401 or a SOAP fault.
     #[error("{url} answered HTTP {status}{}", if .said.is_empty() { String::new() } else { format!(": {}", .said) })]
@@ -91,6 +98,62 @@ impl Error {
             Error::Fault(fault) => Some(fault),
             _ => None,
         }
+    }
+}
+
+/// How far the device's clock may be from the `Created` of a WS-Security
+/// token: five minutes, the usual default of devices and of WS-Security
+/// itself. Beyond it, a refusal is more likely the clock than the password.
+pub const WSSE_CLOCK_TOLERANCE: TimeDelta = TimeDelta::minutes(5);
+
+/// What a refused authentication most likely needs, so that the message
+/// points at the device's clock when that is the problem, not the password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthAdvice {
+    /// The username or password (or the user's rights on the device).
+    Credentials,
+    /// No credentials are configured, and the device asks for some.
+    NoCredentials,
+    /// WS-Security was refused although tandem applied the device's clock
+    /// offset (device clock minus ours), which is beyond
+    /// [`WSSE_CLOCK_TOLERANCE`]: the device's time settings are suspect.
+    Clock(TimeDelta),
+}
+
+impl fmt::Display for AuthAdvice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthAdvice::Credentials => f.write_str("check the binding's username and password"),
+            AuthAdvice::NoCredentials => f.write_str(
+                "the device asks for credentials: set the binding's username and password",
+            ),
+            AuthAdvice::Clock(offset) => write!(
+                f,
+                "the device's clock is {} {} this host; WS-Security needs it within ±{} \
+                 minutes: tandem applies the offset, but the device still refused — check \
+                 the device's time/NTP settings or the credentials",
+                describe_offset(*offset),
+                if *offset < TimeDelta::zero() {
+                    "behind"
+                } else {
+                    "ahead of"
+                },
+                WSSE_CLOCK_TOLERANCE.num_minutes()
+            ),
+        }
+    }
+}
+
+/// A clock offset's size as people say it: `2 h 0 min`, `7 min`, `40 s`.
+pub fn describe_offset(offset: TimeDelta) -> String {
+    let seconds = (offset.num_milliseconds().unsigned_abs() + 500) / 1000;
+    if seconds >= 3600 {
+        let minutes = (seconds + 30) / 60;
+        format!("{} h {} min", minutes / 60, minutes % 60)
+    } else if seconds >= 60 {
+        format!("{} min", (seconds + 30) / 60)
+    } else {
+        format!("{seconds} s")
     }
 }
 
@@ -183,6 +246,33 @@ pub fn gist(body: &[u8]) -> String {
         .filter(|c| !c.is_control())
         .take(GIST_CHARS)
         .collect()
+}
+
+#[cfg(test)]
+mod advice_tests {
+    use super::*;
+
+    #[test]
+    fn a_clock_advice_says_how_far_and_which_way() {
+        let ahead = AuthAdvice::Clock(TimeDelta::seconds(7199) + TimeDelta::milliseconds(700));
+        let text = ahead.to_string();
+        assert!(
+            text.starts_with("the device's clock is 2 h 0 min ahead of this host; WS-Security needs it within ±5 minutes"),
+            "{text}"
+        );
+        assert!(
+            text.contains("check the device's time/NTP settings"),
+            "{text}"
+        );
+        let behind = AuthAdvice::Clock(TimeDelta::minutes(-7)).to_string();
+        assert!(behind.contains("7 min behind this host"), "{behind}");
+        assert_eq!(describe_offset(TimeDelta::seconds(-40)), "40 s");
+        assert!(
+            AuthAdvice::Credentials
+                .to_string()
+                .contains("username and password")
+        );
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 //!   shared by the [`client`] and the simulator (which uses the types, never the client).
 //! - [`auth`]: UsernameToken digests and HTTP Digest, for both sides.
 //! - [`client::Device`]: one device (or VMS bridge) endpoint, with its clock offset,
-//!   service addresses, authentication mode, timeouts and size cap.
+//!   service addresses, authentication mode, timeouts and size cap. It owns how
+//!   tandem authenticates: the offset read on first contact and again on a
+//!   refusal, the mode that worked ([`Learned`], which the engine keeps).
 //! - [`Error`]: one error type that knows whether a failure is retryable.
 //!
 //! **Architecture invariant:** nothing here knows about presets numbers, sites or
@@ -21,7 +23,7 @@ pub mod soap;
 pub mod types;
 pub mod xml;
 
-pub use auth::Credentials;
+pub use auth::{AuthMode, Credentials};
 #[cfg(feature = "client")]
-pub use client::{ClientConfig, Device};
-pub use error::{Error, Fault, QName, Result};
+pub use client::{ClientConfig, Device, Learned};
+pub use error::{AuthAdvice, Error, Fault, QName, Result};

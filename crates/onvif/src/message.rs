@@ -157,6 +157,16 @@ impl Request {
         }
     }
 
+    /// Whether the request is in ONVIF's PRE_AUTH access class, which a
+    /// device may answer without authentication: its success says nothing
+    /// about whether the credentials sent with it were accepted.
+    pub fn is_pre_auth(&self) -> bool {
+        matches!(
+            self,
+            Request::GetSystemDateAndTime | Request::GetServices { .. } | Request::GetCapabilities
+        )
+    }
+
     /// The operation's local name, such as `GetPresets`.
     pub fn name(&self) -> &'static str {
         use Request::*;

@@ -779,10 +779,16 @@ function input(label, attrs) {
   return [h("div", { class: "field" }, h("label", { for: id }, label), el), el];
 }
 
+/** Said before preset work that stores a position: ONVIF stores where the camera points. */
+function movesNote(where = "both sites") {
+  return h("p", { class: "note", "data-moves": "camera" },
+    `The camera will turn to the preset's position to store it on ${where}, then return to where it points now (unless someone takes control meanwhile).`);
+}
+
 async function rename(p) {
   const name = await ask(`Rename preset ${p.number}`, (body) => {
     const [field, el] = input("New name", { value: p.name, maxlength: "64", required: true });
-    body.append(field);
+    body.append(field, movesNote());
     return () => el.value.trim();
   }, "Rename");
   if (name && name !== p.name) await operate("PATCH", `/${p.number}`, { name }, `Renamed ${p.number} to “${name}”`);
@@ -791,7 +797,7 @@ async function rename(p) {
 async function renumber(p) {
   const number = await ask(`Renumber “${p.name}”`, (body) => {
     const [field, el] = input("New number", { type: "number", min: "1", max: "9999", value: p.number });
-    body.append(field, h("p", { class: "muted" }, "Keyboards recall presets by number: operators will need the new one."));
+    body.append(field, h("p", { class: "muted" }, "Keyboards recall presets by number: operators will need the new one."), movesNote());
     return () => Number(el.value);
   }, "Renumber");
   if (number && number !== p.number) await operate("PATCH", `/${p.number}`, { number }, `Renumbered “${p.name}” to ${number}`);
@@ -856,33 +862,36 @@ function side(title, p, unknown) {
   if (p.position && !unknown && can("ptz.control")) {
     box.append(h("button", {
       type: "button", class: "ghost small look-at",
-      "aria-label": `Point the camera at the ${title.toLowerCase()}'s position and show the picture`,
+      "aria-label": `Point the camera at the ${title.toLowerCase()}'s position, show the picture, and turn it back`,
+      title: "The camera turns there for a picture, then back to where it points now",
       onclick: () => lookAt(p.position, title, box),
     }, "Show view"));
   }
   return box;
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Moves the camera to `position` on the active site, waits until it stops, and shows a snapshot in `box`. */
+/**
+ * Shows the camera's view at `position` in `box`: the service turns the camera
+ * there, takes a picture, and turns it back (unless someone took control meanwhile).
+ */
 async function lookAt(position, title, box) {
   const id = encodeURIComponent(app.camera.id);
   try {
-    await api("POST", `/api/v1/cameras/${id}/ptz/absolute`, position);
-    const deadline = Date.now() + 8000;
-    await sleep(250);
-    while (Date.now() < deadline) {
-      const s = (await api("GET", `/api/v1/cameras/${id}/ptz/status`)).data;
-      if (!s.moving) break;
-      await sleep(200);
+    const res = await fetch(`/api/v1/cameras/${id}/look`, {
+      method: "POST", credentials: "same-origin", cache: "no-store",
+      headers: { "content-type": "application/json" }, body: JSON.stringify(position),
+    });
+    if (!res.ok) {
+      let detail = `HTTP ${res.status}`;
+      try { detail = (await res.json()).detail || detail; } catch { /* not JSON */ }
+      throw new Error(`no picture: ${detail}`);
     }
-    const res = await fetch(`/api/v1/cameras/${id}/snapshot`, { credentials: "same-origin", cache: "no-store" });
-    if (!res.ok) throw new Error(`no picture (HTTP ${res.status})`);
     const url = URL.createObjectURL(await res.blob());
     const old = box.querySelector("img.look");
     if (old) { URL.revokeObjectURL(old.src); old.remove(); }
     box.append(h("img", { class: "look", src: url, alt: `The camera's view at the ${title.toLowerCase()}'s position` }));
+    if (res.headers.get("x-tandem-returned") !== "true") toast("The camera stays where it is now: someone took control of it", "warn");
   } catch (e) { fail(e); }
 }
 
@@ -939,7 +948,8 @@ async function repair(from, keys) {
     const ok = await ask(`Apply ${from} to ${target}`, (el) => {
       if (!plan.changes.length) { el.append(h("p", {}, "Nothing to change.")); return; }
       el.append(h("p", {}, `These changes will be made ${from === "primary" ? "on the secondary" : "on the primary"}:`),
-        h("ul", { class: "plan", id: "plan" }, plan.changes.map((ch) => h("li", {}, describeChange(ch, target)))));
+        h("ul", { class: "plan", id: "plan" }, plan.changes.map((ch) => h("li", {}, describeChange(ch, target)))),
+        plan.moves_camera ? movesNote(`the ${target}`) : null);
     }, "Apply");
     if (!ok || !plan.changes.length) return;
     const done = (await api("POST", path, body)).data;

@@ -1,10 +1,15 @@
 //! The simulator's control API: HTTP JSON on loopback, to inspect the world
 //! and inject faults while it runs. Site and camera numbers start at 1.
 //!
-//! - `GET  /api/sites`: sites with their faults and how many preset writes
+//! - `GET  /api/sites`: sites with their faults, how many preset writes
 //!   (`SetPreset`, `RemovePreset`), removals (`RemovePreset`) and command
-//!   calls (preset requests aimed at a `commands=` number) each has answered
+//!   calls (preset requests aimed at a `commands=` number) each has
+//!   answered, and its request counts ([`Requests`]: SOAP requests, clock
+//!   reads, Digest challenges, `NotAuthorized` refusals)
 //! - `GET  /api/sites/{site}/faults`, `PATCH /api/sites/{site}/faults` (a partial [`Faults`])
+//! - `GET  /api/sites/{site}/clock`, `PUT /api/sites/{site}/clock` (a
+//!   [`ClockPatch`], such as `{"skew_s": 7200}`): every camera's device clock
+//!   on the site; `/api/sites/{site}/cameras/{camera}/clock` for one camera
 //! - `GET  /api/sites/{site}/cameras/{camera}/presets`: the site's exact preset table
 //! - `GET  /api/cameras/{camera}`: the physical position and movement
 //! - `GET  /api/endpoints`: every endpoint with its device URL and credentials
@@ -20,7 +25,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::Simulator;
-use crate::world::{Faults, FaultsPatch, Site};
+use crate::world::{CameraOnSite, ClockPatch, Faults, FaultsPatch, Requests, Site};
 
 /// The control API's router.
 pub fn router(sim: Arc<Simulator>) -> Router {
@@ -29,6 +34,14 @@ pub fn router(sim: Arc<Simulator>) -> Router {
         .route(
             "/api/sites/{site}/faults",
             get(get_faults).patch(patch_faults).put(patch_faults),
+        )
+        .route(
+            "/api/sites/{site}/clock",
+            get(get_site_clock).put(put_site_clock),
+        )
+        .route(
+            "/api/sites/{site}/cameras/{camera}/clock",
+            get(get_camera_clock).put(put_camera_clock),
         )
         .route("/api/sites/{site}/cameras/{camera}/presets", get(presets))
         .route("/api/cameras/{camera}", get(camera))
@@ -54,7 +67,20 @@ fn site(sim: &Simulator, number: usize) -> Result<&Arc<Site>, ApiError> {
     })
 }
 
+fn camera_on(site: &Site, number: usize) -> Result<&CameraOnSite, ApiError> {
+    site.camera(number.wrapping_sub(1)).ok_or_else(|| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no camera {number}; cameras are 1 to {}",
+                site.cameras().len()
+            ),
+        )
+    })
+}
+
 fn site_json(site: &Site) -> Value {
+    let requests: Requests = site.requests();
     json!({
         "site": site.number,
         "name": site.name,
@@ -63,7 +89,84 @@ fn site_json(site: &Site) -> Value {
         "preset_writes": site.preset_writes(),
         "preset_removals": site.preset_removals(),
         "command_calls": site.command_calls(),
+        "requests": requests,
     })
+}
+
+fn clock_json(site: &Site, camera: &CameraOnSite) -> Value {
+    let clock = camera.clock();
+    json!({
+        "site": site.number,
+        "camera": camera.index + 1,
+        "skew_s": clock.skew_s,
+        "reported_skew_s": clock.reported_skew_s,
+    })
+}
+
+fn site_clock_json(site: &Site) -> Value {
+    json!({
+        "site": site.number,
+        "cameras": site.cameras().iter().map(|c| clock_json(site, c)).collect::<Vec<_>>(),
+    })
+}
+
+type ClockBody = Result<Json<ClockPatch>, axum::extract::rejection::JsonRejection>;
+
+/// Applies a clock patch to some cameras of a site, all or none.
+fn patch_clocks(site: &Site, cameras: &[&CameraOnSite], body: ClockBody) -> Result<(), ApiError> {
+    let Json(patch) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let clocks = cameras
+        .iter()
+        .map(|c| c.clock().patched(patch))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
+    for (camera, clock) in cameras.iter().zip(clocks) {
+        camera.set_clock(clock);
+        tracing::info!(
+            site = site.number,
+            camera = camera.index + 1,
+            ?clock,
+            "clock changed"
+        );
+    }
+    Ok(())
+}
+
+async fn get_site_clock(
+    State(sim): State<Arc<Simulator>>,
+    Path(number): Path<usize>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(site_clock_json(site(&sim, number)?)))
+}
+
+async fn put_site_clock(
+    State(sim): State<Arc<Simulator>>,
+    Path(number): Path<usize>,
+    body: ClockBody,
+) -> Result<Json<Value>, ApiError> {
+    let site = site(&sim, number)?;
+    let cameras: Vec<&CameraOnSite> = site.cameras().iter().collect();
+    patch_clocks(site, &cameras, body)?;
+    Ok(Json(site_clock_json(site)))
+}
+
+async fn get_camera_clock(
+    State(sim): State<Arc<Simulator>>,
+    Path((number, camera)): Path<(usize, usize)>,
+) -> Result<Json<Value>, ApiError> {
+    let site = site(&sim, number)?;
+    Ok(Json(clock_json(site, camera_on(site, camera)?)))
+}
+
+async fn put_camera_clock(
+    State(sim): State<Arc<Simulator>>,
+    Path((number, camera)): Path<(usize, usize)>,
+    body: ClockBody,
+) -> Result<Json<Value>, ApiError> {
+    let site = site(&sim, number)?;
+    let camera = camera_on(site, camera)?;
+    patch_clocks(site, &[camera], body)?;
+    Ok(Json(clock_json(site, camera)))
 }
 
 async fn sites(State(sim): State<Arc<Simulator>>) -> Json<Value> {

@@ -13,7 +13,7 @@ use tandem_onvif::types::{
 
 use crate::motion::Axes;
 use crate::presets::round;
-use crate::world::{CameraOnSite, Site};
+use crate::world::{CameraOnSite, Counted, Site};
 
 /// The one media profile every simulated camera has.
 pub const PROFILE_TOKEN: &str = "profile_1";
@@ -167,7 +167,10 @@ pub fn handle(
     }
     use Request::*;
     let response = match request {
-        GetSystemDateAndTime => Response::SystemDateAndTime(site.device_now(quirks)),
+        GetSystemDateAndTime => {
+            site.count(Counted::ClockRead);
+            Response::SystemDateAndTime(camera.reported_now())
+        }
         GetServices { include_capability } => {
             let service = |namespace: &str, path: &str, major| Service {
                 namespace: namespace.into(),
@@ -333,7 +336,7 @@ pub fn handle(
                     zoom: state(z),
                     error: None,
                 },
-                utc: site.device_now(quirks),
+                utc: camera.reported_now(),
             }
         }
         GotoHomePosition { speed, .. } => {
@@ -442,7 +445,7 @@ fn node(max_presets: u32) -> PtzNode {
     }
 }
 
-/// The device's clock: true UTC plus the camera's configured offset.
+/// A device clock `offset_s` seconds off true UTC.
 pub fn device_clock(offset_s: i64) -> chrono::DateTime<Utc> {
     Utc::now() + chrono::TimeDelta::seconds(offset_s)
 }

@@ -28,7 +28,7 @@ use crate::device::{self, DeviceFault};
 use crate::hostile::{self, Mangled};
 use crate::quirks::AuthMode;
 use crate::snapshot;
-use crate::world::{Faults, Site};
+use crate::world::{Counted, Faults, Site};
 
 /// Largest request body accepted.
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;
@@ -177,6 +177,7 @@ enum Denied {
 }
 
 async fn soap_call(site: &Site, camera: usize, request: Request<Incoming>) -> Response<Body> {
+    site.count(Counted::Soap);
     let (parts, body) = request.into_parts();
     let bytes = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -212,7 +213,11 @@ async fn soap_call(site: &Site, camera: usize, request: Request<Incoming>) -> Re
         Some(kind) => hostile_response(kind, &xml),
         None => soap_response(status, xml),
     };
-    if !matches!(request, message::Request::GetSystemDateAndTime) {
+    // GetSystemDateAndTime always answers without authentication (a client
+    // needs the clock to authenticate); the rest of PRE_AUTH with `preauth`.
+    let open = matches!(request, message::Request::GetSystemDateAndTime)
+        || (cam.quirks.pre_auth && request.is_pre_auth());
+    if !open {
         let authorization = parts
             .headers
             .get(hyper::header::AUTHORIZATION)
@@ -220,16 +225,20 @@ async fn soap_call(site: &Site, camera: usize, request: Request<Incoming>) -> Re
         match authorize(
             site,
             cam.quirks.auth,
-            cam.quirks.clock_offset_s,
+            cam.now(),
             envelope.header(),
             authorization,
         ) {
             Ok(()) => {}
             Err(Denied::Fault(f)) => {
+                site.count(Counted::Refusal);
                 let (status, xml) = fault_parts(&f, cam.quirks.soap11_faults);
                 return reply(status, xml);
             }
-            Err(Denied::Challenge) => return challenge(site, cam.quirks.auth),
+            Err(Denied::Challenge) => {
+                site.count(Counted::Challenge);
+                return challenge(site, cam.quirks.auth);
+            }
         }
     }
     // Answer in the namespace of the service the request named: devices accept
@@ -262,10 +271,12 @@ fn hostile_response(kind: crate::quirks::Hostility, envelope: &str) -> Response<
     }
 }
 
+/// Checks a request's credentials; `device_now` is the device's clock, which
+/// a WS-Security `Created` must be near.
 fn authorize(
     site: &Site,
     mode: AuthMode,
-    clock_offset_s: i64,
+    device_now: chrono::DateTime<chrono::Utc>,
     header: Option<tandem_onvif::xml::Node<'_, '_>>,
     authorization: Option<&str>,
 ) -> Result<(), Denied> {
@@ -281,7 +292,7 @@ fn authorize(
         let created = chrono::DateTime::parse_from_rfc3339(&token.created).map_err(|_| {
             Denied::Fault(DeviceFault::not_authorized("Created is not a timestamp"))
         })?;
-        let skew = (created.to_utc() - device::device_clock(clock_offset_s)).num_seconds();
+        let skew = (created.to_utc() - device_now).num_seconds();
         if skew.abs() > CREATED_WINDOW_S {
             return Err(Denied::Fault(DeviceFault::not_authorized(&format!(
                 "Created is {skew} s from the device clock; correct for the device's clock offset"

@@ -121,7 +121,8 @@ pub struct Quirks {
     pub max_presets: u32,
     /// Accepted authentication.
     pub auth: AuthMode,
-    /// Device clock minus true UTC, in seconds.
+    /// Device clock minus true UTC, in seconds, at start (the control API
+    /// changes it while running: see [`crate::world::DeviceClock`]).
     pub clock_offset_s: i64,
     /// No media v1 service: profiles and snapshots only through media v2 (newer Profile T devices).
     pub media2_only: bool,
@@ -133,6 +134,10 @@ pub struct Quirks {
     pub hostile: Option<Hostility>,
     /// Faults are SOAP 1.1 (`faultcode` `Client`), ONVIF's subcodes in `detail`.
     pub soap11_faults: bool,
+    /// `GetServices` and `GetCapabilities` are answered without
+    /// authentication, as ONVIF's PRE_AUTH access class allows and many
+    /// devices do: a client meets the device's authentication only later.
+    pub pre_auth: bool,
     /// The names of the traits applied, for display.
     pub names: Vec<String>,
 }
@@ -155,6 +160,7 @@ impl Default for Quirks {
             max_name_chars: 64,
             hostile: None,
             soap11_faults: false,
+            pre_auth: false,
             names: Vec::new(),
         }
     }
@@ -226,6 +232,8 @@ pub enum Trait {
     Hostile(Hostility),
     /// SOAP 1.1 faults with the subcodes in `detail`.
     Soap11Faults,
+    /// Service discovery without authentication.
+    PreAuth,
 }
 
 impl Trait {
@@ -250,6 +258,7 @@ impl Trait {
             Trait::MaxName(n) => q.max_name_chars = n as usize,
             Trait::Hostile(kind) => q.hostile = Some(kind),
             Trait::Soap11Faults => q.soap11_faults = true,
+            Trait::PreAuth => q.pre_auth = true,
         }
     }
 }
@@ -280,6 +289,7 @@ impl fmt::Display for Trait {
             Trait::MaxName(n) => write!(f, "max-name={n}"),
             Trait::Hostile(kind) => write!(f, "hostile={}", kind.name()),
             Trait::Soap11Faults => f.write_str("soap11"),
+            Trait::PreAuth => f.write_str("preauth"),
         }
     }
 }
@@ -298,7 +308,8 @@ skewed or skewed=SECONDS (device clock offset, default 7200), \
 media2-only (no media v1 service), legacy (no GetServices, only GetCapabilities), \
 max-name or max-name=N (preset names of at most N characters, default 16), \
 hostile or hostile=KIND (answers mangled: malformed, truncated, oversized, namespace, entity, or mixed, the default), \
-soap11 (SOAP 1.1 faults, ONVIF subcodes in detail)";
+soap11 (SOAP 1.1 faults, ONVIF subcodes in detail), \
+preauth (GetServices and GetCapabilities answered without authentication)";
 
 impl FromStr for Trait {
     type Err = String;
@@ -370,6 +381,7 @@ impl FromStr for Trait {
             "max-name" => Trait::MaxName(count(16.0)?.min(64)),
             "hostile" => Trait::Hostile(value.unwrap_or("mixed").parse()?),
             "soap11" => Trait::Soap11Faults,
+            "preauth" => Trait::PreAuth,
             other => return Err(format!("unknown quirk {other:?}; known: {TRAITS_HELP}")),
         })
     }

@@ -113,6 +113,64 @@ impl Faults {
     }
 }
 
+/// Most a simulated clock may be off, either way: a hundred years, far
+/// beyond any real skew and well inside what `chrono` can add.
+pub const MAX_SKEW_S: i64 = 100 * 366 * 86_400;
+
+/// One camera's clock on one site, changeable while running, so that tests
+/// can put a device's clock off after tandem has learned its offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct DeviceClock {
+    /// Device clock minus true UTC, in seconds: the clock a WS-Security
+    /// `Created` is checked against.
+    pub skew_s: i64,
+    /// What `GetSystemDateAndTime` reports, minus true UTC, in seconds:
+    /// `skew_s` on an honest device; something else on firmware that
+    /// misreports its time (local time written as UTC, a broken time zone).
+    pub reported_skew_s: i64,
+}
+
+/// A change of [`DeviceClock`]: `skew_s` alone moves the whole clock (both
+/// fields); `reported_skew_s` alone changes only what the device reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockPatch {
+    /// See [`DeviceClock::skew_s`].
+    pub skew_s: Option<i64>,
+    /// See [`DeviceClock::reported_skew_s`].
+    pub reported_skew_s: Option<i64>,
+}
+
+impl DeviceClock {
+    /// An honest clock `skew_s` seconds off true UTC.
+    pub fn skewed(skew_s: i64) -> Self {
+        DeviceClock {
+            skew_s,
+            reported_skew_s: skew_s,
+        }
+    }
+
+    /// Applies a patch, refusing skews beyond [`MAX_SKEW_S`].
+    pub fn patched(self, patch: ClockPatch) -> Result<DeviceClock, String> {
+        for value in [patch.skew_s, patch.reported_skew_s].into_iter().flatten() {
+            if value.abs() > MAX_SKEW_S {
+                return Err(format!(
+                    "a skew of {value} s is beyond the {MAX_SKEW_S} s the simulator allows"
+                ));
+            }
+        }
+        let skew_s = patch.skew_s.unwrap_or(self.skew_s);
+        let reported_skew_s = patch
+            .reported_skew_s
+            .or(patch.skew_s)
+            .unwrap_or(self.reported_skew_s);
+        Ok(DeviceClock {
+            skew_s,
+            reported_skew_s,
+        })
+    }
+}
+
 /// One camera as one site sees it.
 #[derive(Debug)]
 pub struct CameraOnSite {
@@ -125,6 +183,9 @@ pub struct CameraOnSite {
     port: AtomicU16,
     /// Hostile answers given so far: where a `hostile=mixed` camera is in its rotation.
     hostile_answers: AtomicUsize,
+    /// The device clock: from the `skewed` quirk at start, changeable through
+    /// the control API while running.
+    clock: Mutex<DeviceClock>,
 }
 
 impl CameraOnSite {
@@ -141,6 +202,26 @@ impl CameraOnSite {
     /// The loopback port of this camera's endpoints on this site.
     pub fn port(&self) -> u16 {
         self.port.load(Ordering::Relaxed)
+    }
+
+    /// The device clock's settings now.
+    pub fn clock(&self) -> DeviceClock {
+        *lock(&self.clock)
+    }
+
+    /// Changes the device clock; the next request sees it.
+    pub fn set_clock(&self, clock: DeviceClock) {
+        *lock(&self.clock) = clock;
+    }
+
+    /// The device's time, as WS-Security checks it.
+    pub fn now(&self) -> DateTime<Utc> {
+        crate::device::device_clock(self.clock().skew_s)
+    }
+
+    /// The device's time, as `GetSystemDateAndTime` and `GetStatus` report it.
+    pub fn reported_now(&self) -> DateTime<Utc> {
+        crate::device::device_clock(self.clock().reported_skew_s)
     }
 
     pub(crate) fn set_port(&self, port: u16) {
@@ -184,6 +265,39 @@ pub struct Site {
     /// a number a camera treats as a command: what tests read to know that a
     /// reserved number was never touched.
     command_calls: AtomicUsize,
+    /// Requests seen, by kind, on every camera: what tests read to count
+    /// round trips (see [`Requests`]).
+    requests: RequestCounters,
+}
+
+/// How many requests of each kind a site has answered, on all its cameras.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Requests {
+    /// SOAP requests of any kind, refused ones included.
+    pub soap: usize,
+    /// `GetSystemDateAndTime` requests: how often clients read the clock.
+    pub clock_reads: usize,
+    /// HTTP 401 answers carrying a Digest challenge.
+    pub challenges: usize,
+    /// `ter:NotAuthorized` faults: credentials or timestamps refused.
+    pub refusals: usize,
+}
+
+#[derive(Debug, Default)]
+struct RequestCounters {
+    soap: AtomicUsize,
+    clock_reads: AtomicUsize,
+    challenges: AtomicUsize,
+    refusals: AtomicUsize,
+}
+
+/// One kind of request a site counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Counted {
+    Soap,
+    ClockRead,
+    Challenge,
+    Refusal,
 }
 
 impl Site {
@@ -201,6 +315,7 @@ impl Site {
             .map(|(index, quirks)| CameraOnSite {
                 index,
                 presets: Mutex::new(PresetTable::new(&quirks)),
+                clock: Mutex::new(DeviceClock::skewed(quirks.clock_offset_s)),
                 quirks,
                 home: Mutex::new([0.0; 3]),
                 port: AtomicU16::new(0),
@@ -218,6 +333,7 @@ impl Site {
             preset_writes: AtomicUsize::new(0),
             preset_removals: AtomicUsize::new(0),
             command_calls: AtomicUsize::new(0),
+            requests: RequestCounters::default(),
         }
     }
 
@@ -246,6 +362,35 @@ impl Site {
 
     pub(crate) fn count_command_call(&self) {
         self.command_calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many requests of each kind this site has answered.
+    pub fn requests(&self) -> Requests {
+        let c = &self.requests;
+        Requests {
+            soap: c.soap.load(Ordering::Relaxed),
+            clock_reads: c.clock_reads.load(Ordering::Relaxed),
+            challenges: c.challenges.load(Ordering::Relaxed),
+            refusals: c.refusals.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn count(&self, kind: Counted) {
+        let c = &self.requests;
+        let counter = match kind {
+            Counted::Soap => &c.soap,
+            Counted::ClockRead => &c.clock_reads,
+            Counted::Challenge => &c.challenges,
+            Counted::Refusal => &c.refusals,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sets the clock of every camera of this site.
+    pub fn set_clock(&self, clock: DeviceClock) {
+        for camera in &self.cameras {
+            camera.set_clock(clock);
+        }
     }
 
     /// The physical world.
@@ -281,10 +426,5 @@ impl Site {
     /// The URL of `path` under this camera's `/onvif/`.
     pub fn url(&self, camera: &CameraOnSite, path: &str) -> String {
         format!("http://127.0.0.1:{}/onvif/{path}", camera.port())
-    }
-
-    /// The device clock of a camera with these quirks.
-    pub fn device_now(&self, quirks: &Quirks) -> DateTime<Utc> {
-        crate::device::device_clock(quirks.clock_offset_s)
     }
 }

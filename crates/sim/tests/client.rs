@@ -4,11 +4,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::TimeDelta;
 use tandem_onvif::client::HttpTransport;
 use tandem_onvif::types::{PtzVector, ServiceAddresses};
-use tandem_onvif::{ClientConfig, Credentials, Device, Error};
+use tandem_onvif::{AuthAdvice, AuthMode, ClientConfig, Credentials, Device, Error, Learned};
 use tandem_sim::device::PROFILE_TOKEN as P;
-use tandem_sim::world::Faults;
+use tandem_sim::world::{DeviceClock, Faults, Requests};
 use tandem_sim::{SimConfig, Simulator};
 
 async fn start(profiles: &[&str], cameras: usize, seed_presets: u32) -> Arc<Simulator> {
@@ -385,23 +386,25 @@ async fn every_authentication_mode_is_met() {
     .await;
     let wsse = device(&sim, 1, 1);
     wsse.get_presets(P).await.expect("WS-Security");
-    assert!(!wsse.uses_digest());
+    assert_eq!(wsse.auth_mode(), Some(AuthMode::WsSecurity));
     let digest = device(&sim, 1, 2);
     digest.get_presets(P).await.expect("Digest SHA-256");
     digest.get_presets(P).await.expect("Digest again, next nc");
-    assert!(digest.uses_digest());
+    assert_eq!(digest.auth_mode(), Some(AuthMode::HttpDigest));
     let md5 = device(&sim, 1, 3);
     md5.get_presets(P).await.expect("Digest MD5");
-    assert!(md5.uses_digest());
+    assert_eq!(md5.auth_mode(), Some(AuthMode::HttpDigest));
     let config = ClientConfig::default();
-    device_with(&sim, 1, 4, None, config.clone())
-        .get_presets(P)
-        .await
-        .expect("no authentication");
+    let open = device_with(&sim, 1, 4, None, config.clone());
+    open.get_presets(P).await.expect("no authentication");
+    assert_eq!(open.auth_mode(), Some(AuthMode::Anonymous));
     let anonymous = device_with(&sim, 1, 1, None, config.clone());
     assert!(matches!(
         anonymous.get_presets(P).await,
-        Err(Error::Unauthorized { .. })
+        Err(Error::Unauthorized {
+            advice: AuthAdvice::NoCredentials,
+            ..
+        })
     ));
     let wrong = device_with(
         &sim,
@@ -422,21 +425,183 @@ async fn every_authentication_mode_is_met() {
     );
 }
 
+fn skew(sim: &Simulator, site: usize, skew_s: i64, reported_skew_s: i64) {
+    sim.site(site).expect("site").set_clock(DeviceClock {
+        skew_s,
+        reported_skew_s,
+    });
+}
+
+fn requests(sim: &Simulator, site: usize) -> Requests {
+    sim.site(site).expect("site").requests()
+}
+
+fn near(offset: Option<TimeDelta>, seconds: i64) -> bool {
+    offset.is_some_and(|o| (o.num_seconds() - seconds).abs() <= 2)
+}
+
 #[tokio::test]
-async fn skewed_device_clock_is_corrected_for() {
+async fn skewed_device_clock_is_learned_on_first_contact() {
     let sim = start(&["skewed=7200+wsse"], 1, 0).await;
-    let naive = device(&sim, 1, 1);
-    let err = naive
-        .get_presets(P)
-        .await
-        .expect_err("timestamps 2 h off are refused");
-    assert!(matches!(err, Error::Unauthorized { .. }), "{err}");
     let d = device(&sim, 1, 1);
-    let offset = d.sync_clock().await.expect("clock");
-    assert!((offset.num_seconds() - 7200).abs() <= 2, "offset {offset}");
     d.get_presets(P)
         .await
-        .expect("corrected timestamps are accepted");
+        .expect("timestamps on the device's clock are accepted");
+    assert!(near(d.clock_offset(), 7200), "{:?}", d.clock_offset());
+    let seen = requests(&sim, 1);
+    assert_eq!(seen.clock_reads, 1, "{seen:?}");
+    assert_eq!(seen.refusals, 0, "{seen:?}");
+}
+
+#[tokio::test]
+async fn a_device_clock_moved_after_first_contact_is_learned_again_once() {
+    let sim = start(&["wsse"], 1, 0).await;
+    let d = device(&sim, 1, 1);
+    let told = Arc::new(std::sync::Mutex::new(Vec::<Learned>::new()));
+    let sink = told.clone();
+    d.on_learned(Box::new(move |learned| {
+        sink.lock().expect("sink").push(learned)
+    }));
+    d.get_presets(P).await.expect("first contact");
+    assert!(near(d.clock_offset(), 0));
+    assert_eq!(d.auth_mode(), Some(AuthMode::WsSecurity));
+    skew(&sim, 1, 7200, 7200);
+    let before = requests(&sim, 1);
+    d.get_presets(P)
+        .await
+        .expect("refused once, the clock read again, accepted");
+    let after = requests(&sim, 1);
+    assert_eq!(after.refusals - before.refusals, 1, "{after:?}");
+    assert_eq!(after.clock_reads - before.clock_reads, 1, "{after:?}");
+    assert_eq!(after.soap - before.soap, 3, "request, clock, request again");
+    assert!(near(d.clock_offset(), 7200), "{:?}", d.clock_offset());
+    let last = told.lock().expect("sink").last().copied();
+    assert!(
+        last.is_some_and(|l| near(l.clock_offset, 7200) && l.auth == Some(AuthMode::WsSecurity)),
+        "{last:?}"
+    );
+    d.get_presets(P).await.expect("the new offset holds");
+    assert_eq!(requests(&sim, 1).refusals, after.refusals);
+}
+
+#[tokio::test]
+async fn a_remembered_offset_and_mode_need_no_clock_read() {
+    let sim = start(&["skewed=7200+wsse", "2=digest"], 1, 0).await;
+    let wsse = device(&sim, 1, 1);
+    wsse.remember(Learned {
+        clock_offset: Some(TimeDelta::seconds(7200)),
+        auth: Some(AuthMode::WsSecurity),
+    });
+    wsse.get_presets(P).await.expect("remembered offset");
+    let seen = requests(&sim, 1);
+    // GetServices, GetPresets: nothing else.
+    assert_eq!((seen.soap, seen.clock_reads, seen.refusals), (2, 0, 0));
+
+    let digest = device(&sim, 2, 1);
+    digest.remember(Learned {
+        clock_offset: None,
+        auth: Some(AuthMode::HttpDigest),
+    });
+    digest.get_presets(P).await.expect("remembered Digest");
+    let seen = requests(&sim, 2);
+    // No clock read and no WS-Security first: one challenge, then Digest.
+    assert_eq!((seen.clock_reads, seen.challenges), (0, 1), "{seen:?}");
+}
+
+#[tokio::test]
+async fn a_device_that_misreports_its_clock_is_met_on_ours() {
+    // Firmware that writes local time as UTC: it says +2 h and checks timestamps against true UTC.
+    let sim = start(&["wsse"], 1, 0).await;
+    skew(&sim, 1, 0, 7200);
+    let d = device(&sim, 1, 1);
+    d.get_presets(P).await.expect("our own clock is accepted");
+    assert!(near(d.clock_offset(), 0), "{:?}", d.clock_offset());
+    let before = requests(&sim, 1);
+    d.get_presets(P).await.expect("and kept");
+    assert_eq!(requests(&sim, 1).soap - before.soap, 1);
+}
+
+#[tokio::test]
+async fn a_refusal_says_clock_when_the_clock_is_far_and_credentials_when_not() {
+    let sim = start(&["wsse"], 2, 0).await;
+    // Camera 1: the device reports +2 h and checks against +1 h: no timestamp satisfies it.
+    sim.site(1)
+        .expect("site")
+        .camera(0)
+        .expect("camera")
+        .set_clock(DeviceClock {
+            skew_s: 3600,
+            reported_skew_s: 7200,
+        });
+    let err = device(&sim, 1, 1)
+        .get_presets(P)
+        .await
+        .expect_err("refused whatever the offset");
+    let text = err.to_string();
+    assert!(
+        matches!(err, Error::Unauthorized { advice: AuthAdvice::Clock(offset), refused: Some(AuthMode::WsSecurity), .. } if near(Some(offset), 7200)),
+        "{err:?}"
+    );
+    assert!(
+        text.contains("the device's clock is 2 h 0 min ahead of this host"),
+        "{text}"
+    );
+    assert!(text.contains("time/NTP settings"), "{text}");
+
+    // Camera 2: a clock in order and a wrong password.
+    let wrong = device_with(
+        &sim,
+        1,
+        2,
+        Some(Credentials::new("admin", "wrong")),
+        ClientConfig::default(),
+    );
+    let err = wrong.get_presets(P).await.expect_err("wrong password");
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err,
+            Error::Unauthorized {
+                advice: AuthAdvice::Credentials,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        text.contains("check the binding's username and password"),
+        "{text}"
+    );
+    assert!(!text.contains("clock"), "{text}");
+}
+
+#[tokio::test]
+async fn a_digest_device_challenges_once_per_device_not_once_per_call() {
+    let sim = start(&["digest+preauth"], 2, 0).await;
+    let d = device(&sim, 1, 1);
+    d.service_addresses().await.expect("discovery");
+    assert_eq!(
+        d.auth_mode(),
+        None,
+        "discovery answered to anyone proves nothing"
+    );
+    for _ in 0..5 {
+        d.get_presets(P).await.expect("Digest");
+    }
+    assert_eq!(d.auth_mode(), Some(AuthMode::HttpDigest));
+    let seen = requests(&sim, 1);
+    assert_eq!(seen.challenges, 1, "{seen:?}");
+    // Concurrent first calls: one learns, the others wait for it.
+    let fresh = Arc::new(device(&sim, 1, 2));
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let d = fresh.clone();
+        calls.spawn(async move { d.get_presets(P).await.map(|_| ()) });
+    }
+    while let Some(result) = calls.join_next().await {
+        result.expect("task").expect("Digest");
+    }
+    assert_eq!(requests(&sim, 1).challenges, 2);
 }
 
 #[tokio::test]
@@ -601,6 +766,72 @@ async fn control_api_injects_faults_and_reports_state() {
         .await
         .expect("get");
     assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn control_api_sets_device_clocks_while_running_and_counts_requests() {
+    let sim = start(&[], 2, 0).await;
+    let http = reqwest::Client::new();
+    let put = |path: &str, body: serde_json::Value| {
+        http.put(format!("{}{path}", sim.control_url()))
+            .json(&body)
+            .send()
+    };
+    let answer = put("/api/sites/2/clock", serde_json::json!({ "skew_s": 7200 }))
+        .await
+        .expect("put");
+    assert!(answer.status().is_success());
+    let body: serde_json::Value = answer.json().await.expect("json");
+    assert_eq!(body["cameras"][1]["skew_s"], 7200);
+    assert_eq!(body["cameras"][1]["reported_skew_s"], 7200);
+    let offset = device(&sim, 2, 2).sync_clock().await.expect("clock");
+    assert!(near(Some(offset), 7200), "{offset}");
+
+    // One camera reports another time than it keeps.
+    let answer = put(
+        "/api/sites/2/cameras/1/clock",
+        serde_json::json!({ "reported_skew_s": -60 }),
+    )
+    .await
+    .expect("put");
+    let body: serde_json::Value = answer.json().await.expect("json");
+    assert_eq!(
+        (body["skew_s"].as_i64(), body["reported_skew_s"].as_i64()),
+        (Some(7200), Some(-60))
+    );
+    let offset = device(&sim, 2, 1).sync_clock().await.expect("clock");
+    assert!(near(Some(offset), -60), "{offset}");
+
+    let too_far = put(
+        "/api/sites/2/clock",
+        serde_json::json!({ "skew_s": i64::MAX }),
+    )
+    .await
+    .expect("put");
+    assert_eq!(too_far.status(), 400);
+    assert_eq!(
+        sim.site(2).expect("site").cameras()[1].clock().skew_s,
+        7200,
+        "a refused change changes nothing"
+    );
+    let no_camera = put(
+        "/api/sites/2/cameras/9/clock",
+        serde_json::json!({ "skew_s": 1 }),
+    )
+    .await
+    .expect("put");
+    assert_eq!(no_camera.status(), 404);
+
+    let sites: serde_json::Value = http
+        .get(format!("{}/api/sites", sim.control_url()))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(sites[1]["requests"]["clock_reads"], 2, "{sites}");
+    assert_eq!(sites[0]["requests"]["soap"], 0, "{sites}");
 }
 
 #[tokio::test]

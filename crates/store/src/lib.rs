@@ -12,7 +12,10 @@
 //!   - `audit_log`: [`AuditStore`], appending to, reading and verifying the
 //!     audit log;
 //!   - `access`: [`AccessStore`], access control (below), with its records;
-//!   - `lease`: [`LeaseStore`], exclusive work claimed across processes.
+//!   - `lease`: [`LeaseStore`], exclusive work claimed across processes;
+//!   - `binding`: [`BindingStore`], what tandem learned about each binding's
+//!     device (its clock offset, the authentication that worked), so that a
+//!     process starts from what another learned.
 //! - [`SqliteStore`]: the implementation on one SQLite file (WAL,
 //!   `synchronous = FULL`), with its schema migrations compiled in
 //!   (`src/schema/v1.sql`, commented column by column). Its code is split the
@@ -38,6 +41,7 @@
 mod access;
 pub mod audit;
 mod audit_log;
+mod binding;
 mod error;
 mod journal;
 mod lease;
@@ -49,6 +53,7 @@ mod sqlite;
 
 pub use access::{AccessStore, RoleRecord, TokenId, TokenRecord, UserRecord};
 pub use audit_log::AuditStore;
+pub use binding::{BindingLearned, BindingStore};
 pub use error::StoreError;
 pub use journal::JournalStore;
 pub use lease::LeaseStore;
@@ -69,7 +74,15 @@ pub use sqlite::SqliteStore;
 /// implements them all (and is `Send + Sync`) is a `Store`. Bring them into
 /// scope with `use tandem_store::prelude::*;`.
 pub trait Store:
-    PresetStore + JournalStore + MismatchStore + AuditStore + AccessStore + LeaseStore + Send + Sync
+    PresetStore
+    + JournalStore
+    + MismatchStore
+    + AuditStore
+    + AccessStore
+    + LeaseStore
+    + BindingStore
+    + Send
+    + Sync
 {
 }
 
@@ -80,6 +93,7 @@ impl<T> Store for T where
         + AuditStore
         + AccessStore
         + LeaseStore
+        + BindingStore
         + Send
         + Sync
         + ?Sized
@@ -92,6 +106,7 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::access::AccessStore as _;
     pub use crate::audit_log::AuditStore as _;
+    pub use crate::binding::BindingStore as _;
     pub use crate::journal::JournalStore as _;
     pub use crate::lease::LeaseStore as _;
     pub use crate::mismatches::MismatchStore as _;

@@ -273,3 +273,44 @@ fn a_v1_file_with_data_upgrades_to_v2_keeping_it() {
     drop(SqliteStore::open(fresh.path()).expect("fresh"));
     assert_eq!(schema_sql(&db.raw()), schema_sql(&fresh.raw()));
 }
+
+/// A version-3 file's token styles survive the rebuild of `binding_state`
+/// (version 4), whose new columns start empty, and the result is the schema
+/// of a new file.
+#[test]
+fn a_v3_file_upgrades_to_v4_keeping_token_styles() {
+    let db = TestDb::new("migrate-v3");
+    {
+        let raw = db.raw();
+        for sql in [
+            include_str!("../src/schema/v1.sql"),
+            include_str!("../src/schema/v2.sql"),
+            include_str!("../src/schema/v3.sql"),
+        ] {
+            raw.execute_batch(sql).expect("frozen schema");
+        }
+        raw.pragma_update(None, "user_version", 3)
+            .expect("version 3");
+        raw.execute_batch(
+            "insert into camera (id, name, tolerance) values ('cam-1', 'Gate', 0.001);
+             insert into binding_state (camera_id, site_id, token_style)
+               values ('cam-1', 'S', 'opaque'), ('cam-1', 'P', 'numeric');",
+        )
+        .expect("v3 data");
+    }
+    let store = SqliteStore::open(db.path()).expect("open upgrades");
+    assert_eq!(user_version(&db.raw()), SCHEMA_VERSION);
+    assert_eq!(
+        store.token_style(&cam("cam-1"), &site("S")).expect("style"),
+        Some(tandem_store::TokenStyle::Opaque)
+    );
+    assert_eq!(
+        store.token_style(&cam("cam-1"), &site("P")).expect("style"),
+        Some(tandem_store::TokenStyle::Numeric)
+    );
+    assert!(store.learned_bindings().expect("learned").is_empty());
+
+    let fresh = TestDb::new("migrate-fresh-v4");
+    drop(SqliteStore::open(fresh.path()).expect("fresh"));
+    assert_eq!(schema_sql(&db.raw()), schema_sql(&fresh.raw()));
+}

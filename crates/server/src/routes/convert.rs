@@ -65,5 +65,6 @@ pub fn operation_dto(o: &Outcome) -> OperationDto {
             .iter()
             .map(|s| site_part_dto(&s.site, s.state, &s.error))
             .collect(),
+        moves_camera: o.moves_camera,
     }
 }

@@ -222,6 +222,44 @@ pub async fn snapshot(
         .into_response())
 }
 
+/// The camera's view at a position, and the camera back where it was: moves
+/// it there through the active site (as the caller, who takes manual
+/// control), waits until it stops, takes a picture, then returns it unless
+/// someone took control meanwhile. `x-tandem-site` names the picture's site,
+/// `x-tandem-returned` says whether the camera was sent back.
+#[utoipa::path(post, path = "/api/v1/cameras/{camera}/look", tag = "live", request_body = PositionDto,
+    params(("camera" = String, Path, description = "Camera id")),
+    responses((status = 200, description = "the JPEG picture at the position", content_type = "image/jpeg"),
+        (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 502, body = Problem)))]
+pub async fn look(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+    body: super::JsonBody<PositionDto>,
+) -> ApiResult<axum::response::Response> {
+    let camera = camera(&state, &id)?;
+    let position = position(body.0)?;
+    let look = state.live.look(&who.0, &camera, position).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg".to_string()),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+            (
+                header::HeaderName::from_static("x-tandem-site"),
+                look.site.to_string(),
+            ),
+            (
+                header::HeaderName::from_static("x-tandem-returned"),
+                look.returned.to_string(),
+            ),
+        ],
+        look.jpeg,
+    )
+        .into_response())
+}
+
 /// Who holds manual control of a camera.
 #[utoipa::path(get, path = "/api/v1/cameras/{camera}/control", tag = "live",
     params(("camera" = String, Path, description = "Camera id")),

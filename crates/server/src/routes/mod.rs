@@ -139,6 +139,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(live::home))
         .routes(routes!(live::status))
         .routes(routes!(live::snapshot))
+        .routes(routes!(live::look))
         .routes(routes!(live::control, live::release))
         .routes(routes!(live::reserve))
         .routes(routes!(sync::scan))

@@ -79,6 +79,10 @@ pub async fn list(
 }
 
 /// Adds a preset on both sites; without a position, saves the active site's current view.
+///
+/// On ONVIF sites storing a position moves the physical camera there; the
+/// camera is returned to where it was afterwards, unless someone takes
+/// control of it meanwhile (`moves_camera` in the answer).
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/presets", tag = "presets", request_body = NewPresetDto,
     params(("camera" = String, Path, description = "Camera id")),
     responses((status = 200, body = OperationDto), (status = 202, body = OperationDto),
@@ -106,6 +110,10 @@ pub async fn create(
 }
 
 /// Renames, renumbers or re-aims a preset on both sites.
+///
+/// On ONVIF sites every change stores the preset again, which moves the
+/// physical camera to its position (a rename too); the camera is returned to
+/// where it was afterwards, unless someone takes control of it meanwhile.
 #[utoipa::path(patch, path = "/api/v1/cameras/{camera}/presets/{number}", tag = "presets", request_body = PresetChangeDto,
     params(("camera" = String, Path, description = "Camera id"), ("number" = u32, Path, minimum = 1, maximum = 9999, description = "Preset number")),
     responses((status = 200, body = OperationDto), (status = 202, body = OperationDto),

@@ -135,6 +135,7 @@ pub async fn repair(
             .await?;
         return Ok(Json(RepairDto {
             changes: plan.changes.iter().map(change_json).collect(),
+            moves_camera: plan.moves_camera(),
             operations: Vec::new(),
             skipped: Vec::new(),
             remaining: None,
@@ -146,6 +147,7 @@ pub async fn repair(
         .await?;
     let dto = RepairDto {
         changes: report.plan.changes.iter().map(change_json).collect(),
+        moves_camera: report.plan.moves_camera(),
         operations: report.outcomes.iter().map(operation_dto).collect(),
         skipped: report
             .skipped

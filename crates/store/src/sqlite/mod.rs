@@ -11,7 +11,8 @@
 //! presets, site token maps), [`journal`] (operations and their per-site
 //! progress), [`mismatches`], [`audit_log`] (appending to and reading the
 //! hash-chained log), [`access`] (camera groups, roles, users, API tokens,
-//! console sessions) and [`lease`]. This file holds the connection, the
+//! console sessions), [`lease`] and [`binding`] (what bindings learned of
+//! their devices). This file holds the connection, the
 //! `write` transaction and the row conversions they all share. A domain's
 //! helper that another domain calls inside its transaction (appending to the
 //! audit log, applying a preset write, reading a mismatch row) stays in its
@@ -32,6 +33,7 @@ use crate::schema;
 
 mod access;
 mod audit_log;
+mod binding;
 mod journal;
 mod lease;
 mod mismatches;

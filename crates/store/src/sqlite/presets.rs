@@ -668,14 +668,16 @@ impl PresetStore for SqliteStore {
         site: &SiteId,
     ) -> Result<Option<TokenStyle>, StoreError> {
         let conn = self.conn();
+        // No row, or a row that knows the device's clock but not yet this.
         let text: Option<String> = conn
             .query_row(
                 "select token_style from binding_state where camera_id = ?1 and site_id = ?2",
                 [camera.as_str(), site.as_str()],
-                |r| r.get(0),
+                |r| r.get::<_, Option<String>>(0),
             )
             .optional()
-            .context("reading a token style")?;
+            .context("reading a token style")?
+            .flatten();
         text.map(|t| spelled(&t, TokenStyle::parse, "binding_state.token_style"))
             .transpose()
     }

@@ -146,10 +146,21 @@ try {
 
   step("rename and delete through dialogs");
   await row.getByRole("button", { name: "Rename 42" }).click();
+  // Said before it happens: storing the preset turns the camera, and back.
+  assert.match(await page.locator('#dialog [data-moves="camera"]').innerText(), /return/);
+  const atRest = async (n) => until(`camera ${n} at rest`, async () => {
+    const c = await simGet(`/api/cameras/${n}`);
+    return !c.moving.pan_tilt && !c.moving.zoom && c;
+  });
+  const watching = await atRest(6);
   await page.locator("#dialog input").fill("E2E wide");
   await page.locator("#dialog-ok").click();
   await until("the rename on both sites", async () =>
     (await presetNames(1, 6)).includes("E2E wide") && (await presetNames(2, 6)).includes("E2E wide"));
+  await until("the camera back where the operator had it", async () => {
+    const c = await simGet("/api/cameras/6");
+    return !c.moving.pan_tilt && Math.abs(c.pan - watching.pan) < 0.01 && Math.abs(c.tilt - watching.tilt) < 0.01;
+  });
   await row.locator("summary").click();
   await row.getByRole("button", { name: "Delete 42" }).click();
   await page.locator("#dialog-ok").click();
@@ -175,10 +186,15 @@ try {
   await openCamera(page, "cam-2");
   const posRow = page.locator('#mismatches tr[data-kind="position_differs"]');
   await posRow.waitFor();
+  const before2 = await atRest(2);
   for (const which of ["primary", "secondary"]) {
     await posRow.locator(`.side[data-side="${which}"] .look-at`).click();
     await posRow.locator(`.side[data-side="${which}"] img.look`).waitFor({ timeout: 15000 });
   }
+  await until("the camera back after showing both views", async () => {
+    const c = await simGet("/api/cameras/2");
+    return !c.moving.pan_tilt && Math.abs(c.pan - before2.pan) < 0.01 && Math.abs(c.tilt - before2.tilt) < 0.01;
+  });
   const looks = await posRow.locator("img.look").evaluateAll((imgs) => imgs.map((i) => i.naturalWidth));
   assert.ok(looks.length === 2 && looks.every((w) => w > 0), `two pictures: ${looks}`);
   await shot(page, "03b-positions");

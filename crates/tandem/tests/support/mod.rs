@@ -199,9 +199,14 @@ pub fn set_faults(control: &str, site: usize, patch: Value) {
 /// Logs in to the service at `url` as the first admin; answers the session
 /// cookie (`name=value`) to send with each request.
 pub async fn login(http: &reqwest::Client, url: &str) -> String {
+    login_as(http, url, "admin", ADMIN_PASSWORD).await
+}
+
+/// Logs in as `user`; answers the session cookie (`name=value`).
+pub async fn login_as(http: &reqwest::Client, url: &str, user: &str, password: &str) -> String {
     let login = http
         .post(format!("{url}/api/v1/login"))
-        .json(&serde_json::json!({ "username": "admin", "password": ADMIN_PASSWORD }))
+        .json(&serde_json::json!({ "username": user, "password": password }))
         .send()
         .await
         .expect("login");

@@ -1,0 +1,39 @@
+//! What tandem learned about how it reaches each binding's device:
+//! [`BindingStore`].
+
+use tandem_core::{CameraId, SiteId};
+
+use crate::error::StoreError;
+
+/// What tandem learned about one binding's device (one camera on one site),
+/// kept so that the next process starts from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingLearned {
+    /// The camera.
+    pub camera: CameraId,
+    /// The site.
+    pub site: SiteId,
+    /// The device's clock minus ours, in milliseconds; `None` until measured.
+    pub clock_offset_ms: Option<i64>,
+    /// The authentication the device accepted, spelled as the ONVIF layer
+    /// spells it (`ws-security`, `http-digest`, `none`); the store checks the
+    /// spelling and interprets nothing.
+    pub auth_mode: Option<String>,
+}
+
+/// The device's clock offset and authentication mode per binding: the part of
+/// the [`Store`](crate::Store) that lets a process skip what another already
+/// learned. It is a cache of what the device will tell again: written
+/// without an fsync of its own.
+pub trait BindingStore {
+    // --- What bindings learned ---------------------------------------------
+
+    /// Every binding with something learned, sorted by camera and site.
+    fn learned_bindings(&self) -> Result<Vec<BindingLearned>, StoreError>;
+
+    /// Records what was learned of one binding, replacing its clock offset
+    /// and authentication mode (its token style stays). Fails with
+    /// [`StoreError::NotFound`] for an unknown camera and
+    /// [`StoreError::Invalid`] for an unknown authentication mode.
+    fn save_learned(&self, learned: &BindingLearned) -> Result<(), StoreError>;
+}

@@ -1,0 +1,70 @@
+//! What bindings learned about their devices: [`BindingStore`] on SQLite.
+
+use rusqlite::params;
+use tandem_core::{CameraId, SiteId};
+
+use super::{SqliteStore, require_camera};
+use crate::binding::{BindingLearned, BindingStore};
+use crate::error::{Context, StoreError};
+
+/// The spellings the schema's `auth_mode` check allows (see schema/v4.sql).
+const AUTH_MODES: [&str; 3] = ["ws-security", "http-digest", "none"];
+
+impl BindingStore for SqliteStore {
+    fn learned_bindings(&self) -> Result<Vec<BindingLearned>, StoreError> {
+        let conn = self.conn();
+        let rows: Vec<(String, String, Option<i64>, Option<String>)> = conn
+            .prepare_cached(
+                "select camera_id, site_id, clock_offset_ms, auth_mode from binding_state \
+                 where clock_offset_ms is not null or auth_mode is not null \
+                 order by camera_id, site_id",
+            )
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .collect()
+            })
+            .context("reading what bindings learned")?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(camera, site, clock_offset_ms, auth_mode)| BindingLearned {
+                    camera: CameraId(camera),
+                    site: SiteId(site),
+                    clock_offset_ms,
+                    auth_mode,
+                },
+            )
+            .collect())
+    }
+
+    fn save_learned(&self, learned: &BindingLearned) -> Result<(), StoreError> {
+        if let Some(mode) = &learned.auth_mode
+            && !AUTH_MODES.contains(&mode.as_str())
+        {
+            return Err(StoreError::Invalid(format!(
+                "authentication mode {mode:?} is not one of {}",
+                AUTH_MODES.join(", ")
+            )));
+        }
+        // A cache of what the device tells again: a power loss may lose it.
+        self.write_volatile("saving what a binding learned", |tx, _| {
+            require_camera(tx, &learned.camera)?;
+            tx.prepare_cached(
+                "insert into binding_state (camera_id, site_id, clock_offset_ms, auth_mode) \
+                 values (?1, ?2, ?3, ?4) \
+                 on conflict (camera_id, site_id) do update set \
+                   clock_offset_ms = excluded.clock_offset_ms, auth_mode = excluded.auth_mode",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    learned.camera.as_str(),
+                    learned.site.as_str(),
+                    learned.clock_offset_ms,
+                    learned.auth_mode
+                ])
+            })
+            .context("saving what a binding learned")?;
+            Ok(())
+        })
+    }
+}
