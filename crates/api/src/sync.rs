@@ -31,6 +31,11 @@ pub struct ScanDto {
     /// Sites that could not be read: a scan with any is not done.
     #[serde(default)]
     pub unread: Vec<UnreadSiteDto>,
+    /// Preset numbers not compared because an operation on them is still
+    /// pending on some site (the sites differ there until it is applied; a
+    /// repair would undo it): not mismatches, compared again by the next scan.
+    #[serde(default)]
+    pub pending: Vec<u32>,
     /// Why the scan failed, if it did.
     pub error: Option<String>,
 }

@@ -264,6 +264,55 @@ pub struct SitePreset {
     pub position: Option<Position>,
 }
 
+impl SitePreset {
+    /// True when this is an empty slot rather than a preset ([`is_empty_slot`]).
+    pub fn is_empty_slot(&self) -> bool {
+        is_empty_slot(&self.token, self.name.as_deref(), self.position.is_some())
+    }
+}
+
+/// The one rule for "a slot the device lists that holds no preset" (DESIGN.md,
+/// "Empty slots and command presets are not presets"): no position, and no
+/// name (absent, empty or whitespace) or the device's own placeholder for
+/// that slot (`Preset7`, `Preset 7`, `preset_7` for token `7`, as fixed-slot
+/// devices list unused slots). Such slots are never imported, numbered
+/// around, compared or removed; writing a preset into one is fine.
+///
+/// A preset the device reports without a position but with a real name stays
+/// a preset (some bridges never report positions), and so does a nameless
+/// preset with a position (devices that keep no names).
+pub fn is_empty_slot(token: &str, name: Option<&str>, has_position: bool) -> bool {
+    if has_position {
+        return false;
+    }
+    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+        return true;
+    };
+    is_placeholder(name, token)
+}
+
+/// `Preset` + an optional space or underscore + the slot's own numeric token,
+/// ASCII case ignored: the name fixed-slot devices give an unused slot. A
+/// name with another number (`Preset 3` in slot 4) is a name someone chose.
+fn is_placeholder(name: &str, token: &str) -> bool {
+    const WORD: &str = "preset";
+    if PresetNumber::from_token(token).is_none() {
+        return false;
+    }
+    // `get`, not `split_at`: a name may have a multi-byte character there.
+    let (Some(word), Some(rest)) = (name.get(..WORD.len()), name.get(WORD.len()..)) else {
+        return false;
+    };
+    if !word.eq_ignore_ascii_case(WORD) {
+        return false;
+    }
+    let rest = rest
+        .strip_prefix(' ')
+        .or_else(|| rest.strip_prefix('_'))
+        .unwrap_or(rest);
+    rest == token
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,6 +342,48 @@ mod tests {
         assert!(Position::new(1.0, -1.0, 0.0).is_ok());
         assert!(Position::new(f64::NAN, 0.0, 0.0).is_err());
         assert!(Position::new(0.0, 0.0, -0.1).is_err());
+    }
+
+    #[test]
+    fn empty_slots_have_no_position_and_no_name_of_their_own() {
+        assert!(is_empty_slot("4", None, false));
+        assert!(is_empty_slot("4", Some(""), false));
+        assert!(is_empty_slot("4", Some("  "), false));
+        assert!(is_empty_slot("guid-a", None, false), "any token style");
+        for placeholder in ["Preset4", "Preset 4", "preset_4", "PRESET4"] {
+            assert!(
+                is_empty_slot("4", Some(placeholder), false),
+                "{placeholder}"
+            );
+        }
+        // A position, or a name someone chose, makes it a preset.
+        assert!(
+            !is_empty_slot("4", None, true),
+            "a nameless device's preset"
+        );
+        assert!(!is_empty_slot("4", Some("Preset4"), true));
+        assert!(
+            !is_empty_slot("4", Some("Gate"), false),
+            "a bridge without positions"
+        );
+        assert!(
+            !is_empty_slot("4", Some("Preset 3"), false),
+            "another slot's number"
+        );
+        assert!(!is_empty_slot("4", Some("Preset 4b"), false));
+        assert!(!is_empty_slot("guid-a", Some("Preset guid-a"), false));
+        assert!(
+            !is_empty_slot("4", Some("Preseé4"), false),
+            "no panic inside a character"
+        );
+        // Exactly the rule, through a site's report.
+        let slot = SitePreset {
+            token: "9".into(),
+            number: PresetNumber::new(9).ok(),
+            name: Some(" ".into()),
+            position: None,
+        };
+        assert!(slot.is_empty_slot());
     }
 
     #[test]

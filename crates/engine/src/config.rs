@@ -13,15 +13,39 @@
 //! no unknown site; http/https URLs with a host; one camera per (URL, profile)
 //! on a site; tolerance in (0, 0.5]; `timeout_ms` in 100..=60000; credentials
 //! resolved binding > site > `[defaults]`, with `password_env` read at load.
+//!
+//! **Reserved numbers** (DESIGN.md, "Empty slots and command presets are not
+//! presets"): many domes treat some preset numbers as commands (recall 95
+//! opens the on-screen menu, 94 reboots). A camera's reserved numbers are
+//! never written, recalled, deleted or compared, and the number allocator
+//! skips them. They are the camera's own `reserved = [...]` plus those of its
+//! vendor profile, `vendor = "NAME"`, a `[vendors.NAME] reserved = [...]`
+//! table of this file or a built-in profile ([`BUILTIN_VENDORS`]; a table of
+//! the same name replaces it). No profile applies unless a camera names it.
+//!
+//! ```toml
+//! [service]
+//! scan_every_min = 10          # full scans; 0: only on demand and when a site returns
+//!
+//! [vendors.domes-2019]
+//! reserved = [33, 34, 94, 95]  # flip, pan zero, reboot, OSD menu
+//!
+//! [[camera]]
+//! id = "gate-1"
+//! vendor = "domes-2019"        # or the built-in "pelco-d"
+//! reserved = [99]              # this camera's own, added to the profile's
+//! bindings.primary = { url = "http://10.0.0.1/onvif/device_service" }
+//! bindings.secondary = { url = "http://10.1.0.1/onvif/device_service" }
+//! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use tandem_core::{CameraId, SiteId, Tolerance};
+use tandem_core::{CameraId, PresetNumber, SiteId, Tolerance};
 use tandem_onvif::{ClientConfig, Credentials};
 use toml::Spanned;
 
@@ -40,6 +64,20 @@ pub const MAX_ID_LEN: usize = 64;
 const MAX_NAME_LEN: usize = 128;
 /// Longest profile token: ONVIF's `ReferenceToken` is at most 64 characters.
 const MAX_TOKEN_LEN: usize = 64;
+/// Minutes between full scans when `[service] scan_every_min` is not given: a
+/// difference that slipped past the scan when a site returned is seen soon.
+pub const DEFAULT_SCAN_EVERY_MIN: u64 = 10;
+/// Longest accepted `scan_every_min`: a day.
+pub const MAX_SCAN_EVERY_MIN: u64 = 1_440;
+/// Vendor profiles every configuration knows, applied only to cameras that
+/// name them: (name, reserved numbers, what they do). `pelco-d` is the common
+/// Pelco-D convention of many domes (recall 33 flips, 34 pans to zero, 94
+/// reboots, 95 opens the on-screen menu); check the device's manual.
+pub const BUILTIN_VENDORS: &[(&str, &[u32], &str)] = &[(
+    "pelco-d",
+    &[33, 34, 94, 95],
+    "33 flip, 34 pan zero, 94 reboot, 95 on-screen menu",
+)];
 
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +94,9 @@ pub struct Config {
     pub timeout: Duration,
     /// Position tolerance of cameras that set none.
     pub tolerance: Tolerance,
+    /// Time between full scans (`[service] scan_every_min`); `None`: only on
+    /// demand and when a site returns.
+    pub scan_every: Option<Duration>,
 }
 
 /// One site.
@@ -83,6 +124,11 @@ pub struct CameraConfig {
     pub tolerance: Tolerance,
     /// Camera groups: roles may grant permissions on a group only.
     pub groups: Vec<String>,
+    /// The vendor profile it names, if any.
+    pub vendor: Option<String>,
+    /// Numbers the device treats as commands: its own and its vendor
+    /// profile's. Never written, recalled, deleted or compared.
+    pub reserved: BTreeSet<PresetNumber>,
     /// One binding per site, in the order of [`Config::sites`].
     pub bindings: Vec<BindingConfig>,
 }
@@ -252,6 +298,9 @@ impl fmt::Display for Problem {
 struct RawFile {
     defaults: Option<RawDefaults>,
     store: Option<RawStore>,
+    service: Option<RawService>,
+    #[serde(default)]
+    vendors: BTreeMap<Spanned<String>, RawVendor>,
     #[serde(default)]
     site: Vec<Spanned<RawSite>>,
     #[serde(default)]
@@ -276,6 +325,18 @@ struct RawStore {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawService {
+    scan_every_min: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVendor {
+    reserved: Vec<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawSite {
     id: Spanned<String>,
     name: Option<Spanned<String>>,
@@ -292,6 +353,8 @@ struct RawCamera {
     name: Option<Spanned<String>>,
     tolerance: Option<Spanned<f64>>,
     groups: Option<Vec<Spanned<String>>>,
+    vendor: Option<Spanned<String>>,
+    reserved: Option<Vec<Spanned<i64>>>,
     bindings: Option<BTreeMap<Spanned<String>, RawBinding>>,
 }
 
@@ -417,8 +480,10 @@ impl<'a> Checker<'a> {
         let source = self.file.to_path_buf();
         let (timeout, tolerance, defaults) = self.check_defaults(raw.defaults.as_ref());
         let store_path = self.check_store(raw.store.as_ref());
+        let scan_every = self.check_service(raw.service.as_ref());
+        let vendors = self.check_vendors(&raw.vendors);
         let (sites, site_levels) = self.check_sites(&raw.site, &defaults);
-        let cameras = self.check_cameras(
+        let mut cameras = self.check_cameras(
             &raw.camera,
             &raw.site,
             &sites,
@@ -426,6 +491,10 @@ impl<'a> Checker<'a> {
             &defaults,
             tolerance,
         );
+        // `check_cameras` builds one camera per [[camera]] table, in order.
+        for (camera, raw) in cameras.iter_mut().zip(&raw.camera) {
+            self.check_reserved_of(camera, raw.get_ref(), &vendors);
+        }
         Config {
             source,
             sites,
@@ -433,7 +502,123 @@ impl<'a> Checker<'a> {
             store_path,
             timeout,
             tolerance,
+            scan_every,
         }
+    }
+
+    fn check_service(&mut self, service: Option<&RawService>) -> Option<Duration> {
+        let minutes = |m: u64| (m > 0).then(|| Duration::from_secs(m * 60));
+        let Some(every) = service.and_then(|s| s.scan_every_min.as_ref()) else {
+            return minutes(DEFAULT_SCAN_EVERY_MIN);
+        };
+        match u64::try_from(*every.get_ref()) {
+            Ok(m) if m <= MAX_SCAN_EVERY_MIN => minutes(m),
+            _ => {
+                self.report(
+                    every.span(),
+                    Some("[service]"),
+                    "scan_every_min",
+                    format!(
+                        "{} is outside 0..={MAX_SCAN_EVERY_MIN} (minutes between full scans; 0: only on demand and when a site returns)",
+                        every.get_ref()
+                    ),
+                );
+                minutes(DEFAULT_SCAN_EVERY_MIN)
+            }
+        }
+    }
+
+    /// The vendor profiles: the built-in ones, replaced by tables of the same name.
+    fn check_vendors(
+        &mut self,
+        raw: &BTreeMap<Spanned<String>, RawVendor>,
+    ) -> BTreeMap<String, BTreeSet<PresetNumber>> {
+        let mut vendors: BTreeMap<String, BTreeSet<PresetNumber>> = BUILTIN_VENDORS
+            .iter()
+            .map(|(name, numbers, _)| {
+                let numbers = numbers
+                    .iter()
+                    .filter_map(|n| PresetNumber::new(*n).ok())
+                    .collect();
+                (name.to_string(), numbers)
+            })
+            .collect();
+        for (name, vendor) in raw {
+            let subject = format!("[vendors.{}]", name.get_ref());
+            let valid = match id_error(name.get_ref()) {
+                Some(why) => {
+                    self.report(name.span(), Some(&subject), "name", why);
+                    false
+                }
+                None => true,
+            };
+            let numbers = self.check_numbers(&vendor.reserved, &subject);
+            if valid {
+                vendors.insert(name.get_ref().clone(), numbers);
+            }
+        }
+        vendors
+    }
+
+    /// Preset numbers of a `reserved` list, each in 1..=9999.
+    fn check_numbers(&mut self, raw: &[Spanned<i64>], subject: &str) -> BTreeSet<PresetNumber> {
+        let mut numbers = BTreeSet::new();
+        for n in raw {
+            match u32::try_from(*n.get_ref())
+                .ok()
+                .and_then(|n| PresetNumber::new(n).ok())
+            {
+                Some(number) => {
+                    numbers.insert(number);
+                }
+                None => self.report(
+                    n.span(),
+                    Some(subject),
+                    "reserved",
+                    format!(
+                        "{} is not a preset number (1 to {})",
+                        n.get_ref(),
+                        tandem_core::preset::MAX_NUMBER
+                    ),
+                ),
+            }
+        }
+        numbers
+    }
+
+    /// A camera's reserved numbers: its own and its vendor profile's.
+    fn check_reserved_of(
+        &mut self,
+        camera: &mut CameraConfig,
+        raw: &RawCamera,
+        vendors: &BTreeMap<String, BTreeSet<PresetNumber>>,
+    ) {
+        let subject = format!("camera {:?}", camera.id.as_str());
+        let mut reserved =
+            self.check_numbers(raw.reserved.as_deref().unwrap_or_default(), &subject);
+        if let Some(vendor) = &raw.vendor {
+            match vendors.get(vendor.get_ref()) {
+                Some(numbers) => {
+                    reserved.extend(numbers.iter().copied());
+                    camera.vendor = Some(vendor.get_ref().clone());
+                }
+                None => {
+                    let known: Vec<&str> = vendors.keys().map(String::as_str).collect();
+                    self.report(
+                        vendor.span(),
+                        Some(&subject),
+                        "vendor",
+                        format!(
+                            "no vendor profile {:?}; define [vendors.{}] with its reserved numbers, or use one of: {}",
+                            vendor.get_ref(),
+                            vendor.get_ref(),
+                            known.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        camera.reserved = reserved;
     }
 
     fn check_defaults(&mut self, defaults: Option<&RawDefaults>) -> (Duration, Tolerance, Level) {
@@ -780,6 +965,8 @@ impl<'a> Checker<'a> {
                 name,
                 tolerance,
                 groups,
+                vendor: None,
+                reserved: BTreeSet::new(),
                 bindings,
             });
         }
@@ -1372,6 +1559,73 @@ bindings.secondary = { url = "http://10.0.0.3/onvif/device_service", password = 
             &text,
             "conf/tandem.toml:6:13: [defaults]: tolerance: 0 is outside (0, 0.5] (generic position units)",
         );
+    }
+
+    #[test]
+    fn scans_default_to_every_ten_minutes_and_the_interval_is_checked() {
+        let config = parse(GOOD).expect("valid");
+        assert_eq!(config.scan_every, Some(Duration::from_secs(600)));
+        let text = edited("[store]", "[service]\nscan_every_min = 0\n\n[store]");
+        assert_eq!(parse(&text).expect("valid").scan_every, None);
+        let text = edited("[store]", "[service]\nscan_every_min = 3\n\n[store]");
+        assert_eq!(
+            parse(&text).expect("valid").scan_every,
+            Some(Duration::from_secs(180))
+        );
+        let text = edited("[store]", "[service]\nscan_every_min = -1\n\n[store]");
+        assert_one(
+            &text,
+            "conf/tandem.toml:9:18: [service]: scan_every_min: -1 is outside 0..=1440 (minutes between full scans; 0: only on demand and when a site returns)",
+        );
+    }
+
+    #[test]
+    fn reserved_numbers_come_from_the_camera_and_its_vendor_profile() {
+        let text = edited(
+            "[[camera]]\nid = \"dock_3\"",
+            "[[camera]]\nid = \"dock_3\"\nvendor = \"domes\"\nreserved = [7, 33]",
+        );
+        let text = text.replacen(
+            "[store]",
+            "[vendors.domes]\nreserved = [33, 95]\n\n[store]",
+            1,
+        );
+        let config = parse(&text).expect("valid");
+        let dock = config.camera(&CameraId::from("dock_3")).expect("dock_3");
+        let numbers: Vec<u32> = dock.reserved.iter().map(|n| n.get()).collect();
+        assert_eq!(numbers, [7, 33, 95]);
+        assert_eq!(dock.vendor.as_deref(), Some("domes"));
+        let gate = config.camera(&CameraId::from("gate-1")).expect("gate-1");
+        assert!(gate.reserved.is_empty(), "no profile applies by default");
+
+        let builtin = edited(
+            "[[camera]]\nid = \"dock_3\"",
+            "[[camera]]\nid = \"dock_3\"\nvendor = \"pelco-d\"",
+        );
+        let config = parse(&builtin).expect("valid");
+        let dock = config.camera(&CameraId::from("dock_3")).expect("dock_3");
+        let numbers: Vec<u32> = dock.reserved.iter().map(|n| n.get()).collect();
+        assert_eq!(numbers, [33, 34, 94, 95]);
+    }
+
+    #[test]
+    fn an_unknown_vendor_or_a_bad_reserved_number_is_named() {
+        let text = edited(
+            "[[camera]]\nid = \"dock_3\"",
+            "[[camera]]\nid = \"dock_3\"\nvendor = \"acme\"\nreserved = [0, 10000]",
+        );
+        assert_eq!(
+            problems(&text),
+            vec![
+                "conf/tandem.toml:34:10: camera \"dock_3\": vendor: no vendor profile \"acme\"; define [vendors.acme] with its reserved numbers, or use one of: pelco-d".to_string(),
+                "conf/tandem.toml:35:13: camera \"dock_3\": reserved: 0 is not a preset number (1 to 9999)".to_string(),
+                "conf/tandem.toml:35:16: camera \"dock_3\": reserved: 10000 is not a preset number (1 to 9999)".to_string(),
+            ]
+        );
+        let text = edited("[store]", "[vendors.Acme]\nreserved = [95]\n\n[store]");
+        let found = problems(&text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("[vendors.Acme]: name:"), "{found:?}");
     }
 
     #[test]

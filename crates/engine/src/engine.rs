@@ -376,6 +376,10 @@ impl Engine {
     ) -> Result<Outcome, EngineError> {
         self.bindings.camera(camera)?;
         self.require(who, access::Action::EditPreset, camera)?;
+        // A reserved number is refused before any site is read.
+        if let Some(n) = request.number {
+            self.refuse_reserved(camera, n)?;
+        }
         self.read_first(camera).await?;
         // Early answers for the common refusals, before a device is asked for
         // the current view; the claim below decides, whatever ran meanwhile.
@@ -396,6 +400,7 @@ impl Engine {
             name: request.name.clone(),
             position,
             unique_name: true,
+            reserved: self.reserved_numbers(camera)?,
         };
         let actor = who.user.as_str();
         let outcome = self
@@ -466,6 +471,9 @@ impl Engine {
             return Err(EngineError::Invalid(tandem_core::InvalidInput(
                 "nothing to change: give a name, a number or a position".into(),
             )));
+        }
+        for n in [Some(number), request.number].into_iter().flatten() {
+            self.refuse_reserved(camera, n)?;
         }
         let may_change_locked = self.may_change_locked(who, camera)?;
         self.read_first(camera).await?;
@@ -547,6 +555,7 @@ impl Engine {
     ) -> Result<Outcome, EngineError> {
         self.bindings.camera(camera)?;
         self.require(who, access::Action::EditPreset, camera)?;
+        self.refuse_reserved(camera, number)?;
         self.read_first(camera).await?;
         let write = PresetWrite::Remove {
             number,

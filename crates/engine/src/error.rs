@@ -30,6 +30,20 @@ pub enum EngineError {
         /// The number asked for.
         number: PresetNumber,
     },
+    /// The camera reserves this number: the device treats it as a command
+    /// (DESIGN.md, "Empty slots and command presets are not presets").
+    #[error(
+        "preset number {number} is reserved on camera {camera}{}: the device treats it as a command, so tandem never writes, recalls, deletes or compares it; choose another number",
+        vendor.as_ref().map(|v| format!(" (vendor profile {v:?} or the camera's own reserved list)")).unwrap_or_default()
+    )]
+    Reserved {
+        /// The camera.
+        camera: CameraId,
+        /// The number asked for.
+        number: PresetNumber,
+        /// The vendor profile the camera names, if any.
+        vendor: Option<String>,
+    },
     /// Another preset of the camera has this name (compared as
     /// `tandem_store::name_key` does), or the state does not allow the
     /// request now; nothing was changed.
@@ -116,7 +130,7 @@ impl EngineError {
     /// The error's kind.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            EngineError::Invalid(_) => ErrorKind::Invalid,
+            EngineError::Invalid(_) | EngineError::Reserved { .. } => ErrorKind::Invalid,
             EngineError::UnknownCamera(_) | EngineError::UnknownPreset { .. } => {
                 ErrorKind::NotFound
             }

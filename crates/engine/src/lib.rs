@@ -19,7 +19,9 @@
 //! - [`tokens`]: [`tokens::TokenMap`], the one number ↔ token rule per site.
 //! - [`lease`]: leases in the store, so that one process at a time moves a
 //!   camera for preset work or applies a camera's queue on a site.
-//! - [`scan`], [`repair`]: mismatch detection and operator-chosen repair.
+//! - [`scan`], [`repair`]: mismatch detection and operator-chosen repair;
+//!   `exclude`: what is not a preset (empty slots, reserved numbers) and what
+//!   a scan holds back while work on it is pending.
 //! - [`watch`]: background duties: retries, scheduled scans, scans when a site returns.
 //! - [`live`]: live PTZ control on the active site with failover and failback,
 //!   each command checked against the caller's rights and [`control`]: who
@@ -37,6 +39,7 @@ pub mod config;
 pub mod control;
 pub mod engine;
 pub mod error;
+mod exclude;
 pub mod health;
 mod hold;
 mod lease;

@@ -286,6 +286,8 @@ impl Live {
                 if !allowed(access::Action::RecallPreset) {
                     return Err(forbidden(who, "preset.recall", camera));
                 }
+                // A reserved number is a command on the device (a reboot, a menu).
+                self.engine.refuse_reserved(camera, *number)?;
                 self.engine.require_preset(camera, *number)?;
             }
             _ => {

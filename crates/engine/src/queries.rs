@@ -84,7 +84,9 @@ impl Engine {
         Ok(self.store().operations(camera, limit)?)
     }
 
-    /// Open mismatches of one camera or all.
+    /// Open mismatches of one camera or all, as of the last scan, without
+    /// those about a preset whose operation is pending now: the sites differ
+    /// there until it is applied, and repairing it would undo it.
     pub fn mismatches(
         &self,
         camera: Option<&CameraId>,
@@ -92,12 +94,20 @@ impl Engine {
         if let Some(camera) = camera {
             self.bindings().camera(camera)?;
         }
-        Ok(self.store().mismatches(camera)?)
+        let mut open = self.store().mismatches(camera)?;
+        for (busy, _) in self.store().pending_by_camera()? {
+            if camera.is_some_and(|c| *c != busy) {
+                continue;
+            }
+            let work = self.pending_work(&busy)?;
+            open.retain(|m| m.camera != busy || !work.covers(&m.mismatch));
+        }
+        Ok(open)
     }
 
     /// Every configured camera with its presets, open mismatches and pending parts.
     pub fn cameras(&self) -> Result<Vec<CameraSummary>, EngineError> {
-        let open = self.store().mismatches(None)?;
+        let open = self.mismatches(None)?;
         let pending = self.store().pending_by_camera()?;
         self.bindings()
             .camera_ids()

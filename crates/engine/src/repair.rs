@@ -208,6 +208,7 @@ impl Engine {
                         name: name.clone(),
                         position,
                         unique_name: false,
+                        reserved: self.reserved_numbers(camera)?,
                     },
                 };
                 Ok((

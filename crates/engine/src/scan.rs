@@ -1,5 +1,9 @@
 //! Scans: read both sites' presets of a camera concurrently, resolve numbers,
 //! diff (pure, in `tandem-core`), and keep the set of open mismatches.
+//!
+//! What a site lists that is not a preset (empty slots, reserved numbers) is
+//! dropped as it is read; differences about presets with pending work are
+//! held back until that work is applied (see `exclude`).
 
 use std::sync::Arc;
 
@@ -31,6 +35,10 @@ pub struct ScanReport {
     /// Sites that could not be read, and how (the previous mismatches are
     /// kept then): a scan with any is not done.
     pub unread: Vec<UnreadSite>,
+    /// Numbers whose differences were not reported because an operation on
+    /// them is still pending on some site: the sites differ there until it
+    /// is applied, and a repair would undo it. The next scan compares them.
+    pub pending: Vec<PresetNumber>,
 }
 
 /// A site whose presets a scan could not read.
@@ -50,9 +58,18 @@ pub const RECORD_BATCH: usize = 256;
 /// One camera compared: the sites' difference, or why it could not be.
 enum Compared {
     /// Both sites read; the mismatches to record.
-    Diffed(CameraId, Vec<Mismatch>),
+    Diffed(Diffed),
     /// A site could not be read; the open mismatches stay as they were.
     Unreachable(ScanReport),
+}
+
+/// One camera whose sites were both read.
+struct Diffed {
+    camera: CameraId,
+    /// The mismatches to record.
+    mismatches: Vec<Mismatch>,
+    /// Numbers whose differences wait for pending work ([`ScanReport::pending`]).
+    pending: Vec<PresetNumber>,
 }
 
 /// A way to recognise a site's preset as a canonical one.
@@ -60,7 +77,8 @@ type Rule<'a> = dyn Fn(&SitePreset, &Preset) -> bool + 'a;
 
 impl Engine {
     /// One site's presets of a camera, with numbers resolved: from tandem's
-    /// token map, else from numeric tokens on sites that use them.
+    /// token map, else from numeric tokens on sites that use them. Empty
+    /// slots and reserved numbers are left out: they are not presets.
     pub async fn read_site(
         &self,
         camera: &CameraId,
@@ -70,7 +88,7 @@ impl Engine {
         let profile = binding.profile().await?.to_string();
         let presets = read_presets(&binding, &profile).await?;
         let map = TokenMap::load(self.store().as_ref(), camera, site)?;
-        Ok(presets
+        let presets = presets
             .into_iter()
             .map(|p| {
                 let number = map.number(&p.token);
@@ -81,7 +99,8 @@ impl Engine {
                     token: p.token,
                 }
             })
-            .collect())
+            .collect();
+        self.presets_only(camera, presets)
     }
 
     /// Scans one camera: reads both sites concurrently, diffs, records the
@@ -92,8 +111,8 @@ impl Engine {
     ) -> Result<ScanReport, EngineError> {
         match self.read_and_diff(camera).await? {
             Compared::Unreachable(report) => Ok(report),
-            Compared::Diffed(camera, mismatches) => {
-                let mut reports = self.record_compared(vec![(camera, mismatches)])?;
+            Compared::Diffed(diffed) => {
+                let mut reports = self.record_compared(vec![diffed])?;
                 reports
                     .pop()
                     .ok_or_else(|| EngineError::Internal("a scan recorded nothing".into()))
@@ -134,26 +153,31 @@ impl Engine {
                 .into_iter()
                 .map(|m| m.mismatch)
                 .collect();
+            let (open, pending) = self.hold_back_pending(camera, open)?;
             return Ok(Compared::Unreachable(ScanReport {
                 camera: camera.clone(),
                 mismatches: open,
                 new: 0,
                 gone: 0,
                 unread,
+                pending,
             }));
         };
         self.adopt_tokens(camera, s_id, &mut secondary)?;
         self.adopt_tokens(camera, p_id, &mut primary)?;
         let mismatches = diff(&primary, &secondary, Tolerance(spec.tolerance));
-        Ok(Compared::Diffed(camera.clone(), mismatches))
+        // Read after the sites: work journaled while they were read is held back too.
+        let (mismatches, pending) = self.hold_back_pending(camera, mismatches)?;
+        Ok(Compared::Diffed(Diffed {
+            camera: camera.clone(),
+            mismatches,
+            pending,
+        }))
     }
 
     /// Records the open mismatches of compared cameras, each with its audit
     /// entry, in one transaction.
-    fn record_compared(
-        &self,
-        diffed: Vec<(CameraId, Vec<Mismatch>)>,
-    ) -> Result<Vec<ScanReport>, EngineError> {
+    fn record_compared(&self, compared: Vec<Diffed>) -> Result<Vec<ScanReport>, EngineError> {
         let audit = |camera: &CameraId, delta: &tandem_store::MismatchDelta| NewAudit {
             actor: "tandem".into(),
             action: AuditAction::Scan.as_str().into(),
@@ -165,16 +189,24 @@ impl Engine {
                 "gone": delta.gone.len(),
             })),
         };
+        let mut diffed = Vec::with_capacity(compared.len());
+        let mut pending = Vec::with_capacity(compared.len());
+        for d in compared {
+            diffed.push((d.camera, d.mismatches));
+            pending.push(d.pending);
+        }
         let deltas = self.store().record_scans(&diffed, self.utc(), &audit)?;
         Ok(diffed
             .into_iter()
             .zip(deltas)
-            .map(|((camera, mismatches), delta)| ScanReport {
+            .zip(pending)
+            .map(|(((camera, mismatches), delta), pending)| ScanReport {
                 camera,
                 new: delta.new.len(),
                 gone: delta.gone.len(),
                 mismatches,
                 unread: Vec::new(),
+                pending,
             })
             .collect())
     }
@@ -218,7 +250,7 @@ impl Engine {
         let mut work = JoinSet::new();
         let mut results: Vec<Option<Result<ScanReport, EngineError>>> =
             (0..total).map(|_| None).collect();
-        let mut batch: Vec<(usize, CameraId, Vec<Mismatch>)> = Vec::new();
+        let mut batch: Vec<(usize, Diffed)> = Vec::new();
         let mut done = 0;
         loop {
             while work.len() < concurrency.max(1) {
@@ -234,17 +266,15 @@ impl Engine {
             done += 1;
             progress(done, total);
             match joined {
-                Ok((index, Ok(Compared::Diffed(camera, mismatches)))) => {
-                    batch.push((index, camera, mismatches));
-                }
+                Ok((index, Ok(Compared::Diffed(diffed)))) => batch.push((index, diffed)),
                 Ok((index, Ok(Compared::Unreachable(report)))) => results[index] = Some(Ok(report)),
                 Ok((index, Err(e))) => results[index] = Some(Err(e)),
                 Err(_) => {} // A panicked task: reported below.
             }
             let last = work.is_empty() && waiting.len() == 0;
             if batch.len() >= RECORD_BATCH || (last && !batch.is_empty()) {
-                let indices: Vec<usize> = batch.iter().map(|(i, _, _)| *i).collect();
-                let diffed = batch.drain(..).map(|(_, c, m)| (c, m)).collect();
+                let indices: Vec<usize> = batch.iter().map(|(i, _)| *i).collect();
+                let diffed = batch.drain(..).map(|(_, d)| d).collect();
                 match self.record_compared(diffed) {
                     Ok(reports) => {
                         for (index, report) in indices.into_iter().zip(reports) {
@@ -269,6 +299,8 @@ impl Engine {
 
     /// A camera tandem has never seen takes the primary's presets as its
     /// canonical list (numbers from the primary, unnamed ones named "Preset N").
+    /// `primary` comes from [`Engine::read_site`]: no empty slot or reserved
+    /// number is among them.
     fn import_if_new(
         &self,
         camera: &CameraId,
@@ -330,6 +362,8 @@ impl Engine {
         if presets.iter().any(|p| p.number.is_none()) {
             let tolerance = self.bindings().camera(camera)?.tolerance;
             let mut taken: Vec<PresetNumber> = map.numbers().collect();
+            // A reserved number is no preset, whatever the canonical list kept from before.
+            taken.extend(self.reserved_numbers(camera)?);
             let by_name = |p: &SitePreset, c: &Preset| p.name.as_deref() == Some(c.name.as_str());
             let by_position = |p: &SitePreset, c: &Preset| match (&p.position, &c.position) {
                 (Some(a), Some(b)) => a.within(b, tolerance),

@@ -7,12 +7,12 @@
 //! ([`Bindings::keep_learned_in`]), so that every process starts from what
 //! the last one learned.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use tandem_core::{CameraId, Position, SiteId};
+use tandem_core::{CameraId, Position, PresetNumber, SiteId};
 use tandem_onvif::client::{HttpTransport, Transport};
 use tandem_onvif::types::PtzVector;
 use tandem_onvif::{AuthMode, ClientConfig, Credentials, Device, Learned};
@@ -54,6 +54,11 @@ pub struct CameraSpec {
     pub tolerance: f64,
     /// Camera groups (roles may grant permissions on groups).
     pub groups: Vec<String>,
+    /// Numbers the device treats as commands (its own and its vendor
+    /// profile's): never written, recalled, deleted or compared.
+    pub reserved: BTreeSet<PresetNumber>,
+    /// The vendor profile its reserved numbers partly come from, for messages.
+    pub vendor: Option<String>,
     /// One binding per site.
     pub bindings: Vec<BindingSpec>,
 }
@@ -92,6 +97,8 @@ impl Topology {
                     name: c.name.clone(),
                     tolerance: c.tolerance.0,
                     groups: c.groups.clone(),
+                    reserved: c.reserved.clone(),
+                    vendor: c.vendor.clone(),
                     bindings: c
                         .bindings
                         .iter()

@@ -127,9 +127,10 @@ fn same_place(found: &OnvifPreset, intent: Intent<'_>) -> bool {
     }
 }
 
-/// A slot the device lists with no name and no position: nothing to lose.
+/// A slot the device lists with nothing in it: nothing to lose. The one rule
+/// is core's ([`tandem_core::preset::is_empty_slot`]), as scans apply it.
 pub fn is_empty_slot(p: &OnvifPreset) -> bool {
-    p.name.as_deref().is_none_or(|n| n.trim().is_empty()) && p.position.is_none()
+    tandem_core::preset::is_empty_slot(&p.token, p.name.as_deref(), p.position.is_some())
 }
 
 /// The refusal: `number` is the slot on a numeric site, `None` on an opaque one.

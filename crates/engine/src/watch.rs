@@ -3,6 +3,11 @@
 //! down answers again. Site health comes from the engine's one
 //! [`SiteHealth`](crate::health::SiteHealth): the watcher probes only when
 //! nothing else in the process does.
+//!
+//! Order when a site returns: its pending work is made due and drained
+//! first, whatever its backoff, and only then are the sites compared. A scan
+//! that ran first would report every preset the site still lacks as a
+//! mismatch, and a repair of it would undo the operator's change.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -30,7 +35,9 @@ impl Default for WatchPolicy {
     fn default() -> Self {
         WatchPolicy {
             tick: Duration::from_millis(500),
-            scan_every: Some(Duration::from_secs(3600)),
+            scan_every: Some(Duration::from_secs(
+                crate::config::DEFAULT_SCAN_EVERY_MIN * 60,
+            )),
             scan_concurrency: 32,
         }
     }
@@ -50,6 +57,8 @@ pub enum WatchEvent {
         cameras: usize,
         /// Open mismatches after the scan.
         open: usize,
+        /// Presets not compared because work on them is still pending.
+        pending: usize,
         /// Cameras whose scan failed.
         errors: usize,
     },
@@ -70,6 +79,7 @@ impl Engine {
         let mut changes = health.subscribe();
         let mut last_scan = tokio::time::Instant::now();
         let mut scan_now = policy.scan_every.is_some();
+        let mut returned = Vec::new();
         loop {
             if prober {
                 health.probe_once(self.bindings()).await;
@@ -80,11 +90,19 @@ impl Engine {
                         on_event(WatchEvent::SiteDown(change.site));
                     }
                     Ok(change) if change.was == Health::Down && change.now == Health::Up => {
-                        on_event(WatchEvent::SiteUp(change.site));
+                        on_event(WatchEvent::SiteUp(change.site.clone()));
+                        returned.push(change.site);
                         scan_now = true;
                     }
                     Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
                     Err(_) => break,
+                }
+            }
+            // A returned site's work first, whatever its backoff: the drain
+            // below finishes (or fails) it before the scan compares the sites.
+            for site in returned.drain(..) {
+                if let Err(e) = self.store().make_due(&site, self.utc()) {
+                    tracing::warn!(error = %e, %site, "making a returned site's work due");
                 }
             }
             if let Err(e) = self.drain_due().await {
@@ -106,10 +124,16 @@ impl Engine {
                     .filter_map(|r| r.as_ref().ok())
                     .map(|r| r.mismatches.len())
                     .sum();
+                let pending = reports
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok())
+                    .map(|r| r.pending.len())
+                    .sum();
                 let errors = reports.iter().filter(|r| r.is_err()).count();
                 on_event(WatchEvent::Scanned {
                     cameras: reports.len(),
                     open,
+                    pending,
                     errors,
                 });
             }

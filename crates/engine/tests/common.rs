@@ -54,6 +54,8 @@ pub fn topology(sim: &Simulator, tolerance: f64) -> Topology {
             name: format!("Camera {c}"),
             tolerance,
             groups: Vec::new(),
+            reserved: Default::default(),
+            vendor: None,
             bindings: sim
                 .endpoints()
                 .into_iter()

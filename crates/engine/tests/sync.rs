@@ -4,14 +4,17 @@
 
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tandem_access::local_operator;
 
 use common::*;
 use tandem_core::Position;
-use tandem_engine::engine::{AddPreset, PositionSource, UpdatePreset};
+use tandem_core::plan::Direction;
+use tandem_engine::engine::{AddPreset, Engine, PositionSource, RetryPolicy, UpdatePreset};
+use tandem_engine::watch::{WatchEvent, WatchPolicy};
 use tandem_sim::world::Faults;
-use tandem_store::SiteState;
+use tandem_store::{SiteState, SqliteStore};
 
 fn at(pan: f64) -> PositionSource {
     PositionSource::Explicit(Position::new(pan, 0.1, 0.2).expect("valid"))
@@ -355,8 +358,6 @@ async fn permanent_faults_are_reported_per_site_in_the_devices_words() {
 
 #[tokio::test]
 async fn a_returning_site_is_noticed_and_scanned() {
-    use std::sync::{Arc, Mutex};
-    use tandem_engine::watch::{WatchEvent, WatchPolicy};
     let sim = sim(2, &[], 2, false).await;
     let engine = engine(&sim, 0.001);
     sim.set_faults(
@@ -547,4 +548,204 @@ async fn a_soap_1_1_device_with_subcodes_in_detail_is_written_and_cleaned_like_a
         "an already-gone preset counts as removed: {deleted:?}"
     );
     assert!(on_site(&sim, 1, 1).is_empty());
+}
+
+fn down() -> Faults {
+    Faults {
+        down: true,
+        ..Faults::default()
+    }
+}
+
+/// Issue 11, finding 10: a scan that ran while an operation was still pending
+/// on a site reported a difference the operation was about to remove ("only
+/// on the secondary" for a preset the operator was told was saved), and its
+/// repair would have undone the operation. Such differences are held back,
+/// and a stored mismatch about them is not offered while the work is pending.
+#[tokio::test]
+async fn a_scan_holds_back_differences_whose_operation_is_still_pending() {
+    let sim = sim(1, &[], 2, false).await;
+    let engine = engine(&sim, 0.001);
+    let cam = camera(1);
+    {
+        // The secondary drifted: preset 2 renamed there.
+        let site = sim.site(2).expect("site");
+        let on_s = site.camera(0).expect("camera");
+        let mut table = on_s.presets();
+        let here = table.get("2").and_then(|e| e.position).expect("seeded");
+        table
+            .set(&on_s.quirks, Some("Parking lot"), Some("2"), here)
+            .expect("renamed");
+    }
+    let first = engine.scan_camera(&cam).await.expect("scan");
+    assert_eq!(first.mismatches.len(), 1, "{:?}", first.mismatches);
+    assert_eq!(engine.mismatches(Some(&cam)).expect("open").len(), 1);
+
+    // While the primary is down: a new preset, and a rename of preset 2.
+    sim.set_faults(1, down());
+    let added = engine
+        .add(
+            &cam,
+            AddPreset {
+                number: None,
+                name: name("Dock"),
+                position: at(0.4),
+            },
+            &local_operator("ops"),
+        )
+        .await
+        .expect("journaled");
+    assert_eq!(added.sites[0].state, SiteState::Pending, "{added:?}");
+    let rename = UpdatePreset {
+        name: Some(name("Parking north")),
+        ..UpdatePreset::default()
+    };
+    let renamed = engine
+        .update(&cam, number(2), rename, &local_operator("ops"))
+        .await
+        .expect("journaled");
+    assert_eq!(renamed.sites[0].state, SiteState::Pending, "{renamed:?}");
+    sim.set_faults(1, Faults::default());
+
+    // Back, not yet replayed: both differ, neither is a mismatch.
+    assert!(
+        engine.mismatches(Some(&cam)).expect("open").is_empty(),
+        "the stored mismatch on 2 waits for the rename"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let scan = loop {
+        // The simulator takes a moment to listen again; a scan drains nothing.
+        let scan = engine.scan_camera(&cam).await.expect("scan");
+        if scan.unread.is_empty() || std::time::Instant::now() > deadline {
+            break scan;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(scan.unread.is_empty(), "{:?}", scan.unread);
+    assert!(scan.mismatches.is_empty(), "{:?}", scan.mismatches);
+    assert_eq!(scan.pending, [number(2), number(3)]);
+    let plan = engine
+        .plan_repair(&admin(), &cam, Direction::SecondaryToPrimary, None)
+        .await
+        .expect("plan");
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+
+    assert_eq!(
+        engine
+            .settle(Duration::from_secs(30))
+            .await
+            .expect("settles"),
+        0
+    );
+    let scan = engine.scan_camera(&cam).await.expect("scan");
+    assert!(
+        scan.mismatches.is_empty() && scan.pending.is_empty(),
+        "{scan:?}"
+    );
+    let names: Vec<Option<String>> = on_site(&sim, 1, 1).into_iter().map(|p| p.1).collect();
+    assert!(names.contains(&Some("Dock".into())), "{names:?}");
+    assert!(names.contains(&Some("Parking north".into())), "{names:?}");
+}
+
+/// Issue 11, finding 10: when a site returned, the scan ran before its
+/// pending work (still waiting out its retry backoff) was replayed, and the
+/// false mismatch stayed until the next scheduled scan. Now the returned
+/// site's work is applied first, whatever its backoff, then the sites are
+/// compared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_sites_pending_work_is_applied_before_it_is_scanned() {
+    let sim = sim(1, &[], 1, false).await;
+    // Retries ten minutes apart: only the site's return can bring its work on.
+    let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
+    let engine = Engine::new(store, &topology(&sim, 0.001), Duration::from_secs(10))
+        .expect("engine")
+        .with_retry(RetryPolicy {
+            first: Duration::from_secs(600),
+            max: Duration::from_secs(600),
+        });
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let policy = WatchPolicy {
+        tick: Duration::from_millis(100),
+        scan_every: None,
+        scan_concurrency: 4,
+    };
+    let watcher = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            engine
+                .watch(
+                    policy,
+                    move |e| seen.lock().expect("events").push(e),
+                    std::future::pending(),
+                )
+                .await
+        })
+    };
+    // A camera in service: scanned (its presets imported) before the outage.
+    let first = engine.scan_camera(&camera(1)).await.expect("scan");
+    assert!(first.mismatches.is_empty(), "{first:?}");
+    let wait_for = |what: &'static str, found: &dyn Fn(&[WatchEvent]) -> bool| {
+        let events = events.clone();
+        let found = |e: &[WatchEvent]| found(e);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if found(&events.lock().expect("events")) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {what}: {:?}",
+                events.lock()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    sim.set_faults(1, down());
+    tokio::task::block_in_place(|| {
+        wait_for("site down", &|e| {
+            e.contains(&WatchEvent::SiteDown("primary".into()))
+        })
+    });
+    let added = engine
+        .add(
+            &camera(1),
+            AddPreset {
+                number: None,
+                name: name("Dock"),
+                position: at(0.4),
+            },
+            &local_operator("ops"),
+        )
+        .await
+        .expect("journaled");
+    assert_eq!(added.sites[0].state, SiteState::Pending, "{added:?}");
+    sim.set_faults(1, Faults::default());
+    tokio::task::block_in_place(|| {
+        wait_for("scan after the return", &|e| {
+            e.iter().any(|e| matches!(e, WatchEvent::Scanned { .. }))
+        })
+    });
+    watcher.abort();
+    let events = events.lock().expect("events").clone();
+    let scanned = events
+        .iter()
+        .find(|e| matches!(e, WatchEvent::Scanned { .. }))
+        .cloned();
+    assert_eq!(
+        scanned,
+        Some(WatchEvent::Scanned {
+            cameras: 1,
+            open: 0,
+            pending: 0,
+            errors: 0
+        }),
+        "the work was applied before the scan: {events:?}"
+    );
+    let op = engine.outcome(added.operation).expect("outcome");
+    assert!(
+        op.sites.iter().all(|s| s.state == SiteState::Applied),
+        "{op:?}"
+    );
+    assert!(engine.mismatches(None).expect("open").is_empty());
 }

@@ -59,6 +59,8 @@ async fn world_with_groups(cameras: usize, groups: impl Fn(usize) -> Vec<String>
             name: format!("Camera {c}"),
             tolerance: 0.001,
             groups: groups(c),
+            reserved: Default::default(),
+            vendor: None,
             bindings: sim
                 .endpoints()
                 .into_iter()

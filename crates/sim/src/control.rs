@@ -2,9 +2,10 @@
 //! and inject faults while it runs. Site and camera numbers start at 1.
 //!
 //! - `GET  /api/sites`: sites with their faults, how many preset writes
-//!   (`SetPreset`, `RemovePreset`) each has answered, and its request
-//!   counts ([`Requests`]: SOAP requests, clock reads, Digest challenges,
-//!   `NotAuthorized` refusals)
+//!   (`SetPreset`, `RemovePreset`), removals (`RemovePreset`) and command
+//!   calls (preset requests aimed at a `commands=` number) each has
+//!   answered, and its request counts ([`Requests`]: SOAP requests, clock
+//!   reads, Digest challenges, `NotAuthorized` refusals)
 //! - `GET  /api/sites/{site}/faults`, `PATCH /api/sites/{site}/faults` (a partial [`Faults`])
 //! - `GET  /api/sites/{site}/clock`, `PUT /api/sites/{site}/clock` (a
 //!   [`ClockPatch`], such as `{"skew_s": 7200}`): every camera's device clock
@@ -86,6 +87,8 @@ fn site_json(site: &Site) -> Value {
         "cameras": site.cameras().len(),
         "faults": site.faults(),
         "preset_writes": site.preset_writes(),
+        "preset_removals": site.preset_removals(),
+        "command_calls": site.command_calls(),
         "requests": requests,
     })
 }

@@ -128,6 +128,15 @@ impl DeviceFault {
     pub fn bad_request(why: &str) -> Self {
         Self::new(true, &["InvalidArgVal"], why.to_string())
     }
+    /// A preset request aimed at a number the device treats as a command
+    /// (`ter:InvalidArgVal`): it cannot be stored or removed.
+    pub fn command(token: &str) -> Self {
+        Self::new(
+            true,
+            &["InvalidArgVal"],
+            format!("preset {token} is a command on this device, not a preset slot"),
+        )
+    }
 }
 
 /// Answers one request for one camera of one site.
@@ -214,6 +223,12 @@ pub fn handle(
         GetPresets { .. } => Response::Presets(camera.presets().report(quirks)),
         SetPreset { name, token, .. } => {
             site.count_preset_write();
+            if let Some(token) = token.as_deref()
+                && quirks.is_command(token)
+            {
+                site.count_command_call();
+                return Err(DeviceFault::command(token));
+            }
             let motion = physical.motion();
             if (quirks.refuse_while_moving && motion.is_moving(now)) || camera.busy_set_preset() {
                 return Err(DeviceFault::moving());
@@ -228,15 +243,37 @@ pub fn handle(
         }
         RemovePreset { token, .. } => {
             site.count_preset_write();
+            site.count_preset_removal();
+            if quirks.is_command(&token) {
+                site.count_command_call();
+                return Err(DeviceFault::command(&token));
+            }
             camera.presets().remove(quirks, &token)?;
             Response::Empty("RemovePreset")
         }
         GotoPreset { token, speed, .. } => {
-            let target = camera
-                .presets()
-                .get(&token)
-                .ok_or_else(|| DeviceFault::no_token(&token))?
-                .position;
+            if quirks.is_command(&token) {
+                // The command runs: "pan zero" turns the camera to pan 0, tilt 0.
+                site.count_command_call();
+                let mut motion = physical.motion();
+                let zoom = motion.position(now)[2];
+                motion.move_to([0.0, 0.0, zoom], speed_axes(speed), now);
+                return Ok(Response::Empty("GotoPreset"));
+            }
+            let presets = camera.presets();
+            let target = match presets.get(&token) {
+                Some(entry) => entry.position,
+                // A listed unused slot: devices accept and stay.
+                None if presets
+                    .empty_slots(quirks)
+                    .iter()
+                    .any(|n| n.to_string() == token) =>
+                {
+                    None
+                }
+                None => return Err(DeviceFault::no_token(&token)),
+            };
+            drop(presets);
             // An unused fixed slot has nowhere to go; devices accept and stay.
             if let Some(target) = target {
                 physical.motion().move_to(target, speed_axes(speed), now);

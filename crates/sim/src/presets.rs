@@ -47,22 +47,38 @@ impl PresetTable {
         self.entries.iter().find(|e| e.token == token)
     }
 
-    /// What `GetPresets` reports: rounded positions, no names on nameless devices.
+    /// What `GetPresets` reports: rounded positions, no names on nameless
+    /// devices, then the unused slots an `empty=N` device lists.
     pub fn report(&self, quirks: &Quirks) -> Vec<Preset> {
-        self.entries
-            .iter()
-            .map(|e| Preset {
-                token: e.token.clone(),
-                name: if quirks.nameless {
-                    None
-                } else {
-                    e.name.clone()
-                },
-                position: e.position.map(|p| {
-                    let p = round(p, quirks.position_step);
-                    PtzVector::new(p[0], p[1], p[2])
-                }),
-            })
+        let presets = self.entries.iter().map(|e| Preset {
+            token: e.token.clone(),
+            name: if quirks.nameless {
+                None
+            } else {
+                e.name.clone()
+            },
+            position: e.position.map(|p| {
+                let p = round(p, quirks.position_step);
+                PtzVector::new(p[0], p[1], p[2])
+            }),
+        });
+        let empty = self.empty_slots(quirks).into_iter().map(|n| Preset {
+            token: n.to_string(),
+            name: None,
+            position: None,
+        });
+        presets.chain(empty).collect()
+    }
+
+    /// The unused slots an `empty=N` device lists: the lowest N numbers that
+    /// hold no preset (fixed-slot devices list their own slots instead).
+    pub fn empty_slots(&self, quirks: &Quirks) -> Vec<u32> {
+        if quirks.fixed_slots.is_some() {
+            return Vec::new();
+        }
+        (1..=quirks.max_presets)
+            .filter(|n| self.get(&n.to_string()).is_none())
+            .take(quirks.empty_slots as usize)
             .collect()
     }
 
@@ -310,5 +326,27 @@ mod tests {
         let report = t.report(&q);
         assert_eq!(report[0].name, None);
         assert_eq!(report[0].position, Some(PtzVector::new(0.12, -0.5, 1.0)));
+    }
+
+    #[test]
+    fn empty_slots_are_listed_around_presets_and_filled_by_set_preset() {
+        let q = quirks("camera+empty=250");
+        let mut t = PresetTable::new(&q);
+        t.set(&q, Some("Gate"), Some("2"), [0.1; 3]).expect("set");
+        let report = t.report(&q);
+        assert_eq!(report.len(), 251);
+        let empty: Vec<&Preset> = report.iter().filter(|p| p.token != "2").collect();
+        assert!(
+            empty
+                .iter()
+                .all(|p| p.name.is_none() && p.position.is_none())
+        );
+        assert_eq!(empty[0].token, "1");
+        assert_eq!(empty[249].token, "251");
+        // Writing into a listed slot fills it; the list moves on.
+        t.set(&q, Some("Dock"), Some("1"), [0.2; 3])
+            .expect("filled");
+        assert_eq!(t.report(&q).len(), 252);
+        assert_eq!(t.empty_slots(&q).first(), Some(&3));
     }
 }

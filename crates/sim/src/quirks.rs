@@ -103,6 +103,14 @@ pub struct Quirks {
     pub tokens: TokenStyle,
     /// A fixed set of slots ("Preset1".."PresetN"), always listed, never created or deleted.
     pub fixed_slots: Option<u32>,
+    /// `GetPresets` also lists this many unused slots (the lowest free
+    /// numbers): numeric token, no name, no position, as NVR-attached domes
+    /// list theirs. `SetPreset` fills one; `RemovePreset` empties it again.
+    pub empty_slots: u32,
+    /// Numbers the device treats as commands, not presets: `GotoPreset`
+    /// runs the command (the camera turns to pan 0, tilt 0: "pan zero"),
+    /// `SetPreset` and `RemovePreset` are refused with `ter:InvalidArgVal`.
+    pub commands: Vec<u32>,
     /// Positions reported rounded to this step.
     pub position_step: Option<f64>,
     /// Names are not kept: `GetPresets` reports presets without names.
@@ -142,6 +150,8 @@ impl Default for Quirks {
         Quirks {
             tokens: TokenStyle::Numeric,
             fixed_slots: None,
+            empty_slots: 0,
+            commands: Vec::new(),
             position_step: None,
             nameless: false,
             refuse_while_moving: false,
@@ -182,10 +192,17 @@ impl Quirks {
     pub fn capacity(&self) -> u32 {
         self.fixed_slots.unwrap_or(self.max_presets)
     }
+
+    /// Whether the device treats `token` as a command number.
+    pub fn is_command(&self, token: &str) -> bool {
+        token
+            .parse::<u32>()
+            .is_ok_and(|n| n.to_string() == token && self.commands.contains(&n))
+    }
 }
 
 /// One quirk.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Trait {
     /// Numeric tokens equal to the preset number.
     Camera,
@@ -193,6 +210,10 @@ pub enum Trait {
     Vms,
     /// A fixed set of N slots.
     FixedSlots(u32),
+    /// N unused slots listed besides the presets.
+    EmptySlots(u32),
+    /// Numbers the device treats as commands.
+    Commands(Vec<u32>),
     /// Positions rounded to this step.
     Rounded(f64),
     /// No preset names.
@@ -222,14 +243,16 @@ pub enum Trait {
 }
 
 impl Trait {
-    fn apply(self, q: &mut Quirks) {
-        match self {
+    fn apply(&self, q: &mut Quirks) {
+        match *self {
             Trait::Camera => q.tokens = TokenStyle::Numeric,
             Trait::Vms => q.tokens = TokenStyle::Guid,
             Trait::FixedSlots(n) => {
                 q.tokens = TokenStyle::Numeric;
                 q.fixed_slots = Some(n);
             }
+            Trait::EmptySlots(n) => q.empty_slots = n,
+            Trait::Commands(ref numbers) => q.commands = numbers.clone(),
             Trait::Rounded(step) => q.position_step = Some(step),
             Trait::Nameless => q.nameless = true,
             Trait::StrictMoving => q.refuse_while_moving = true,
@@ -253,6 +276,11 @@ impl fmt::Display for Trait {
             Trait::Camera => f.write_str("camera"),
             Trait::Vms => f.write_str("vms"),
             Trait::FixedSlots(n) => write!(f, "fixed={n}"),
+            Trait::EmptySlots(n) => write!(f, "empty={n}"),
+            Trait::Commands(numbers) => {
+                let list: Vec<String> = numbers.iter().map(u32::to_string).collect();
+                write!(f, "commands={}", list.join(","))
+            }
             Trait::Rounded(s) => write!(f, "rounded={s}"),
             Trait::Nameless => f.write_str("nameless"),
             Trait::StrictMoving => f.write_str("strict-moving"),
@@ -274,8 +302,14 @@ impl fmt::Display for Trait {
     }
 }
 
+/// The command numbers of `commands` without a list: flip, pan zero, reboot
+/// and OSD menu on many Pelco-D domes.
+pub const DEFAULT_COMMANDS: [u32; 4] = [33, 34, 94, 95];
+
 /// The list of trait names and what they do, for `--help` and errors.
 pub const TRAITS_HELP: &str = "camera (numeric tokens), vms (GUID tokens), fixed8 or fixed=N (fixed slots), \
+empty=N (N unused slots listed without name or position), \
+commands=N,N... (numbers recalled as commands, default 33,34,94,95), \
 rounded or rounded=STEP (positions rounded, default 0.01), nameless, strict-moving (SetPreset refused while moving), \
 moving=N (the first N SetPreset calls refused with ter:MovingPTZ), \
 limited or limited=N (preset limit, default 16), wsse, digest, digest-md5, noauth, auth-any, \
@@ -319,6 +353,22 @@ impl FromStr for Trait {
             "vms" => Trait::Vms,
             "fixed8" => Trait::FixedSlots(8),
             "fixed" => Trait::FixedSlots(count(8.0)?),
+            "empty" => Trait::EmptySlots(count(250.0)?),
+            "commands" => Trait::Commands(match value {
+                None => DEFAULT_COMMANDS.to_vec(),
+                Some(list) => list
+                    .split(',')
+                    .map(|n| {
+                        n.trim()
+                            .parse::<u32>()
+                            .ok()
+                            .filter(|n| (1..=10_000).contains(n))
+                            .ok_or_else(|| {
+                                format!("quirk commands: {n:?} is not a number from 1 to 10000")
+                            })
+                    })
+                    .collect::<Result<_, _>>()?,
+            }),
             "rounded" => {
                 let step = number(0.01)?;
                 if !(step > 0.0 && step <= 1.0) {
@@ -461,5 +511,23 @@ mod tests {
             assert_eq!(rule.profile.traits, vec![Trait::Hostile(kind)]);
         }
         assert_eq!(Quirks::default().hostile, None);
+    }
+
+    #[test]
+    fn empty_slots_and_commands_parse_and_print_back() {
+        let rule: ProfileRule = "1=camera+empty=250+commands=33,95".parse().expect("valid");
+        let mut q = Quirks::default();
+        q.apply(&rule.profile);
+        assert_eq!(q.empty_slots, 250);
+        assert_eq!(q.commands, vec![33, 95]);
+        assert!(q.is_command("95") && !q.is_command("095") && !q.is_command("34"));
+        assert_eq!(q.profile_name(), "camera+empty=250+commands=33,95");
+        let default: Profile = "commands".parse().expect("valid");
+        assert_eq!(
+            default.traits,
+            vec![Trait::Commands(DEFAULT_COMMANDS.to_vec())]
+        );
+        assert!("commands=33,x".parse::<Profile>().is_err());
+        assert!("empty=0".parse::<Profile>().is_err());
     }
 }

@@ -267,6 +267,12 @@ pub struct Site {
     /// `SetPreset` and `RemovePreset` requests answered, on every camera:
     /// what tests read to know whether a site was written at all.
     preset_writes: AtomicUsize,
+    /// `RemovePreset` requests answered, on every camera.
+    preset_removals: AtomicUsize,
+    /// Preset requests (`GotoPreset`, `SetPreset`, `RemovePreset`) aimed at
+    /// a number a camera treats as a command: what tests read to know that a
+    /// reserved number was never touched.
+    command_calls: AtomicUsize,
     /// Requests seen, by kind, on every camera: what tests read to count
     /// round trips (see [`Requests`]).
     requests: RequestCounters,
@@ -334,6 +340,8 @@ impl Site {
             cameras,
             faults: watch::Sender::new(Faults::default()),
             preset_writes: AtomicUsize::new(0),
+            preset_removals: AtomicUsize::new(0),
+            command_calls: AtomicUsize::new(0),
             requests: RequestCounters::default(),
         }
     }
@@ -345,6 +353,24 @@ impl Site {
 
     pub(crate) fn count_preset_write(&self) {
         self.preset_writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many `RemovePreset` requests this site has answered.
+    pub fn preset_removals(&self) -> usize {
+        self.preset_removals.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_preset_removal(&self) {
+        self.preset_removals.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many preset requests aimed at a command number this site has answered.
+    pub fn command_calls(&self) -> usize {
+        self.command_calls.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_command_call(&self) {
+        self.command_calls.fetch_add(1, Ordering::Relaxed);
     }
 
     /// How many requests of each kind this site has answered.

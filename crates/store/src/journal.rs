@@ -60,6 +60,11 @@ pub trait JournalStore {
     /// (`next_attempt_utc <= now`), sorted.
     fn due(&self, now: DateTime<Utc>) -> Result<Vec<(CameraId, SiteId)>, StoreError>;
 
+    /// Makes every part pending on `site` due at `now`, whatever its backoff,
+    /// and answers how many there are: a site that answers again gets its
+    /// pending work before anything compares it with the other site.
+    fn make_due(&self, site: &SiteId, now: DateTime<Utc>) -> Result<usize, StoreError>;
+
     /// How many (operation, site) parts are pending, over all cameras.
     fn pending_count(&self) -> Result<u64, StoreError>;
 

@@ -125,8 +125,11 @@ pub enum PresetWrite {
     /// `unique_name`, the name (compared as [`name_key`] does). Never replaces
     /// a stored preset: a taken number or name is a [`StoreError::Conflict`]
     /// and nothing is journaled. The preset is neither locked nor the default.
+    /// A `reserved` number is never given, and asking for one is a
+    /// [`StoreError::Invalid`].
     ///
     /// [`StoreError::Conflict`]: crate::StoreError::Conflict
+    /// [`StoreError::Invalid`]: crate::StoreError::Invalid
     Add {
         /// The number asked for; `None` for the lowest free one.
         number: Option<PresetNumber>,
@@ -136,6 +139,9 @@ pub enum PresetWrite {
         position: Position,
         /// Refuse a name another preset of the camera has.
         unique_name: bool,
+        /// The camera's reserved numbers (the device treats them as
+        /// commands): the allocator skips them.
+        reserved: Vec<PresetNumber>,
     },
     /// An operator's change of preset `number`, checked inside the journal's
     /// transaction against what is stored then: the preset exists

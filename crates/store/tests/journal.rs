@@ -416,6 +416,47 @@ fn due_returns_pairs_whose_next_attempt_has_come() {
     );
 }
 
+/// A site that answers again gets its pending work at once: `make_due` pulls
+/// that site's backed-off parts to now, and leaves other sites and finished
+/// parts as they are.
+#[test]
+fn make_due_pulls_a_sites_backed_off_work_to_now_and_no_other() {
+    let clock = TestClock::new();
+    let store = clock.install(memory_store());
+    let audit = new_audit("cam-1", "preset");
+    clock.set(t(0));
+    let a = store
+        .journal(&new_op("cam-1", "x"), &PresetWrite::None, &audit)
+        .expect("journal");
+    let b = store
+        .journal(&new_op("cam-2", "x"), &PresetWrite::None, &audit)
+        .expect("journal");
+    for (op, site_id) in [(a, "P"), (a, "S"), (b, "P")] {
+        store
+            .mark(
+                op,
+                &site(site_id),
+                SiteState::Pending,
+                Some("down"),
+                Some(t(60)),
+            )
+            .expect("mark");
+    }
+    store
+        .mark(b, &site("S"), SiteState::Applied, None, None)
+        .expect("mark");
+    assert_eq!(store.due(t(1)).expect("due"), []);
+    assert_eq!(store.make_due(&site("P"), t(1)).expect("made due"), 2);
+    assert_eq!(
+        store.due(t(1)).expect("due"),
+        [(cam("cam-1"), site("P")), (cam("cam-2"), site("P"))],
+        "P's parts only; S stays backed off"
+    );
+    assert_eq!(store.make_due(&site("X"), t(1)).expect("no parts"), 0);
+    let op = store.operation(b).expect("read").expect("exists");
+    assert_eq!(op.sites[1].state, SiteState::Applied, "finished parts stay");
+}
+
 #[test]
 fn mark_counts_attempts_and_keeps_the_sites_words() {
     let clock = TestClock::new();
@@ -664,6 +705,7 @@ fn an_add_claims_the_lowest_free_number_and_its_name_in_the_transaction() {
                 name: tandem_core::PresetName::new(name).expect("name"),
                 position: tandem_core::Position::new(0.1, 0.0, 0.0).expect("position"),
                 unique_name,
+                reserved: Vec::new(),
             },
             &|_| {
                 Ok(tandem_store::Journal {
@@ -683,4 +725,47 @@ fn an_add_claims_the_lowest_free_number_and_its_name_in_the_transaction() {
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     let (_, claimed) = add("Gate", false).expect("a repair may copy a duplicate name");
     assert_eq!(claimed.after.map(|p| p.number), Some(num(4)));
+}
+
+/// Reserved numbers (commands on the device) are skipped by the allocator and
+/// refused when asked for, inside the claim: nothing is journaled then.
+#[test]
+fn an_add_skips_reserved_numbers_and_refuses_one_asked_for() {
+    let store = memory_store();
+    let add = |number: Option<u32>, name: &str| {
+        store.journal_claim(
+            &cam("cam-1"),
+            &PresetWrite::Add {
+                number: number.map(num),
+                name: tandem_core::PresetName::new(name).expect("name"),
+                position: tandem_core::Position::new(0.1, 0.0, 0.0).expect("position"),
+                unique_name: true,
+                reserved: vec![num(1), num(2), num(4)],
+            },
+            &|_| {
+                Ok(tandem_store::Journal {
+                    operation: new_op("cam-1", "add"),
+                    audit: new_audit("cam-1", "preset.add"),
+                })
+            },
+        )
+    };
+    let (_, claimed) = add(None, "Gate").expect("claimed");
+    assert_eq!(claimed.after.map(|p| p.number), Some(num(3)));
+    let (_, claimed) = add(None, "Dock").expect("claimed");
+    assert_eq!(
+        claimed.after.map(|p| p.number),
+        Some(num(5)),
+        "4 is skipped"
+    );
+    let err = add(Some(4), "Lobby").expect_err("4 is reserved");
+    assert!(
+        matches!(&err, StoreError::Invalid(m) if m.contains("reserved")),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.operations(None, 10).expect("operations").len(),
+        2,
+        "the refused add journaled nothing"
+    );
 }

@@ -35,7 +35,7 @@ enum Command {
     Presets(cmd::presets::Command),
     /// Compare both sites' presets and record the mismatches.
     Scan(cmd::sync::ScanArgs),
-    /// List the open mismatches.
+    /// List the open mismatches (not those about presets with pending work).
     Mismatches(cmd::sync::MismatchArgs),
     /// Make one side equal to the other for a camera.
     Repair(cmd::sync::RepairArgs),

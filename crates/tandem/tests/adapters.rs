@@ -8,7 +8,7 @@ mod support;
 use std::process::Stdio;
 
 use serde_json::{Value, json};
-use support::{service, simulator, tandem, temp_dir};
+use support::{service, simulator, simulator_with, site_counter, tandem, temp_dir};
 
 /// What a request should end with.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -392,5 +392,340 @@ fn a_scan_that_cannot_read_a_site_lists_it_and_exits_10() {
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// A request to the service at `url` with the session `cookie`: (status, JSON answer).
+fn call(
+    runtime: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    cookie: &str,
+    (method, url, body): (&str, String, Option<Value>),
+) -> (u16, Value) {
+    runtime.block_on(async {
+        let mut request = http
+            .request(method.parse().expect("method"), url)
+            .header("cookie", cookie);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the service answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    })
+}
+
+/// Runs `tandem ARGS -c CONFIG`: (exit code, stdout, stderr).
+fn run(config: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = tandem()
+        .args(args)
+        .arg("-c")
+        .arg(config)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the CLI runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Issue 11, finding 6: a primary listing 250 empty slots (no name, no
+/// position) had them imported, reported as 250 mismatches no repair could
+/// fix, pushed new presets to number 257, and `repair --from secondary`
+/// sent 253 RemovePresets.
+#[test]
+fn a_device_listing_250_empty_slots_is_scanned_numbered_and_repaired_as_if_they_were_not_there() {
+    let dir = temp_dir("empty-slots");
+    let (_sim, control, config) = simulator_with(
+        &dir,
+        &[
+            "--cameras",
+            "1",
+            "--profile",
+            "1=camera+empty=250",
+            "--presets",
+            "3",
+        ],
+    );
+    let (code, stdout, stderr) = run(&config, &["scan"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("in sync"), "{stdout}");
+    let (code, stdout, stderr) = run(&config, &["mismatches", "--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(serde_json::from_str::<Value>(&stdout).ok(), Some(json!([])));
+
+    let (code, stdout, stderr) = run(
+        &config,
+        &[
+            "presets", "add", "--camera", "cam-1", "--name", "Dock 4", "--pan", "0.3", "--tilt",
+            "0", "--zoom", "0.1",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let (_, stdout, _) = run(&config, &["presets", "list", "--camera", "cam-1", "--json"]);
+    let presets: Value = serde_json::from_str(&stdout).expect("JSON");
+    let numbers: Vec<u64> = presets
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|p| p["number"].as_u64())
+        .collect();
+    assert_eq!(numbers, [1, 2, 3, 4], "the lowest free number, not 257");
+
+    let (code, stdout, stderr) = run(
+        &config,
+        &["repair", "--camera", "cam-1", "--from", "secondary"],
+    );
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        site_counter(&control, "preset_removals"),
+        [0, 0],
+        "no RemovePreset for an empty slot: {stdout}"
+    );
+}
+
+/// DESIGN.md: a camera's reserved numbers (commands on many domes: recall 94
+/// reboots, 95 opens the menu) are refused by the API and the CLI alike,
+/// skipped by the allocator, ignored by scans, and never reach a device.
+#[test]
+fn reserved_numbers_are_refused_everywhere_and_never_reach_a_device() {
+    let dir = temp_dir("reserved");
+    let seeds = dir.join("seeds.toml");
+    std::fs::write(
+        &seeds,
+        "[[preset]]\nsite = 1\nnumber = 33\nname = \"Flip\"\npan = 0.5\ntilt = 0\nzoom = 0\n\n\
+         [[preset]]\nsite = 2\nnumber = 33\nname = \"Pan zero\"\npan = 0.5\ntilt = 0\nzoom = 0\n",
+    )
+    .expect("seed file");
+    let seeds = seeds.to_string_lossy().into_owned();
+    let (_sim, control, config) = simulator_with(
+        &dir,
+        &[
+            "--cameras",
+            "1",
+            "--profile",
+            "commands",
+            "--seed-file",
+            &seeds,
+        ],
+    );
+    let text = std::fs::read_to_string(&config).expect("config");
+    let camera = "id = \"cam-1\"\nname = \"Camera 1\"\n";
+    assert!(text.contains(camera), "{text}");
+    let text = text.replacen(
+        camera,
+        &format!("{camera}vendor = \"pelco-d\"\nreserved = [1]\n"),
+        1,
+    );
+    std::fs::write(&config, text).expect("config");
+
+    let (code, stdout, stderr) = run(&config, &["scan"]);
+    assert_eq!(
+        code,
+        Some(0),
+        "33 differs, and is ignored: {stdout}{stderr}"
+    );
+    let (code, stdout, stderr) = run(
+        &config,
+        &[
+            "presets", "add", "--camera", "cam-1", "--number", "33", "--name", "Flip", "--pan",
+            "0.5", "--tilt", "0", "--zoom", "0",
+        ],
+    );
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("reserved"), "{stderr}");
+
+    let (_serve, url) = service(&config);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let http = reqwest::Client::new();
+    let cookie = runtime.block_on(support::login(&http, &url));
+    let presets = format!("{url}/api/v1/cameras/cam-1/presets");
+    let position = json!({ "pan": 0.2, "tilt": 0.0, "zoom": 0.1 });
+    let (status, answer) = call(
+        &runtime,
+        &http,
+        &cookie,
+        (
+            "POST",
+            presets.clone(),
+            Some(json!({ "number": 95, "name": "Menu", "position": position })),
+        ),
+    );
+    assert_eq!(
+        (status, &answer["code"]),
+        (400, &json!("invalid")),
+        "{answer}"
+    );
+    let (status, answer) = call(
+        &runtime,
+        &http,
+        &cookie,
+        ("POST", format!("{presets}/34/recall"), None),
+    );
+    assert_eq!(
+        (status, &answer["code"]),
+        (400, &json!("invalid")),
+        "{answer}"
+    );
+    let (status, answer) = call(
+        &runtime,
+        &http,
+        &cookie,
+        (
+            "POST",
+            presets.clone(),
+            Some(json!({ "name": "Gate", "position": position })),
+        ),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["preset"]["number"], 2, "1 is reserved: {answer}");
+    let (_, listed) = call(&runtime, &http, &cookie, ("GET", presets, None));
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(1),
+        "33 was not imported: {listed}"
+    );
+    assert_eq!(site_counter(&control, "command_calls"), [0, 0]);
+}
+
+/// Issue 11, finding 10: after the primary came back, the scan on its return
+/// ran before the change made during the outage was replayed, and reported
+/// "only on the secondary" for a preset the screen showed as applied; the
+/// mismatch stayed until the hourly scan, and its repair would have deleted
+/// the preset. Now the change is applied first and never reported.
+#[test]
+fn a_change_made_during_an_outage_is_replayed_before_the_recovery_scan_and_never_reported() {
+    let dir = temp_dir("outage-scan");
+    let (_sim, control, config) = simulator(&dir);
+    let (_serve, url) = service(&config);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let http = reqwest::Client::new();
+    let cookie = runtime.block_on(support::login(&http, &url));
+    let presets = format!("{url}/api/v1/cameras/cam-1/presets");
+    let position = |pan: f64| json!({ "pan": pan, "tilt": 0.0, "zoom": 0.1 });
+    let (status, gate) = call(
+        &runtime,
+        &http,
+        &cookie,
+        (
+            "POST",
+            presets.clone(),
+            Some(json!({ "name": "Gate", "position": position(0.1) })),
+        ),
+    );
+    assert_eq!(status, 200, "{gate}");
+    let gate = gate["preset"]["number"].as_u64().expect("a number");
+
+    let primary_health = || {
+        let (_, sites) = call(
+            &runtime,
+            &http,
+            &cookie,
+            ("GET", format!("{url}/api/v1/sites"), None),
+        );
+        sites.as_array().and_then(|s| {
+            s.iter()
+                .find(|s| s["id"] == "primary")
+                .and_then(|s| s["health"].as_str().map(str::to_string))
+        })
+    };
+    let wait_until = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "never: {what}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    support::set_faults(&control, 1, json!({ "down": true }));
+    wait_until("the primary is down", &|| {
+        primary_health().as_deref() == Some("down")
+    });
+    let (status, dock) = call(
+        &runtime,
+        &http,
+        &cookie,
+        (
+            "POST",
+            presets.clone(),
+            Some(json!({ "name": "Dock", "position": position(0.3) })),
+        ),
+    );
+    assert_eq!(status, 202, "pending on the primary: {dock}");
+    let (status, renamed) = call(
+        &runtime,
+        &http,
+        &cookie,
+        (
+            "PATCH",
+            format!("{presets}/{gate}"),
+            Some(json!({ "name": "Gate north" })),
+        ),
+    );
+    assert_eq!(status, 202, "pending on the primary: {renamed}");
+    let seq_before: u64 = {
+        let (_, audit) = call(
+            &runtime,
+            &http,
+            &cookie,
+            ("GET", format!("{url}/api/v1/audit?limit=1000"), None),
+        );
+        audit
+            .as_array()
+            .and_then(|a| a.last())
+            .and_then(|e| e["seq"].as_u64())
+            .unwrap_or(0)
+    };
+    // Long enough for the retries to back off by seconds: the primary then
+    // answers again well before its work is due (what made the scan run
+    // first). Not a timing assertion: the outcome must hold whatever the wait.
+    std::thread::sleep(std::time::Duration::from_secs(8));
+    support::set_faults(&control, 1, json!({ "down": false }));
+
+    // The on-recovery scan: the only scan this service runs (no schedule).
+    let scans = || {
+        let (_, audit) = call(
+            &runtime,
+            &http,
+            &cookie,
+            (
+                "GET",
+                format!("{url}/api/v1/audit?action=scan&after={seq_before}"),
+                None,
+            ),
+        );
+        audit.as_array().cloned().unwrap_or_default()
+    };
+    wait_until("a scan after the primary's return", &|| !scans().is_empty());
+    for scan in scans() {
+        assert_eq!(
+            (&scan["after"]["open"], &scan["after"]["new"]),
+            (&json!(0), &json!(0)),
+            "the recovery scan recorded a mismatch: {scan}"
+        );
+    }
+    let (_, open) = call(
+        &runtime,
+        &http,
+        &cookie,
+        ("GET", format!("{url}/api/v1/mismatches"), None),
+    );
+    assert_eq!(open, json!([]));
+    let (_, operations) = call(
+        &runtime,
+        &http,
+        &cookie,
+        ("GET", format!("{url}/api/v1/operations?camera=cam-1"), None),
+    );
+    for op in operations.as_array().expect("operations") {
+        for part in op["sites"].as_array().expect("sites") {
+            assert_eq!(part["state"], "applied", "{op}");
+        }
+    }
+    let on_primary = support::site_presets(&control, 1);
+    assert!(
+        on_primary.contains_key("Dock") && on_primary.contains_key("Gate north"),
+        "{on_primary:?}"
     );
 }

@@ -57,6 +57,7 @@ pub async fn scan(
                         message: u.message.clone(),
                     })
                     .collect(),
+                pending: r.pending.iter().map(|n| n.get()).collect(),
                 error: None,
             },
             Err(e) => ScanDto {
@@ -66,6 +67,7 @@ pub async fn scan(
                 gone: 0,
                 unreachable: Vec::new(),
                 unread: Vec::new(),
+                pending: Vec::new(),
                 error: Some(e.to_string()),
             },
         })
@@ -74,7 +76,8 @@ pub async fn scan(
     Ok(Json(out))
 }
 
-/// The open mismatches.
+/// The open mismatches as of the last scan, without those about a preset
+/// whose operation is still pending on some site (a repair would undo it).
 #[utoipa::path(get, path = "/api/v1/mismatches", tag = "mismatches", params(MismatchQuery),
     responses((status = 200, body = [MismatchDto]), (status = 400, body = Problem),
         (status = 404, body = Problem)))]

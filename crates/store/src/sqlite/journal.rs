@@ -205,6 +205,26 @@ impl JournalStore for SqliteStore {
         .context("reading due operations")
     }
 
+    fn make_due(&self, site: &SiteId, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.write("making a site's pending work due", |tx, _| {
+            tx.execute(
+                "update operation_site set next_attempt_utc = ?2 \
+                 where site_id = ?1 and state = 'pending' \
+                 and (next_attempt_utc is null or next_attempt_utc > ?2)",
+                params![site.as_str(), fmt_utc(now)],
+            )
+            .context("making a site's pending work due")?;
+            let pending: i64 = tx
+                .query_row(
+                    "select count(*) from operation_site where site_id = ?1 and state = 'pending'",
+                    [site.as_str()],
+                    |r| r.get(0),
+                )
+                .context("counting a site's pending work")?;
+            Ok(usize::try_from(pending).unwrap_or_default())
+        })
+    }
+
     fn pending_count(&self) -> Result<u64, StoreError> {
         let conn = self.conn();
         let n: i64 = conn

@@ -292,18 +292,27 @@ pub(super) fn apply_preset_write(
             name,
             position,
             unique_name,
+            reserved,
         } => {
             let presets = load_presets(tx, camera)?;
             if *unique_name {
                 check_name_free(&presets, camera, name, None)?;
             }
             let number = match number {
+                Some(n) if reserved.contains(n) => {
+                    return Err(StoreError::Invalid(format!(
+                        "preset number {n} is reserved on camera {camera}: the device treats it \
+                         as a command; choose another number"
+                    )));
+                }
                 Some(n) => {
                     check_unused_on_sites(tx, camera, *n)?;
                     *n
                 }
                 None => {
-                    PresetNumber::lowest_free(numbers_in_use(tx, camera)?).ok_or_else(|| {
+                    let mut taken = numbers_in_use(tx, camera)?;
+                    taken.extend(reserved.iter().copied());
+                    PresetNumber::lowest_free(taken).ok_or_else(|| {
                         StoreError::Conflict(format!("camera {camera} has no free preset number"))
                     })?
                 }

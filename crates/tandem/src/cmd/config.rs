@@ -65,6 +65,20 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 config.cameras.len(),
                 config.store_path.display()
             );
+            // Reserved numbers are easy to get wrong and silent when wrong: show them.
+            for camera in config.cameras.iter().filter(|c| !c.reserved.is_empty()) {
+                let numbers: Vec<String> = camera.reserved.iter().map(|n| n.to_string()).collect();
+                let profile = camera
+                    .vendor
+                    .as_deref()
+                    .map(|v| format!(" (with vendor profile {v})"))
+                    .unwrap_or_default();
+                println!(
+                    "  camera {}: reserved {}{profile}",
+                    camera.id,
+                    numbers.join(", ")
+                );
+            }
             if offline {
                 return Ok(ExitCode::SUCCESS);
             }

@@ -67,6 +67,16 @@ pub fn open(arg: &ConfigArg) -> anyhow::Result<Context> {
     })
 }
 
+/// Time between full scans: `--scan-every-min` when given (0: none), else
+/// the configuration's `[service] scan_every_min`.
+pub fn scan_every(flag_min: Option<u64>, config: &Config) -> Option<Duration> {
+    match flag_min {
+        Some(0) => None,
+        Some(minutes) => Some(Duration::from_secs(minutes.saturating_mul(60))),
+        None => config.scan_every,
+    }
+}
+
 /// Who a local command runs as, for the journal and the audit log.
 pub fn actor() -> String {
     std::env::var("USER")

@@ -38,9 +38,10 @@ pub struct Args {
     /// Time bound of one live command on one site before trying the next.
     #[arg(long, default_value_t = 1500)]
     command_timeout_ms: u64,
-    /// Minutes between full scans (0: only when a site comes back).
-    #[arg(long, default_value_t = 60)]
-    scan_every_min: u64,
+    /// Minutes between full scans (0: only on demand and when a site comes
+    /// back); default: the configuration's `[service] scan_every_min`, else 10.
+    #[arg(long)]
+    scan_every_min: Option<u64>,
     /// The first admin's password when the store has no users (`tandem demo` sets it).
     #[arg(skip)]
     admin_password: Option<String>,
@@ -67,7 +68,7 @@ impl Args {
             failback_hold_s: 10,
             manual_failback: false,
             command_timeout_ms: 1500,
-            scan_every_min: 5,
+            scan_every_min: Some(5),
             admin_password: Some(admin_password),
         }
     }
@@ -125,8 +126,7 @@ pub async fn run_with(
     let _progress = state.spawn_progress_forwarder();
     let engine = ctx.engine.clone();
     let watch = WatchPolicy {
-        scan_every: (args.scan_every_min > 0)
-            .then(|| Duration::from_secs(args.scan_every_min * 60)),
+        scan_every: context::scan_every(args.scan_every_min, &ctx.config),
         ..WatchPolicy::default()
     };
     let background = tokio::spawn(async move {

@@ -67,6 +67,9 @@ pub async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
                         u.site, u.failure, u.message
                     );
                 }
+                if !r.pending.is_empty() {
+                    println!("  {}", pending_note(&r.pending));
+                }
             }
         }
         if args.json {
@@ -138,6 +141,10 @@ pub async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
                         )
                     };
                     println!("{:<24} {state}", r.camera);
+                    if !r.pending.is_empty() {
+                        let numbers: Vec<u32> = r.pending.iter().map(|n| n.get()).collect();
+                        println!("  {}", pending_note(&numbers));
+                    }
                 }
                 out.push(serde_json::to_value(&r)?);
             }
@@ -158,6 +165,15 @@ pub async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(scan_exit(open, unread, failed))
+}
+
+/// What a scan says of presets it did not compare because work on them is pending.
+fn pending_note(numbers: &[u32]) -> String {
+    let list: Vec<String> = numbers.iter().map(u32::to_string).collect();
+    format!(
+        "not compared, an operation on them is still pending (see `tandem operations`): preset(s) {}",
+        list.join(", ")
+    )
 }
 
 /// A scan's exit code: a failed camera or an unread site means the scan is
@@ -205,7 +221,8 @@ fn side(p: &Option<SitePreset>) -> String {
     }
 }
 
-/// Prints the open mismatches as of the last scan.
+/// Prints the open mismatches as of the last scan, without those about a
+/// preset whose operation is still pending (see `Engine::mismatches`).
 pub async fn mismatches(args: MismatchArgs) -> anyhow::Result<ExitCode> {
     if let Some(api) = super::client::from(&args.config)? {
         let query = MismatchQuery {
@@ -429,9 +446,10 @@ pub struct SyncArgs {
     /// schedule and whenever an unreachable site answers again.
     #[arg(long)]
     watch: bool,
-    /// With --watch: minutes between full scans (0: only when a site comes back).
-    #[arg(long, default_value_t = 60)]
-    scan_every_min: u64,
+    /// With --watch: minutes between full scans (0: only when a site comes
+    /// back); default: the configuration's `[service] scan_every_min`, else 10.
+    #[arg(long)]
+    scan_every_min: Option<u64>,
 }
 
 /// Finishes every pending part of the journal, listing what a site refused
@@ -440,8 +458,7 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let ctx = context::open(&args.config)?;
     if args.watch {
         let policy = tandem_engine::watch::WatchPolicy {
-            scan_every: (args.scan_every_min > 0)
-                .then(|| Duration::from_secs(args.scan_every_min * 60)),
+            scan_every: context::scan_every(args.scan_every_min, &ctx.config),
             ..Default::default()
         };
         let stop = async {

@@ -55,20 +55,7 @@ pub fn wait_for_line(child: &mut Child, mut ready: impl FnMut(&str) -> Option<St
 /// A `tandem sim` of one camera (P numeric tokens, S GUID tokens, no presets)
 /// with its configuration written to `dir`; answers the guard and the control API.
 pub fn simulator(dir: &Path) -> (Guard, String, PathBuf) {
-    let config = dir.join("tandem.toml");
-    let mut sim = tandem()
-        .args(["sim", "--cameras", "1", "--profile", "2=vms", "--json"])
-        .arg("--write-config")
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sim starts");
-    let control = wait_for_line(&mut sim, |line| {
-        let value: Value = serde_json::from_str(line).ok()?;
-        (value["kind"] == "control").then(|| value["url"].as_str().map(str::to_string))?
-    });
-    (Guard(sim), control, config)
+    simulator_with(dir, &["--cameras", "1", "--profile", "2=vms"])
 }
 
 /// A `tandem sim` started with `args` (and `--json --write-config`), its
@@ -162,12 +149,18 @@ pub fn site_presets(control: &str, site: usize) -> BTreeMap<String, (String, usi
 
 /// How many preset writes (`SetPreset`, `RemovePreset`) each site has answered.
 pub fn preset_writes(control: &str) -> Vec<u64> {
+    site_counter(control, "preset_writes")
+}
+
+/// One of the simulator's per-site counters (`preset_writes`,
+/// `preset_removals`, `command_calls`), site by site.
+pub fn site_counter(control: &str, counter: &str) -> Vec<u64> {
     let sites: Value = get_json(&format!("{control}/api/sites"));
     sites
         .as_array()
         .expect("sites")
         .iter()
-        .map(|s| s["preset_writes"].as_u64().expect("preset_writes"))
+        .map(|s| s[counter].as_u64().expect("a counter"))
         .collect()
 }
 
