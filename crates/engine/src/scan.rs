@@ -143,8 +143,14 @@ impl Engine {
             }
         };
         let (primary, secondary) = (read(p_id, primary), read(s_id, secondary));
-        if let Some(primary) = &primary {
-            self.import_if_new(camera, p_id, primary)?;
+        // A camera never read takes the primary's presets as canonical; the
+        // secondary's while the primary cannot be read, so that a first
+        // operation then knows the numbers in use there (the primary's own
+        // presets are reported once it answers, never overwritten).
+        match (&primary, &secondary) {
+            (Some(presets), _) => self.import_if_new(camera, p_id, presets)?,
+            (None, Some(presets)) => self.import_if_new(camera, s_id, presets)?,
+            (None, None) => {}
         }
         let (Some(mut primary), Some(mut secondary)) = (primary, secondary) else {
             let open = self
@@ -297,21 +303,21 @@ impl Engine {
             .collect()
     }
 
-    /// A camera tandem has never seen takes the primary's presets as its
-    /// canonical list (numbers from the primary, unnamed ones named "Preset N").
-    /// `primary` comes from [`Engine::read_site`]: no empty slot or reserved
+    /// A camera tandem has never seen takes one site's presets as its
+    /// canonical list (numbers from that site, unnamed ones named "Preset N").
+    /// `presets` come from [`Engine::read_site`]: no empty slot or reserved
     /// number is among them.
     fn import_if_new(
         &self,
         camera: &CameraId,
         site: &SiteId,
-        primary: &[SitePreset],
+        presets: &[SitePreset],
     ) -> Result<(), EngineError> {
         if !self.store().presets(camera)?.is_empty() {
             return Ok(());
         }
         let mut found = Vec::new();
-        for p in primary {
+        for p in presets {
             let Some(number) = p.number else { continue };
             let name = p
                 .name

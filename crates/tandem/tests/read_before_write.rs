@@ -143,3 +143,25 @@ fn a_site_never_read_refuses_writes_over_its_own_presets() {
         "kept on S"
     );
 }
+
+/// A camera's first operation while the primary cannot be read: the
+/// secondary's presets are read and imported first, so the new preset takes
+/// a number the secondary does not use; the primary, read before it is
+/// written when it returns, keeps its own presets.
+#[test]
+fn a_first_add_while_the_primary_is_down_takes_a_number_the_secondary_does_not_use() {
+    let dir = temp_dir("rbw-p-down");
+    let seed = seed(&dir);
+    let (_sim, control, config) = simulator_with(&dir, &["--cameras", "1", "--seed-file", &seed]);
+    set_faults(&control, 1, serde_json::json!({ "down": true }));
+    let (code, out) = add(&config, &["--name", "New", "--wait-ms", "3000"]);
+    assert_eq!(code, Some(3), "pending on P: {out}");
+    assert_eq!(name_at(&control, 2, "4").as_deref(), Some("New"), "{out}");
+    set_faults(&control, 1, serde_json::json!({ "down": false }));
+    let (code, out) = run(&config, &["sync"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(name_at(&control, 1, "4").as_deref(), Some("New"));
+    assert_eq!(name_at(&control, 1, "1").as_deref(), Some("Home"));
+    assert_eq!(name_at(&control, 2, "1").as_deref(), Some("S Home"));
+    assert_eq!(name_at(&control, 2, "3").as_deref(), Some("S-only Dock"));
+}
