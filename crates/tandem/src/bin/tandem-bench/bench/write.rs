@@ -99,10 +99,14 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
     }
     let tandem = started.elapsed();
 
-    // The slower site alone, directly: the calls `apply` makes for one site.
+    // The slower site alone, directly: the calls `apply` makes for one site
+    // (read before write, where the camera points on the first run, the move,
+    // the store, the camera sent back, the read-back).
     let started = Instant::now();
+    let origin = direct.get_status(&profile).await?.position;
     for i in 0..scale.write_ops {
         let number = 10 + i / 2;
+        direct.get_presets(&profile).await?;
         direct
             .absolute_move(&profile, vector(position(i)), None)
             .await?;
@@ -116,6 +120,9 @@ async fn measure(scale: Scale) -> anyhow::Result<Vec<Row>> {
         direct
             .set_preset(&profile, Some(&format!("W{number}")), Some(&token))
             .await?;
+        if let Some(origin) = origin {
+            direct.absolute_move(&profile, origin, None).await?;
+        }
         direct.get_presets(&profile).await?;
     }
     let alone = started.elapsed();
