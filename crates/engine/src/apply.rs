@@ -65,9 +65,17 @@ pub async fn apply(
                 position: Some(*position),
                 tolerance,
             };
-            // Read before write: refused here, the camera has not moved.
-            let held = read_presets(binding, &profile).await?;
+            // Read before write: refused here, the camera has not moved. A
+            // slot mapped to the number (and the old one of a renumber) is
+            // tandem's already: no read is needed to write it.
             let map = TokenMap::load(store, &binding.camera, &binding.site)?;
+            let known = map.mapped(*number).is_some()
+                && renumber_from.is_none_or(|from| from == *number || map.mapped(from).is_some());
+            let held = if known {
+                Vec::new()
+            } else {
+                read_presets(binding, &profile).await?
+            };
             if map.numeric() {
                 slot::numeric_target(&map, &held, intent, &binding.site)?;
             } else {
