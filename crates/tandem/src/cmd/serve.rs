@@ -124,6 +124,7 @@ pub async fn run_with(
     let _trim = spawn_memory_trim();
     let _forwarder = state.spawn_live_forwarder();
     let _progress = state.spawn_progress_forwarder();
+    let _housekeeping = state.spawn_login_housekeeping();
     let engine = ctx.engine.clone();
     let watch = WatchPolicy {
         scan_every: context::scan_every(args.scan_every_min, &ctx.config),
