@@ -344,7 +344,16 @@ impl Users {
     /// over, and forgets expired login failures. The service calls it every
     /// few seconds; returns how many entries it wrote.
     pub fn flush_refusals(&self) -> Result<usize, UsersError> {
-        let minute = self.utc().timestamp().div_euclid(60);
+        self.flush_refusals_before(self.utc().timestamp().div_euclid(60))
+    }
+
+    /// Writes every aggregated `login.refused` entry, the current minute's
+    /// too: when the service stops.
+    pub fn flush_all_refusals(&self) -> Result<usize, UsersError> {
+        self.flush_refusals_before(i64::MAX)
+    }
+
+    fn flush_refusals_before(&self, minute: i64) -> Result<usize, UsersError> {
         let due: Vec<NewAudit> = {
             let mut log = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
             let over: Vec<IpAddr> = log
