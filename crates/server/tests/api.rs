@@ -1397,3 +1397,41 @@ async fn a_disabled_user_cannot_log_in_and_their_token_stops_working() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_given_preset_name_with_invisible_or_direction_changing_characters_is_refused() {
+    let w = world(1).await;
+    let manager = w.user("mgr", &[Permission::PresetManage], 10);
+    for name in ["Gate\u{202E}3", "Ga\u{200B}te"] {
+        let body = serde_json::json!({
+            "number": 9,
+            "name": name,
+            "position": { "pan": 0.1, "tilt": 0.1, "zoom": 0.1 }
+        });
+        let (status, problem) = w
+            .call(
+                Method::POST,
+                "/api/v1/cameras/cam-1/presets",
+                Some(&manager),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name:?}: {problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("invisible"),
+            "{problem}"
+        );
+    }
+    let (_, presets) = w
+        .call(
+            Method::GET,
+            "/api/v1/cameras/cam-1/presets",
+            Some(&manager),
+            None,
+        )
+        .await;
+    assert!(!presets.to_string().contains('\u{202E}'), "{presets}");
+}
