@@ -115,20 +115,23 @@ impl AppState {
         })
     }
 
-    /// Every few seconds: writes the aggregated audit entries of refused
-    /// logins whose minute is over, forgets expired login failures, and
-    /// deletes expired console sessions.
+    /// Every 5 s, writes the aggregated audit entries of refused logins
+    /// whose minute is over and forgets expired login failures; every
+    /// minute, deletes expired console sessions (which are refused anyway).
     pub fn spawn_login_housekeeping(&self) -> tokio::task::JoinHandle<()> {
         let users = self.users.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(5));
-            loop {
+            for round in 0u64.. {
                 tick.tick().await;
                 let users = users.clone();
                 // Store writes wait for the disk: off the async workers.
                 let done = tokio::task::spawn_blocking(move || {
                     users.flush_refusals()?;
-                    users.purge_expired_sessions()
+                    if round % 12 == 0 {
+                        users.purge_expired_sessions()?;
+                    }
+                    Ok::<_, tandem_access::UsersError>(())
                 })
                 .await;
                 match done {
