@@ -15,7 +15,10 @@ use std::str::FromStr;
 
 use libfuzzer_sys::fuzz_target;
 use serde::de::DeserializeOwned;
-use tandem_api::access::{LoginDto, NewTokenDto, NewUserDto, RoleDto, UserRolesDto};
+use tandem_api::access::{
+    DisabledDto, LoginDto, NewTokenDto, NewUserDto, PasswordChangeDto, PasswordDto, RoleDto,
+    UserRolesDto,
+};
 use tandem_api::demo::OutageChangeDto;
 use tandem_api::live::{ContinuousDto, RelativeDto};
 use tandem_api::presets::{NewPresetDto, PositionDto, PresetChangeDto};
@@ -111,6 +114,8 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Some(b) = parse::<LoginDto>(data) {
         let _ = access::check_user_name(&b.username);
+        // What the audit log records of a refused login's name.
+        let _ = tandem_core::text::for_record(&b.username, 64);
         let _ = b.password.chars().count();
     }
     if let Some(b) = parse::<NewUserDto>(data) {
@@ -132,6 +137,13 @@ fuzz_target!(|data: &[u8]| {
             let _ = access::check_role_name(r);
         }
     }
+    if let Some(b) = parse::<PasswordChangeDto>(data) {
+        let _ = (b.current_password.len(), b.new_password.chars().count());
+    }
+    if let Some(b) = parse::<PasswordDto>(data) {
+        let _ = b.password.chars().count();
+    }
+    let _ = parse::<DisabledDto>(data);
     let _ = parse::<OutageChangeDto>(data);
     // The core types' own deserializers, which stored JSON goes through.
     let _ = parse::<Role>(data);

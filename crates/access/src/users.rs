@@ -35,14 +35,13 @@ use tandem_core::clock::{self, Clock};
 use tandem_store::{RoleRecord, Store, StoreError, TokenRecord, UserRecord};
 
 use crate::limiter::LoginLimiter;
+use crate::login::RefusalLog;
+pub use crate::password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
+use crate::password::{check_new_password, check_password_length};
 
 /// What every API token's secret starts with, so that leaked tokens are easy
 /// to recognise (secret scanners, logs) and to tell from session cookies.
 pub const TOKEN_PREFIX: &str = "tdm_";
-/// Fewest characters a password may have.
-pub const MIN_PASSWORD_CHARS: usize = 8;
-/// Most bytes a password may have; longer input is refused before hashing.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// Most characters a token's label may have.
 pub const MAX_LABEL_CHARS: usize = 200;
 /// The user [`Users::ensure_admin`] creates.
@@ -149,8 +148,11 @@ pub struct Users {
     /// Who tokens and sessions are, as last read: every
     /// API request needs them, and they change rarely.
     cache: Mutex<AccessCache>,
-    /// Failed logins per user and per address.
-    pub(crate) limiter: Mutex<LoginLimiter>,
+    /// Login attempts per (address, user), per address and per user; shared
+    /// with each [`crate::LoginAttempt`], which settles its own count.
+    pub(crate) limiter: Arc<Mutex<LoginLimiter>>,
+    /// Refused logins not yet written to the audit log, per address.
+    pub(crate) refusals: Mutex<RefusalLog>,
 }
 
 /// Access facts read from the store, valid while the store's change stamp
@@ -194,13 +196,14 @@ impl Users {
             store,
             clock: clock::system(),
             cache: Mutex::new(AccessCache::default()),
-            limiter: Mutex::new(LoginLimiter::default()),
+            limiter: Arc::new(Mutex::new(LoginLimiter::default())),
+            refusals: Mutex::new(RefusalLog::default()),
         }
     }
 
-    /// Replaces the login limiter (tests shorten its window).
+    /// Replaces the login limiter (tests change its limits).
     pub fn with_limiter(mut self, limiter: LoginLimiter) -> Self {
-        self.limiter = Mutex::new(limiter);
+        self.limiter = Arc::new(Mutex::new(limiter));
         self
     }
 
@@ -212,7 +215,7 @@ impl Users {
 
     /// Hashes `password` with argon2id (default parameters, random salt)
     /// into a PHC string. Does not apply the password rules
-    /// ([`check_password`]); callers that take a new password do.
+    /// ([`check_new_password`]); callers that take a new password do.
     pub fn hash_password(password: &str) -> Result<String, UsersError> {
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
@@ -238,17 +241,30 @@ impl Users {
         }
     }
 
-    /// Creates an enabled user with `password` (checked by [`check_password`])
-    /// and `roles`, which must exist. Fails with a store conflict when the
-    /// name is taken.
+    /// Creates an enabled user with `password` (checked by
+    /// [`check_new_password`]) and `roles`, which must exist. Fails with a
+    /// store conflict when the name is taken, in any case. Not audited nor
+    /// checked for rights: [`Users::add_user`] is the administrator's call.
     pub fn create_user(
         &self,
         name: &str,
         password: &str,
         roles: &[String],
     ) -> Result<UserRecord, UsersError> {
+        check_new_password(password, name)?;
+        self.create_user_unchecked(name, password, roles)
+    }
+
+    /// [`Users::create_user`] with only the user name and the password's
+    /// length checked.
+    fn create_user_unchecked(
+        &self,
+        name: &str,
+        password: &str,
+        roles: &[String],
+    ) -> Result<UserRecord, UsersError> {
         check_user_name(name)?;
-        check_password(password)?;
+        check_password_length(password)?;
         let known: Vec<String> = self.store.roles()?.into_iter().map(|r| r.name).collect();
         if let Some(unknown) = roles.iter().find(|r| !known.contains(r)) {
             return Err(UsersError::UnknownRole(unknown.clone()));
@@ -267,9 +283,11 @@ impl Users {
             .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")).into())
     }
 
-    /// Replaces the user's password (checked by [`check_password`]).
+    /// Replaces the user's password (checked by [`check_new_password`]).
+    /// Not audited, and their sessions stay: [`Users::reset_password`] and
+    /// [`Users::change_password`] are the calls that do both.
     pub fn set_password(&self, name: &str, password: &str) -> Result<(), UsersError> {
-        check_password(password)?;
+        check_new_password(password, name)?;
         let hash = Self::hash_password(password)?;
         Ok(self.store.set_user_password(name, &hash)?)
     }
@@ -278,8 +296,12 @@ impl Users {
     /// fail with [`AuthError::BadCredentials`] after one argon2 verification,
     /// so that neither the answer nor its time reveals which user names exist.
     /// Rate limiting is [`Users::login`]'s.
+    ///
+    /// The name is compared without regard to case (user names are unique
+    /// that way). A name that breaks the naming rule cannot be a user and is
+    /// refused without hashing: the rule is public, so that reveals nothing.
     pub fn authenticate(&self, name: &str, password: &str) -> Result<Principal, AuthError> {
-        if password.len() > MAX_PASSWORD_BYTES {
+        if password.len() > MAX_PASSWORD_BYTES || check_user_name(name).is_err() {
             return Err(AuthError::BadCredentials);
         }
         let Some(user) = self.store.user(name)? else {
@@ -445,10 +467,12 @@ impl Users {
     /// On a store without users, creates the first administrator: the roles
     /// of [`default_roles`] (role `admin` is rewritten, the others are
     /// created only when missing, so edited ones are kept) and the user
-    /// `admin` holding role `admin`. The password is `password_from_env`
-    /// (checked by [`check_password`]) or a random one, returned so that the
-    /// caller prints it once. Does nothing, and returns `None`, when any user
-    /// exists.
+    /// `admin` holding role `admin`. The password is `password_from_env` or
+    /// a random one, returned so that the caller prints it once. A given
+    /// password needs the policy's length ([`check_password_length`]); one
+    /// that breaks the rest of the policy is accepted with a warning, so that
+    /// installation scripts keep working, and should be changed. Does
+    /// nothing, and returns `None`, when any user exists.
     pub fn ensure_admin(
         &self,
         password_from_env: Option<String>,
@@ -460,14 +484,20 @@ impl Users {
             Some(password) => (password, false),
             None => (random_text(GENERATED_PASSWORD_BYTES), true),
         };
-        check_password(&password)?;
+        check_password_length(&password)?;
+        if let Err(weak) = check_new_password(&password, ADMIN_USER) {
+            tracing::warn!(
+                "the first administrator's password from TANDEM_ADMIN_PASSWORD breaks the \
+                 password policy ({weak}); change it (tandem users passwd)"
+            );
+        }
         let existing: Vec<String> = self.store.roles()?.into_iter().map(|r| r.name).collect();
         for role in default_roles() {
             if role.name() == ADMIN_ROLE || !existing.iter().any(|n| n == role.name()) {
                 self.store.upsert_role(&role_record(&role))?;
             }
         }
-        self.create_user(ADMIN_USER, &password, &[ADMIN_ROLE.to_string()])?;
+        self.create_user_unchecked(ADMIN_USER, &password, &[ADMIN_ROLE.to_string()])?;
         Ok(generated.then_some(password))
     }
 
@@ -565,23 +595,6 @@ pub fn role_from_record(record: &RoleRecord) -> Result<Role, UsersError> {
     Ok(Role::new(record.name.clone(), grants, record.ptz_priority)?)
 }
 
-/// Checks a new password: at least [`MIN_PASSWORD_CHARS`] characters, at most
-/// [`MAX_PASSWORD_BYTES`] bytes. No composition rules: length is what makes a
-/// password strong.
-pub fn check_password(password: &str) -> Result<(), UsersError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(UsersError::InvalidInput(format!(
-            "the password is too short; use at least {MIN_PASSWORD_CHARS} characters"
-        )));
-    }
-    if password.len() > MAX_PASSWORD_BYTES {
-        return Err(UsersError::InvalidInput(format!(
-            "the password is too long; use at most {MAX_PASSWORD_BYTES} bytes"
-        )));
-    }
-    Ok(())
-}
-
 fn check_label(label: &str) -> Result<(), UsersError> {
     if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
         return Err(UsersError::InvalidInput(format!(
@@ -608,7 +621,18 @@ fn is_secret_text(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn sha256_hex(text: &str) -> String {
+/// The id the session with this secret is listed under
+/// ([`tandem_store::SessionRecord::id`]), to tell the caller's own session
+/// among a user's.
+pub fn session_id(secret: &str) -> String {
+    sha256_hex(secret)
+        .chars()
+        .take(tandem_store::SESSION_ID_CHARS)
+        .collect()
+}
+
+/// Lower-case hex SHA-256 of `text`: how token and session secrets are stored.
+pub(crate) fn sha256_hex(text: &str) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
@@ -639,21 +663,6 @@ mod tests {
     fn a_hash_that_does_not_parse_matches_nothing() {
         for bad in ["", "plain", "$argon2id$", "$2b$10$abcdefghijklmnopqrstuv"] {
             assert!(!Users::verify_password("plain", bad), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn passwords_need_8_characters_and_at_most_1024_bytes() {
-        assert!(check_password("12345678").is_ok());
-        assert!(check_password("ééééééé€").is_ok(), "characters, not bytes");
-        assert!(check_password(&"x".repeat(MAX_PASSWORD_BYTES)).is_ok());
-        for bad in [
-            String::new(),
-            "1234567".into(),
-            "x".repeat(MAX_PASSWORD_BYTES + 1),
-        ] {
-            let err = check_password(&bad).expect_err("refused");
-            assert!(matches!(err, UsersError::InvalidInput(_)), "{err:?}");
         }
     }
 

@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 use tandem_access::users::{
-    ADMIN_USER, AuthError, TOKEN_PREFIX, Users, UsersError, default_roles, role_record,
+    ADMIN_USER, AuthError, TOKEN_PREFIX, Users, UsersError, default_roles, local_operator,
+    role_record,
 };
+use tandem_access::{LoginError, LoginRefused};
 use tandem_core::CameraId;
-use tandem_core::access::{Action, Permission, Principal};
+use tandem_core::access::{Action, Grant, Permission, Principal, Role};
 use tandem_core::clock::ManualClock;
 use tandem_store::prelude::*;
 use tandem_store::{CameraRecord, RoleRecord, SqliteStore, Store, StoreError};
@@ -142,7 +144,7 @@ fn a_weak_admin_password_from_the_environment_is_refused_and_creates_nothing() {
             .ensure_admin(Some(weak.to_string()))
             .expect_err("too short");
         assert!(matches!(err, UsersError::InvalidInput(_)), "{err:?}");
-        assert!(err.to_string().contains("at least 8"), "{err}");
+        assert!(err.to_string().contains("at least 12"), "{err}");
     }
     assert_eq!(f.store.user_count().expect("count"), 0);
 }
@@ -593,4 +595,467 @@ fn cached_principals_never_outlive_a_change_made_by_this_process_or_another() {
         Err(AuthError::BadToken)
     ));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Logs `name` in from 10.0.0.1 with a one-hour session; answers the principal and secret.
+fn log_in(users: &Users, name: &str, password: &str) -> Result<(Principal, String), LoginError> {
+    users.login(name, password, ip("10.0.0.1"), Duration::from_secs(3_600))
+}
+
+fn ip(text: &str) -> std::net::IpAddr {
+    text.parse().expect("address")
+}
+
+/// An admin `admin` (built in) and a second administrator `root2` holding
+/// only a custom role `superadmin` that grants admin.
+fn two_admins(f: &Fixture) -> (Principal, Principal) {
+    f.users.ensure_admin(Some(PASSWORD.into())).expect("admin");
+    let superadmin = Role::new(
+        "superadmin",
+        vec![Grant::everywhere(Permission::Admin)],
+        100,
+    )
+    .expect("role");
+    f.store
+        .upsert_role(&role_record(&superadmin))
+        .expect("role");
+    f.users
+        .create_user("root2", PASSWORD, &strings(&["superadmin"]))
+        .expect("root2");
+    let admin = f.users.authenticate(ADMIN_USER, PASSWORD).expect("admin");
+    let root2 = f.users.authenticate("root2", PASSWORD).expect("root2");
+    (admin, root2)
+}
+
+fn administrators(store: &dyn Store) -> Vec<String> {
+    let roles = store.roles().expect("roles");
+    store
+        .users()
+        .expect("users")
+        .into_iter()
+        .filter(|u| !u.disabled)
+        .filter(|u| {
+            roles
+                .iter()
+                .filter(|r| u.roles.contains(&r.name))
+                .any(|r| r.grants.to_string().contains("\"admin\""))
+        })
+        .map(|u| u.name)
+        .collect()
+}
+
+fn is_conflict(result: Result<(), UsersError>, what: &str) -> String {
+    match result {
+        Err(UsersError::Conflict(message)) => message,
+        other => panic!("{what}: expected a conflict, got {other:?}"),
+    }
+}
+
+/// The reported sequence: a second administrator removed the built-in
+/// admin's roles, then deleted its own role; nobody could administer tandem.
+#[test]
+fn no_sequence_of_changes_leaves_tandem_without_an_administrator() {
+    let f = fixture();
+    let (_admin, root2) = two_admins(&f);
+    f.users
+        .set_roles(&root2, ADMIN_USER, &[])
+        .expect("another administrator remains");
+    assert_eq!(administrators(f.store.as_ref()), ["root2"]);
+    let message = is_conflict(f.users.remove_role(&root2, "superadmin"), "own role");
+    assert!(
+        message.contains("your own administrator rights"),
+        "{message}"
+    );
+    is_conflict(f.users.set_roles(&root2, "root2", &[]), "own roles");
+    is_conflict(f.users.set_disabled(&root2, "ROOT2", true), "disable self");
+    let weaker = Role::new(
+        "superadmin",
+        vec![Grant::everywhere(Permission::PtzControl)],
+        100,
+    )
+    .expect("role");
+    is_conflict(
+        f.users.put_role(&root2, &weaker, json!({})),
+        "drop the grant of one's own role",
+    );
+    is_conflict(f.users.remove_user(&root2, "root2"), "delete self");
+    // Someone who is no stored user (the local CLI) may not remove the last one either.
+    let local = local_operator("cli:ops");
+    let message = is_conflict(f.users.set_roles(&local, "root2", &[]), "last admin");
+    assert!(message.contains("no enabled user"), "{message}");
+    is_conflict(
+        f.users.remove_user(&local, "root2"),
+        "delete the last admin",
+    );
+    is_conflict(
+        f.users.set_disabled(&local, "root2", true),
+        "disable the last admin",
+    );
+    is_conflict(
+        f.users.remove_role(&local, "superadmin"),
+        "delete the last admin's role",
+    );
+    is_conflict(
+        f.users.put_role(&local, &weaker, json!({})),
+        "drop the last admin's grant",
+    );
+    assert_eq!(administrators(f.store.as_ref()), ["root2"]);
+    // A demoted administrator's principal, still cached by a client, is refused.
+    f.users
+        .set_roles(&local, ADMIN_USER, &strings(&["admin"]))
+        .expect("admin back");
+    let admin = f.users.authenticate(ADMIN_USER, PASSWORD).expect("admin");
+    f.users
+        .set_roles(&admin, "root2", &strings(&["operator"]))
+        .expect("root2 demoted");
+    let err = f
+        .users
+        .set_roles(&root2, ADMIN_USER, &[])
+        .expect_err("root2 is no longer an administrator");
+    assert!(matches!(err, UsersError::Forbidden(_)), "{err:?}");
+    assert_eq!(administrators(f.store.as_ref()), ["admin"]);
+    // Each refused change left no audit entry; each change left one.
+    let roles_entries = f
+        .store
+        .audit_entries(0, 1_000)
+        .expect("audit")
+        .into_iter()
+        .filter(|e| e.action == "user.roles")
+        .count();
+    assert_eq!(roles_entries, 3);
+}
+
+/// Two administrators demote each other at the same moment, each through its
+/// own connection to the store file (as two processes would): one of the two
+/// changes must be refused, every time.
+#[test]
+fn concurrent_demotions_through_two_connections_leave_an_administrator() {
+    let dir = std::env::temp_dir().join(format!("tandem-admins-race-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("tandem.db");
+    let one: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).expect("store"));
+    let two: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).expect("second connection"));
+    let (users_one, users_two) = (Users::new(one.clone()), Users::new(two.clone()));
+    users_one
+        .ensure_admin(Some(PASSWORD.into()))
+        .expect("admin");
+    users_one
+        .create_user("ada", PASSWORD, &strings(&["admin"]))
+        .expect("ada");
+    let local = local_operator("cli:test");
+    for round in 0..10 {
+        let admin = users_one.authenticate(ADMIN_USER, PASSWORD).expect("admin");
+        let ada = users_two.authenticate("ada", PASSWORD).expect("ada");
+        let barrier = std::sync::Barrier::new(2);
+        let (first, second) = std::thread::scope(|s| {
+            let a = s.spawn(|| {
+                barrier.wait();
+                users_one.set_roles(&admin, "ada", &[])
+            });
+            let b = s.spawn(|| {
+                barrier.wait();
+                users_two.set_roles(&ada, ADMIN_USER, &[])
+            });
+            (a.join().expect("thread"), b.join().expect("thread"))
+        });
+        assert!(
+            first.is_ok() != second.is_ok(),
+            "round {round}: exactly one demotion goes through: {first:?} {second:?}"
+        );
+        assert_eq!(administrators(one.as_ref()).len(), 1, "round {round}");
+        for name in [ADMIN_USER, "ada"] {
+            users_one
+                .set_roles(&local, name, &strings(&["admin"]))
+                .expect("restore");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn user_and_role_names_are_unique_whatever_their_case_and_logins_ignore_it() {
+    let f = fixture();
+    let (admin, _) = two_admins(&f);
+    for taken in ["ADMIN", "Admin", "ROOT2"] {
+        let err = f
+            .users
+            .add_user(&admin, taken, PASSWORD, &[])
+            .expect_err(taken);
+        assert!(matches!(err, UsersError::Conflict(_)), "{taken}: {err:?}");
+    }
+    let role = Role::new("Operator", vec![], 10).expect("role");
+    let err = f
+        .users
+        .put_role(&admin, &role, json!({}))
+        .expect_err("alike");
+    assert_eq!(err.kind(), tandem_core::ErrorKind::Conflict, "{err}");
+    let (who, _) = log_in(&f.users, "ADMIN", PASSWORD).expect("a login ignores case");
+    assert_eq!(who.user, "admin");
+    f.users
+        .set_roles(&admin, "Root2", &strings(&["SUPERADMIN", "operator"]))
+        .expect("names matched without regard to case");
+    assert_eq!(
+        f.store.user("root2").expect("read").expect("root2").roles,
+        ["operator", "superadmin"]
+    );
+}
+
+#[test]
+fn new_passwords_follow_the_policy_with_messages_that_say_why() {
+    let f = fixture();
+    let (admin, _) = two_admins(&f);
+    for (password, says) in [
+        ("short-one", "at least 12"),
+        ("vera-at-the-harbour", "user name"),
+        ("Password2024!", "too common"),
+        ("abababababab", "different"),
+    ] {
+        match f.users.add_user(&admin, "vera", password, &[]) {
+            Err(UsersError::InvalidInput(message)) => {
+                assert!(message.contains(says), "{password}: {message}")
+            }
+            other => panic!("{password}: {other:?}"),
+        }
+    }
+    assert!(f.store.user("vera").expect("read").is_none());
+    f.users
+        .add_user(&admin, "vera", "tulip kettle harbour", &[])
+        .expect("a good one");
+}
+
+#[test]
+fn a_password_change_needs_the_current_one_and_ends_the_other_sessions() {
+    let f = fixture();
+    f.users
+        .create_user("olga", PASSWORD, &strings(&["operator"]))
+        .expect("olga");
+    let (olga, here) = log_in(&f.users, "olga", PASSWORD).expect("login");
+    let (_, elsewhere) = log_in(&f.users, "olga", PASSWORD).expect("login");
+    let (token, _) = f.users.issue_token("olga", "script").expect("token");
+    let wrong = f.users.change_password(
+        &olga,
+        "not it",
+        "tulip kettle harbour",
+        ip("10.0.0.1"),
+        Some(&here),
+    );
+    assert!(matches!(wrong, Err(LoginError::Auth(_))), "{wrong:?}");
+    let weak = f.users.change_password(
+        &olga,
+        PASSWORD,
+        "olga-2025-olga",
+        ip("10.0.0.1"),
+        Some(&here),
+    );
+    assert!(
+        matches!(weak, Err(LoginError::Users(UsersError::InvalidInput(_)))),
+        "{weak:?}"
+    );
+    let ended = f
+        .users
+        .change_password(
+            &olga,
+            PASSWORD,
+            "tulip kettle harbour",
+            ip("10.0.0.1"),
+            Some(&here),
+        )
+        .expect("changed");
+    assert_eq!(ended, 1);
+    assert!(
+        f.users.principal_for_session(&here).is_ok(),
+        "this session stays"
+    );
+    assert!(matches!(
+        f.users.principal_for_session(&elsewhere),
+        Err(AuthError::BadSession)
+    ));
+    assert!(f.users.principal_for_token(&token).is_ok(), "tokens stay");
+    assert!(log_in(&f.users, "olga", PASSWORD).is_err());
+    assert!(log_in(&f.users, "olga", "tulip kettle harbour").is_ok());
+    // Guessing the current password through a stolen session is limited like a login.
+    let mut refused = false;
+    for _ in 0..10 {
+        let r = f.users.change_password(
+            &olga,
+            "guess",
+            "another good passphrase",
+            ip("10.0.0.1"),
+            None,
+        );
+        refused |= matches!(r, Err(LoginError::Refused(_)));
+    }
+    assert!(refused, "limited");
+}
+
+#[test]
+fn a_disabled_user_cannot_log_in_and_their_sessions_and_tokens_stop_at_once() {
+    let f = fixture();
+    let (admin, _) = two_admins(&f);
+    f.users
+        .create_user("olga", PASSWORD, &strings(&["operator"]))
+        .expect("olga");
+    let (_, session) = log_in(&f.users, "olga", PASSWORD).expect("login");
+    let (token, _) = f.users.issue_token("olga", "script").expect("token");
+    assert!(f.users.principal_for_token(&token).is_ok(), "cached now");
+    f.users.set_disabled(&admin, "olga", true).expect("disable");
+    assert!(matches!(
+        f.users.principal_for_token(&token),
+        Err(AuthError::BadToken)
+    ));
+    assert!(matches!(
+        f.users.principal_for_session(&session),
+        Err(AuthError::BadSession)
+    ));
+    assert!(matches!(
+        log_in(&f.users, "olga", PASSWORD),
+        Err(LoginError::Auth(_))
+    ));
+    assert!(
+        f.store.sessions("olga", t(0)).expect("sessions").is_empty(),
+        "ended, not only refused"
+    );
+    f.users.set_disabled(&admin, "olga", false).expect("enable");
+    assert!(
+        f.users.principal_for_token(&token).is_ok(),
+        "the token works again"
+    );
+    assert!(log_in(&f.users, "olga", PASSWORD).is_ok());
+}
+
+#[test]
+fn a_reset_password_ends_every_session_and_unlocks_the_user() {
+    let f = fixture();
+    let (admin, _) = two_admins(&f);
+    f.users.create_user("olga", PASSWORD, &[]).expect("olga");
+    let (_, session) = log_in(&f.users, "olga", PASSWORD).expect("login");
+    for _ in 0..5 {
+        assert!(matches!(
+            log_in(&f.users, "olga", "wrong guess"),
+            Err(LoginError::Auth(_))
+        ));
+    }
+    assert!(matches!(
+        log_in(&f.users, "olga", PASSWORD),
+        Err(LoginError::Refused(_))
+    ));
+    f.users
+        .reset_password(&admin, "olga", "tulip kettle harbour")
+        .expect("reset");
+    assert!(f.users.principal_for_session(&session).is_err());
+    assert!(
+        log_in(&f.users, "olga", "tulip kettle harbour").is_ok(),
+        "unlocked"
+    );
+    let err = f
+        .users
+        .reset_password(&admin, ADMIN_USER, "tulip kettle harbour")
+        .expect_err("not one's own");
+    assert!(matches!(err, UsersError::Conflict(_)), "{err:?}");
+}
+
+#[test]
+fn users_see_and_end_their_own_sessions_and_administrators_anyones() {
+    let f = fixture();
+    let (admin, _) = two_admins(&f);
+    f.users.create_user("olga", PASSWORD, &[]).expect("olga");
+    f.users.create_user("nina", PASSWORD, &[]).expect("nina");
+    let (olga, here) = log_in(&f.users, "olga", PASSWORD).expect("login");
+    log_in(&f.users, "olga", PASSWORD).expect("login");
+    log_in(&f.users, "olga", PASSWORD).expect("login");
+    let sessions = f.users.sessions_of(&olga, "olga").expect("own");
+    assert_eq!(sessions.len(), 3);
+    let nina = f.users.authenticate("nina", PASSWORD).expect("nina");
+    assert!(matches!(
+        f.users.sessions_of(&nina, "olga"),
+        Err(UsersError::Forbidden(_))
+    ));
+    assert!(matches!(
+        f.users.end_sessions(&nina, "olga", None, None),
+        Err(UsersError::Forbidden(_))
+    ));
+    assert!(matches!(
+        f.users.tokens_of_user(&nina, "olga"),
+        Err(UsersError::Forbidden(_))
+    ));
+    assert_eq!(
+        f.users
+            .end_sessions(&olga, "olga", None, Some(&here))
+            .expect("others"),
+        2
+    );
+    let remaining = f.users.sessions_of(&admin, "olga").expect("admin sees");
+    assert_eq!(remaining.len(), 1);
+    assert!(matches!(
+        f.users
+            .end_sessions(&admin, "olga", Some("0000000000000000"), None),
+        Err(UsersError::NotFound(_))
+    ));
+    assert_eq!(
+        f.users
+            .end_sessions(&admin, "olga", Some(&remaining[0].id), None)
+            .expect("one"),
+        1
+    );
+    assert!(f.users.principal_for_session(&here).is_err());
+}
+
+#[test]
+fn refused_logins_are_audited_once_per_address_and_minute_with_a_count() {
+    let f = fixture();
+    f.users.create_user("olga", PASSWORD, &[]).expect("olga");
+    let entries = |action: &str| -> Vec<serde_json::Value> {
+        f.store
+            .audit_entries(0, 10_000)
+            .expect("audit")
+            .into_iter()
+            .filter(|e| e.action == action)
+            .map(|e| json!({ "actor": e.actor, "after": e.after }))
+            .collect()
+    };
+    let long = format!("=HYPERLINK(\"x\")\r\n\u{202E}{}", "x".repeat(60_000));
+    for _ in 0..20 {
+        assert!(matches!(
+            f.users
+                .login(&long, "pw", ip("192.0.2.1"), Duration::from_secs(60)),
+            Err(LoginError::Auth(_))
+        ));
+    }
+    for _ in 0..300 {
+        let refused = f
+            .users
+            .login(&long, "pw", ip("192.0.2.1"), Duration::from_secs(60));
+        assert!(matches!(
+            refused,
+            Err(LoginError::Refused(LoginRefused { .. }))
+        ));
+    }
+    let failed = entries("login.failed");
+    assert_eq!(failed.len(), 20);
+    let actor = failed[0]["actor"].as_str().expect("actor");
+    assert_eq!(
+        actor.chars().count(),
+        65,
+        "64 characters and the formula guard: {actor}"
+    );
+    assert!(actor.starts_with("'=HYPERLINK"), "{actor}");
+    assert!(
+        !actor.chars().any(|c| c.is_control() || c == '\u{202E}'),
+        "{actor:?}"
+    );
+    assert_eq!(entries("login.refused").len(), 1, "the first at once");
+    f.clock.set(t(59));
+    assert_eq!(
+        f.users.flush_refusals().expect("flush"),
+        0,
+        "the minute is not over"
+    );
+    f.clock.set(t(61));
+    assert_eq!(f.users.flush_refusals().expect("flush"), 1);
+    let refused = entries("login.refused");
+    assert_eq!(refused.len(), 2);
+    assert_eq!(refused[1]["after"]["refused"], 299, "{}", refused[1]);
+    assert_eq!(refused[1]["after"]["address"], "192.0.2.1");
+    assert_eq!(f.users.flush_refusals().expect("flush"), 0, "written once");
 }

@@ -1,5 +1,6 @@
-//! Login and logout (`/api/v1/login`, `/logout`, `/me`), API tokens
-//! (`/api/v1/tokens`), users (`/api/v1/users`) and roles (`/api/v1/roles`).
+//! Login and logout (`/api/v1/login`, `/logout`, `/me`, `/me/password`), API
+//! tokens (`/api/v1/tokens`), users with their passwords, sessions and tokens
+//! (`/api/v1/users`) and roles (`/api/v1/roles`).
 
 use serde::{Deserialize, Serialize};
 
@@ -110,4 +111,59 @@ pub struct RoleDto {
 pub struct UserRolesDto {
     /// Role names (existing roles).
     pub roles: Vec<String>,
+}
+
+/// A change of the caller's own password (`PUT /api/v1/me/password`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChangeDto {
+    /// The password now.
+    pub current_password: String,
+    /// The new one: at least 12 characters, not containing the user name,
+    /// not a common password.
+    pub new_password: String,
+}
+
+/// A password an administrator sets for another user (`PUT /api/v1/users/{name}/password`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PasswordDto {
+    /// The new password, under the same policy as any new password.
+    pub password: String,
+}
+
+/// Whether a user is disabled (`PUT /api/v1/users/{name}/disabled`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DisabledDto {
+    /// True: the user cannot log in, their sessions end and their API
+    /// tokens are refused until enabled again.
+    pub disabled: bool,
+}
+
+/// A console session (never its secret).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionDto {
+    /// Its id, to end it (`DELETE /api/v1/users/{name}/sessions/{id}`).
+    pub id: String,
+    /// Whose.
+    pub user: String,
+    /// Started: the login (RFC 3339).
+    pub created_utc: String,
+    /// Stops being accepted (RFC 3339).
+    pub expires_utc: String,
+    /// Whether it is the session this request came with.
+    pub current: bool,
+}
+
+/// How many console sessions a change ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionsEndedDto {
+    /// Sessions ended.
+    pub sessions_ended: u64,
 }

@@ -32,7 +32,7 @@ fn every_request_type_has_a_fuzz_seed_and_accepts_it() {
     }
     // Seed names start with the type's name; every type that a handler reads
     // as a JSON body is listed.
-    let dtos: [(&str, Check); 13] = [
+    let dtos: [(&str, Check); 16] = [
         ("new_preset", accepts::<presets::NewPresetDto>),
         ("preset_change", accepts::<presets::PresetChangeDto>),
         ("position", accepts::<presets::PositionDto>),
@@ -45,6 +45,9 @@ fn every_request_type_has_a_fuzz_seed_and_accepts_it() {
         ("new_token", accepts::<access::NewTokenDto>),
         ("role", accepts::<access::RoleDto>),
         ("user_roles", accepts::<access::UserRolesDto>),
+        ("password_change", accepts::<access::PasswordChangeDto>),
+        ("password_reset", accepts::<access::PasswordDto>),
+        ("disabled", accepts::<access::DisabledDto>),
         ("outage", accepts::<demo::OutageChangeDto>),
     ];
     for (prefix, check) in dtos {

@@ -360,7 +360,17 @@ pub fn check_user_name(name: &str) -> Result<(), AccessError> {
     })
 }
 
-/// Checks a camera group name: 1 to 64 characters, no control characters,
+/// The form two user names (or two role names) are compared in: they are
+/// the same name when these are equal, so `ADMIN` cannot be created beside
+/// `admin`, and logging in as `Admin` is logging in as `admin`. Names are
+/// ASCII ([`check_user_name`], [`check_role_name`]), which Unicode NFKC
+/// normalisation leaves as they are, so folding ASCII case is all it takes.
+pub fn fold_name(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// Checks a camera group name: 1 to 64 characters, no control characters
+/// nor invisible or direction-changing ones ([`crate::text::is_invisible`]),
 /// no leading or trailing white space. Spaces inside are allowed, as VMS
 /// device groups ("Lobby North") use them.
 pub fn check_group_name(name: &str) -> Result<(), AccessError> {
@@ -377,6 +387,11 @@ pub fn check_group_name(name: &str) -> Result<(), AccessError> {
     }
     if name.chars().any(char::is_control) {
         return Err(invalid("it contains a control character"));
+    }
+    if name.chars().any(crate::text::is_invisible) {
+        return Err(invalid(
+            "it contains an invisible or direction-changing character (zero-width, bidi override)",
+        ));
     }
     if name.trim() != name {
         return Err(invalid("it starts or ends with white space"));
@@ -697,10 +712,30 @@ mod tests {
     }
 
     #[test]
+    fn names_that_differ_only_in_case_fold_to_one() {
+        assert_eq!(fold_name("ADMIN"), fold_name("admin"));
+        assert_eq!(fold_name("Jane.Doe@Example.com"), "jane.doe@example.com");
+        assert_ne!(fold_name("admin"), fold_name("admin2"));
+        // Names that could look alike but are not ASCII are refused outright.
+        for lookalike in ["аdmin", "ad\u{200B}min", "ａｄｍｉｎ", "admin\u{202E}"] {
+            assert!(check_user_name(lookalike).is_err(), "{lookalike:?}");
+            assert!(check_role_name(lookalike).is_err(), "{lookalike:?}");
+        }
+    }
+
+    #[test]
     fn group_names_allow_inner_spaces_but_no_control_characters() {
         assert!(Scope::group("Lobby North").is_ok());
         assert!(Scope::group("Entrée").is_ok());
-        for bad in ["", " lobby", "lobby ", "lob\tby", &"g".repeat(65)] {
+        for bad in [
+            "",
+            " lobby",
+            "lobby ",
+            "lob\tby",
+            &"g".repeat(65),
+            "lob\u{200B}by",
+            "\u{202E}ybbol",
+        ] {
             assert!(Scope::group(bad).is_err(), "{bad:?}");
         }
         let err = Role::new(

@@ -45,6 +45,18 @@ pub enum AuditAction {
     RolePut,
     /// A role deleted.
     RoleDelete,
+    /// A user changed their own password.
+    UserPassword,
+    /// An administrator set a user's password.
+    UserPasswordReset,
+    /// A user disabled: they cannot log in, their sessions ended, their tokens stop working.
+    UserDisable,
+    /// A user enabled again.
+    UserEnable,
+    /// A user's console sessions ended by themselves or an administrator.
+    SessionEnd,
+    /// A user's failed-login counts cleared by an administrator.
+    UserUnlock,
     /// Live control moved to another site (failover, automatic failback).
     SiteSwitch,
     /// Live control returned to the primary by an administrator.
@@ -55,7 +67,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in declaration order.
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::PresetAdd,
         AuditAction::PresetAddReverted,
         AuditAction::PresetUpdate,
@@ -75,6 +87,12 @@ impl AuditAction {
         AuditAction::UserRoles,
         AuditAction::RolePut,
         AuditAction::RoleDelete,
+        AuditAction::UserPassword,
+        AuditAction::UserPasswordReset,
+        AuditAction::UserDisable,
+        AuditAction::UserEnable,
+        AuditAction::SessionEnd,
+        AuditAction::UserUnlock,
         AuditAction::SiteSwitch,
         AuditAction::SiteFailback,
         AuditAction::DemoOutage,
@@ -82,7 +100,7 @@ impl AuditAction {
 
     /// The administrative actions: what changes who may do what, or where
     /// live control goes. Each leaves exactly one entry.
-    pub const ADMIN: [AuditAction; 8] = [
+    pub const ADMIN: [AuditAction; 14] = [
         AuditAction::TokenCreate,
         AuditAction::TokenRevoke,
         AuditAction::UserCreate,
@@ -90,6 +108,12 @@ impl AuditAction {
         AuditAction::UserRoles,
         AuditAction::RolePut,
         AuditAction::RoleDelete,
+        AuditAction::UserPassword,
+        AuditAction::UserPasswordReset,
+        AuditAction::UserDisable,
+        AuditAction::UserEnable,
+        AuditAction::SessionEnd,
+        AuditAction::UserUnlock,
         AuditAction::SiteFailback,
     ];
 
@@ -115,6 +139,12 @@ impl AuditAction {
             AuditAction::UserRoles => "user.roles",
             AuditAction::RolePut => "role.put",
             AuditAction::RoleDelete => "role.delete",
+            AuditAction::UserPassword => "user.password",
+            AuditAction::UserPasswordReset => "user.password.reset",
+            AuditAction::UserDisable => "user.disable",
+            AuditAction::UserEnable => "user.enable",
+            AuditAction::SessionEnd => "session.end",
+            AuditAction::UserUnlock => "user.unlock",
             AuditAction::SiteSwitch => "site.switch",
             AuditAction::SiteFailback => "site.failback",
             AuditAction::DemoOutage => "demo.outage",

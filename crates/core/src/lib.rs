@@ -9,6 +9,7 @@
 //! - [`preset`]: [`PresetNumber`], [`PresetName`], [`Position`], [`Preset`], [`SitePreset`].
 //! - [`diff`]: [`diff::diff`] pairs two sites' presets and lists every [`Mismatch`].
 //! - [`plan`]: [`plan::plan`] turns a repair direction into the changes on the target side.
+//! - [`text`]: characters that hide themselves or reorder text, and untrusted text made safe to record.
 //!
 //! **Architecture invariant:** no I/O, no async, no SQL, no HTTP; every function
 //! here is deterministic (the clock is declared here and read by callers only), and results are sorted so that equal inputs give equal outputs.
@@ -21,6 +22,7 @@ pub mod error;
 pub mod ids;
 pub mod plan;
 pub mod preset;
+pub mod text;
 
 pub use audit::AuditAction;
 pub use diff::{Mismatch, MismatchKind, Tolerance};

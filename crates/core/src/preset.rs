@@ -172,6 +172,22 @@ impl PresetName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The stricter rule for a name a person gives (adding or renaming a
+    /// preset): no invisible or direction-changing characters (zero-width,
+    /// bidi overrides; [`crate::text::is_invisible`]), which would make two
+    /// names that look alike differ, or one display as another. Not applied
+    /// to names read from a site or the store, which tandem keeps as found.
+    pub fn check_given(&self) -> Result<(), InvalidInput> {
+        if self.0.chars().any(crate::text::is_invisible) {
+            return Err(InvalidInput(
+                "preset name contains invisible or direction-changing characters \
+                 (zero-width, bidi override); retype it"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl TryFrom<String> for PresetName {
@@ -327,6 +343,24 @@ mod tests {
             "characters, not bytes"
         );
         assert!(PresetName::new("tab\there").is_err());
+    }
+
+    #[test]
+    fn a_given_preset_name_has_no_invisible_or_direction_changing_characters() {
+        for ok in ["Gate 3 é", "Dock 🚚", "Tür\u{FE0F}"] {
+            let name = PresetName::new(ok).expect("valid");
+            assert!(name.check_given().is_ok(), "{ok}");
+        }
+        for bad in [
+            "Gate\u{200B}",
+            "\u{202E}etaG",
+            "Do\u{2066}ck",
+            "\u{FEFF}Gate",
+        ] {
+            let name = PresetName::new(bad).expect("kept as found on a site");
+            let err = name.check_given().expect_err(bad);
+            assert!(err.to_string().contains("invisible"), "{err}");
+        }
     }
 
     #[test]

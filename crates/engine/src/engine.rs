@@ -376,6 +376,7 @@ impl Engine {
     ) -> Result<Outcome, EngineError> {
         self.bindings.camera(camera)?;
         self.require(who, access::Action::EditPreset, camera)?;
+        request.name.check_given()?;
         // A reserved number is refused before any site is read.
         if let Some(n) = request.number {
             self.refuse_reserved(camera, n)?;
@@ -471,6 +472,9 @@ impl Engine {
             return Err(EngineError::Invalid(tandem_core::InvalidInput(
                 "nothing to change: give a name, a number or a position".into(),
             )));
+        }
+        if let Some(name) = &request.name {
+            name.check_given()?;
         }
         for n in [Some(number), request.number].into_iter().flatten() {
             self.refuse_reserved(camera, n)?;

@@ -1,6 +1,7 @@
 //! Authentication: the [`Authed`] extractor accepts an API token
-//! (`Authorization: Bearer ...`) or the console's session cookie. Its rejection
-//! is the 401, so a handler that takes `Authed` cannot run anonymously.
+//! (`Authorization: Bearer ...`, the scheme in any case as RFC 7235 says) or
+//! the console's session cookie. Its rejection is the 401, so a handler that
+//! takes `Authed` cannot run anonymously.
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -27,8 +28,7 @@ impl FromRequestParts<AppState> for Authed {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(bearer_token);
         let result = match bearer {
             Some(secret) => state.users.principal_for_token(secret),
             None => match session_cookie(&parts.headers) {
@@ -48,6 +48,13 @@ impl FromRequestParts<AppState> for Authed {
     }
 }
 
+/// The token of an `Authorization` value of the Bearer scheme, whose name
+/// is case-insensitive (RFC 7235 section 2.1): `Bearer`, `bearer`, `BEARER`.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// The session secret from the `Cookie` header, if any.
 pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
     headers
@@ -64,5 +71,25 @@ impl Authed {
     /// The user's name.
     pub fn user(&self) -> &str {
         &self.0.user
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        for value in [
+            "Bearer tdm_x",
+            "bearer tdm_x",
+            "BEARER  tdm_x ",
+            "bEaReR tdm_x",
+        ] {
+            assert_eq!(bearer_token(value), Some("tdm_x"), "{value:?}");
+        }
+        for value in ["Basic dXNlcjpwdw==", "Bearertdm_x", "tdm_x", ""] {
+            assert_eq!(bearer_token(value), None, "{value:?}");
+        }
     }
 }

@@ -91,6 +91,15 @@ impl ApiError {
         e
     }
 
+    /// 503 with `Retry-After`: the service is too busy for this now.
+    pub fn busy(detail: impl Into<String>, retry_after_s: u64) -> Self {
+        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "Busy", detail);
+        if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
+            e.headers.push((header::RETRY_AFTER, v));
+        }
+        e
+    }
+
     /// 500 with a generic body; the cause is logged, not shown.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");

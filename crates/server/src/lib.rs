@@ -7,6 +7,7 @@
 //!   tests call it without a socket.
 //! - [`auth::Authed`] is the authentication extractor: its rejection is the 401.
 //! - [`error::ApiError`] is the one error type; it answers problem+json.
+//! - [`hashing::HashGate`] bounds the password hashes running at once.
 //!
 //! The JSON shapes of the API are `tandem_api`'s types; `routes::convert`
 //! turns the engine's types into them and back.
@@ -18,6 +19,7 @@
 pub mod auth;
 pub mod console;
 pub mod error;
+pub mod hashing;
 pub mod metrics;
 pub mod routes;
 pub mod state;

@@ -9,6 +9,7 @@ use tandem_engine::engine::Engine;
 use tandem_engine::live::{Live, LiveEvent};
 use tokio::sync::broadcast;
 
+use crate::hashing::HashGate;
 use crate::metrics::Metrics;
 
 /// An event on `/api/v1/events`.
@@ -39,6 +40,8 @@ pub struct AppState {
     pub live: Arc<Live>,
     /// Users, roles, tokens, sessions and login limits.
     pub users: Arc<Users>,
+    /// The cap on password hashes running at once (logins, new passwords).
+    pub hashes: Arc<HashGate>,
     /// Everything `/api/v1/events` sends.
     pub events: broadcast::Sender<Event>,
     /// Prometheus metrics.
@@ -68,6 +71,7 @@ impl AppState {
             }));
         AppState {
             users,
+            hashes: Arc::new(HashGate::default()),
             engine,
             live,
             events,
@@ -106,6 +110,34 @@ impl AppState {
                     Ok(event) => state.emit("site", &event),
                     Err(broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        })
+    }
+
+    /// Every 5 s, writes the aggregated audit entries of refused logins
+    /// whose minute is over and forgets expired login failures; every
+    /// minute, deletes expired console sessions (which are refused anyway).
+    pub fn spawn_login_housekeeping(&self) -> tokio::task::JoinHandle<()> {
+        let users = self.users.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            for round in 0u64.. {
+                tick.tick().await;
+                let users = users.clone();
+                // Store writes wait for the disk: off the async workers.
+                let done = tokio::task::spawn_blocking(move || {
+                    users.flush_refusals()?;
+                    if round % 12 == 0 {
+                        users.purge_expired_sessions()?;
+                    }
+                    Ok::<_, tandem_access::UsersError>(())
+                })
+                .await;
+                match done {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!("login housekeeping: {e}"),
+                    Err(e) => tracing::warn!("login housekeeping stopped: {e}"),
                 }
             }
         })

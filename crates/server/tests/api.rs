@@ -486,15 +486,14 @@ async fn admins_manage_roles_and_users_and_logins_are_limited_and_audited() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let user =
-        serde_json::json!({ "name": "vic", "password": "vic-password-1", "roles": ["viewer"] });
+    let user = serde_json::json!({ "name": "vic", "password": "tulip-kettle-harbour", "roles": ["viewer"] });
     assert_eq!(
         w.call(Method::POST, "/api/v1/users", Some(&admin), Some(user))
             .await
             .0,
         StatusCode::CREATED
     );
-    let login = serde_json::json!({ "username": "vic", "password": "vic-password-1" });
+    let login = serde_json::json!({ "username": "vic", "password": "tulip-kettle-harbour" });
     let (status, me) = w
         .call(Method::POST, "/api/v1/login", None, Some(login))
         .await;
@@ -519,7 +518,7 @@ async fn admins_manage_roles_and_users_and_logins_are_limited_and_audited() {
             StatusCode::UNAUTHORIZED
         );
     }
-    let right = serde_json::json!({ "username": "vic", "password": "vic-password-1" });
+    let right = serde_json::json!({ "username": "vic", "password": "tulip-kettle-harbour" });
     assert_eq!(
         w.call(Method::POST, "/api/v1/login", None, Some(right))
             .await
@@ -977,6 +976,59 @@ async fn every_admin_action_leaves_exactly_one_audit_entry() {
         )
         .await,
     );
+    let cookie = session(&w, "vic", "long-enough-password").await;
+    let (status, _, body) = send(
+        &w,
+        Method::PUT,
+        "/api/v1/me/password",
+        &[("cookie", &cookie)],
+        Some(serde_json::json!({
+            "current_password": "long-enough-password",
+            "new_password": "tulip kettle harbour"
+        })),
+    )
+    .await;
+    step(AuditAction::UserPassword, (status, body));
+    step(
+        AuditAction::UserPasswordReset,
+        w.call(
+            Method::PUT,
+            "/api/v1/users/vic/password",
+            Some(&admin),
+            Some(serde_json::json!({ "password": "another quiet harbour" })),
+        )
+        .await,
+    );
+    for (action, disabled) in [
+        (AuditAction::UserDisable, true),
+        (AuditAction::UserEnable, false),
+    ] {
+        step(
+            action,
+            w.call(
+                Method::PUT,
+                "/api/v1/users/vic/disabled",
+                Some(&admin),
+                Some(serde_json::json!({ "disabled": disabled })),
+            )
+            .await,
+        );
+    }
+    step(
+        AuditAction::SessionEnd,
+        w.call(
+            Method::DELETE,
+            "/api/v1/users/vic/sessions",
+            Some(&admin),
+            None,
+        )
+        .await,
+    );
+    step(
+        AuditAction::UserUnlock,
+        w.call(Method::POST, "/api/v1/users/vic/unlock", Some(&admin), None)
+            .await,
+    );
     step(
         AuditAction::RoleDelete,
         w.call(Method::DELETE, "/api/v1/roles/viewer", Some(&admin), None)
@@ -1036,4 +1088,350 @@ async fn every_admin_action_leaves_exactly_one_audit_entry() {
     }
     // The failover that made the failback possible is audited once, by live control.
     assert_eq!(count(AuditAction::SiteSwitch), 1, "{entries}");
+}
+
+/// Sends a request with these headers; answers the status, the headers and the JSON body.
+async fn send(
+    w: &World,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Option<serde_json::Value>,
+) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = match body {
+        Some(json) => request
+            .header("content-type", "application/json")
+            .body(Body::from(json.to_string())),
+        None => request.body(Body::empty()),
+    }
+    .expect("request");
+    let response = app(w.state.clone()).oneshot(request).await.expect("answer");
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, headers, json)
+}
+
+/// Logs in; answers the `Cookie` header value of the session.
+async fn session(w: &World, user: &str, password: &str) -> String {
+    let body = serde_json::json!({ "username": user, "password": password });
+    let (status, headers, answer) = send(w, Method::POST, "/api/v1/login", &[], Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "login {user}: {answer}");
+    headers
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_accepted_in_any_case() {
+    let w = world(1).await;
+    let token = w.user("scripted", &[Permission::PresetRecall], 10);
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let value = format!("{scheme} {token}");
+        let (status, _, me) = send(
+            &w,
+            Method::GET,
+            "/api/v1/me",
+            &[("authorization", &value)],
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{scheme}: {me}");
+        assert_eq!(me["user"], "scripted");
+    }
+}
+
+#[tokio::test]
+async fn user_and_role_names_that_differ_only_in_case_cannot_be_created() {
+    let w = world(1).await;
+    let admin = w.user("root", &[Permission::Admin], 32000);
+    let user =
+        serde_json::json!({ "name": "ADMIN", "password": "tulip-kettle-harbour", "roles": [] });
+    let (status, problem) = w
+        .call(Method::POST, "/api/v1/users", Some(&admin), Some(user))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\"admin\""),
+        "{problem}"
+    );
+    let role = serde_json::json!({ "ptz_priority": 10, "grants": [] });
+    let (status, problem) = w
+        .call(Method::PUT, "/api/v1/roles/Admin", Some(&admin), Some(role))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    let (_, users) = w
+        .call(Method::GET, "/api/v1/users", Some(&admin), None)
+        .await;
+    let names: Vec<&str> = users
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter_map(|u| u["name"].as_str())
+        .collect();
+    assert_eq!(names, ["admin", "root"]);
+}
+
+/// The reported sequence, then two administrators demoting each other at
+/// the same moment: an administrator always remains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_sequence_of_api_calls_leaves_zero_administrators() {
+    let w = world(1).await;
+    let boss = w.user("boss", &[Permission::Admin], 32000);
+    // boss (a custom role with the admin grant) removes the built-in admin's roles...
+    let none = serde_json::json!({ "roles": [] });
+    let (status, body) = w
+        .call(
+            Method::PUT,
+            "/api/v1/users/admin/roles",
+            Some(&boss),
+            Some(none.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    // ...then tries to delete its own role, drop its grant, its roles, itself.
+    let weaker =
+        serde_json::json!({ "ptz_priority": 10, "grants": [{ "permission": "ptz.control" }] });
+    for (method, uri, body) in [
+        (Method::DELETE, "/api/v1/roles/role-boss", None),
+        (Method::PUT, "/api/v1/roles/role-boss", Some(weaker)),
+        (Method::PUT, "/api/v1/users/boss/roles", Some(none.clone())),
+        (
+            Method::PUT,
+            "/api/v1/users/boss/disabled",
+            Some(serde_json::json!({ "disabled": true })),
+        ),
+        (Method::DELETE, "/api/v1/users/boss", None),
+    ] {
+        let (status, problem) = w.call(method.clone(), uri, Some(&boss), body).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{method} {uri}: {problem}");
+    }
+    let (status, _) = w
+        .call(Method::GET, "/api/v1/users", Some(&boss), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "boss still administers");
+
+    // Two administrators demote each other concurrently, again and again.
+    let ada = w.user("ada", &[Permission::Admin], 32000);
+    for round in 0..10 {
+        let (w1, w2) = (w.state.clone(), w.state.clone());
+        let (t1, t2) = (boss.clone(), ada.clone());
+        let demote = |state: AppState, token: String, victim: &'static str| async move {
+            let request = Request::builder()
+                .method(Method::PUT)
+                .uri(format!("/api/v1/users/{victim}/roles"))
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"roles":[]}"#))
+                .expect("request");
+            app(state).oneshot(request).await.expect("answer").status()
+        };
+        let a = tokio::spawn(demote(w1, t1, "ada"));
+        let b = tokio::spawn(demote(w2, t2, "boss"));
+        let (a, b) = (a.await.expect("task"), b.await.expect("task"));
+        let passed = [a, b]
+            .iter()
+            .filter(|s| **s == StatusCode::NO_CONTENT)
+            .count();
+        assert_eq!(passed, 1, "round {round}: {a} {b}");
+        for name in ["boss", "ada"] {
+            w.store
+                .set_user_roles(name, &[format!("role-{name}")])
+                .expect("restore");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_password_change_ends_the_users_other_sessions() {
+    let w = world(1).await;
+    w.user("vic", &[Permission::PresetRecall], 10);
+    let here = session(&w, "vic", "long-enough-password").await;
+    let elsewhere = session(&w, "vic", "long-enough-password").await;
+    let (status, _, sessions) = send(
+        &w,
+        Method::GET,
+        "/api/v1/users/vic/sessions",
+        &[("cookie", &here)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let current: Vec<bool> = sessions
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .map(|s| s["current"].as_bool().expect("current"))
+        .collect();
+    assert_eq!(current.iter().filter(|c| **c).count(), 1, "{sessions}");
+    assert_eq!(current.len(), 2);
+
+    let change = |current: &str, new: &str| serde_json::json!({ "current_password": current, "new_password": new });
+    let (status, _, problem) = send(
+        &w,
+        Method::PUT,
+        "/api/v1/me/password",
+        &[("cookie", &here)],
+        Some(change("wrong one", "tulip kettle harbour")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    let (status, _, problem) = send(
+        &w,
+        Method::PUT,
+        "/api/v1/me/password",
+        &[("cookie", &here)],
+        Some(change("long-enough-password", "vic-is-vic-is-vic")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("user name"),
+        "{problem}"
+    );
+    let (status, _, ended) = send(
+        &w,
+        Method::PUT,
+        "/api/v1/me/password",
+        &[("cookie", &here)],
+        Some(change("long-enough-password", "tulip kettle harbour")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{ended}");
+    assert_eq!(ended["sessions_ended"], 1);
+    let me = |cookie: String| {
+        let w = &w;
+        async move {
+            send(w, Method::GET, "/api/v1/me", &[("cookie", &cookie)], None)
+                .await
+                .0
+        }
+    };
+    assert_eq!(
+        me(elsewhere).await,
+        StatusCode::UNAUTHORIZED,
+        "the other session ended"
+    );
+    assert_eq!(me(here).await, StatusCode::OK, "this one stays");
+    session(&w, "vic", "tulip kettle harbour").await;
+}
+
+#[tokio::test]
+async fn a_disabled_user_cannot_log_in_and_their_token_stops_working() {
+    let w = world(1).await;
+    let admin = w.user("root", &[Permission::Admin], 32000);
+    let token = w.user("vic", &[Permission::PresetRecall], 10);
+    let cookie = session(&w, "vic", "long-enough-password").await;
+    assert_eq!(
+        w.call(Method::GET, "/api/v1/me", Some(&token), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let disable = |disabled: bool| serde_json::json!({ "disabled": disabled });
+    let (status, body) = w
+        .call(
+            Method::PUT,
+            "/api/v1/users/vic/disabled",
+            Some(&admin),
+            Some(disable(true)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(
+        w.call(Method::GET, "/api/v1/me", Some(&token), None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED,
+        "the token stops at once"
+    );
+    let (status, _, _) = send(&w, Method::GET, "/api/v1/me", &[("cookie", &cookie)], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the session ended");
+    let login = serde_json::json!({ "username": "vic", "password": "long-enough-password" });
+    let (status, _) = w
+        .call(Method::POST, "/api/v1/login", None, Some(login))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, users) = w
+        .call(Method::GET, "/api/v1/users", Some(&admin), None)
+        .await;
+    assert!(
+        users
+            .as_array()
+            .expect("users")
+            .iter()
+            .any(|u| u["name"] == "vic" && u["disabled"] == true),
+        "{users}"
+    );
+    let (status, _) = w
+        .call(
+            Method::PUT,
+            "/api/v1/users/vic/disabled",
+            Some(&admin),
+            Some(disable(false)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        w.call(Method::GET, "/api/v1/me", Some(&token), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_given_preset_name_with_invisible_or_direction_changing_characters_is_refused() {
+    let w = world(1).await;
+    let manager = w.user("mgr", &[Permission::PresetManage], 10);
+    for name in ["Gate\u{202E}3", "Ga\u{200B}te"] {
+        let body = serde_json::json!({
+            "number": 9,
+            "name": name,
+            "position": { "pan": 0.1, "tilt": 0.1, "zoom": 0.1 }
+        });
+        let (status, problem) = w
+            .call(
+                Method::POST,
+                "/api/v1/cameras/cam-1/presets",
+                Some(&manager),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name:?}: {problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("invisible"),
+            "{problem}"
+        );
+    }
+    let (_, presets) = w
+        .call(
+            Method::GET,
+            "/api/v1/cameras/cam-1/presets",
+            Some(&manager),
+            None,
+        )
+        .await;
+    assert!(!presets.to_string().contains('\u{202E}'), "{presets}");
 }

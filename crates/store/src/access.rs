@@ -1,6 +1,12 @@
 //! Access control: camera groups, roles, users, API tokens and console
-//! sessions ([`AccessStore`]), and the records it reads and writes
-//! ([`RoleRecord`], [`UserRecord`], [`TokenId`], [`TokenRecord`]).
+//! sessions ([`AccessStore`]), changes made in one transaction with the
+//! checks of the caller ([`AccessTx`]), and the records it reads and writes
+//! ([`RoleRecord`], [`UserRecord`], [`TokenId`], [`TokenRecord`],
+//! [`SessionRecord`]).
+//!
+//! User names and role names are unique without regard to ASCII case (the
+//! names are ASCII): creating `ADMIN` beside `admin` is a conflict, checked
+//! in the transaction that would create it.
 
 use std::fmt;
 
@@ -9,6 +15,46 @@ use serde_json::Value;
 use tandem_core::CameraId;
 
 use crate::error::StoreError;
+use crate::record::NewAudit;
+
+/// Characters of a [`SessionRecord::id`]: the start of the session's hash.
+pub const SESSION_ID_CHARS: usize = 16;
+
+/// The access tables inside one write transaction of
+/// [`AccessStore::change_access`]: reads see the transaction's own writes,
+/// and nothing is committed unless the whole change returns `Ok`. Each
+/// method behaves as the [`AccessStore`] method of the same name.
+pub trait AccessTx {
+    /// One user with their roles (see [`AccessStore::user`]).
+    fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Every user with their roles, sorted by name.
+    fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
+    /// Every role, sorted by name.
+    fn roles(&self) -> Result<Vec<RoleRecord>, StoreError>;
+    /// Inserts or replaces a role (see [`AccessStore::upsert_role`]).
+    fn upsert_role(&self, role: &RoleRecord) -> Result<(), StoreError>;
+    /// Deletes a role and takes it from its users.
+    fn delete_role(&self, name: &str) -> Result<(), StoreError>;
+    /// Replaces a user's roles.
+    fn set_user_roles(&self, name: &str, roles: &[String]) -> Result<(), StoreError>;
+    /// Replaces a user's password hash.
+    fn set_user_password(&self, name: &str, password_hash: &str) -> Result<(), StoreError>;
+    /// Disables or enables a user.
+    fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<(), StoreError>;
+    /// Deletes a user with their roles, tokens and sessions.
+    fn delete_user(&self, name: &str) -> Result<(), StoreError>;
+    /// Ends the user's sessions: all of them, or the one with id `only`
+    /// ([`SessionRecord::id`]), except the one whose hash is `keep`;
+    /// returns how many ended.
+    fn end_sessions(
+        &self,
+        user: &str,
+        only: Option<&str>,
+        keep: Option<&str>,
+    ) -> Result<u64, StoreError>;
+    /// Appends an entry to the audit log, committed with the change.
+    fn append_audit(&self, entry: &NewAudit) -> Result<(), StoreError>;
+}
 
 /// Access control: the part of the [`Store`](crate::Store) that keeps camera
 /// groups, roles, users, API tokens and console sessions. It keeps only hashes
@@ -26,9 +72,21 @@ pub trait AccessStore {
 
     // --- Roles -------------------------------------------------------------
 
+    /// Runs `change` in one write transaction and commits what it did when
+    /// it returns `Ok`; on an error nothing it did is kept. What must hold
+    /// across a change (an administrator remains) is checked inside it, so
+    /// that two concurrent changes, in this process or another, cannot both
+    /// pass the check. `what` names the change in errors.
+    fn change_access(
+        &self,
+        what: &str,
+        change: &mut dyn FnMut(&dyn AccessTx) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+
     /// Inserts the role, or replaces the priority and grants of the one with
     /// the same name (its users keep it). [`StoreError::Invalid`] when the
-    /// priority is outside 1 to 32000 or the grants are not a JSON array.
+    /// priority is outside 1 to 32000 or the grants are not a JSON array;
+    /// [`StoreError::Conflict`] when another role's name differs only in case.
     fn upsert_role(&self, role: &RoleRecord) -> Result<(), StoreError>;
 
     /// Every role, sorted by name.
@@ -42,10 +100,12 @@ pub trait AccessStore {
 
     /// Creates an enabled user without roles. `password_hash` is stored as
     /// given (the engine's argon2 PHC string). [`StoreError::Conflict`] when
-    /// the name is taken.
+    /// the name is taken, in any case (`ADMIN` beside `admin`).
     fn create_user(&self, name: &str, password_hash: &str) -> Result<UserRecord, StoreError>;
 
-    /// One user with their roles, if they exist.
+    /// One user with their roles, if they exist: the user of exactly this
+    /// name, else the one whose name differs only in ASCII case (the first
+    /// by name, should a store from before that rule hold several).
     fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError>;
 
     /// Every user with their roles, sorted by name.
@@ -117,6 +177,9 @@ pub trait AccessStore {
 
     /// Deletes the sessions expired at `now`; returns how many.
     fn purge_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// The user's sessions that have not expired at `now`, oldest first.
+    fn sessions(&self, user: &str, now: DateTime<Utc>) -> Result<Vec<SessionRecord>, StoreError>;
 }
 
 // ---------------------------------------------------------------------------
@@ -189,4 +252,18 @@ pub struct TokenRecord {
     pub revoked_utc: Option<DateTime<Utc>>,
     /// When it last authenticated a request; `None` if never.
     pub last_used_utc: Option<DateTime<Utc>>,
+}
+
+/// A console session as the store keeps it: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The first [`SESSION_ID_CHARS`] characters of the hash of its secret:
+    /// enough to tell a user's sessions apart and end one, useless to log in.
+    pub id: String,
+    /// Whose.
+    pub user: String,
+    /// When it started (the login).
+    pub created_utc: DateTime<Utc>,
+    /// When it stops being accepted.
+    pub expires_utc: DateTime<Utc>,
 }

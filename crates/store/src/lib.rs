@@ -51,7 +51,10 @@ mod record;
 mod schema;
 mod sqlite;
 
-pub use access::{AccessStore, RoleRecord, TokenId, TokenRecord, UserRecord};
+pub use access::{
+    AccessStore, AccessTx, RoleRecord, SESSION_ID_CHARS, SessionRecord, TokenId, TokenRecord,
+    UserRecord,
+};
 pub use audit_log::AuditStore;
 pub use binding::{BindingLearned, BindingStore};
 pub use error::StoreError;

@@ -482,3 +482,145 @@ fn access_data_survives_reopening_the_file() {
         Some("alice")
     );
 }
+
+#[test]
+fn user_and_role_names_are_unique_whatever_their_case() {
+    let clock = TestClock::new();
+    let store = store_with_alice(&clock);
+    for taken in ["ALICE", "Alice", "alice"] {
+        let err = store.create_user(taken, "$b").expect_err(taken);
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    }
+    let err = store.upsert_role(&role("Operator", 7)).expect_err("alike");
+    assert!(
+        matches!(&err, StoreError::Conflict(m) if m.contains("\"operator\"")),
+        "{err:?}"
+    );
+    store
+        .upsert_role(&role("operator", 7))
+        .expect("the same name replaces");
+    let names: Vec<String> = store
+        .roles()
+        .expect("roles")
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["operator", "supervisor"]);
+    // Looked up without regard to case: the exact name first.
+    assert_eq!(
+        store.user("ALICE").expect("read").map(|u| u.name),
+        Some("alice".to_string())
+    );
+    assert!(store.user("bob").expect("read").is_none());
+}
+
+#[test]
+fn an_access_change_is_kept_whole_or_not_at_all() {
+    let clock = TestClock::new();
+    let store = store_with_alice(&clock);
+    store
+        .set_user_roles("alice", &strings(&["operator"]))
+        .expect("roles");
+    let audit_before = store.audit_entries(0, 100).expect("audit").len();
+    // A change that fails after writing leaves nothing behind, audit included.
+    let err = store
+        .change_access("a refused change", &mut |tx| {
+            tx.set_user_roles("alice", &[])?;
+            tx.append_audit(&tandem_store::NewAudit {
+                actor: "t".into(),
+                action: "user.roles".into(),
+                camera: None,
+                before: None,
+                after: None,
+            })?;
+            assert!(
+                tx.user("alice")?.expect("alice").roles.is_empty(),
+                "seen inside"
+            );
+            Err(StoreError::Conflict("refused".into()))
+        })
+        .expect_err("refused");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        store.user("alice").expect("read").expect("alice").roles,
+        ["operator"]
+    );
+    assert_eq!(
+        store.audit_entries(0, 100).expect("audit").len(),
+        audit_before
+    );
+    // One that succeeds is kept with its audit entry.
+    store
+        .change_access("disabling alice", &mut |tx| {
+            tx.set_user_disabled("alice", true)?;
+            tx.append_audit(&tandem_store::NewAudit {
+                actor: "t".into(),
+                action: "user.disable".into(),
+                camera: None,
+                before: None,
+                after: None,
+            })
+        })
+        .expect("kept");
+    assert!(store.user("alice").expect("read").expect("alice").disabled);
+    assert_eq!(
+        store.audit_entries(0, 100).expect("audit").len(),
+        audit_before + 1
+    );
+}
+
+#[test]
+fn a_users_sessions_are_listed_by_id_and_ended_one_all_or_all_but_one() {
+    let clock = TestClock::new();
+    let store = store_with_alice(&clock);
+    store.create_user("bob", "$b").expect("bob");
+    for (hash, user) in [
+        ("aaaaaaaaaaaaaaaa-1", "alice"),
+        ("bbbbbbbbbbbbbbbb-2", "alice"),
+        ("cccccccccccccccc-3", "alice"),
+        ("dddddddddddddddd-4", "bob"),
+    ] {
+        store.create_session(hash, user, t(900)).expect("start");
+    }
+    store
+        .create_session("eeeeeeeeeeeeeeee-old", "alice", t(10))
+        .expect("start");
+    let ids: Vec<String> = store
+        .sessions("alice", t(100))
+        .expect("list")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(
+        ids,
+        ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc"],
+        "16 characters of the hash; expired ones left out"
+    );
+    let ended = |only: Option<&str>, keep: Option<&str>| {
+        let mut n = 0;
+        store
+            .change_access("ending sessions", &mut |tx| {
+                n = tx.end_sessions("alice", only, keep)?;
+                Ok(())
+            })
+            .expect("end");
+        n
+    };
+    assert_eq!(ended(Some("bbbbbbbbbbbbbbbb"), None), 1);
+    assert_eq!(ended(Some("dddddddddddddddd"), None), 0, "not alice's");
+    assert_eq!(ended(None, Some("cccccccccccccccc-3")), 2, "all but one");
+    assert_eq!(
+        store
+            .session("cccccccccccccccc-3", t(100))
+            .expect("lookup")
+            .as_deref(),
+        Some("alice")
+    );
+    assert_eq!(
+        store
+            .session("dddddddddddddddd-4", t(100))
+            .expect("lookup")
+            .as_deref(),
+        Some("bob")
+    );
+}

@@ -46,6 +46,9 @@ enum Command {
     /// Verify or export the audit log.
     #[command(subcommand)]
     Audit(cmd::audit::Command),
+    /// Users: add, delete, roles, passwords, disable, unlock, sessions.
+    #[command(subcommand)]
+    Users(cmd::users::Command),
 }
 
 /// A mistake in how tandem was called or configured: exit code 2.
@@ -111,6 +114,7 @@ fn main() -> ExitCode {
             Command::Sync(args) => cmd::sync::sync(args).await,
             Command::Operations(args) => cmd::sync::operations(args).await,
             Command::Audit(c) => cmd::audit::run(c).await,
+            Command::Users(c) => cmd::users::run(c).await,
         }
     });
     match result {
@@ -133,6 +137,13 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(
                 e.downcast_ref::<tandem_engine::error::EngineError>()
+                    .map_or(exit::FAILURE, |e| exit::for_kind(e.kind())),
+            )
+        }
+        Err(e) if e.downcast_ref::<tandem_access::UsersError>().is_some() => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(
+                e.downcast_ref::<tandem_access::UsersError>()
                     .map_or(exit::FAILURE, |e| exit::for_kind(e.kind())),
             )
         }

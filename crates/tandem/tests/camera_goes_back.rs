@@ -87,11 +87,11 @@ async fn preset_work_returns_the_camera_unless_a_second_operator_took_control() 
             &admin,
             "POST",
             "/api/v1/users",
-            Some(json!({ "name": "olga", "password": "olga-password-1", "roles": ["operator"] })),
+            Some(json!({ "name": "olga", "password": "tulip-kettle-harbour", "roles": ["operator"] })),
         )
         .await;
     assert!(status < 300, "{status} {body}");
-    let olga = login_as(&api.http, &url, "olga", "olga-password-1").await;
+    let olga = login_as(&api.http, &url, "olga", "tulip-kettle-harbour").await;
     let presets = "/api/v1/cameras/cam-1/presets";
     let (status, body) = api
         .send(

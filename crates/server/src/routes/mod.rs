@@ -75,7 +75,7 @@ where
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
     tags(
-        (name = "session", description = "Login, logout, API tokens, users"),
+        (name = "session", description = "Login, logout, passwords, sessions, API tokens, users"),
         (name = "sites", description = "Site health, the active site, failover"),
         (name = "cameras", description = "Cameras and their sync state"),
         (name = "presets", description = "One action, both sites"),
@@ -122,6 +122,13 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(session::revoke_token))
         .routes(routes!(session::list_users, session::create_user))
         .routes(routes!(session::delete_user))
+        .routes(routes!(session::change_password))
+        .routes(routes!(session::reset_password))
+        .routes(routes!(session::set_disabled))
+        .routes(routes!(session::unlock))
+        .routes(routes!(session::list_sessions, session::end_sessions))
+        .routes(routes!(session::end_session))
+        .routes(routes!(session::user_tokens))
         .routes(routes!(admin::list_roles))
         .routes(routes!(admin::put_role, admin::delete_role))
         .routes(routes!(admin::put_user_roles))

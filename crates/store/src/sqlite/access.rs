@@ -7,9 +7,14 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use tandem_core::CameraId;
 
+use super::audit_log::append_audit_tx;
 use super::{SqliteStore, fmt_utc, parse_json, parse_utc, require_camera};
-use crate::access::{AccessStore, RoleRecord, TokenId, TokenRecord, UserRecord};
+use crate::access::{
+    AccessStore, AccessTx, RoleRecord, SESSION_ID_CHARS, SessionRecord, TokenId, TokenRecord,
+    UserRecord,
+};
 use crate::error::{Context, StoreError};
+use crate::record::NewAudit;
 
 fn require_user(conn: &Connection, name: &str) -> Result<(), StoreError> {
     let found: Option<i64> = conn
@@ -158,7 +163,250 @@ impl TokenRow {
     }
 }
 
+/// The name of another role that differs from `name` only in ASCII case, if any.
+fn role_named_alike(conn: &Connection, name: &str) -> Result<Option<String>, StoreError> {
+    conn.query_row(
+        "select name from role where name = ?1 collate nocase and name != ?1 limit 1",
+        [name],
+        |r| r.get(0),
+    )
+    .optional()
+    .context("looking for a role of the same name")
+}
+
+fn check_role(role: &RoleRecord) -> Result<(), StoreError> {
+    if role.name.is_empty() {
+        return Err(StoreError::Invalid("a role needs a name".into()));
+    }
+    if !(1..=32_000).contains(&role.ptz_priority) {
+        return Err(StoreError::Invalid(format!(
+            "role {:?}: PTZ priority {} is outside 1 to 32000",
+            role.name, role.ptz_priority
+        )));
+    }
+    if !role.grants.is_array() {
+        return Err(StoreError::Invalid(format!(
+            "role {:?}: grants must be a JSON array",
+            role.name
+        )));
+    }
+    Ok(())
+}
+
+fn upsert_role_in(conn: &Connection, role: &RoleRecord) -> Result<(), StoreError> {
+    check_role(role)?;
+    if let Some(other) = role_named_alike(conn, &role.name)? {
+        return Err(StoreError::Conflict(format!(
+            "role {:?} would be taken for role {other:?}: role names differ in more than \
+             upper and lower case; edit {other:?} or pick another name",
+            role.name
+        )));
+    }
+    conn.execute(
+        "insert into role (name, ptz_priority, grants) values (?1, ?2, ?3) \
+         on conflict (name) do update set \
+           ptz_priority = excluded.ptz_priority, grants = excluded.grants",
+        params![role.name, role.ptz_priority, role.grants.to_string()],
+    )
+    .context("saving a role")?;
+    Ok(())
+}
+
+fn roles_in(conn: &Connection) -> Result<Vec<RoleRecord>, StoreError> {
+    let rows: Vec<RoleRow> = conn
+        .prepare_cached("select name, ptz_priority, grants from role order by name")
+        .and_then(|mut s| s.query_map([], RoleRow::read)?.collect())
+        .context("reading roles")?;
+    rows.into_iter().map(RoleRow::into_record).collect()
+}
+
+fn delete_role_in(conn: &Connection, name: &str) -> Result<(), StoreError> {
+    // `user_role` rows go with it (on delete cascade).
+    let changed = conn
+        .execute("delete from role where name = ?1", [name])
+        .context("deleting a role")?;
+    changed_one(changed, || format!("role {name:?}"))
+}
+
+fn user_in(conn: &Connection, name: &str) -> Result<Option<UserRecord>, StoreError> {
+    // The exact name first; else one that differs only in case.
+    let row = conn
+        .query_row(
+            &format!(
+                "select {USER_COLUMNS} from user where name = ?1 collate nocase \
+                 order by name = ?1 desc, name limit 1"
+            ),
+            [name],
+            UserRow::read,
+        )
+        .optional()
+        .context("reading a user")?;
+    match row {
+        Some(row) => {
+            let roles = user_roles(conn, &row.name)?;
+            Ok(Some(row.into_record(roles)?))
+        }
+        None => Ok(None),
+    }
+}
+
+fn users_in(conn: &Connection) -> Result<Vec<UserRecord>, StoreError> {
+    let rows: Vec<UserRow> = conn
+        .prepare_cached(&format!("select {USER_COLUMNS} from user order by name"))
+        .and_then(|mut s| s.query_map([], UserRow::read)?.collect())
+        .context("reading users")?;
+    let pairs: Vec<(String, String)> = conn
+        .prepare_cached("select user_name, role_name from user_role order by role_name")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .context("reading users' roles")?;
+    let mut roles: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (user, role) in pairs {
+        roles.entry(user).or_default().push(role);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let theirs = roles.remove(&row.name).unwrap_or_default();
+            row.into_record(theirs)
+        })
+        .collect()
+}
+
+fn set_user_roles_in(conn: &Connection, name: &str, roles: &[String]) -> Result<(), StoreError> {
+    require_user(conn, name)?;
+    for role in roles {
+        require_role(conn, role)?;
+    }
+    conn.execute("delete from user_role where user_name = ?1", [name])
+        .context("replacing a user's roles")?;
+    let mut insert = conn
+        .prepare_cached("insert or ignore into user_role (user_name, role_name) values (?1, ?2)")
+        .context("saving a user's roles")?;
+    for role in roles {
+        insert
+            .execute([name, role])
+            .context("saving a user's roles")?;
+    }
+    Ok(())
+}
+
+fn set_user_password_in(
+    conn: &Connection,
+    name: &str,
+    password_hash: &str,
+) -> Result<(), StoreError> {
+    if password_hash.is_empty() {
+        return Err(StoreError::Invalid("the password hash is empty".into()));
+    }
+    let changed = conn
+        .execute(
+            "update user set password_hash = ?2 where name = ?1",
+            [name, password_hash],
+        )
+        .context("changing a password")?;
+    changed_one(changed, || format!("user {name:?}"))
+}
+
+fn set_user_disabled_in(conn: &Connection, name: &str, disabled: bool) -> Result<(), StoreError> {
+    let changed = conn
+        .execute(
+            "update user set disabled = ?2 where name = ?1",
+            params![name, disabled],
+        )
+        .context("disabling or enabling a user")?;
+    changed_one(changed, || format!("user {name:?}"))
+}
+
+fn delete_user_in(conn: &Connection, name: &str) -> Result<(), StoreError> {
+    // Roles, tokens and sessions go with it (on delete cascade).
+    let changed = conn
+        .execute("delete from user where name = ?1", [name])
+        .context("deleting a user")?;
+    changed_one(changed, || format!("user {name:?}"))
+}
+
+fn end_sessions_in(
+    conn: &Connection,
+    user: &str,
+    only: Option<&str>,
+    keep: Option<&str>,
+) -> Result<u64, StoreError> {
+    let n = conn
+        .execute(
+            "delete from session where user_name = ?1 \
+               and (?2 is null or substr(id_hash, 1, ?4) = ?2) \
+               and (?3 is null or id_hash != ?3)",
+            params![user, only, keep, SESSION_ID_CHARS as i64],
+        )
+        .context("ending sessions")?;
+    Ok(n as u64)
+}
+
+/// [`AccessTx`] over an open write transaction.
+struct AccessChange<'c> {
+    conn: &'c Connection,
+    now: DateTime<Utc>,
+}
+
+impl AccessTx for AccessChange<'_> {
+    fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        user_in(self.conn, name)
+    }
+
+    fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        users_in(self.conn)
+    }
+
+    fn roles(&self) -> Result<Vec<RoleRecord>, StoreError> {
+        roles_in(self.conn)
+    }
+
+    fn upsert_role(&self, role: &RoleRecord) -> Result<(), StoreError> {
+        upsert_role_in(self.conn, role)
+    }
+
+    fn delete_role(&self, name: &str) -> Result<(), StoreError> {
+        delete_role_in(self.conn, name)
+    }
+
+    fn set_user_roles(&self, name: &str, roles: &[String]) -> Result<(), StoreError> {
+        set_user_roles_in(self.conn, name, roles)
+    }
+
+    fn set_user_password(&self, name: &str, password_hash: &str) -> Result<(), StoreError> {
+        set_user_password_in(self.conn, name, password_hash)
+    }
+
+    fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<(), StoreError> {
+        set_user_disabled_in(self.conn, name, disabled)
+    }
+
+    fn delete_user(&self, name: &str) -> Result<(), StoreError> {
+        delete_user_in(self.conn, name)
+    }
+
+    fn end_sessions(
+        &self,
+        user: &str,
+        only: Option<&str>,
+        keep: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        end_sessions_in(self.conn, user, only, keep)
+    }
+
+    fn append_audit(&self, entry: &NewAudit) -> Result<(), StoreError> {
+        append_audit_tx(self.conn, self.now, entry).map(|_| ())
+    }
+}
+
 impl AccessStore for SqliteStore {
+    fn change_access(
+        &self,
+        what: &str,
+        change: &mut dyn FnMut(&dyn AccessTx) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.write(what, |tx, now| change(&AccessChange { conn: tx, now }))
+    }
+
     fn set_camera_groups(&self, camera: &CameraId, groups: &[String]) -> Result<(), StoreError> {
         self.write("saving a camera's groups", |tx, _| {
             require_camera(tx, camera)?;
@@ -191,50 +439,16 @@ impl AccessStore for SqliteStore {
     }
 
     fn upsert_role(&self, role: &RoleRecord) -> Result<(), StoreError> {
-        if role.name.is_empty() {
-            return Err(StoreError::Invalid("a role needs a name".into()));
-        }
-        if !(1..=32_000).contains(&role.ptz_priority) {
-            return Err(StoreError::Invalid(format!(
-                "role {:?}: PTZ priority {} is outside 1 to 32000",
-                role.name, role.ptz_priority
-            )));
-        }
-        if !role.grants.is_array() {
-            return Err(StoreError::Invalid(format!(
-                "role {:?}: grants must be a JSON array",
-                role.name
-            )));
-        }
-        self.write("saving a role", |tx, _| {
-            tx.execute(
-                "insert into role (name, ptz_priority, grants) values (?1, ?2, ?3) \
-                 on conflict (name) do update set \
-                   ptz_priority = excluded.ptz_priority, grants = excluded.grants",
-                params![role.name, role.ptz_priority, role.grants.to_string()],
-            )
-            .context("saving a role")?;
-            Ok(())
-        })
+        check_role(role)?;
+        self.write("saving a role", |tx, _| upsert_role_in(tx, role))
     }
 
     fn roles(&self) -> Result<Vec<RoleRecord>, StoreError> {
-        let conn = self.conn();
-        let rows: Vec<RoleRow> = conn
-            .prepare_cached("select name, ptz_priority, grants from role order by name")
-            .and_then(|mut s| s.query_map([], RoleRow::read)?.collect())
-            .context("reading roles")?;
-        rows.into_iter().map(RoleRow::into_record).collect()
+        roles_in(&self.conn())
     }
 
     fn delete_role(&self, name: &str) -> Result<(), StoreError> {
-        self.write("deleting a role", |tx, _| {
-            // `user_role` rows go with it (on delete cascade).
-            let changed = tx
-                .execute("delete from role where name = ?1", [name])
-                .context("deleting a role")?;
-            changed_one(changed, || format!("role {name:?}"))
-        })
+        self.write("deleting a role", |tx, _| delete_role_in(tx, name))
     }
 
     fn create_user(&self, name: &str, password_hash: &str) -> Result<UserRecord, StoreError> {
@@ -244,10 +458,27 @@ impl AccessStore for SqliteStore {
             ));
         }
         self.write("creating a user", |tx, now| {
-            if require_user(tx, name).is_ok() {
-                return Err(StoreError::Conflict(format!(
-                    "user {name:?} already exists"
-                )));
+            let taken: Option<String> = tx
+                .query_row(
+                    "select name from user where name = ?1 collate nocase limit 1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .optional()
+                .context("looking up a user")?;
+            match taken {
+                Some(other) if other == name => {
+                    return Err(StoreError::Conflict(format!(
+                        "user {name:?} already exists"
+                    )));
+                }
+                Some(other) => {
+                    return Err(StoreError::Conflict(format!(
+                        "user {name:?} would be taken for user {other:?}: user names differ \
+                         in more than upper and lower case; pick another name"
+                    )));
+                }
+                None => {}
             }
             tx.execute(
                 "insert into user (name, password_hash, disabled, created_utc) \
@@ -266,41 +497,11 @@ impl AccessStore for SqliteStore {
     }
 
     fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
-        let conn = self.conn();
-        let row = conn
-            .query_row(
-                &format!("select {USER_COLUMNS} from user where name = ?1"),
-                [name],
-                UserRow::read,
-            )
-            .optional()
-            .context("reading a user")?;
-        match row {
-            Some(row) => Ok(Some(row.into_record(user_roles(&conn, name)?)?)),
-            None => Ok(None),
-        }
+        user_in(&self.conn(), name)
     }
 
     fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        let conn = self.conn();
-        let rows: Vec<UserRow> = conn
-            .prepare_cached(&format!("select {USER_COLUMNS} from user order by name"))
-            .and_then(|mut s| s.query_map([], UserRow::read)?.collect())
-            .context("reading users")?;
-        let pairs: Vec<(String, String)> = conn
-            .prepare_cached("select user_name, role_name from user_role order by role_name")
-            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-            .context("reading users' roles")?;
-        let mut roles: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (user, role) in pairs {
-            roles.entry(user).or_default().push(role);
-        }
-        rows.into_iter()
-            .map(|row| {
-                let theirs = roles.remove(&row.name).unwrap_or_default();
-                row.into_record(theirs)
-            })
-            .collect()
+        users_in(&self.conn())
     }
 
     fn user_count(&self) -> Result<u64, StoreError> {
@@ -313,23 +514,7 @@ impl AccessStore for SqliteStore {
 
     fn set_user_roles(&self, name: &str, roles: &[String]) -> Result<(), StoreError> {
         self.write("saving a user's roles", |tx, _| {
-            require_user(tx, name)?;
-            for role in roles {
-                require_role(tx, role)?;
-            }
-            tx.execute("delete from user_role where user_name = ?1", [name])
-                .context("replacing a user's roles")?;
-            let mut insert = tx
-                .prepare_cached(
-                    "insert or ignore into user_role (user_name, role_name) values (?1, ?2)",
-                )
-                .context("saving a user's roles")?;
-            for role in roles {
-                insert
-                    .execute([name, role])
-                    .context("saving a user's roles")?;
-            }
-            Ok(())
+            set_user_roles_in(tx, name, roles)
         })
     }
 
@@ -338,36 +523,18 @@ impl AccessStore for SqliteStore {
             return Err(StoreError::Invalid("the password hash is empty".into()));
         }
         self.write("changing a password", |tx, _| {
-            let changed = tx
-                .execute(
-                    "update user set password_hash = ?2 where name = ?1",
-                    [name, password_hash],
-                )
-                .context("changing a password")?;
-            changed_one(changed, || format!("user {name:?}"))
+            set_user_password_in(tx, name, password_hash)
         })
     }
 
     fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<(), StoreError> {
         self.write("disabling or enabling a user", |tx, _| {
-            let changed = tx
-                .execute(
-                    "update user set disabled = ?2 where name = ?1",
-                    params![name, disabled],
-                )
-                .context("disabling or enabling a user")?;
-            changed_one(changed, || format!("user {name:?}"))
+            set_user_disabled_in(tx, name, disabled)
         })
     }
 
     fn delete_user(&self, name: &str) -> Result<(), StoreError> {
-        self.write("deleting a user", |tx, _| {
-            // Roles, tokens and sessions go with it (on delete cascade).
-            let changed = tx
-                .execute("delete from user where name = ?1", [name])
-                .context("deleting a user")?;
-            changed_one(changed, || format!("user {name:?}"))
-        })
+        self.write("deleting a user", |tx, _| delete_user_in(tx, name))
     }
 
     fn create_token(
@@ -507,6 +674,33 @@ impl AccessStore for SqliteStore {
                 .context("ending a session")?;
             Ok(())
         })
+    }
+
+    fn sessions(&self, user: &str, now: DateTime<Utc>) -> Result<Vec<SessionRecord>, StoreError> {
+        let conn = self.conn();
+        let rows: Vec<(String, String, String, String)> = conn
+            .prepare_cached(
+                "select substr(id_hash, 1, ?3), user_name, created_utc, expires_utc \
+                 from session where user_name = ?1 and expires_utc > ?2 \
+                 order by created_utc, id_hash",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![user, fmt_utc(now), SESSION_ID_CHARS as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect()
+            })
+            .context("reading a user's sessions")?;
+        rows.into_iter()
+            .map(|(id, user, created, expires)| {
+                Ok(SessionRecord {
+                    id,
+                    user,
+                    created_utc: parse_utc(&created, "session.created_utc")?,
+                    expires_utc: parse_utc(&expires, "session.expires_utc")?,
+                })
+            })
+            .collect()
     }
 
     fn purge_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -60,6 +60,19 @@ impl Api {
     /// Sends `request`; a success (2xx) gives its body as `T`, any other
     /// answer an [`ApiFailure`] from its [`Problem`].
     pub async fn call<T: DeserializeOwned>(&self, request: RequestBuilder) -> anyhow::Result<T> {
+        let (status, text) = self.send(request).await?;
+        serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{status}: not the answer expected: {e}"))
+    }
+
+    /// Sends `request`, answered with no body (204) when it succeeds; any
+    /// other answer is an [`ApiFailure`] as for [`Api::call`].
+    pub async fn call_empty(&self, request: RequestBuilder) -> anyhow::Result<()> {
+        self.send(request).await.map(|_| ())
+    }
+
+    /// Sends `request`: a success gives its status and body text.
+    async fn send(&self, request: RequestBuilder) -> anyhow::Result<(reqwest::StatusCode, String)> {
         let response = request
             .send()
             .await
@@ -67,8 +80,7 @@ impl Api {
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         if status.is_success() {
-            return serde_json::from_str(&text)
-                .map_err(|e| anyhow::anyhow!("{status}: not the answer expected: {e}"));
+            return Ok((status, text));
         }
         let (detail, code) = match serde_json::from_str::<Problem>(&text) {
             Ok(problem) => (problem.detail, crate::exit::for_api_code(&problem.code)),

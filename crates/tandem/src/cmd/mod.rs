@@ -9,3 +9,4 @@ pub mod presets;
 pub mod serve;
 pub mod sim;
 pub mod sync;
+pub mod users;

@@ -261,7 +261,7 @@ try {
   await page.locator("#dialog-ok").click();
   await page.locator('tr[data-role="viewer"]').waitFor();
   await page.locator("#nu-name").fill("vera");
-  await page.locator("#nu-password").fill("vera-password-1");
+  await page.locator("#nu-password").fill("tulip-kettle-harbour");
   await page.locator('#new-user input[value="viewer"]').check();
   await page.getByRole("button", { name: "Create user" }).click();
   await page.locator('tr[data-user="vera"]').waitFor();
@@ -270,7 +270,7 @@ try {
   step("a role without ptz.control sees no joystick");
   await page.getByRole("button", { name: "Log out" }).click();
   await page.getByLabel("User name").fill("vera");
-  await page.getByLabel("Password").fill("vera-password-1");
+  await page.getByLabel("Password").fill("tulip-kettle-harbour");
   await page.getByRole("button", { name: "Log in" }).click();
   await openCamera(page, "cam-6");
   await page.locator("#no-ptz").waitFor();

@@ -456,7 +456,8 @@ impl Api {
         let mut out = Vec::with_capacity(count);
         for i in 1..=count {
             let name = format!("op{i}");
-            let password = format!("{name}-long-password");
+            // Not containing the user name: the password policy refuses that.
+            let password = format!("tulip-kettle-harbour-{i}");
             let user = NewUserDto {
                 name: name.clone(),
                 password: password.clone(),
