@@ -861,10 +861,10 @@ impl Engine {
                         &op,
                         site,
                         SiteState::Pending,
-                        Some(&e.to_string()),
+                        Some(&e.public_message()),
                         Some(next),
                     )?;
-                    tracing::debug!(operation = op.id.0, %camera, %site, error = %e, "pending");
+                    tracing::debug!(operation = op.id.0, %camera, %site, error = %e.detail(), "pending");
                     return Ok(
                         if e.device_failure() == Some(crate::error::DeviceFailure::Unreachable) {
                             Drained::Unreachable
@@ -874,8 +874,8 @@ impl Engine {
                     );
                 }
                 Err(e) => {
-                    self.record(&op, site, SiteState::Failed, Some(&e.to_string()), None)?;
-                    tracing::warn!(operation = op.id.0, %camera, %site, error = %e, "failed");
+                    self.record(&op, site, SiteState::Failed, Some(&e.public_message()), None)?;
+                    tracing::warn!(operation = op.id.0, %camera, %site, error = %e.detail(), "failed");
                 }
             }
         }

@@ -414,6 +414,7 @@ impl Live {
                         "no answer within {} ms",
                         self.policy.command_timeout.as_millis()
                     ),
+                    detail: None,
                     retryable: true,
                     fault: None,
                     failure: DeviceFailure::Unreachable,
@@ -429,7 +430,7 @@ impl Live {
                     });
                 }
                 Err(e) if unreachable(&e) => {
-                    tracing::warn!(%site, %camera, error = %e, "live command failed over");
+                    tracing::warn!(%site, %camera, error = %e.detail(), "live command failed over");
                     // One failed operator command is enough to call a site down.
                     self.mark_down(&site, "did not answer an operator command");
                     failed_over_from.push(site);
@@ -465,6 +466,7 @@ impl Live {
                         site: site.clone(),
                         camera: camera.clone(),
                         message: "no snapshot within the command timeout".into(),
+                        detail: None,
                         retryable: true,
                         fault: None,
                         failure: DeviceFailure::Unreachable,

@@ -472,6 +472,86 @@ async fn a_grant_on_a_camera_group_covers_only_that_group() {
 }
 
 #[tokio::test]
+async fn error_answers_name_the_site_but_no_address_port_or_os_error() {
+    let w = world(1).await;
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let leaks = |text: &str| -> Vec<&'static str> {
+        ["http://", "127.0.0.1", "/onvif", "os error", "tcp connect", "database"]
+            .into_iter()
+            .filter(|leak| text.contains(leak))
+            .collect()
+    };
+    w.sim.set_faults(
+        2,
+        Faults {
+            down: true,
+            ..Faults::default()
+        },
+    );
+    let body = serde_json::json!({ "name": "Half", "position": { "pan": 0.5, "tilt": 0.0, "zoom": 0.0 } });
+    let (status, outcome) = w
+        .call(
+            Method::POST,
+            "/api/v1/cameras/cam-1/presets",
+            Some(&admin),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{outcome}");
+    let secondary = outcome["sites"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["site"] == "secondary"))
+        .cloned()
+        .unwrap_or_default();
+    let error = secondary["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("site secondary") && error.contains("did not answer (connection refused)"),
+        "{outcome}"
+    );
+    assert!(leaks(&outcome.to_string()).is_empty(), "{outcome}");
+    let (_, journal) = w
+        .call(Method::GET, "/api/v1/operations", Some(&admin), None)
+        .await;
+    assert!(leaks(&journal.to_string()).is_empty(), "{journal}");
+    let (status, scan) = w
+        .call(
+            Method::POST,
+            "/api/v1/scans",
+            Some(&admin),
+            Some(serde_json::json!({ "cameras": ["cam-1"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        scan[0]["unread"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("did not answer")),
+        "{scan}"
+    );
+    assert!(leaks(&scan.to_string()).is_empty(), "{scan}");
+    let (status, _, body) = raw(
+        &w,
+        "/api/v1/cameras/cam-1/snapshot?site=secondary",
+        &admin,
+        "",
+    )
+    .await;
+    let problem: serde_json::Value = serde_json::from_slice(&body).expect("problem+json");
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("site secondary")),
+        "{problem}"
+    );
+    assert!(leaks(&problem.to_string()).is_empty(), "{problem}");
+    assert!(
+        problem["error_id"].as_str().is_some_and(|id| id.len() == 12),
+        "an id to find the detail in the log: {problem}"
+    );
+}
+
+#[tokio::test]
 async fn admins_manage_roles_and_users_and_logins_are_limited_and_audited() {
     let w = world(1).await;
     let admin = w.user("root", &[Permission::Admin], 32000);
