@@ -168,6 +168,8 @@ pub struct Engine {
     health: Arc<SiteHealth>,
     /// Where the engine reads the time.
     clock: Arc<dyn Clock>,
+    /// Refused requests of the current minute, audited in aggregate.
+    denials: crate::denials::Denials,
 }
 
 /// An operation's new state on one site.
@@ -229,6 +231,7 @@ impl Engine {
                 clock::system(),
             )),
             clock: clock::system(),
+            denials: Default::default(),
         }))
     }
 
@@ -254,6 +257,11 @@ impl Engine {
             }
             Err(shared) => shared,
         }
+    }
+
+    /// Refused requests not yet audited.
+    pub(crate) fn denials(&self) -> &crate::denials::Denials {
+        &self.denials
     }
 
     /// Wall-clock time, from the engine's clock.

@@ -6,7 +6,10 @@
 //! - [`routes::app`] builds the whole router from an [`state::AppState`], so
 //!   tests call it without a socket.
 //! - [`auth::Authed`] is the authentication extractor: its rejection is the 401.
-//! - [`error::ApiError`] is the one error type; it answers problem+json.
+//! - [`error::ApiError`] is the one error type; it answers problem+json with
+//!   an error id.
+//! - [`security`]: the same-origin rule, security headers and the audit of
+//!   refusals, on every request.
 //!
 //! The JSON shapes of the API are `tandem_api`'s types; `routes::convert`
 //! turns the engine's types into them and back.
@@ -20,6 +23,7 @@ pub mod console;
 pub mod error;
 pub mod metrics;
 pub mod routes;
+pub mod security;
 pub mod state;
 
 pub use routes::app;

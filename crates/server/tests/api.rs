@@ -471,6 +471,455 @@ async fn a_grant_on_a_camera_group_covers_only_that_group() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
+/// A user with the given roles (names of roles already stored); answers an
+/// API token and its id.
+fn user_with_roles(w: &World, name: &str, roles: &[&str]) -> (String, i64) {
+    let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+    w.state
+        .users
+        .create_user(name, "long-enough-password", &roles)
+        .expect("user");
+    let (secret, record) = w.state.users.issue_token(name, "test").expect("token");
+    (secret, record.id.0)
+}
+
+/// Opens the event stream with `authorization` (a header name and value).
+async fn event_stream(w: &World, header: (&str, &str)) -> Body {
+    let request = Request::builder()
+        .uri("/api/v1/events")
+        .header(header.0, header.1)
+        .body(Body::empty())
+        .expect("request");
+    let response = app(w.state.clone()).oneshot(request).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.into_body()
+}
+
+/// Reads `body` until `done` holds for what arrived, or `wait` passes;
+/// answers the text and whether the stream ended.
+async fn read_events(
+    body: &mut Body,
+    wait: Duration,
+    done: impl Fn(&str) -> bool,
+) -> (String, bool) {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut text = String::new();
+    while !done(&text) {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => return (text, false),
+            Ok(None) | Ok(Some(Err(_))) => return (text, true),
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    text.push_str(&String::from_utf8_lossy(&data));
+                }
+            }
+        }
+    }
+    (text, false)
+}
+
+#[tokio::test]
+async fn a_user_without_roles_sees_no_camera_and_gets_no_event() {
+    let w = world(1).await;
+    let _live = w.state.spawn_live_forwarder();
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let (nobody, _) = user_with_roles(&w, "nobody", &[]);
+    let mut admin_events = event_stream(&w, ("authorization", &format!("Bearer {admin}"))).await;
+    let mut nobody_events =
+        event_stream(&w, ("authorization", &format!("Bearer {nobody}"))).await;
+    let body = serde_json::json!({ "name": "Seen", "position": { "pan": 0.3, "tilt": 0.0, "zoom": 0.0 } });
+    let (status, _) = w
+        .call(
+            Method::POST,
+            "/api/v1/cameras/cam-1/presets",
+            Some(&admin),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = w
+        .call(
+            Method::POST,
+            "/api/v1/cameras/cam-1/ptz/stop",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let position = serde_json::json!({ "pan": 0.1, "tilt": 0.0, "zoom": 0.0 });
+    let refused: [(Method, &str, Option<serde_json::Value>); 10] = [
+        (Method::GET, "/api/v1/cameras/cam-1/snapshot", None),
+        (Method::POST, "/api/v1/cameras/cam-1/look", Some(position)),
+        (Method::GET, "/api/v1/mismatches?camera=cam-1", None),
+        (Method::GET, "/api/v1/operations?camera=cam-1", None),
+        (Method::GET, "/api/v1/cameras/cam-1/control", None),
+        (Method::DELETE, "/api/v1/cameras/cam-1/control", None),
+        (Method::GET, "/api/v1/cameras/cam-1/ptz/status", None),
+        (Method::GET, "/api/v1/sites", None),
+        (Method::GET, "/api/v1/sites/history", None),
+        (Method::GET, "/metrics", None),
+    ];
+    for (method, uri, body) in refused {
+        let (status, problem) = w.call(method.clone(), uri, Some(&nobody), body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {uri}: {problem}");
+    }
+    // Lists answer, without what the user may not see.
+    for uri in ["/api/v1/cameras", "/api/v1/operations", "/api/v1/mismatches"] {
+        let (status, list) = w.call(Method::GET, uri, Some(&nobody), None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert_eq!(list, serde_json::json!([]), "{uri}");
+    }
+    let (_, ops) = w
+        .call(Method::GET, "/api/v1/operations", Some(&admin), None)
+        .await;
+    assert!(
+        ops.as_array().is_some_and(|ops| !ops.is_empty()),
+        "the admin sees them: {ops}"
+    );
+    // The admin's stream got the operation and the control change; by then
+    // the other stream had them too, had they been sent to it.
+    let (seen, _) = read_events(&mut admin_events, Duration::from_secs(5), |t| {
+        t.contains("event: operation") && t.contains("event: control")
+    })
+    .await;
+    assert!(seen.contains("Seen"), "{seen}");
+    let (leaked, _) = read_events(&mut nobody_events, Duration::from_millis(500), |t| {
+        t.contains("event:")
+    })
+    .await;
+    assert!(!leaked.contains("event:"), "no event for a user without roles: {leaked}");
+}
+
+#[tokio::test]
+async fn a_grant_on_one_camera_group_shows_only_that_groups_cameras_and_events() {
+    use tandem_core::access::Scope;
+    let w = world_with_groups(2, |c| {
+        if c == 2 {
+            vec!["north".to_string()]
+        } else {
+            Vec::new()
+        }
+    })
+    .await;
+    let _live = w.state.spawn_live_forwarder();
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let grants = [Permission::PresetRecall, Permission::PtzControl]
+        .into_iter()
+        .map(|permission| Grant {
+            permission,
+            scope: Scope::group("north").expect("group"),
+        })
+        .collect();
+    let role = Role::new("north-viewer", grants, 1000).expect("role");
+    w.store.upsert_role(&role_record(&role)).expect("role");
+    let (nora, _) = user_with_roles(&w, "nora", &["north-viewer"]);
+    let mut events = event_stream(&w, ("authorization", &format!("Bearer {nora}"))).await;
+
+    for camera in ["cam-1", "cam-2"] {
+        let body = serde_json::json!({ "name": format!("On {camera}"), "position": { "pan": 0.2, "tilt": 0.0, "zoom": 0.0 } });
+        let (status, _) = w
+            .call(
+                Method::POST,
+                &format!("/api/v1/cameras/{camera}/presets"),
+                Some(&admin),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        w.call(
+            Method::POST,
+            &format!("/api/v1/cameras/{camera}/ptz/stop"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    }
+    let (_, cameras) = w
+        .call(Method::GET, "/api/v1/cameras", Some(&nora), None)
+        .await;
+    let ids: Vec<&str> = cameras
+        .as_array()
+        .expect("cameras")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["cam-2"]);
+    let (_, ops) = w
+        .call(Method::GET, "/api/v1/operations", Some(&nora), None)
+        .await;
+    let mut cameras_of_ops: Vec<&str> = ops
+        .as_array()
+        .expect("ops")
+        .iter()
+        .filter_map(|o| o["camera"].as_str())
+        .collect();
+    cameras_of_ops.dedup();
+    assert_eq!(cameras_of_ops, ["cam-2"], "{ops}");
+    let snapshot = |camera: &str| format!("/api/v1/cameras/{camera}/snapshot");
+    assert_eq!(raw(&w, &snapshot("cam-1"), &nora, "").await.0, 403);
+    assert_eq!(raw(&w, &snapshot("cam-2"), &nora, "").await.0, 200);
+    // A scan without a list scans the user's cameras only.
+    let (status, scanned) = w
+        .call(
+            Method::POST,
+            "/api/v1/scans",
+            Some(&nora),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{scanned}");
+    assert_eq!(scanned.as_array().map(Vec::len), Some(1), "{scanned}");
+    assert_eq!(scanned[0]["camera"], "cam-2");
+
+    let (text, _) = read_events(&mut events, Duration::from_secs(5), |t| {
+        t.contains("On cam-2") && t.contains("event: control") && t.contains("event: mismatches")
+    })
+    .await;
+    assert!(text.contains("On cam-2"), "{text}");
+    assert!(!text.contains("cam-1"), "nothing about cam-1: {text}");
+}
+
+#[tokio::test]
+async fn event_streams_end_within_a_second_of_revocation_logout_or_deletion() {
+    let w = world(1).await;
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let ended_after = |mut body: Body| async move {
+        let started = tokio::time::Instant::now();
+        let (text, ended) = read_events(&mut body, Duration::from_secs(5), |_| false).await;
+        assert!(ended, "the stream still runs after 5 s: {text}");
+        started.elapsed()
+    };
+
+    // A revoked token.
+    let (token, id) = user_with_roles(&w, "tokened", &["operator"]);
+    let stream = event_stream(&w, ("authorization", &format!("Bearer {token}"))).await;
+    let (status, _) = w
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let took = ended_after(stream).await;
+    assert!(took < Duration::from_secs(1), "revoked token's stream ended after {took:?}");
+
+    // A session logged out.
+    let cookie = login(&w, "tokened", "long-enough-password").await;
+    let stream = event_stream(&w, ("cookie", &cookie)).await;
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/logout")
+        .header("cookie", &cookie)
+        .header("host", "tandem.test")
+        .header("origin", "http://tandem.test")
+        .body(Body::empty())
+        .expect("request");
+    let response = app(w.state.clone()).oneshot(request).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let took = ended_after(stream).await;
+    assert!(took < Duration::from_secs(1), "logged-out stream ended after {took:?}");
+
+    // The user deleted, with another token and session still open.
+    let (token, _) = {
+        let (secret, record) = w.state.users.issue_token("tokened", "other").expect("token");
+        (secret, record.id.0)
+    };
+    let stream = event_stream(&w, ("authorization", &format!("Bearer {token}"))).await;
+    let (status, _) = w
+        .call(Method::DELETE, "/api/v1/users/tokened", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let took = ended_after(stream).await;
+    assert!(took < Duration::from_secs(1), "deleted user's stream ended after {took:?}");
+}
+
+/// Logs `user` in through the API; answers the session cookie (`name=value`).
+async fn login(w: &World, user: &str, password: &str) -> String {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/login")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            serde_json::json!({ "username": user, "password": password }).to_string(),
+        ))
+        .expect("request");
+    let response = app(w.state.clone()).oneshot(request).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::OK, "login of {user}");
+    response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
+/// Sends a bodyless request with these headers; answers the status and the body as JSON.
+async fn send(
+    w: &World,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, serde_json::Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = app(w.state.clone())
+        .oneshot(request.body(Body::empty()).expect("request"))
+        .await
+        .expect("answer");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn a_cross_origin_post_with_the_session_cookie_is_refused_and_same_origin_works() {
+    let w = world(1).await;
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let cookie = login(&w, "boss", "long-enough-password").await;
+    let reserve = "/api/v1/cameras/cam-1/reserve";
+    let host = ("host", "127.0.0.1:8080");
+    let holder = || async {
+        w.call(
+            Method::GET,
+            "/api/v1/cameras/cam-1/control",
+            Some(&admin),
+            None,
+        )
+        .await
+        .1["user"]
+            .clone()
+    };
+
+    // A page on another port of the same host posts a form: refused twice over.
+    let (status, problem) = send(
+        &w,
+        Method::POST,
+        reserve,
+        &[
+            ("cookie", &cookie),
+            host,
+            ("origin", "http://127.0.0.1:9999"),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{problem}");
+    for refused in [
+        vec![("cookie", cookie.as_str()), host, ("origin", "http://127.0.0.1:9999")],
+        vec![("cookie", cookie.as_str()), host, ("origin", "null")],
+        vec![("cookie", cookie.as_str()), host, ("sec-fetch-site", "same-site")],
+        vec![("cookie", cookie.as_str()), host],
+    ] {
+        let (status, problem) = send(&w, Method::POST, reserve, &refused).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{refused:?}: {problem}");
+        assert_eq!(problem["code"], "cross_origin");
+    }
+    assert_eq!(holder().await, serde_json::Value::Null, "nothing reserved");
+
+    // The console's own requests: Origin is this service (or, without it,
+    // the browser says same-origin).
+    let (status, answer) = send(
+        &w,
+        Method::POST,
+        reserve,
+        &[("cookie", &cookie), host, ("origin", "http://127.0.0.1:8080")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(holder().await, "boss");
+    let (status, _) = send(
+        &w,
+        Method::DELETE,
+        "/api/v1/cameras/cam-1/control",
+        &[("cookie", &cookie), host, ("sec-fetch-site", "same-origin")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(holder().await, serde_json::Value::Null);
+    // Reads need no origin; tokens are exempt (a browser never adds one).
+    let (status, _) = send(&w, Method::GET, "/api/v1/me", &[("cookie", &cookie), host]).await;
+    assert_eq!(status, StatusCode::OK);
+    let bearer = format!("Bearer {admin}");
+    let (status, _) = send(&w, Method::POST, reserve, &[("authorization", &bearer)]).await;
+    assert_eq!(status, StatusCode::OK);
+    // A form content type is refused even with a token.
+    let (status, _) = send(
+        &w,
+        Method::POST,
+        "/api/v1/cameras/cam-1/ptz/stop",
+        &[("authorization", &bearer), ("content-type", "text/plain")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[tokio::test]
+async fn every_answer_says_no_store_nosniff_and_no_referrer() {
+    let w = world(1).await;
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let viewer = w.user("vic", &[Permission::PresetRecall], 10);
+    let bearer = format!("Bearer {admin}");
+    let cases: Vec<(Method, &str, Vec<(&str, &str)>)> = vec![
+        (Method::GET, "/api/v1/me", vec![("authorization", &bearer)]),
+        (Method::GET, "/api/v1/users", vec![("authorization", &bearer)]),
+        (Method::GET, "/api/v1/audit?format=csv", vec![("authorization", &bearer)]),
+        (Method::GET, "/api/v1/cameras", vec![]),
+        (Method::GET, "/api/v1/nowhere", vec![("authorization", &bearer)]),
+        (Method::GET, "/healthz", vec![]),
+        (Method::POST, "/api/v1/login", vec![]),
+    ];
+    let viewer_bearer = format!("Bearer {viewer}");
+    let mut cases = cases;
+    cases.push((Method::GET, "/api/v1/users", vec![("authorization", &viewer_bearer)]));
+    for (method, uri, headers) in cases {
+        let mut request = Request::builder().method(method.clone()).uri(uri);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let response = app(w.state.clone())
+            .oneshot(request.body(Body::empty()).expect("request"))
+            .await
+            .expect("answer");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let what = format!("{method} {uri} ({})", response.status());
+        assert_eq!(header("cache-control"), "no-store", "{what}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{what}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{what}");
+    }
+    // A token is shown once, in an answer no cache keeps.
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/tokens")
+        .header("authorization", &bearer)
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"label":"ci"}"#))
+        .expect("request");
+    let response = app(w.state.clone()).oneshot(request).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+}
+
 #[tokio::test]
 async fn error_answers_name_the_site_but_no_address_port_or_os_error() {
     let w = world(1).await;
@@ -549,6 +998,108 @@ async fn error_answers_name_the_site_but_no_address_port_or_os_error() {
         problem["error_id"].as_str().is_some_and(|id| id.len() == 12),
         "an id to find the detail in the log: {problem}"
     );
+}
+
+#[tokio::test]
+async fn refusals_reservations_recalls_and_taking_control_are_audited() {
+    let w = world(1).await;
+    w.state
+        .engine
+        .scan_camera(&CameraId::from("cam-1"))
+        .await
+        .expect("scan");
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let op = w.user("op", &[Permission::PtzControl, Permission::PresetRecall], 1000);
+    for _ in 0..3 {
+        let (status, _) = w.call(Method::GET, "/api/v1/users", Some(&op), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    for _ in 0..3 {
+        let (status, _) = w
+            .call(Method::POST, "/api/v1/cameras/cam-1/ptz/stop", Some(&op), None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, _) = w
+        .call(
+            Method::POST,
+            "/api/v1/cameras/cam-1/presets/1/recall",
+            Some(&op),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = w
+        .call(Method::POST, "/api/v1/cameras/cam-1/reserve", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = w
+        .call(Method::DELETE, "/api/v1/cameras/cam-1/control", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    w.state.engine.flush_all_denials();
+
+    let (status, entries) = w
+        .call(Method::GET, "/api/v1/audit?limit=1000", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let of = |action: &str, actor: &str| -> Vec<serde_json::Value> {
+        entries
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter(|e| e["action"] == action && e["actor"] == actor)
+            .cloned()
+            .collect()
+    };
+    // Refusals: one entry per user, route and minute, with the count (a
+    // minute may have turned during the test: then two).
+    let denied = of("access.denied", "op");
+    assert!((1..=2).contains(&denied.len()), "{entries}");
+    let count: u64 = denied
+        .iter()
+        .map(|e| e["after"]["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(count, 3, "{denied:?}");
+    assert_eq!(denied[0]["after"]["route"], "GET /api/v1/users");
+    // Taking control once, not one entry per command; the admin's
+    // reservation took it from the operator.
+    assert_eq!(of("control.take", "op").len(), 1, "{entries}");
+    let reserved = of("control.reserve", "boss");
+    assert_eq!(reserved.len(), 1, "{entries}");
+    assert_eq!(reserved[0]["before"]["user"], "op");
+    assert_eq!(of("control.release", "boss").len(), 1, "{entries}");
+    let recalls = of("preset.recall", "op");
+    assert_eq!(recalls.len(), 1, "{entries}");
+    assert_eq!(recalls[0]["after"]["number"], 1);
+}
+
+#[tokio::test]
+async fn releasing_a_camera_someone_else_holds_changes_nothing_and_tells_nobody() {
+    let w = world(1).await;
+    let _live = w.state.spawn_live_forwarder();
+    let ann = w.user("ann", &[Permission::PtzControl], 1000);
+    let bob = w.user("bob", &[Permission::PtzControl], 1000);
+    let mut events = event_stream(&w, ("authorization", &format!("Bearer {ann}"))).await;
+    let (status, _) = w
+        .call(Method::POST, "/api/v1/cameras/cam-1/ptz/stop", Some(&ann), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, control) = w
+        .call(Method::DELETE, "/api/v1/cameras/cam-1/control", Some(&bob), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(control["user"], "ann", "the hold stays: {control}");
+    let (status, _) = w
+        .call(Method::DELETE, "/api/v1/cameras/cam-1/control", Some(&ann), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (text, _) = read_events(&mut events, Duration::from_secs(5), |t| {
+        t.contains("\"released_by\":\"ann\"")
+    })
+    .await;
+    assert!(text.contains("\"released_by\":\"ann\""), "{text}");
+    assert!(!text.contains("\"released_by\":\"bob\""), "no false release: {text}");
 }
 
 #[tokio::test]

@@ -237,7 +237,8 @@ fn the_same_request_through_the_api_and_the_cli_ends_the_same_way() {
         let (status, answer) = runtime.block_on(async {
             let mut request = http
                 .request(method.parse().expect("method"), format!("{url}{path}"))
-                .header("cookie", &cookie);
+                .header("cookie", &cookie)
+                .header("origin", support::origin(&url));
             if let Some(body) = &body {
                 request = request.json(body);
             }
@@ -403,9 +404,11 @@ fn call(
     (method, url, body): (&str, String, Option<Value>),
 ) -> (u16, Value) {
     runtime.block_on(async {
+        let origin = support::origin(&url);
         let mut request = http
             .request(method.parse().expect("method"), url)
-            .header("cookie", cookie);
+            .header("cookie", cookie)
+            .header("origin", origin);
         if let Some(body) = body {
             request = request.json(&body);
         }

@@ -152,7 +152,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(demo::set))
 }
 
-/// The whole service: the API, `/api/openapi.json`, the console, the body limit and metrics.
+/// The whole service: the API, `/api/openapi.json`, the console, the body
+/// limit, the security rules and headers ([`crate::security`]) and metrics.
 pub fn app(state: AppState) -> Router {
     let (router, mut openapi) = api().split_for_parts();
     declare_common_responses(&mut openapi);
@@ -169,6 +170,11 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found("no such route; see /api/openapi.json") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::map_response(problem_json))
+        // Outside the problem+json mapping, so its headers reach every answer.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::security::guard,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), measure))
         .with_state(state)
 }

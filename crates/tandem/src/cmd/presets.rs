@@ -134,7 +134,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let (sites, tokens): (Vec<_>, Vec<_>) =
-                ctx.engine.site_tokens(&camera)?.into_iter().unzip();
+                ctx.engine.site_tokens(&ctx.operator, &camera)?.into_iter().unzip();
             print!(
                 "{:>6}  {} {:>8} {:>8} {:>8}",
                 "number",

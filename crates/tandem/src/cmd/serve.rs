@@ -143,6 +143,8 @@ pub async fn run_with(
     };
     tandem_server::serve(listener, state, shutdown).await?;
     background.abort();
+    // The refusals of the last minute, not yet audited.
+    ctx.engine.flush_all_denials();
     Ok(())
 }
 
