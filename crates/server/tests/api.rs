@@ -1102,6 +1102,135 @@ async fn releasing_a_camera_someone_else_holds_changes_nothing_and_tells_nobody(
     assert!(!text.contains("\"released_by\":\"bob\""), "no false release: {text}");
 }
 
+/// A service on a loopback port with short connection limits; answers its address.
+async fn serve_with(w: &World, limits: tandem_server::ConnectionLimits) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(tandem_server::serve(
+        listener,
+        w.state.clone(),
+        limits,
+        std::future::pending(),
+    ));
+    address
+}
+
+/// Reads until the server closes the connection, at most `wait`; answers
+/// what arrived, or `None` when it was still open.
+async fn read_until_closed(
+    stream: &mut tokio::net::TcpStream,
+    wait: Duration,
+) -> Option<String> {
+    use tokio::io::AsyncReadExt as _;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(String::from_utf8_lossy(&got).into_owned()),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn slow_and_idle_connections_are_closed_after_their_timeouts() {
+    use tokio::io::AsyncWriteExt as _;
+    let w = world(1).await;
+    let short = Duration::from_millis(300);
+    let address = serve_with(
+        &w,
+        tandem_server::ConnectionLimits {
+            header_timeout: short,
+            body_timeout: short,
+            idle_timeout: short,
+            max_connections: 64,
+        },
+    )
+    .await;
+    // Far below the defaults (10 s and more): only the configured limits close these.
+    let bound = Duration::from_secs(5);
+    let connect = || async { tokio::net::TcpStream::connect(address).await.expect("connect") };
+
+    let mut silent = connect().await;
+    assert!(read_until_closed(&mut silent, bound).await.is_some(), "silent connection kept");
+
+    let mut half_head = connect().await;
+    half_head
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: tandem.test\r\n")
+        .await
+        .expect("write");
+    assert!(read_until_closed(&mut half_head, bound).await.is_some(), "half-sent head kept");
+
+    let mut half_body = connect().await;
+    half_body
+        .write_all(
+            b"POST /api/v1/login HTTP/1.1\r\nHost: tandem.test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"username\":",
+        )
+        .await
+        .expect("write");
+    let answer = read_until_closed(&mut half_body, bound).await;
+    let answer = answer.expect("half-sent body kept");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+
+    let mut idle = connect().await;
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: tandem.test\r\n\r\n")
+        .await
+        .expect("write");
+    let answer = read_until_closed(&mut idle, bound).await.expect("idle keep-alive kept");
+    assert!(answer.starts_with("HTTP/1.1 200"), "answered first: {answer}");
+
+    // A client that keeps sending requests is served throughout.
+    let mut busy = connect().await;
+    for _ in 0..8 {
+        busy.write_all(b"GET /healthz HTTP/1.1\r\nHost: tandem.test\r\n\r\n")
+            .await
+            .expect("write");
+        let mut buf = [0u8; 1024];
+        let n = tokio::io::AsyncReadExt::read(&mut busy, &mut buf)
+            .await
+            .expect("read");
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "served");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_until_one_closes() {
+    use tokio::io::AsyncWriteExt as _;
+    let w = world(1).await;
+    let address = serve_with(
+        &w,
+        tandem_server::ConnectionLimits {
+            max_connections: 2,
+            ..tandem_server::ConnectionLimits::default()
+        },
+    )
+    .await;
+    let connect = || async { tokio::net::TcpStream::connect(address).await.expect("connect") };
+    let first = connect().await;
+    let _second = connect().await;
+    // Accepted by the kernel, not served while both slots are taken.
+    let mut third = connect().await;
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: tandem.test\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    assert_eq!(
+        read_until_closed(&mut third, Duration::from_millis(500)).await,
+        None,
+        "served beyond the cap"
+    );
+    drop(first);
+    let answer = read_until_closed(&mut third, Duration::from_secs(5))
+        .await
+        .expect("served once a slot is free");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
 #[tokio::test]
 async fn admins_manage_roles_and_users_and_logins_are_limited_and_audited() {
     let w = world(1).await;

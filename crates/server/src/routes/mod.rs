@@ -57,6 +57,7 @@ where
                 // client that is the same mistake as malformed JSON, so one status.
                 let status = match &rejection {
                     JsonRejection::JsonDataError(_) => StatusCode::BAD_REQUEST,
+                    _ if timed_out(&rejection) => StatusCode::REQUEST_TIMEOUT,
                     other => other.status(),
                 };
                 Err(ApiError::new(
@@ -67,6 +68,19 @@ where
             }
         }
     }
+}
+
+/// Whether the body was refused because it did not arrive in time
+/// ([`crate::connections::BodyTimeout`]).
+fn timed_out(rejection: &JsonRejection) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(e) = cause {
+        if e.is::<crate::connections::BodyTimeout>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 #[derive(OpenApi)]

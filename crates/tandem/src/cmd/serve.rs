@@ -141,7 +141,14 @@ pub async fn run_with(
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    tandem_server::serve(listener, state, shutdown).await?;
+    let http = ctx.config.http;
+    let limits = tandem_server::ConnectionLimits {
+        header_timeout: http.header_timeout,
+        body_timeout: http.body_timeout,
+        idle_timeout: http.idle_timeout,
+        max_connections: http.max_connections,
+    };
+    tandem_server::serve(listener, state, limits, shutdown).await?;
     background.abort();
     // The refusals of the last minute, not yet audited.
     ctx.engine.flush_all_denials();
