@@ -313,10 +313,16 @@ impl Engine {
                         }
                     }
                     Err(e) => {
+                        tracing::warn!(error = %e.detail(), "recording scans");
                         for index in indices {
-                            results[index] = Some(Err(EngineError::Internal(format!(
-                                "recording the scan failed: {e}"
-                            ))));
+                            // A busy store is worth a retry, and says so.
+                            results[index] = Some(Err(if e.is_retryable() {
+                                EngineError::Busy(
+                                    "the store is busy; the scan was not recorded".into(),
+                                )
+                            } else {
+                                EngineError::Internal(format!("recording the scan failed: {e}"))
+                            }));
                         }
                     }
                 }

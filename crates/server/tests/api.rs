@@ -36,6 +36,16 @@ async fn world(cameras: usize) -> World {
 
 /// A world whose camera `c` (1-based) is in `groups(c)`.
 async fn world_with_groups(cameras: usize, groups: impl Fn(usize) -> Vec<String>) -> World {
+    let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
+    world_on(store, cameras, groups).await
+}
+
+/// A world on `store`.
+async fn world_on(
+    store: Arc<SqliteStore>,
+    cameras: usize,
+    groups: impl Fn(usize) -> Vec<String>,
+) -> World {
     let sim = Simulator::start(SimConfig {
         cameras,
         seed_presets: 3,
@@ -80,7 +90,6 @@ async fn world_with_groups(cameras: usize, groups: impl Fn(usize) -> Vec<String>
         call_timeout: Duration::from_secs(2),
         per_site_in_flight: 32,
     };
-    let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
     let engine = Engine::new(store.clone(), &topology, Duration::from_secs(10))
         .expect("engine")
         .with_retry(RetryPolicy {
@@ -998,6 +1007,45 @@ async fn error_answers_name_the_site_but_no_address_port_or_os_error() {
         problem["error_id"].as_str().is_some_and(|id| id.len() == 12),
         "an id to find the detail in the log: {problem}"
     );
+}
+
+#[tokio::test]
+async fn a_locked_store_answers_503_busy_without_the_databases_words() {
+    let dir = std::env::temp_dir().join(format!("tandem-locked-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("tandem.db");
+    let store = Arc::new(SqliteStore::open(&path).expect("store"));
+    let w = world_on(store, 1, |_| Vec::new()).await;
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    // Another process holds the write lock past the store's busy timeout.
+    let other = rusqlite::Connection::open(&path).expect("second connection");
+    other.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/tokens")
+        .header("authorization", format!("Bearer {admin}"))
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"label":"while locked"}"#))
+        .expect("request");
+    let response = app(w.state.clone()).oneshot(request).await.expect("answer");
+    let status = response.status();
+    let retry_after = response.headers().get("retry-after").cloned();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let text = String::from_utf8_lossy(&bytes);
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert!(retry_after.is_some(), "Retry-After");
+    assert!(
+        !text.contains("database") && !text.contains("locked"),
+        "the store's own words stay in the log: {text}"
+    );
+    other.execute_batch("ROLLBACK").expect("unlock");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

@@ -57,7 +57,10 @@ pub async fn scan(
                 pending: r.pending.iter().map(|n| n.get()).collect(),
                 error: None,
             },
-            Err(e) => ScanDto {
+            Err(e) => {
+                // The answer shows the public message; the log keeps the rest.
+                tracing::warn!(camera = %id, error = %e.detail(), "scan failed");
+                ScanDto {
                 camera: id.to_string(),
                 open: 0,
                 new: 0,
@@ -66,7 +69,8 @@ pub async fn scan(
                 unread: Vec::new(),
                 pending: Vec::new(),
                 error: Some(e.public_message()),
-            },
+            }
+            }
         })
         .collect();
     state.emit("mismatches", Audience::EachCamera, &out);
