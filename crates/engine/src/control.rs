@@ -109,7 +109,7 @@ impl CameraControl {
     /// hold released (`None` when there was none of theirs, or it had lapsed).
     pub fn release(&self, camera: &CameraId, user: &str, now: Instant) -> Option<Holder> {
         let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
-        if !holders.get(camera).is_some_and(|h| h.user == user) {
+        if holders.get(camera).is_none_or(|h| h.user != user) {
             return None;
         }
         holders

@@ -52,13 +52,7 @@ impl Engine {
     /// template such as `POST /api/v1/cameras/{camera}/ptz/stop`), about
     /// `camera` if any, refused because of `reason`. Writes the previous
     /// minute's count of the same user and route, if any.
-    pub fn record_denial(
-        &self,
-        user: &str,
-        route: &str,
-        camera: Option<&CameraId>,
-        reason: &str,
-    ) {
+    pub fn record_denial(&self, user: &str, route: &str, camera: Option<&CameraId>, reason: &str) {
         let now = self.utc();
         let finished = {
             let mut windows = self.denials().windows();
@@ -66,11 +60,7 @@ impl Engine {
             let current = windows
                 .get(&key)
                 .is_some_and(|w| w.minute == minute_of(now));
-            let finished = if current {
-                None
-            } else {
-                windows.remove(&key)
-            };
+            let finished = if current { None } else { windows.remove(&key) };
             let window = windows.entry(key).or_insert_with(|| Window {
                 minute: minute_of(now),
                 first_utc: now,

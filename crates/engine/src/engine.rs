@@ -882,7 +882,13 @@ impl Engine {
                     );
                 }
                 Err(e) => {
-                    self.record(&op, site, SiteState::Failed, Some(&e.public_message()), None)?;
+                    self.record(
+                        &op,
+                        site,
+                        SiteState::Failed,
+                        Some(&e.public_message()),
+                        None,
+                    )?;
                     tracing::warn!(operation = op.id.0, %camera, %site, error = %e.detail(), "failed");
                 }
             }

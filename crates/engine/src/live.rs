@@ -334,7 +334,9 @@ impl Live {
                 let served = self.command(camera, command).await;
                 let after = match &served {
                     Ok(s) => serde_json::json!({ "number": number.get(), "site": s.site }),
-                    Err(e) => serde_json::json!({ "number": number.get(), "failed": e.public_message() }),
+                    Err(e) => {
+                        serde_json::json!({ "number": number.get(), "failed": e.public_message() })
+                    }
                 };
                 self.engine.audit(
                     &who.user,
@@ -370,9 +372,9 @@ impl Live {
                 if before.as_ref().is_none_or(|h| h.user != user) {
                     // Taking control is audited, renewing it (every joystick
                     // command) is not: whom it was taken from says who lost it.
-                    let before_json = before.as_ref().map(|h| {
-                        serde_json::json!({ "user": h.user, "priority": h.priority })
-                    });
+                    let before_json = before
+                        .as_ref()
+                        .map(|h| serde_json::json!({ "user": h.user, "priority": h.priority }));
                     self.engine.audit(
                         user,
                         AuditAction::ControlTake,

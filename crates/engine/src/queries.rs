@@ -141,7 +141,7 @@ impl Engine {
         for camera in self.visible_cameras(who) {
             ops.extend(self.store().operations(Some(&camera), limit)?);
         }
-        ops.sort_by(|a, b| b.id.0.cmp(&a.id.0));
+        ops.sort_by_key(|o| std::cmp::Reverse(o.id.0));
         ops.truncate(limit);
         Ok(ops)
     }

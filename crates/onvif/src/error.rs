@@ -352,7 +352,10 @@ mod summary_tests {
             ),
         };
         assert_eq!(refused.summary(), "did not answer (connection refused)");
-        assert!(refused.to_string().contains(url), "the log keeps the address");
+        assert!(
+            refused.to_string().contains(url),
+            "the log keeps the address"
+        );
         let cases = [
             refused,
             Error::Timeout {

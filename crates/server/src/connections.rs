@@ -153,10 +153,12 @@ async fn connection(
             request.extensions_mut().insert(ConnectInfo(peer));
             let response = tower::ServiceExt::oneshot(app, request).await?;
             // The request counts as in progress until its answer is sent.
-            Ok::<_, Infallible>(response.map(|body| Body::new(Guarded {
-                inner: body,
-                _busy: busy,
-            })))
+            Ok::<_, Infallible>(response.map(|body| {
+                Body::new(Guarded {
+                    inner: body,
+                    _busy: busy,
+                })
+            }))
         }
     });
     let conn = hyper::server::conn::http1::Builder::new()

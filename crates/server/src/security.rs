@@ -129,12 +129,7 @@ fn is_console(path: &str) -> bool {
 fn camera_of(request: &Request) -> Option<CameraId> {
     let template = request.extensions().get::<MatchedPath>()?.as_str();
     let at = template.split('/').position(|s| s == "{camera}")?;
-    request
-        .uri()
-        .path()
-        .split('/')
-        .nth(at)
-        .map(CameraId::from)
+    request.uri().path().split('/').nth(at).map(CameraId::from)
 }
 
 /// The headers that authenticate a request.
@@ -172,7 +167,11 @@ fn uses_cookie(headers: &HeaderMap) -> bool {
 /// origin: `Origin` names the `Host` the request was sent to, or, without
 /// `Origin`, `Sec-Fetch-Site` is `same-origin`.
 fn same_origin(headers: &HeaderMap) -> bool {
-    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
     match (text(header::ORIGIN), text(header::HOST)) {
         (Some(origin), Some(host)) => origin_matches(origin, host),
         (Some(_), None) => false,
@@ -194,7 +193,8 @@ fn origin_matches(origin: &str, host: &str) -> bool {
     };
     let strip = |a: &str| {
         let a = a.to_ascii_lowercase();
-        a.strip_suffix(default_port).map_or(a.clone(), str::to_string)
+        a.strip_suffix(default_port)
+            .map_or(a.clone(), str::to_string)
     };
     !authority.is_empty() && strip(authority) == strip(host)
 }
@@ -208,7 +208,10 @@ mod tests {
         assert!(origin_matches("http://127.0.0.1:8080", "127.0.0.1:8080"));
         assert!(origin_matches("http://Tandem.example", "tandem.example"));
         assert!(origin_matches("http://tandem.example", "tandem.example:80"));
-        assert!(origin_matches("https://tandem.example:443", "tandem.example"));
+        assert!(origin_matches(
+            "https://tandem.example:443",
+            "tandem.example"
+        ));
         for (origin, host) in [
             ("http://127.0.0.1:8081", "127.0.0.1:8080"),
             ("http://127.0.0.1", "127.0.0.1:8080"),

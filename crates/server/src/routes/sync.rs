@@ -29,7 +29,11 @@ pub async fn scan(
     let cameras: Option<Vec<CameraId>> = body
         .0
         .cameras
-        .map(|ids| ids.iter().map(|id| camera(&state, id)).collect::<ApiResult<_>>())
+        .map(|ids| {
+            ids.iter()
+                .map(|id| camera(&state, id))
+                .collect::<ApiResult<_>>()
+        })
         .transpose()?;
     let reports = state.engine.scan_for(&who.0, cameras, 32).await?;
     let out: Vec<ScanDto> = reports
@@ -61,15 +65,15 @@ pub async fn scan(
                 // The answer shows the public message; the log keeps the rest.
                 tracing::warn!(camera = %id, error = %e.detail(), "scan failed");
                 ScanDto {
-                camera: id.to_string(),
-                open: 0,
-                new: 0,
-                gone: 0,
-                unreachable: Vec::new(),
-                unread: Vec::new(),
-                pending: Vec::new(),
-                error: Some(e.public_message()),
-            }
+                    camera: id.to_string(),
+                    open: 0,
+                    new: 0,
+                    gone: 0,
+                    unreachable: Vec::new(),
+                    unread: Vec::new(),
+                    pending: Vec::new(),
+                    error: Some(e.public_message()),
+                }
             }
         })
         .collect();

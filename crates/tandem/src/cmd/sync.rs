@@ -564,7 +564,9 @@ pub async fn operations(args: OperationsArgs) -> anyhow::Result<ExitCode> {
     }
     let ctx = context::open(&args.config)?;
     let camera = args.camera.as_deref().map(|c| ctx.camera(c)).transpose()?;
-    let ops = ctx.engine.operations(&ctx.operator, camera.as_ref(), args.limit)?;
+    let ops = ctx
+        .engine
+        .operations(&ctx.operator, camera.as_ref(), args.limit)?;
     if args.json {
         let values: Vec<_> = ops
             .iter()
