@@ -195,8 +195,9 @@ pub fn app(state: AppState) -> Router {
 
 /// Declares what an operation answers because of the extractors it takes, so
 /// that no handler has to repeat it: 401 where [`crate::auth::Authed`] is
-/// needed (every operation not marked public), and 400, 413 and 415 where a
-/// [`JsonBody`] is read. Every [`tandem_api::problem::Problem`] is declared as
+/// needed (every operation not marked public), 400, 413 and 415 where a
+/// [`JsonBody`] is read, and 415 and 403 where [`crate::security`] may
+/// refuse a change (a form body; another origin's cookie). Every [`tandem_api::problem::Problem`] is declared as
 /// `application/problem+json`, the content type [`ApiError`] answers with.
 fn declare_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
     const PROBLEM_JSON: &str = "application/problem+json";
@@ -213,14 +214,19 @@ fn declare_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
     };
     let public = SecurityRequirement::default();
     for item in openapi.paths.paths.values_mut() {
+        // (operation, whether it changes something: the same-origin rule and
+        // the refusal of form bodies apply, see `crate::security`)
         let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
+            (&mut item.get, false),
+            (&mut item.put, true),
+            (&mut item.post, true),
+            (&mut item.delete, true),
+            (&mut item.patch, true),
         ];
-        for operation in operations.into_iter().flatten() {
+        for (operation, changes) in operations {
+            let Some(operation) = operation else {
+                continue;
+            };
             let responses = &mut operation.responses.responses;
             for response in responses.values_mut() {
                 let RefOr::T(response) = response else {
@@ -243,6 +249,19 @@ fn declare_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
                 responses
                     .entry("401".into())
                     .or_insert_with(|| problem("no valid credentials"));
+            }
+            if changes {
+                responses.entry("415".into()).or_insert_with(|| {
+                    problem("a form content type: the API reads JSON bodies only")
+                });
+            }
+            if changes && secured {
+                responses.entry("403".into()).or_insert_with(|| {
+                    problem(
+                        "forbidden: the roles do not allow it, or a change authenticated by \
+                         the session cookie did not come from this service's origin",
+                    )
+                });
             }
             if operation.request_body.is_some() {
                 for (status, description) in [
