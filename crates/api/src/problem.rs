@@ -19,4 +19,9 @@ pub struct Problem {
     /// `forbidden`, `site`, `site_refused`, `unavailable`, `internal`,
     /// `unauthorized` or `too_many_requests` (the CLI's exit codes follow it).
     pub code: String,
+    /// This answer's id: the service's log names it beside what the answer
+    /// does not show (device addresses, operating-system and database
+    /// errors). Quote it when reporting a problem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_id: Option<String>,
 }

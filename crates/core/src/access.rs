@@ -331,6 +331,31 @@ impl Principal {
             .all(|p| self.allows(*p, camera_groups))
     }
 
+    /// True when some role grants any permission on a camera in
+    /// `camera_groups`: what it takes to see the camera at all (in lists,
+    /// events, pictures, the journal and mismatches).
+    pub fn may_see(&self, camera_groups: &[String]) -> bool {
+        self.roles
+            .iter()
+            .flat_map(|r| r.grants())
+            .any(|g| g.scope.covers(camera_groups))
+    }
+
+    /// True when some role grants any permission on every camera: what it
+    /// takes to read figures that sum over all cameras (metrics).
+    pub fn sees_all_cameras(&self) -> bool {
+        self.roles
+            .iter()
+            .flat_map(|r| r.grants())
+            .any(|g| g.scope == Scope::AllCameras)
+    }
+
+    /// True when some role grants anything at all: what it takes to see the
+    /// sites' health and which one is active.
+    pub fn has_any_grant(&self) -> bool {
+        self.roles.iter().any(|r| !r.grants().is_empty())
+    }
+
     /// The user's PTZ priority on a camera in `camera_groups`: the highest
     /// among the roles that allow PTZ control there; `None` when none does.
     pub fn ptz_priority(&self, camera_groups: &[String]) -> Option<u16> {
@@ -617,6 +642,31 @@ mod tests {
             }
             assert_eq!(user.ptz_priority(&groups(&["lobby"])), None);
         }
+    }
+
+    #[test]
+    fn any_grant_on_a_camera_lets_its_user_see_it() {
+        let nobody = user_with(vec![role("empty", vec![], 1)]);
+        assert!(!nobody.may_see(&groups(&["lobby"])));
+        assert!(!nobody.may_see(&[]));
+        assert!(!nobody.has_any_grant());
+        assert!(!nobody.sees_all_cameras());
+
+        let lobby_only = user_with(vec![role(
+            "l",
+            vec![lobby(Permission::PresetManageLocked)],
+            1,
+        )]);
+        assert!(lobby_only.may_see(&groups(&["lobby"])));
+        assert!(!lobby_only.may_see(&groups(&["garage"])));
+        assert!(!lobby_only.may_see(&[]), "a camera in no group");
+        assert!(lobby_only.has_any_grant());
+        assert!(!lobby_only.sees_all_cameras());
+
+        let everywhere = holding(&[Permission::PresetRecall]);
+        assert!(everywhere.may_see(&groups(&["garage"])));
+        assert!(everywhere.may_see(&[]));
+        assert!(everywhere.sees_all_cameras());
     }
 
     #[test]

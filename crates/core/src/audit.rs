@@ -63,11 +63,22 @@ pub enum AuditAction {
     SiteFailback,
     /// A simulated site taken down or brought up (`tandem demo` only).
     DemoOutage,
+    /// A user took manual control of a camera (first command, or a takeover
+    /// from a lower priority or a lapsed hold: `before` names whom it was
+    /// taken from). Renewals are not audited.
+    ControlTake,
+    /// A user released their manual control or reservation of a camera.
+    ControlRelease,
+    /// An administrator reserved a camera for preset work.
+    ControlReserve,
+    /// Requests refused for lack of rights (403), one entry per user, route
+    /// and minute with how many there were.
+    AccessDenied,
 }
 
 impl AuditAction {
     /// Every action, in declaration order.
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 32] = [
         AuditAction::PresetAdd,
         AuditAction::PresetAddReverted,
         AuditAction::PresetUpdate,
@@ -96,6 +107,10 @@ impl AuditAction {
         AuditAction::SiteSwitch,
         AuditAction::SiteFailback,
         AuditAction::DemoOutage,
+        AuditAction::ControlTake,
+        AuditAction::ControlRelease,
+        AuditAction::ControlReserve,
+        AuditAction::AccessDenied,
     ];
 
     /// The administrative actions: what changes who may do what, or where
@@ -148,6 +163,10 @@ impl AuditAction {
             AuditAction::SiteSwitch => "site.switch",
             AuditAction::SiteFailback => "site.failback",
             AuditAction::DemoOutage => "demo.outage",
+            AuditAction::ControlTake => "control.take",
+            AuditAction::ControlRelease => "control.release",
+            AuditAction::ControlReserve => "control.reserve",
+            AuditAction::AccessDenied => "access.denied",
         }
     }
 

@@ -26,6 +26,10 @@
 //! ```toml
 //! [service]
 //! scan_every_min = 10          # full scans; 0: only on demand and when a site returns
+//! header_timeout_ms = 10000    # HTTP: a request's head must arrive within this
+//! body_timeout_ms = 30000      # HTTP: its body within this of the head
+//! idle_timeout_ms = 60000      # HTTP: a connection without a request is kept this long
+//! max_connections = 1024       # HTTP: connections served at once
 //!
 //! [vendors.domes-2019]
 //! reserved = [33, 34, 94, 95]  # flip, pan zero, reboot, OSD menu
@@ -69,6 +73,41 @@ const MAX_TOKEN_LEN: usize = 64;
 pub const DEFAULT_SCAN_EVERY_MIN: u64 = 10;
 /// Longest accepted `scan_every_min`: a day.
 pub const MAX_SCAN_EVERY_MIN: u64 = 1_440;
+/// Accepted `[service]` HTTP timeouts, in milliseconds: under 100 ms a
+/// slow network would lose requests; over 10 minutes a slow client would
+/// hold a connection for too long.
+pub const HTTP_TIMEOUT_MS_RANGE: RangeInclusive<i64> = 100..=600_000;
+/// Accepted `[service] max_connections`.
+pub const MAX_CONNECTIONS_RANGE: RangeInclusive<i64> = 1..=65_536;
+
+/// Limits on the HTTP service's connections (`[service]`): see
+/// `tandem_server::ConnectionLimits`, which `tandem serve` builds from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// `header_timeout_ms`: a request's line and headers must arrive within
+    /// this (default 10 s).
+    pub header_timeout: Duration,
+    /// `body_timeout_ms`: a request's body must arrive within this of its
+    /// head (default 30 s).
+    pub body_timeout: Duration,
+    /// `idle_timeout_ms`: a connection without a request is kept this long
+    /// (default 60 s).
+    pub idle_timeout: Duration,
+    /// `max_connections`: connections served at once (default 1024).
+    pub max_connections: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+        }
+    }
+}
+
 /// Vendor profiles every configuration knows, applied only to cameras that
 /// name them: (name, reserved numbers, what they do). `pelco-d` is the common
 /// Pelco-D convention of many domes (recall 33 flips, 34 pans to zero, 94
@@ -97,6 +136,8 @@ pub struct Config {
     /// Time between full scans (`[service] scan_every_min`); `None`: only on
     /// demand and when a site returns.
     pub scan_every: Option<Duration>,
+    /// Limits on the HTTP service's connections (`[service]`).
+    pub http: HttpLimits,
 }
 
 /// One site.
@@ -327,6 +368,10 @@ struct RawStore {
 #[serde(deny_unknown_fields)]
 struct RawService {
     scan_every_min: Option<Spanned<i64>>,
+    header_timeout_ms: Option<Spanned<i64>>,
+    body_timeout_ms: Option<Spanned<i64>>,
+    idle_timeout_ms: Option<Spanned<i64>>,
+    max_connections: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -481,6 +526,7 @@ impl<'a> Checker<'a> {
         let (timeout, tolerance, defaults) = self.check_defaults(raw.defaults.as_ref());
         let store_path = self.check_store(raw.store.as_ref());
         let scan_every = self.check_service(raw.service.as_ref());
+        let http = self.check_http(raw.service.as_ref());
         let vendors = self.check_vendors(&raw.vendors);
         let (sites, site_levels) = self.check_sites(&raw.site, &defaults);
         let mut cameras = self.check_cameras(
@@ -503,6 +549,80 @@ impl<'a> Checker<'a> {
             timeout,
             tolerance,
             scan_every,
+            http,
+        }
+    }
+
+    /// The `[service]` HTTP limits, each in its range, defaults where not given.
+    fn check_http(&mut self, service: Option<&RawService>) -> HttpLimits {
+        let defaults = HttpLimits::default();
+        let Some(service) = service else {
+            return defaults;
+        };
+        let mut timeout = |value: &Option<Spanned<i64>>, field: &str, default: Duration| {
+            let Some(value) = value else {
+                return default;
+            };
+            match u64::try_from(*value.get_ref()) {
+                Ok(ms) if HTTP_TIMEOUT_MS_RANGE.contains(value.get_ref()) => {
+                    Duration::from_millis(ms)
+                }
+                _ => {
+                    self.report(
+                        value.span(),
+                        Some("[service]"),
+                        field,
+                        format!(
+                            "{} is outside {}..={} (milliseconds)",
+                            value.get_ref(),
+                            HTTP_TIMEOUT_MS_RANGE.start(),
+                            HTTP_TIMEOUT_MS_RANGE.end()
+                        ),
+                    );
+                    default
+                }
+            }
+        };
+        let header_timeout = timeout(
+            &service.header_timeout_ms,
+            "header_timeout_ms",
+            defaults.header_timeout,
+        );
+        let body_timeout = timeout(
+            &service.body_timeout_ms,
+            "body_timeout_ms",
+            defaults.body_timeout,
+        );
+        let idle_timeout = timeout(
+            &service.idle_timeout_ms,
+            "idle_timeout_ms",
+            defaults.idle_timeout,
+        );
+        let max_connections = match &service.max_connections {
+            None => defaults.max_connections,
+            Some(value) => match usize::try_from(*value.get_ref()) {
+                Ok(n) if MAX_CONNECTIONS_RANGE.contains(value.get_ref()) => n,
+                _ => {
+                    self.report(
+                        value.span(),
+                        Some("[service]"),
+                        "max_connections",
+                        format!(
+                            "{} is outside {}..={}",
+                            value.get_ref(),
+                            MAX_CONNECTIONS_RANGE.start(),
+                            MAX_CONNECTIONS_RANGE.end()
+                        ),
+                    );
+                    defaults.max_connections
+                }
+            },
+        };
+        HttpLimits {
+            header_timeout,
+            body_timeout,
+            idle_timeout,
+            max_connections,
         }
     }
 
@@ -1576,6 +1696,34 @@ bindings.secondary = { url = "http://10.0.0.3/onvif/device_service", password = 
         assert_one(
             &text,
             "conf/tandem.toml:9:18: [service]: scan_every_min: -1 is outside 0..=1440 (minutes between full scans; 0: only on demand and when a site returns)",
+        );
+    }
+
+    #[test]
+    fn http_limits_default_and_are_checked() {
+        assert_eq!(parse(GOOD).expect("valid").http, HttpLimits::default());
+        let text = edited(
+            "[store]",
+            "[service]\nheader_timeout_ms = 300\nbody_timeout_ms = 400\nidle_timeout_ms = 500\nmax_connections = 8\n\n[store]",
+        );
+        assert_eq!(
+            parse(&text).expect("valid").http,
+            HttpLimits {
+                header_timeout: Duration::from_millis(300),
+                body_timeout: Duration::from_millis(400),
+                idle_timeout: Duration::from_millis(500),
+                max_connections: 8,
+            }
+        );
+        let text = edited("[store]", "[service]\nidle_timeout_ms = 5\n\n[store]");
+        assert_one(
+            &text,
+            "conf/tandem.toml:9:19: [service]: idle_timeout_ms: 5 is outside 100..=600000 (milliseconds)",
+        );
+        let text = edited("[store]", "[service]\nmax_connections = 0\n\n[store]");
+        assert_one(
+            &text,
+            "conf/tandem.toml:9:19: [service]: max_connections: 0 is outside 1..=65536",
         );
     }
 

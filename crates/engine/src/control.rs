@@ -76,7 +76,13 @@ impl CameraControl {
     }
 
     /// Reserves `camera` for preset work (admins): exclusive until released.
-    pub fn reserve(&self, camera: &CameraId, user: &str, now: Instant) -> Result<(), Busy> {
+    /// Answers whom it was taken from, if someone else held it.
+    pub fn reserve(
+        &self,
+        camera: &CameraId,
+        user: &str,
+        now: Instant,
+    ) -> Result<Option<Holder>, Busy> {
         let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
         // An admin's reservation outranks any operator's session, but not another reservation.
         if let Some(h) = holders.get(camera)
@@ -87,7 +93,7 @@ impl CameraControl {
             return Err(Busy(h.clone()));
         }
         self.touch(camera, now);
-        holders.insert(
+        let before = holders.insert(
             camera.clone(),
             Holder {
                 user: user.into(),
@@ -96,15 +102,19 @@ impl CameraControl {
                 until: None,
             },
         );
-        Ok(())
+        Ok(before.filter(|h| h.user != user && h.until.is_none_or(|t| t > now)))
     }
 
-    /// Releases `user`'s hold on `camera`, if any.
-    pub fn release(&self, camera: &CameraId, user: &str) {
+    /// Releases `user`'s hold on `camera`, if they hold it now; answers the
+    /// hold released (`None` when there was none of theirs, or it had lapsed).
+    pub fn release(&self, camera: &CameraId, user: &str, now: Instant) -> Option<Holder> {
         let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
-        if holders.get(camera).is_some_and(|h| h.user == user) {
-            holders.remove(camera);
+        if holders.get(camera).is_none_or(|h| h.user != user) {
+            return None;
         }
+        holders
+            .remove(camera)
+            .filter(|h| h.until.is_none_or(|t| t > now))
     }
 
     /// Whether anyone took, renewed or reserved control of `camera` after `since`.
@@ -183,7 +193,10 @@ mod tests {
                 .is_some(),
             "no idle expiry"
         );
-        control.release(&cam, "admin");
+        assert_eq!(control.release(&cam, "boss", t0), None, "not boss's");
+        assert!(control.holder(&cam, t0).is_some(), "still reserved");
+        assert!(control.release(&cam, "admin", t0).is_some());
+        assert_eq!(control.release(&cam, "admin", t0), None, "released once");
         control
             .acquire(&cam, "boss", 1, IDLE, t0)
             .expect("free again");

@@ -168,6 +168,8 @@ pub struct Engine {
     health: Arc<SiteHealth>,
     /// Where the engine reads the time.
     clock: Arc<dyn Clock>,
+    /// Refused requests of the current minute, audited in aggregate.
+    denials: crate::denials::Denials,
 }
 
 /// An operation's new state on one site.
@@ -229,6 +231,7 @@ impl Engine {
                 clock::system(),
             )),
             clock: clock::system(),
+            denials: Default::default(),
         }))
     }
 
@@ -254,6 +257,11 @@ impl Engine {
             }
             Err(shared) => shared,
         }
+    }
+
+    /// Refused requests not yet audited.
+    pub(crate) fn denials(&self) -> &crate::denials::Denials {
+        &self.denials
     }
 
     /// Wall-clock time, from the engine's clock.
@@ -865,10 +873,10 @@ impl Engine {
                         &op,
                         site,
                         SiteState::Pending,
-                        Some(&e.to_string()),
+                        Some(&e.public_message()),
                         Some(next),
                     )?;
-                    tracing::debug!(operation = op.id.0, %camera, %site, error = %e, "pending");
+                    tracing::debug!(operation = op.id.0, %camera, %site, error = %e.detail(), "pending");
                     return Ok(
                         if e.device_failure() == Some(crate::error::DeviceFailure::Unreachable) {
                             Drained::Unreachable
@@ -878,8 +886,14 @@ impl Engine {
                     );
                 }
                 Err(e) => {
-                    self.record(&op, site, SiteState::Failed, Some(&e.to_string()), None)?;
-                    tracing::warn!(operation = op.id.0, %camera, %site, error = %e, "failed");
+                    self.record(
+                        &op,
+                        site,
+                        SiteState::Failed,
+                        Some(&e.public_message()),
+                        None,
+                    )?;
+                    tracing::warn!(operation = op.id.0, %camera, %site, error = %e.detail(), "failed");
                 }
             }
         }

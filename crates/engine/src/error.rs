@@ -57,15 +57,20 @@ pub enum EngineError {
     /// longer than the request may wait; retried like a transient fault.
     #[error("busy: {0}")]
     Busy(String),
-    /// A device call failed.
+    /// A device call failed. Its `Display` is what operators may read (the
+    /// API, the journal); [`EngineError::detail`] adds what is for the log.
     #[error("site {site}, camera {camera}: {message}")]
     Device {
         /// The site.
         site: SiteId,
         /// The camera.
         camera: CameraId,
-        /// What the device or transport said.
+        /// What failed, in words operators may read: no device address,
+        /// port or operating-system error number.
         message: String,
+        /// The full technical account (the address called, the OS's words),
+        /// for the log, when it says more than `message`.
+        detail: Option<String>,
         /// Whether retrying later may succeed.
         retryable: bool,
         /// The SOAP fault, when the device answered with one.
@@ -124,6 +129,33 @@ impl EngineError {
         match self {
             EngineError::Device { failure, .. } => Some(*failure),
             _ => None,
+        }
+    }
+
+    /// What the error says to a user of the API or a reader of the journal:
+    /// its `Display`, except for a store or internal failure, whose account
+    /// (SQL, file paths) is only for the log.
+    pub fn public_message(&self) -> String {
+        match self.kind() {
+            ErrorKind::Unavailable if matches!(self, EngineError::Store(_)) => {
+                "the store is busy; try again in a moment".into()
+            }
+            ErrorKind::Internal => "an internal error occurred".into(),
+            _ => self.to_string(),
+        }
+    }
+
+    /// The full technical account, for the log: a device error's address and
+    /// OS error, or the `Display` of any other error.
+    pub fn detail(&self) -> String {
+        match self {
+            EngineError::Device {
+                site,
+                camera,
+                detail: Some(detail),
+                ..
+            } => format!("site {site}, camera {camera}: {detail}"),
+            other => other.to_string(),
         }
     }
 

@@ -26,6 +26,7 @@
 //! - [`live`]: live PTZ control on the active site with failover and failback,
 //!   each command checked against the caller's rights and [`control`]: who
 //!   steers each camera, with PTZ priority and admin reservations.
+//! - `denials`: refused requests, audited once per user, route and minute.
 //! - [`queries`]: everything the server and the CLI read (presets, operations,
 //!   mismatches, audit, cameras), so that nothing above the engine reads the store.
 //!
@@ -37,6 +38,7 @@ mod action;
 mod apply;
 pub mod config;
 pub mod control;
+mod denials;
 pub mod engine;
 pub mod error;
 mod exclude;

@@ -129,6 +129,19 @@ pub struct Steering {
     pub expires_in: Option<Duration>,
 }
 
+/// A site as live control sees it now.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SiteStatus {
+    /// The site.
+    pub id: SiteId,
+    /// 1 for the primary; higher numbers are less preferred.
+    pub priority: u32,
+    /// Its health.
+    pub health: Health,
+    /// Whether live control goes to it now.
+    pub active: bool,
+}
+
 /// A camera's position and movement, as the active site reports them.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct CameraStatus {
@@ -263,6 +276,35 @@ impl Live {
         self.state().history.clone()
     }
 
+    /// The sites with their health, primary first, for `who`, who needs some
+    /// permission somewhere.
+    pub fn sites(&self, who: &Principal) -> Result<Vec<SiteStatus>, EngineError> {
+        require_some_grant(who, "see the sites")?;
+        let active = self.active();
+        let health = self.health();
+        Ok(self
+            .engine
+            .bindings()
+            .sites()
+            .iter()
+            .map(|s| SiteStatus {
+                id: s.id.clone(),
+                priority: s.priority,
+                health: health
+                    .iter()
+                    .find(|(id, _)| *id == s.id)
+                    .map_or(Health::Down, |(_, h)| *h),
+                active: s.id == active,
+            })
+            .collect())
+    }
+
+    /// [`Live::history`] for `who`, who needs some permission somewhere.
+    pub fn switches(&self, who: &Principal) -> Result<Vec<Switch>, EngineError> {
+        require_some_grant(who, "see the site switches")?;
+        Ok(self.history())
+    }
+
     /// Runs an operator's `command`: checks `who`'s rights on the camera
     /// (moves need `ptz.control`, a recall `preset.recall`, the status
     /// either), takes or renews manual control for a move (a higher PTZ
@@ -289,6 +331,21 @@ impl Live {
                 // A reserved number is a command on the device (a reboot, a menu).
                 self.engine.refuse_reserved(camera, *number)?;
                 self.engine.require_preset(camera, *number)?;
+                let served = self.command(camera, command).await;
+                let after = match &served {
+                    Ok(s) => serde_json::json!({ "number": number.get(), "site": s.site }),
+                    Err(e) => {
+                        serde_json::json!({ "number": number.get(), "failed": e.public_message() })
+                    }
+                };
+                self.engine.audit(
+                    &who.user,
+                    AuditAction::PresetRecall,
+                    Some(camera),
+                    None,
+                    Some(after),
+                );
+                return served;
             }
             _ => {
                 let priority = who
@@ -313,6 +370,18 @@ impl Live {
         match control.acquire(camera, user, priority, self.policy.control_idle, now) {
             Ok(()) => {
                 if before.as_ref().is_none_or(|h| h.user != user) {
+                    // Taking control is audited, renewing it (every joystick
+                    // command) is not: whom it was taken from says who lost it.
+                    let before_json = before
+                        .as_ref()
+                        .map(|h| serde_json::json!({ "user": h.user, "priority": h.priority }));
+                    self.engine.audit(
+                        user,
+                        AuditAction::ControlTake,
+                        Some(camera),
+                        before_json,
+                        Some(serde_json::json!({ "user": user, "priority": priority })),
+                    );
                     self.tell_control(camera, Some(user), before.map(|h| h.user), false, None);
                 }
                 Ok(())
@@ -348,9 +417,14 @@ impl Live {
         }));
     }
 
-    /// Who holds manual control of `camera` now, if anyone.
-    pub fn holder(&self, camera: &CameraId) -> Result<Option<Steering>, EngineError> {
-        self.engine.bindings().camera(camera)?;
+    /// Who holds manual control of `camera` now, if anyone; `who` needs
+    /// some permission on the camera.
+    pub fn holder(
+        &self,
+        who: &Principal,
+        camera: &CameraId,
+    ) -> Result<Option<Steering>, EngineError> {
+        self.engine.require_sight(who, camera)?;
         let now = self.engine.now();
         Ok(self.engine.control().holder(camera, now).map(|h| Steering {
             expires_in: h.until.map(|t| t.saturating_duration_since(now)),
@@ -360,16 +434,29 @@ impl Live {
         }))
     }
 
-    /// Releases `who`'s manual control (or reservation) of `camera`; releasing
-    /// what someone else holds changes nothing.
+    /// Releases `who`'s manual control (or reservation) of `camera`;
+    /// releasing what someone else holds changes nothing and tells nobody.
+    /// The holder may always release; anyone else needs some permission on
+    /// the camera to ask.
     pub fn release(&self, who: &Principal, camera: &CameraId) -> Result<(), EngineError> {
         self.engine.bindings().camera(camera)?;
         let control = self.engine.control();
-        let held = control
+        let holds = control
             .holder(camera, self.engine.now())
             .is_some_and(|h| h.user == who.user);
-        control.release(camera, &who.user);
-        if held {
+        if !holds {
+            self.engine.require_sight(who, camera)?;
+        }
+        // Told only when this call released a hold, decided under the
+        // control's lock: never a "released" while the holder keeps it.
+        if let Some(released) = control.release(camera, &who.user, self.engine.now()) {
+            self.engine.audit(
+                &who.user,
+                AuditAction::ControlRelease,
+                Some(camera),
+                Some(serde_json::json!({ "user": released.user, "reserved": released.reserved })),
+                None,
+            );
             self.tell_control(camera, None, None, false, Some(&who.user));
         }
         Ok(())
@@ -381,10 +468,18 @@ impl Live {
         if !who.allows(Permission::Admin, groups) {
             return Err(forbidden(who, "admin", camera));
         }
-        self.engine
+        let before = self
+            .engine
             .control()
             .reserve(camera, &who.user, self.engine.now())
             .map_err(|b| EngineError::Conflict(b.to_string()))?;
+        self.engine.audit(
+            &who.user,
+            AuditAction::ControlReserve,
+            Some(camera),
+            before.map(|h| serde_json::json!({ "user": h.user, "priority": h.priority })),
+            Some(serde_json::json!({ "user": who.user, "reserved": true })),
+        );
         self.tell_control(camera, Some(&who.user), None, true, None);
         Ok(())
     }
@@ -414,6 +509,7 @@ impl Live {
                         "no answer within {} ms",
                         self.policy.command_timeout.as_millis()
                     ),
+                    detail: None,
                     retryable: true,
                     fault: None,
                     failure: DeviceFailure::Unreachable,
@@ -429,7 +525,7 @@ impl Live {
                     });
                 }
                 Err(e) if unreachable(&e) => {
-                    tracing::warn!(%site, %camera, error = %e, "live command failed over");
+                    tracing::warn!(%site, %camera, error = %e.detail(), "live command failed over");
                     // One failed operator command is enough to call a site down.
                     self.mark_down(&site, "did not answer an operator command");
                     failed_over_from.push(site);
@@ -445,7 +541,19 @@ impl Live {
     /// The camera's current picture from `site`, or from the active site and
     /// then the others in failover order. A failed snapshot does not mark a
     /// site down: the snapshot service of a device can fail on its own.
+    /// `who` needs some permission on the camera.
     pub async fn snapshot(
+        &self,
+        who: &Principal,
+        camera: &CameraId,
+        site: Option<&SiteId>,
+    ) -> Result<(SiteId, Vec<u8>), EngineError> {
+        self.engine.require_sight(who, camera)?;
+        self.picture(camera, site).await
+    }
+
+    /// [`Live::snapshot`] without a rights check.
+    async fn picture(
         &self,
         camera: &CameraId,
         site: Option<&SiteId>,
@@ -465,6 +573,7 @@ impl Live {
                         site: site.clone(),
                         camera: camera.clone(),
                         message: "no snapshot within the command timeout".into(),
+                        detail: None,
                         retryable: true,
                         fault: None,
                         failure: DeviceFailure::Unreachable,
@@ -502,7 +611,7 @@ impl Live {
         self.command(camera, &Command::AbsoluteMove { position })
             .await?;
         self.settle(camera).await?;
-        let picture = self.snapshot(camera, None).await;
+        let picture = self.picture(camera, None).await;
         let returned = match origin {
             Some(origin) if !self.engine.control().taken_since(camera, since) => {
                 // Answered once it is back: the next look starts from there.
@@ -775,6 +884,17 @@ impl Live {
         );
         let _ = self.events.send(LiveEvent::Active(switch));
     }
+}
+
+/// Refuses `who` when no role grants anything.
+fn require_some_grant(who: &Principal, to: &str) -> Result<(), EngineError> {
+    if who.has_any_grant() {
+        return Ok(());
+    }
+    Err(EngineError::Forbidden(format!(
+        "{} may not {to}: no role grants any permission",
+        who.user
+    )))
 }
 
 fn forbidden(who: &Principal, needs: &str, camera: &CameraId) -> EngineError {

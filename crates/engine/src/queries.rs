@@ -46,25 +46,72 @@ pub type SiteTokens = (SiteId, Vec<(PresetNumber, String)>);
 const AUDIT_PAGE: usize = 500;
 
 impl Engine {
+    /// Whether `who` may see `camera` at all (some permission on it): in
+    /// lists, events, pictures, the journal and mismatches. False for an
+    /// unknown camera.
+    pub fn may_see(&self, who: &Principal, camera: &CameraId) -> bool {
+        self.bindings()
+            .camera(camera)
+            .is_ok_and(|spec| who.may_see(&spec.groups))
+    }
+
+    /// Refuses unless `camera` exists (`UnknownCamera`) and `who` may see it
+    /// (`Forbidden`).
+    pub(crate) fn require_sight(
+        &self,
+        who: &Principal,
+        camera: &CameraId,
+    ) -> Result<(), EngineError> {
+        let groups = &self.bindings().camera(camera)?.groups;
+        if who.may_see(groups) {
+            return Ok(());
+        }
+        Err(EngineError::Forbidden(format!(
+            "{} may not see camera {camera}: no role grants any permission on it",
+            who.user
+        )))
+    }
+
+    /// The configured cameras `who` may see, in configuration order.
+    pub fn visible_cameras(&self, who: &Principal) -> Vec<CameraId> {
+        self.bindings()
+            .camera_ids()
+            .into_iter()
+            .filter(|c| self.may_see(who, c))
+            .collect()
+    }
+
+    /// Refuses unless `who` may read the camera's presets: `preset.recall`
+    /// or `preset.manage` on it.
+    fn require_preset_reader(&self, who: &Principal, camera: &CameraId) -> Result<(), EngineError> {
+        let groups = &self.bindings().camera(camera)?.groups;
+        if who.may(access::Action::RecallPreset, groups)
+            || who.may(access::Action::EditPreset, groups)
+        {
+            return Ok(());
+        }
+        Err(EngineError::Forbidden(format!(
+            "{} may not see the presets of camera {camera}: it needs preset.recall or \
+             preset.manage",
+            who.user
+        )))
+    }
+
     /// The camera's canonical presets, by number; `who` needs `preset.recall`
     /// or `preset.manage` on it.
     pub fn presets(&self, who: &Principal, camera: &CameraId) -> Result<Vec<Preset>, EngineError> {
-        let groups = &self.bindings().camera(camera)?.groups;
-        if !who.may(access::Action::RecallPreset, groups)
-            && !who.may(access::Action::EditPreset, groups)
-        {
-            return Err(EngineError::Forbidden(format!(
-                "{} may not see the presets of camera {camera}: it needs preset.recall or \
-                 preset.manage",
-                who.user
-            )));
-        }
+        self.require_preset_reader(who, camera)?;
         Ok(self.store().presets(camera)?)
     }
 
-    /// Each site's number-to-token map for the camera, in site order.
-    pub fn site_tokens(&self, camera: &CameraId) -> Result<Vec<SiteTokens>, EngineError> {
-        self.bindings().camera(camera)?;
+    /// Each site's number-to-token map for the camera, in site order; `who`
+    /// needs what reading its presets needs.
+    pub fn site_tokens(
+        &self,
+        who: &Principal,
+        camera: &CameraId,
+    ) -> Result<Vec<SiteTokens>, EngineError> {
+        self.require_preset_reader(who, camera)?;
         self.bindings()
             .sites()
             .iter()
@@ -72,28 +119,58 @@ impl Engine {
             .collect()
     }
 
-    /// The newest `limit` operations, of one camera or all, newest first.
+    /// The newest `limit` operations, of one camera or of every camera `who`
+    /// may see, newest first. Asking for one camera `who` may not see is
+    /// refused.
     pub fn operations(
         &self,
+        who: &Principal,
         camera: Option<&CameraId>,
         limit: usize,
     ) -> Result<Vec<Operation>, EngineError> {
         if let Some(camera) = camera {
-            self.bindings().camera(camera)?;
+            self.require_sight(who, camera)?;
+            return Ok(self.store().operations(Some(camera), limit)?);
         }
-        Ok(self.store().operations(camera, limit)?)
+        if who.sees_all_cameras() {
+            return Ok(self.store().operations(None, limit)?);
+        }
+        // Each visible camera's newest, merged: filtering the newest of all
+        // cameras would answer fewer than `limit` while more exist.
+        let mut ops = Vec::new();
+        for camera in self.visible_cameras(who) {
+            ops.extend(self.store().operations(Some(&camera), limit)?);
+        }
+        ops.sort_by_key(|o| std::cmp::Reverse(o.id.0));
+        ops.truncate(limit);
+        Ok(ops)
     }
 
-    /// Open mismatches of one camera or all, as of the last scan, without
-    /// those about a preset whose operation is pending now: the sites differ
-    /// there until it is applied, and repairing it would undo it.
+    /// Open mismatches of one camera or of every camera `who` may see, as of
+    /// the last scan, without those about a preset whose operation is
+    /// pending now: the sites differ there until it is applied, and
+    /// repairing it would undo it. Asking for one camera `who` may not see is
+    /// refused.
     pub fn mismatches(
         &self,
+        who: &Principal,
         camera: Option<&CameraId>,
     ) -> Result<Vec<StoredMismatch>, EngineError> {
         if let Some(camera) = camera {
-            self.bindings().camera(camera)?;
+            self.require_sight(who, camera)?;
         }
+        let mut open = self.open_mismatches(camera)?;
+        if !who.sees_all_cameras() {
+            open.retain(|m| self.may_see(who, &m.camera));
+        }
+        Ok(open)
+    }
+
+    /// [`Engine::mismatches`] without a rights check.
+    fn open_mismatches(
+        &self,
+        camera: Option<&CameraId>,
+    ) -> Result<Vec<StoredMismatch>, EngineError> {
         let mut open = self.store().mismatches(camera)?;
         for (busy, _) in self.store().pending_by_camera()? {
             if camera.is_some_and(|c| *c != busy) {
@@ -105,12 +182,12 @@ impl Engine {
         Ok(open)
     }
 
-    /// Every configured camera with its presets, open mismatches and pending parts.
-    pub fn cameras(&self) -> Result<Vec<CameraSummary>, EngineError> {
-        let open = self.mismatches(None)?;
+    /// The configured cameras `who` may see, with their presets, open
+    /// mismatches and pending parts.
+    pub fn cameras(&self, who: &Principal) -> Result<Vec<CameraSummary>, EngineError> {
+        let open = self.open_mismatches(None)?;
         let pending = self.store().pending_by_camera()?;
-        self.bindings()
-            .camera_ids()
+        self.visible_cameras(who)
             .into_iter()
             .map(|id| {
                 let spec = self.bindings().camera(&id)?;
@@ -129,7 +206,21 @@ impl Engine {
             .collect()
     }
 
-    /// Parts pending over all cameras, and open mismatches: the service's gauges.
+    /// Parts pending over all cameras, and open mismatches, for `who`: these
+    /// sum over every camera, so they need some permission on all cameras.
+    pub fn gauges(&self, who: &Principal) -> Result<(u64, u64), EngineError> {
+        if !who.sees_all_cameras() {
+            return Err(EngineError::Forbidden(format!(
+                "{} may not read the service's figures: they cover every camera, and no role \
+                 grants a permission on all cameras",
+                who.user
+            )));
+        }
+        self.backlog()
+    }
+
+    /// Parts pending over all cameras, and open mismatches (readiness, the
+    /// local CLI); [`Engine::gauges`] is the same for a user.
     pub fn backlog(&self) -> Result<(u64, u64), EngineError> {
         Ok((
             self.store().pending_count()?,

@@ -219,24 +219,49 @@ impl Engine {
 
     /// [`Engine::scan`] for a user: `who` needs `preset.recall` or
     /// `mismatch.resolve` on every camera, checked before any is scanned.
+    /// Without a list, every camera `who` may scan; refused when there is none.
+    /// Answers the cameras scanned with their reports, in order.
     pub async fn scan_for(
         self: &Arc<Self>,
         who: &Principal,
-        cameras: Vec<CameraId>,
+        cameras: Option<Vec<CameraId>>,
         concurrency: usize,
-    ) -> Result<Vec<Result<ScanReport, EngineError>>, EngineError> {
-        for camera in &cameras {
-            let groups = &self.bindings().camera(camera)?.groups;
-            if !who.may(access::Action::RecallPreset, groups)
-                && !who.may(access::Action::ResolveMismatch, groups)
-            {
-                return Err(EngineError::Forbidden(format!(
-                    "{} may not scan camera {camera}: it needs preset.recall or mismatch.resolve",
-                    who.user
-                )));
+    ) -> Result<Vec<(CameraId, Result<ScanReport, EngineError>)>, EngineError> {
+        let may_scan = |groups: &[String]| {
+            who.may(access::Action::RecallPreset, groups)
+                || who.may(access::Action::ResolveMismatch, groups)
+        };
+        let cameras = match cameras {
+            Some(cameras) => {
+                for camera in &cameras {
+                    if !may_scan(&self.bindings().camera(camera)?.groups) {
+                        return Err(EngineError::Forbidden(format!(
+                            "{} may not scan camera {camera}: it needs preset.recall or \
+                             mismatch.resolve",
+                            who.user
+                        )));
+                    }
+                }
+                cameras
             }
-        }
-        Ok(self.scan(cameras, concurrency, |_, _| {}).await)
+            None => {
+                let mine: Vec<CameraId> = self
+                    .bindings()
+                    .camera_ids()
+                    .into_iter()
+                    .filter(|c| self.bindings().camera(c).is_ok_and(|s| may_scan(&s.groups)))
+                    .collect();
+                if mine.is_empty() {
+                    return Err(EngineError::Forbidden(format!(
+                        "{} may not scan any camera: it needs preset.recall or mismatch.resolve",
+                        who.user
+                    )));
+                }
+                mine
+            }
+        };
+        let reports = self.scan(cameras.clone(), concurrency, |_, _| {}).await;
+        Ok(cameras.into_iter().zip(reports).collect())
     }
 
     /// Scans cameras with at most `concurrency` cameras in flight (each reads
@@ -288,10 +313,16 @@ impl Engine {
                         }
                     }
                     Err(e) => {
+                        tracing::warn!(error = %e.detail(), "recording scans");
                         for index in indices {
-                            results[index] = Some(Err(EngineError::Internal(format!(
-                                "recording the scan failed: {e}"
-                            ))));
+                            // A busy store is worth a retry, and says so.
+                            results[index] = Some(Err(if e.is_retryable() {
+                                EngineError::Busy(
+                                    "the store is busy; the scan was not recorded".into(),
+                                )
+                            } else {
+                                EngineError::Internal(format!("recording the scan failed: {e}"))
+                            }));
                         }
                     }
                 }

@@ -159,6 +159,7 @@ impl Binding {
                         message:
                             "the device has no media profile with PTZ; set `profile` in the binding"
                                 .into(),
+                        detail: None,
                         retryable: false,
                         fault: None,
                         failure: DeviceFailure::Refused,
@@ -203,7 +204,8 @@ impl Binding {
             site: self.site.clone(),
             camera: self.camera.clone(),
             retryable: e.is_retryable(),
-            message: e.to_string(),
+            message: e.summary(),
+            detail: Some(e.to_string()),
             fault: e.fault().cloned().map(Box::new),
             failure: DeviceFailure::of(&e),
         }

@@ -137,6 +137,7 @@ impl Engine {
                     errors,
                 });
             }
+            self.flush_denials();
             tokio::select! {
                 _ = &mut stop => return,
                 _ = tokio::time::sleep(policy.tick) => {}

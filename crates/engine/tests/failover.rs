@@ -296,7 +296,9 @@ async fn manual_control_lapses_by_the_engine_clock() {
         .await
         .expect("ann's hold lapsed by the clock");
     assert_eq!(
-        live.holder(&camera(1)).expect("camera").map(|h| h.user),
+        live.holder(&bob, &camera(1))
+            .expect("camera")
+            .map(|h| h.user),
         Some("bob".to_string())
     );
 }

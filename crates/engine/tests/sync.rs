@@ -224,7 +224,13 @@ async fn bad_requests_change_nothing() {
         Err(tandem_engine::error::EngineError::UnknownCamera(_))
     ));
     assert_eq!(on_site(&sim, 1, 1).len(), 1);
-    assert_eq!(engine.operations(None, 100).expect("ops").len(), 1);
+    assert_eq!(
+        engine
+            .operations(&common::admin(), None, 100)
+            .expect("ops")
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -579,7 +585,13 @@ async fn a_scan_holds_back_differences_whose_operation_is_still_pending() {
     }
     let first = engine.scan_camera(&cam).await.expect("scan");
     assert_eq!(first.mismatches.len(), 1, "{:?}", first.mismatches);
-    assert_eq!(engine.mismatches(Some(&cam)).expect("open").len(), 1);
+    assert_eq!(
+        engine
+            .mismatches(&common::admin(), Some(&cam))
+            .expect("open")
+            .len(),
+        1
+    );
 
     // While the primary is down: a new preset, and a rename of preset 2.
     sim.set_faults(1, down());
@@ -609,7 +621,10 @@ async fn a_scan_holds_back_differences_whose_operation_is_still_pending() {
 
     // Back, not yet replayed: both differ, neither is a mismatch.
     assert!(
-        engine.mismatches(Some(&cam)).expect("open").is_empty(),
+        engine
+            .mismatches(&common::admin(), Some(&cam))
+            .expect("open")
+            .is_empty(),
         "the stored mismatch on 2 waits for the rename"
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -747,5 +762,10 @@ async fn a_returning_sites_pending_work_is_applied_before_it_is_scanned() {
         op.sites.iter().all(|s| s.state == SiteState::Applied),
         "{op:?}"
     );
-    assert!(engine.mismatches(None).expect("open").is_empty());
+    assert!(
+        engine
+            .mismatches(&common::admin(), None)
+            .expect("open")
+            .is_empty()
+    );
 }

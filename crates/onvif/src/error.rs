@@ -92,6 +92,28 @@ impl Error {
         matches!(self, Error::Transport { .. } | Error::Timeout { .. })
     }
 
+    /// What failed, in words an operator may read: no device address, port
+    /// or operating-system error number (those stay in [`Error`]'s `Display`,
+    /// for the log). A fault keeps the device's own words.
+    pub fn summary(&self) -> String {
+        match self {
+            Error::Transport { message, .. } => {
+                format!("did not answer ({})", transport_cause(message))
+            }
+            Error::Timeout { after, .. } => {
+                format!("did not answer within {} ms", after.as_millis())
+            }
+            Error::Fault(fault) => format!("device fault: {fault}"),
+            Error::Unauthorized { advice, .. } => {
+                format!("refused tandem's credentials; {advice}")
+            }
+            Error::Http { status, .. } => format!("answered HTTP {status}"),
+            Error::TooLarge { limit, .. } => format!("sent an answer over {limit} bytes"),
+            Error::Malformed(_) => "sent an answer that is not valid ONVIF".into(),
+            Error::NoService(service) => format!("has no {service} service"),
+        }
+    }
+
     /// The fault, when the device answered with one.
     pub fn fault(&self) -> Option<&Fault> {
         match self {
@@ -99,6 +121,28 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// The cause of a transport failure in a few words, from the HTTP stack's
+/// account of it (which names the address and the OS's error number).
+fn transport_cause(message: &str) -> &'static str {
+    let message = message.to_ascii_lowercase();
+    let causes = [
+        ("refused", "connection refused"),
+        ("reset", "connection reset"),
+        ("timed out", "timed out"),
+        ("dns", "name not found"),
+        ("resolve", "name not found"),
+        ("lookup", "name not found"),
+        ("unreachable", "network unreachable"),
+        ("certificate", "TLS handshake failed"),
+        ("tls", "TLS handshake failed"),
+        ("closed", "connection closed"),
+    ];
+    causes
+        .iter()
+        .find(|(word, _)| message.contains(word))
+        .map_or("connection failed", |(_, cause)| cause)
 }
 
 /// How far the device's clock may be from the `Created` of a WS-Security
@@ -290,5 +334,56 @@ mod gist_tests {
         assert_eq!(gist(b""), "");
         assert_eq!(gist(&[b'x'; 500]).chars().count(), 120);
         assert_eq!(gist(b"<title>a\x1b[31mb</title>"), "a[31mb");
+    }
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_names_no_address_port_or_os_error_number() {
+        let url = "http://127.0.0.1:11164/onvif/media_service";
+        let refused = Error::Transport {
+            url: url.into(),
+            message: format!(
+                "error sending request for url ({url}): client error (Connect): tcp connect \
+                 error: Connection refused (os error 111)"
+            ),
+        };
+        assert_eq!(refused.summary(), "did not answer (connection refused)");
+        assert!(
+            refused.to_string().contains(url),
+            "the log keeps the address"
+        );
+        let cases = [
+            refused,
+            Error::Timeout {
+                url: url.into(),
+                after: Duration::from_millis(1500),
+            },
+            Error::Unauthorized {
+                url: url.into(),
+                message: "HTTP 401".into(),
+                refused: None,
+                advice: AuthAdvice::Credentials,
+            },
+            Error::Http {
+                url: url.into(),
+                status: 503,
+                said: format!("see {url}"),
+            },
+            Error::TooLarge {
+                url: url.into(),
+                limit: 4096,
+            },
+            Error::Malformed(format!("unexpected element at {url}")),
+        ];
+        for e in cases {
+            let summary = e.summary();
+            for leak in ["127.0.0.1", "11164", "http://", "os error", "/onvif/"] {
+                assert!(!summary.contains(leak), "{summary:?} shows {leak}");
+            }
+        }
     }
 }

@@ -38,7 +38,8 @@ impl FromRequestParts<AppState> for Authed {
         };
         match result {
             Ok(principal) => Ok(Authed(principal)),
-            Err(AuthError::Users(e)) => Err(ApiError::internal(e)),
+            // A busy store is a 503 like anywhere else, not a failed login.
+            Err(AuthError::Users(e)) => Err(e.into()),
             Err(e) => Err(ApiError::new(
                 axum::http::StatusCode::UNAUTHORIZED,
                 "Unauthorized",

@@ -6,8 +6,12 @@
 //! - [`routes::app`] builds the whole router from an [`state::AppState`], so
 //!   tests call it without a socket.
 //! - [`auth::Authed`] is the authentication extractor: its rejection is the 401.
-//! - [`error::ApiError`] is the one error type; it answers problem+json.
+//! - [`error::ApiError`] is the one error type; it answers problem+json with
+//!   an error id.
 //! - [`hashing::HashGate`] bounds the password hashes running at once.
+//! - [`security`]: the same-origin rule, security headers and the audit of
+//!   refusals, on every request; [`connections`]: the accept loop with its
+//!   connection limits and timeouts.
 //!
 //! The JSON shapes of the API are `tandem_api`'s types; `routes::convert`
 //! turns the engine's types into them and back.
@@ -17,25 +21,26 @@
 //! engine knows neither HTTP nor the shapes.
 
 pub mod auth;
+pub mod connections;
 pub mod console;
 pub mod error;
 pub mod hashing;
 pub mod metrics;
 pub mod routes;
+pub mod security;
 pub mod state;
 
+pub use connections::ConnectionLimits;
 pub use routes::app;
 pub use state::AppState;
 
-/// Serves `state` on `listener` until `shutdown` completes, with client
-/// addresses available to handlers (login rate limiting uses them).
+/// Serves `state` on `listener` within `limits` until `shutdown` completes,
+/// with client addresses available to handlers (login rate limiting uses them).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
+    limits: connections::ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    connections::serve(listener, app(state), limits, shutdown).await
 }

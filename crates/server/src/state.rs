@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tandem_access::Users;
+use tandem_core::CameraId;
+use tandem_core::access::Principal;
 use tandem_engine::engine::Engine;
 use tandem_engine::live::{Live, LiveEvent};
 use tokio::sync::broadcast;
@@ -13,13 +15,52 @@ use crate::hashing::HashGate;
 use crate::metrics::Metrics;
 
 /// An event on `/api/v1/events`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Event {
-    /// The event's name: `site`, `active`, `operation`, `mismatches`, `control`.
+    /// The event's name: `site`, `active`, `operation`, `progress`,
+    /// `mismatches`, `control`.
     pub event: String,
     /// Its content.
-    #[schema(value_type = Object)]
     pub data: serde_json::Value,
+    /// Who may receive it.
+    pub audience: Audience,
+}
+
+/// Who may receive an event: every listener gets only what the engine says
+/// its user may see.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Audience {
+    /// Users who may see this camera.
+    Camera(CameraId),
+    /// The content is an array whose elements each name a `camera`: each
+    /// user gets the elements of the cameras they may see (none: no event).
+    EachCamera,
+    /// Users with any permission: sites' health, the active site.
+    AnyGrant,
+}
+
+impl Event {
+    /// What `who` receives of this event, if anything.
+    pub fn for_user(&self, engine: &Engine, who: &Principal) -> Option<serde_json::Value> {
+        match &self.audience {
+            Audience::Camera(camera) => engine.may_see(who, camera).then(|| self.data.clone()),
+            Audience::AnyGrant => who.has_any_grant().then(|| self.data.clone()),
+            Audience::EachCamera => {
+                let visible: Vec<serde_json::Value> = self
+                    .data
+                    .as_array()?
+                    .iter()
+                    .filter(|item| {
+                        item["camera"]
+                            .as_str()
+                            .is_some_and(|c| engine.may_see(who, &CameraId::from(c)))
+                    })
+                    .cloned()
+                    .collect();
+                (!visible.is_empty()).then_some(serde_json::Value::Array(visible))
+            }
+        }
+    }
 }
 
 /// Sites the service can take down and bring back: only `tandem demo`'s
@@ -89,7 +130,7 @@ impl AppState {
         tokio::spawn(async move {
             loop {
                 match progress.recv().await {
-                    Ok(p) => state.emit("progress", &p),
+                    Ok(p) => state.emit("progress", Audience::Camera(p.camera.clone()), &p),
                     Err(broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(broadcast::error::RecvError::Closed) => return,
                 }
@@ -105,9 +146,13 @@ impl AppState {
         tokio::spawn(async move {
             loop {
                 match events.recv().await {
-                    Ok(LiveEvent::Active(switch)) => state.emit("active", &switch),
-                    Ok(LiveEvent::Control(change)) => state.emit("control", &change),
-                    Ok(event) => state.emit("site", &event),
+                    Ok(LiveEvent::Active(switch)) => {
+                        state.emit("active", Audience::AnyGrant, &switch)
+                    }
+                    Ok(LiveEvent::Control(change)) => {
+                        state.emit("control", Audience::Camera(change.camera.clone()), &change)
+                    }
+                    Ok(event) => state.emit("site", Audience::AnyGrant, &event),
                     Err(broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(broadcast::error::RecvError::Closed) => return,
                 }
@@ -143,12 +188,14 @@ impl AppState {
         })
     }
 
-    /// Sends an event to every listener (none listening is fine).
-    pub fn emit(&self, event: &str, data: impl Serialize) {
+    /// Sends an event to every listener whose user is in `audience` (none
+    /// listening is fine).
+    pub fn emit(&self, event: &str, audience: Audience, data: impl Serialize) {
         let data = serde_json::to_value(data).unwrap_or(serde_json::Value::Null);
         let _ = self.events.send(Event {
             event: event.into(),
             data,
+            audience,
         });
     }
 }

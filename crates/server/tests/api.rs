@@ -36,6 +36,16 @@ async fn world(cameras: usize) -> World {
 
 /// A world whose camera `c` (1-based) is in `groups(c)`.
 async fn world_with_groups(cameras: usize, groups: impl Fn(usize) -> Vec<String>) -> World {
+    let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
+    world_on(store, cameras, groups).await
+}
+
+/// A world on `store`.
+async fn world_on(
+    store: Arc<SqliteStore>,
+    cameras: usize,
+    groups: impl Fn(usize) -> Vec<String>,
+) -> World {
     let sim = Simulator::start(SimConfig {
         cameras,
         seed_presets: 3,
@@ -80,7 +90,6 @@ async fn world_with_groups(cameras: usize, groups: impl Fn(usize) -> Vec<String>
         call_timeout: Duration::from_secs(2),
         per_site_in_flight: 32,
     };
-    let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
     let engine = Engine::new(store.clone(), &topology, Duration::from_secs(10))
         .expect("engine")
         .with_retry(RetryPolicy {
@@ -469,6 +478,902 @@ async fn a_grant_on_a_camera_group_covers_only_that_group() {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// A user with the given roles (names of roles already stored); answers an
+/// API token and its id.
+fn user_with_roles(w: &World, name: &str, roles: &[&str]) -> (String, i64) {
+    let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+    w.state
+        .users
+        .create_user(name, "long-enough-password", &roles)
+        .expect("user");
+    let (secret, record) = w.state.users.issue_token(name, "test").expect("token");
+    (secret, record.id.0)
+}
+
+/// Opens the event stream with `authorization` (a header name and value).
+async fn event_stream(w: &World, header: (&str, &str)) -> Body {
+    let request = Request::builder()
+        .uri("/api/v1/events")
+        .header(header.0, header.1)
+        .body(Body::empty())
+        .expect("request");
+    let response = app(w.state.clone()).oneshot(request).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.into_body()
+}
+
+/// Reads `body` until `done` holds for what arrived, or `wait` passes;
+/// answers the text and whether the stream ended.
+async fn read_events(
+    body: &mut Body,
+    wait: Duration,
+    done: impl Fn(&str) -> bool,
+) -> (String, bool) {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut text = String::new();
+    while !done(&text) {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => return (text, false),
+            Ok(None) | Ok(Some(Err(_))) => return (text, true),
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    text.push_str(&String::from_utf8_lossy(&data));
+                }
+            }
+        }
+    }
+    (text, false)
+}
+
+#[tokio::test]
+async fn a_user_without_roles_sees_no_camera_and_gets_no_event() {
+    let w = world(1).await;
+    let _live = w.state.spawn_live_forwarder();
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let (nobody, _) = user_with_roles(&w, "nobody", &[]);
+    let mut admin_events = event_stream(&w, ("authorization", &format!("Bearer {admin}"))).await;
+    let mut nobody_events = event_stream(&w, ("authorization", &format!("Bearer {nobody}"))).await;
+    let body =
+        serde_json::json!({ "name": "Seen", "position": { "pan": 0.3, "tilt": 0.0, "zoom": 0.0 } });
+    let (status, _) = w
+        .call(
+            Method::POST,
+            "/api/v1/cameras/cam-1/presets",
+            Some(&admin),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = w
+        .call(
+            Method::POST,
+            "/api/v1/cameras/cam-1/ptz/stop",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let position = serde_json::json!({ "pan": 0.1, "tilt": 0.0, "zoom": 0.0 });
+    let refused: [(Method, &str, Option<serde_json::Value>); 10] = [
+        (Method::GET, "/api/v1/cameras/cam-1/snapshot", None),
+        (Method::POST, "/api/v1/cameras/cam-1/look", Some(position)),
+        (Method::GET, "/api/v1/mismatches?camera=cam-1", None),
+        (Method::GET, "/api/v1/operations?camera=cam-1", None),
+        (Method::GET, "/api/v1/cameras/cam-1/control", None),
+        (Method::DELETE, "/api/v1/cameras/cam-1/control", None),
+        (Method::GET, "/api/v1/cameras/cam-1/ptz/status", None),
+        (Method::GET, "/api/v1/sites", None),
+        (Method::GET, "/api/v1/sites/history", None),
+        (Method::GET, "/metrics", None),
+    ];
+    for (method, uri, body) in refused {
+        let (status, problem) = w.call(method.clone(), uri, Some(&nobody), body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {uri}: {problem}");
+    }
+    // Lists answer, without what the user may not see.
+    for uri in [
+        "/api/v1/cameras",
+        "/api/v1/operations",
+        "/api/v1/mismatches",
+    ] {
+        let (status, list) = w.call(Method::GET, uri, Some(&nobody), None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert_eq!(list, serde_json::json!([]), "{uri}");
+    }
+    let (_, ops) = w
+        .call(Method::GET, "/api/v1/operations", Some(&admin), None)
+        .await;
+    assert!(
+        ops.as_array().is_some_and(|ops| !ops.is_empty()),
+        "the admin sees them: {ops}"
+    );
+    // The admin's stream got the operation and the control change; by then
+    // the other stream had them too, had they been sent to it.
+    let (seen, _) = read_events(&mut admin_events, Duration::from_secs(5), |t| {
+        t.contains("event: operation") && t.contains("event: control")
+    })
+    .await;
+    assert!(seen.contains("Seen"), "{seen}");
+    let (leaked, _) = read_events(&mut nobody_events, Duration::from_millis(500), |t| {
+        t.contains("event:")
+    })
+    .await;
+    assert!(
+        !leaked.contains("event:"),
+        "no event for a user without roles: {leaked}"
+    );
+}
+
+#[tokio::test]
+async fn a_grant_on_one_camera_group_shows_only_that_groups_cameras_and_events() {
+    use tandem_core::access::Scope;
+    let w = world_with_groups(2, |c| {
+        if c == 2 {
+            vec!["north".to_string()]
+        } else {
+            Vec::new()
+        }
+    })
+    .await;
+    let _live = w.state.spawn_live_forwarder();
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let grants = [Permission::PresetRecall, Permission::PtzControl]
+        .into_iter()
+        .map(|permission| Grant {
+            permission,
+            scope: Scope::group("north").expect("group"),
+        })
+        .collect();
+    let role = Role::new("north-viewer", grants, 1000).expect("role");
+    w.store.upsert_role(&role_record(&role)).expect("role");
+    let (nora, _) = user_with_roles(&w, "nora", &["north-viewer"]);
+    let mut events = event_stream(&w, ("authorization", &format!("Bearer {nora}"))).await;
+
+    for camera in ["cam-1", "cam-2"] {
+        let body = serde_json::json!({ "name": format!("On {camera}"), "position": { "pan": 0.2, "tilt": 0.0, "zoom": 0.0 } });
+        let (status, _) = w
+            .call(
+                Method::POST,
+                &format!("/api/v1/cameras/{camera}/presets"),
+                Some(&admin),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        w.call(
+            Method::POST,
+            &format!("/api/v1/cameras/{camera}/ptz/stop"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    }
+    let (_, cameras) = w
+        .call(Method::GET, "/api/v1/cameras", Some(&nora), None)
+        .await;
+    let ids: Vec<&str> = cameras
+        .as_array()
+        .expect("cameras")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["cam-2"]);
+    let (_, ops) = w
+        .call(Method::GET, "/api/v1/operations", Some(&nora), None)
+        .await;
+    let mut cameras_of_ops: Vec<&str> = ops
+        .as_array()
+        .expect("ops")
+        .iter()
+        .filter_map(|o| o["camera"].as_str())
+        .collect();
+    cameras_of_ops.dedup();
+    assert_eq!(cameras_of_ops, ["cam-2"], "{ops}");
+    let snapshot = |camera: &str| format!("/api/v1/cameras/{camera}/snapshot");
+    assert_eq!(raw(&w, &snapshot("cam-1"), &nora, "").await.0, 403);
+    assert_eq!(raw(&w, &snapshot("cam-2"), &nora, "").await.0, 200);
+    // A scan without a list scans the user's cameras only.
+    let (status, scanned) = w
+        .call(
+            Method::POST,
+            "/api/v1/scans",
+            Some(&nora),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{scanned}");
+    assert_eq!(scanned.as_array().map(Vec::len), Some(1), "{scanned}");
+    assert_eq!(scanned[0]["camera"], "cam-2");
+
+    let (text, _) = read_events(&mut events, Duration::from_secs(5), |t| {
+        t.contains("On cam-2") && t.contains("event: control") && t.contains("event: mismatches")
+    })
+    .await;
+    assert!(text.contains("On cam-2"), "{text}");
+    assert!(!text.contains("cam-1"), "nothing about cam-1: {text}");
+}
+
+#[tokio::test]
+async fn event_streams_end_within_a_second_of_revocation_logout_or_deletion() {
+    let w = world(1).await;
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let ended_after = |mut body: Body| async move {
+        let started = tokio::time::Instant::now();
+        let (text, ended) = read_events(&mut body, Duration::from_secs(5), |_| false).await;
+        assert!(ended, "the stream still runs after 5 s: {text}");
+        started.elapsed()
+    };
+
+    // A revoked token.
+    let (token, id) = user_with_roles(&w, "tokened", &["operator"]);
+    let stream = event_stream(&w, ("authorization", &format!("Bearer {token}"))).await;
+    let (status, _) = w
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let took = ended_after(stream).await;
+    assert!(
+        took < Duration::from_secs(1),
+        "revoked token's stream ended after {took:?}"
+    );
+
+    // A session logged out.
+    let cookie = login(&w, "tokened", "long-enough-password").await;
+    let stream = event_stream(&w, ("cookie", &cookie)).await;
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/logout")
+        .header("cookie", &cookie)
+        .header("host", "tandem.test")
+        .header("origin", "http://tandem.test")
+        .body(Body::empty())
+        .expect("request");
+    let response = app(w.state.clone()).oneshot(request).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let took = ended_after(stream).await;
+    assert!(
+        took < Duration::from_secs(1),
+        "logged-out stream ended after {took:?}"
+    );
+
+    // The user deleted, with another token and session still open.
+    let (token, _) = {
+        let (secret, record) = w
+            .state
+            .users
+            .issue_token("tokened", "other")
+            .expect("token");
+        (secret, record.id.0)
+    };
+    let stream = event_stream(&w, ("authorization", &format!("Bearer {token}"))).await;
+    let (status, _) = w
+        .call(Method::DELETE, "/api/v1/users/tokened", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let took = ended_after(stream).await;
+    assert!(
+        took < Duration::from_secs(1),
+        "deleted user's stream ended after {took:?}"
+    );
+}
+
+/// Logs `user` in through the API; answers the session cookie (`name=value`).
+async fn login(w: &World, user: &str, password: &str) -> String {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/login")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            serde_json::json!({ "username": user, "password": password }).to_string(),
+        ))
+        .expect("request");
+    let response = app(w.state.clone()).oneshot(request).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::OK, "login of {user}");
+    response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
+/// Sends a bodyless request with these headers; answers the status and the body as JSON.
+async fn send(
+    w: &World,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, serde_json::Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = app(w.state.clone())
+        .oneshot(request.body(Body::empty()).expect("request"))
+        .await
+        .expect("answer");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn a_cross_origin_post_with_the_session_cookie_is_refused_and_same_origin_works() {
+    let w = world(1).await;
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let cookie = login(&w, "boss", "long-enough-password").await;
+    let reserve = "/api/v1/cameras/cam-1/reserve";
+    let host = ("host", "127.0.0.1:8080");
+    let holder = || async {
+        w.call(
+            Method::GET,
+            "/api/v1/cameras/cam-1/control",
+            Some(&admin),
+            None,
+        )
+        .await
+        .1["user"]
+            .clone()
+    };
+
+    // A page on another port of the same host posts a form: refused twice over.
+    let (status, problem) = send(
+        &w,
+        Method::POST,
+        reserve,
+        &[
+            ("cookie", &cookie),
+            host,
+            ("origin", "http://127.0.0.1:9999"),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{problem}");
+    for refused in [
+        vec![
+            ("cookie", cookie.as_str()),
+            host,
+            ("origin", "http://127.0.0.1:9999"),
+        ],
+        vec![("cookie", cookie.as_str()), host, ("origin", "null")],
+        vec![
+            ("cookie", cookie.as_str()),
+            host,
+            ("sec-fetch-site", "same-site"),
+        ],
+        vec![("cookie", cookie.as_str()), host],
+    ] {
+        let (status, problem) = send(&w, Method::POST, reserve, &refused).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{refused:?}: {problem}");
+        assert_eq!(problem["code"], "cross_origin");
+    }
+    assert_eq!(holder().await, serde_json::Value::Null, "nothing reserved");
+
+    // The console's own requests: Origin is this service (or, without it,
+    // the browser says same-origin).
+    let (status, answer) = send(
+        &w,
+        Method::POST,
+        reserve,
+        &[
+            ("cookie", &cookie),
+            host,
+            ("origin", "http://127.0.0.1:8080"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(holder().await, "boss");
+    let (status, _) = send(
+        &w,
+        Method::DELETE,
+        "/api/v1/cameras/cam-1/control",
+        &[("cookie", &cookie), host, ("sec-fetch-site", "same-origin")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(holder().await, serde_json::Value::Null);
+    // Reads need no origin; tokens are exempt (a browser never adds one).
+    let (status, _) = send(&w, Method::GET, "/api/v1/me", &[("cookie", &cookie), host]).await;
+    assert_eq!(status, StatusCode::OK);
+    let bearer = format!("Bearer {admin}");
+    let (status, _) = send(&w, Method::POST, reserve, &[("authorization", &bearer)]).await;
+    assert_eq!(status, StatusCode::OK);
+    // A form content type is refused even with a token.
+    let (status, _) = send(
+        &w,
+        Method::POST,
+        "/api/v1/cameras/cam-1/ptz/stop",
+        &[("authorization", &bearer), ("content-type", "text/plain")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[tokio::test]
+async fn every_answer_says_no_store_nosniff_and_no_referrer() {
+    let w = world(1).await;
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let viewer = w.user("vic", &[Permission::PresetRecall], 10);
+    let bearer = format!("Bearer {admin}");
+    let viewer_bearer = format!("Bearer {viewer}");
+    let admin_only = [("authorization", bearer.as_str())];
+    let viewer_only = [("authorization", viewer_bearer.as_str())];
+    // (method, uri, headers): answers 200, 401, 404, 403 and 415 alike.
+    let cases = [
+        (Method::GET, "/api/v1/me", &admin_only[..]),
+        (Method::GET, "/api/v1/users", &admin_only[..]),
+        (Method::GET, "/api/v1/audit?format=csv", &admin_only[..]),
+        (Method::GET, "/api/v1/cameras", &[][..]),
+        (Method::GET, "/api/v1/nowhere", &admin_only[..]),
+        (Method::GET, "/healthz", &[][..]),
+        (Method::POST, "/api/v1/login", &[][..]),
+        (Method::GET, "/api/v1/users", &viewer_only[..]),
+    ];
+    for (method, uri, headers) in cases {
+        let mut request = Request::builder().method(method.clone()).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = app(w.state.clone())
+            .oneshot(request.body(Body::empty()).expect("request"))
+            .await
+            .expect("answer");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let what = format!("{method} {uri} ({})", response.status());
+        assert_eq!(header("cache-control"), "no-store", "{what}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{what}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{what}");
+    }
+    // A token is shown once, in an answer no cache keeps.
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/tokens")
+        .header("authorization", &bearer)
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"label":"ci"}"#))
+        .expect("request");
+    let response = app(w.state.clone()).oneshot(request).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn error_answers_name_the_site_but_no_address_port_or_os_error() {
+    let w = world(1).await;
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let leaks = |text: &str| -> Vec<&'static str> {
+        [
+            "http://",
+            "127.0.0.1",
+            "/onvif",
+            "os error",
+            "tcp connect",
+            "database",
+        ]
+        .into_iter()
+        .filter(|leak| text.contains(leak))
+        .collect()
+    };
+    w.sim.set_faults(
+        2,
+        Faults {
+            down: true,
+            ..Faults::default()
+        },
+    );
+    let body =
+        serde_json::json!({ "name": "Half", "position": { "pan": 0.5, "tilt": 0.0, "zoom": 0.0 } });
+    let (status, outcome) = w
+        .call(
+            Method::POST,
+            "/api/v1/cameras/cam-1/presets",
+            Some(&admin),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{outcome}");
+    let secondary = outcome["sites"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["site"] == "secondary"))
+        .cloned()
+        .unwrap_or_default();
+    let error = secondary["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("site secondary") && error.contains("did not answer (connection refused)"),
+        "{outcome}"
+    );
+    assert!(leaks(&outcome.to_string()).is_empty(), "{outcome}");
+    let (_, journal) = w
+        .call(Method::GET, "/api/v1/operations", Some(&admin), None)
+        .await;
+    assert!(leaks(&journal.to_string()).is_empty(), "{journal}");
+    let (status, scan) = w
+        .call(
+            Method::POST,
+            "/api/v1/scans",
+            Some(&admin),
+            Some(serde_json::json!({ "cameras": ["cam-1"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        scan[0]["unread"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("did not answer")),
+        "{scan}"
+    );
+    assert!(leaks(&scan.to_string()).is_empty(), "{scan}");
+    let (status, _, body) = raw(
+        &w,
+        "/api/v1/cameras/cam-1/snapshot?site=secondary",
+        &admin,
+        "",
+    )
+    .await;
+    let problem: serde_json::Value = serde_json::from_slice(&body).expect("problem+json");
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("site secondary")),
+        "{problem}"
+    );
+    assert!(leaks(&problem.to_string()).is_empty(), "{problem}");
+    assert!(
+        problem["error_id"]
+            .as_str()
+            .is_some_and(|id| id.len() == 12),
+        "an id to find the detail in the log: {problem}"
+    );
+}
+
+#[tokio::test]
+async fn a_locked_store_answers_503_busy_without_the_databases_words() {
+    let dir = std::env::temp_dir().join(format!("tandem-locked-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("tandem.db");
+    let store = Arc::new(SqliteStore::open(&path).expect("store"));
+    let w = world_on(store, 1, |_| Vec::new()).await;
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    // Another process holds the write lock past the store's busy timeout.
+    let other = rusqlite::Connection::open(&path).expect("second connection");
+    other.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/tokens")
+        .header("authorization", format!("Bearer {admin}"))
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"label":"while locked"}"#))
+        .expect("request");
+    let response = app(w.state.clone()).oneshot(request).await.expect("answer");
+    let status = response.status();
+    let retry_after = response.headers().get("retry-after").cloned();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let text = String::from_utf8_lossy(&bytes);
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert!(retry_after.is_some(), "Retry-After");
+    assert!(
+        !text.contains("database") && !text.contains("locked"),
+        "the store's own words stay in the log: {text}"
+    );
+    other.execute_batch("ROLLBACK").expect("unlock");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn refusals_reservations_recalls_and_taking_control_are_audited() {
+    let w = world(1).await;
+    w.state
+        .engine
+        .scan_camera(&CameraId::from("cam-1"))
+        .await
+        .expect("scan");
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let op = w.user(
+        "op",
+        &[Permission::PtzControl, Permission::PresetRecall],
+        1000,
+    );
+    for _ in 0..3 {
+        let (status, _) = w.call(Method::GET, "/api/v1/users", Some(&op), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    for _ in 0..3 {
+        let (status, _) = w
+            .call(
+                Method::POST,
+                "/api/v1/cameras/cam-1/ptz/stop",
+                Some(&op),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, _) = w
+        .call(
+            Method::POST,
+            "/api/v1/cameras/cam-1/presets/1/recall",
+            Some(&op),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = w
+        .call(
+            Method::POST,
+            "/api/v1/cameras/cam-1/reserve",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = w
+        .call(
+            Method::DELETE,
+            "/api/v1/cameras/cam-1/control",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    w.state.engine.flush_all_denials();
+
+    let (status, entries) = w
+        .call(Method::GET, "/api/v1/audit?limit=1000", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let of = |action: &str, actor: &str| -> Vec<serde_json::Value> {
+        entries
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter(|e| e["action"] == action && e["actor"] == actor)
+            .cloned()
+            .collect()
+    };
+    // Refusals: one entry per user, route and minute, with the count (a
+    // minute may have turned during the test: then two).
+    let denied = of("access.denied", "op");
+    assert!((1..=2).contains(&denied.len()), "{entries}");
+    let count: u64 = denied
+        .iter()
+        .map(|e| e["after"]["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(count, 3, "{denied:?}");
+    assert_eq!(denied[0]["after"]["route"], "GET /api/v1/users");
+    // Taking control once, not one entry per command; the admin's
+    // reservation took it from the operator.
+    assert_eq!(of("control.take", "op").len(), 1, "{entries}");
+    let reserved = of("control.reserve", "boss");
+    assert_eq!(reserved.len(), 1, "{entries}");
+    assert_eq!(reserved[0]["before"]["user"], "op");
+    assert_eq!(of("control.release", "boss").len(), 1, "{entries}");
+    let recalls = of("preset.recall", "op");
+    assert_eq!(recalls.len(), 1, "{entries}");
+    assert_eq!(recalls[0]["after"]["number"], 1);
+}
+
+#[tokio::test]
+async fn releasing_a_camera_someone_else_holds_changes_nothing_and_tells_nobody() {
+    let w = world(1).await;
+    let _live = w.state.spawn_live_forwarder();
+    let ann = w.user("ann", &[Permission::PtzControl], 1000);
+    let bob = w.user("bob", &[Permission::PtzControl], 1000);
+    let mut events = event_stream(&w, ("authorization", &format!("Bearer {ann}"))).await;
+    let (status, _) = w
+        .call(
+            Method::POST,
+            "/api/v1/cameras/cam-1/ptz/stop",
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, control) = w
+        .call(
+            Method::DELETE,
+            "/api/v1/cameras/cam-1/control",
+            Some(&bob),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(control["user"], "ann", "the hold stays: {control}");
+    let (status, _) = w
+        .call(
+            Method::DELETE,
+            "/api/v1/cameras/cam-1/control",
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (text, _) = read_events(&mut events, Duration::from_secs(5), |t| {
+        t.contains("\"released_by\":\"ann\"")
+    })
+    .await;
+    assert!(text.contains("\"released_by\":\"ann\""), "{text}");
+    assert!(
+        !text.contains("\"released_by\":\"bob\""),
+        "no false release: {text}"
+    );
+}
+
+/// A service on a loopback port with short connection limits; answers its address.
+async fn serve_with(w: &World, limits: tandem_server::ConnectionLimits) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(tandem_server::serve(
+        listener,
+        w.state.clone(),
+        limits,
+        std::future::pending(),
+    ));
+    address
+}
+
+/// Reads until the server closes the connection, at most `wait`; answers
+/// what arrived, or `None` when it was still open.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, wait: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt as _;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(String::from_utf8_lossy(&got).into_owned()),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn slow_and_idle_connections_are_closed_after_their_timeouts() {
+    use tokio::io::AsyncWriteExt as _;
+    let w = world(1).await;
+    let short = Duration::from_millis(300);
+    let address = serve_with(
+        &w,
+        tandem_server::ConnectionLimits {
+            header_timeout: short,
+            body_timeout: short,
+            idle_timeout: short,
+            max_connections: 64,
+        },
+    )
+    .await;
+    // Far below the defaults (10 s and more): only the configured limits close these.
+    let bound = Duration::from_secs(5);
+    let connect = || async {
+        tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect")
+    };
+
+    let mut silent = connect().await;
+    assert!(
+        read_until_closed(&mut silent, bound).await.is_some(),
+        "silent connection kept"
+    );
+
+    let mut half_head = connect().await;
+    half_head
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: tandem.test\r\n")
+        .await
+        .expect("write");
+    assert!(
+        read_until_closed(&mut half_head, bound).await.is_some(),
+        "half-sent head kept"
+    );
+
+    let mut half_body = connect().await;
+    half_body
+        .write_all(
+            b"POST /api/v1/login HTTP/1.1\r\nHost: tandem.test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"username\":",
+        )
+        .await
+        .expect("write");
+    let answer = read_until_closed(&mut half_body, bound).await;
+    let answer = answer.expect("half-sent body kept");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+
+    let mut idle = connect().await;
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: tandem.test\r\n\r\n")
+        .await
+        .expect("write");
+    let answer = read_until_closed(&mut idle, bound)
+        .await
+        .expect("idle keep-alive kept");
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "answered first: {answer}"
+    );
+
+    // A client that keeps sending requests is served throughout.
+    let mut busy = connect().await;
+    for _ in 0..8 {
+        busy.write_all(b"GET /healthz HTTP/1.1\r\nHost: tandem.test\r\n\r\n")
+            .await
+            .expect("write");
+        let mut buf = [0u8; 1024];
+        let n = tokio::io::AsyncReadExt::read(&mut busy, &mut buf)
+            .await
+            .expect("read");
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "served");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_until_one_closes() {
+    use tokio::io::AsyncWriteExt as _;
+    let w = world(1).await;
+    let address = serve_with(
+        &w,
+        tandem_server::ConnectionLimits {
+            max_connections: 2,
+            ..tandem_server::ConnectionLimits::default()
+        },
+    )
+    .await;
+    let connect = || async {
+        tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect")
+    };
+    let first = connect().await;
+    let _second = connect().await;
+    // Accepted by the kernel, not served while both slots are taken.
+    let mut third = connect().await;
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: tandem.test\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    assert_eq!(
+        read_until_closed(&mut third, Duration::from_millis(500)).await,
+        None,
+        "served beyond the cap"
+    );
+    drop(first);
+    let answer = read_until_closed(&mut third, Duration::from_secs(5))
+        .await
+        .expect("served once a slot is free");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 #[tokio::test]
@@ -977,11 +1882,11 @@ async fn every_admin_action_leaves_exactly_one_audit_entry() {
         .await,
     );
     let cookie = session(&w, "vic", "long-enough-password").await;
-    let (status, _, body) = send(
+    let (status, _, body) = send_full(
         &w,
         Method::PUT,
         "/api/v1/me/password",
-        &[("cookie", &cookie)],
+        &[("cookie", &cookie), ("sec-fetch-site", "same-origin")],
         Some(serde_json::json!({
             "current_password": "long-enough-password",
             "new_password": "tulip kettle harbour"
@@ -1091,7 +1996,7 @@ async fn every_admin_action_leaves_exactly_one_audit_entry() {
 }
 
 /// Sends a request with these headers; answers the status, the headers and the JSON body.
-async fn send(
+async fn send_full(
     w: &World,
     method: Method,
     uri: &str,
@@ -1124,7 +2029,8 @@ async fn send(
 /// Logs in; answers the `Cookie` header value of the session.
 async fn session(w: &World, user: &str, password: &str) -> String {
     let body = serde_json::json!({ "username": user, "password": password });
-    let (status, headers, answer) = send(w, Method::POST, "/api/v1/login", &[], Some(body)).await;
+    let (status, headers, answer) =
+        send_full(w, Method::POST, "/api/v1/login", &[], Some(body)).await;
     assert_eq!(status, StatusCode::OK, "login {user}: {answer}");
     headers
         .get("set-cookie")
@@ -1140,7 +2046,7 @@ async fn the_bearer_scheme_is_accepted_in_any_case() {
     let token = w.user("scripted", &[Permission::PresetRecall], 10);
     for scheme in ["Bearer", "bearer", "BEARER"] {
         let value = format!("{scheme} {token}");
-        let (status, _, me) = send(
+        let (status, _, me) = send_full(
             &w,
             Method::GET,
             "/api/v1/me",
@@ -1263,11 +2169,11 @@ async fn a_password_change_ends_the_users_other_sessions() {
     w.user("vic", &[Permission::PresetRecall], 10);
     let here = session(&w, "vic", "long-enough-password").await;
     let elsewhere = session(&w, "vic", "long-enough-password").await;
-    let (status, _, sessions) = send(
+    let (status, _, sessions) = send_full(
         &w,
         Method::GET,
         "/api/v1/users/vic/sessions",
-        &[("cookie", &here)],
+        &[("cookie", &here), ("sec-fetch-site", "same-origin")],
         None,
     )
     .await;
@@ -1282,20 +2188,20 @@ async fn a_password_change_ends_the_users_other_sessions() {
     assert_eq!(current.len(), 2);
 
     let change = |current: &str, new: &str| serde_json::json!({ "current_password": current, "new_password": new });
-    let (status, _, problem) = send(
+    let (status, _, problem) = send_full(
         &w,
         Method::PUT,
         "/api/v1/me/password",
-        &[("cookie", &here)],
+        &[("cookie", &here), ("sec-fetch-site", "same-origin")],
         Some(change("wrong one", "tulip kettle harbour")),
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
-    let (status, _, problem) = send(
+    let (status, _, problem) = send_full(
         &w,
         Method::PUT,
         "/api/v1/me/password",
-        &[("cookie", &here)],
+        &[("cookie", &here), ("sec-fetch-site", "same-origin")],
         Some(change("long-enough-password", "vic-is-vic-is-vic")),
     )
     .await;
@@ -1307,11 +2213,11 @@ async fn a_password_change_ends_the_users_other_sessions() {
             .contains("user name"),
         "{problem}"
     );
-    let (status, _, ended) = send(
+    let (status, _, ended) = send_full(
         &w,
         Method::PUT,
         "/api/v1/me/password",
-        &[("cookie", &here)],
+        &[("cookie", &here), ("sec-fetch-site", "same-origin")],
         Some(change("long-enough-password", "tulip kettle harbour")),
     )
     .await;
@@ -1320,7 +2226,7 @@ async fn a_password_change_ends_the_users_other_sessions() {
     let me = |cookie: String| {
         let w = &w;
         async move {
-            send(w, Method::GET, "/api/v1/me", &[("cookie", &cookie)], None)
+            send_full(w, Method::GET, "/api/v1/me", &[("cookie", &cookie)], None)
                 .await
                 .0
         }
@@ -1363,7 +2269,8 @@ async fn a_disabled_user_cannot_log_in_and_their_token_stops_working() {
         StatusCode::UNAUTHORIZED,
         "the token stops at once"
     );
-    let (status, _, _) = send(&w, Method::GET, "/api/v1/me", &[("cookie", &cookie)], None).await;
+    let (status, _, _) =
+        send_full(&w, Method::GET, "/api/v1/me", &[("cookie", &cookie)], None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the session ended");
     let login = serde_json::json!({ "username": "vic", "password": "long-enough-password" });
     let (status, _) = w

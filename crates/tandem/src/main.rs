@@ -135,10 +135,15 @@ fn main() -> ExitCode {
                 .is_some() =>
         {
             eprintln!("error: {e:#}");
-            ExitCode::from(
-                e.downcast_ref::<tandem_engine::error::EngineError>()
-                    .map_or(exit::FAILURE, |e| exit::for_kind(e.kind())),
-            )
+            let engine = e.downcast_ref::<tandem_engine::error::EngineError>();
+            // The API shows operators no device address; the host's own user
+            // sees the full account (the URL called, the OS's words).
+            if let Some(engine) = engine
+                && engine.detail() != engine.to_string()
+            {
+                eprintln!("detail: {}", engine.detail());
+            }
+            ExitCode::from(engine.map_or(exit::FAILURE, |e| exit::for_kind(e.kind())))
         }
         Err(e) if e.downcast_ref::<tandem_access::UsersError>().is_some() => {
             eprintln!("error: {e:#}");

@@ -237,7 +237,8 @@ fn the_same_request_through_the_api_and_the_cli_ends_the_same_way() {
         let (status, answer) = runtime.block_on(async {
             let mut request = http
                 .request(method.parse().expect("method"), format!("{url}{path}"))
-                .header("cookie", &cookie);
+                .header("cookie", &cookie)
+                .header("origin", support::origin(&url));
             if let Some(body) = &body {
                 request = request.json(body);
             }
@@ -403,9 +404,11 @@ fn call(
     (method, url, body): (&str, String, Option<Value>),
 ) -> (u16, Value) {
     runtime.block_on(async {
+        let origin = support::origin(&url);
         let mut request = http
             .request(method.parse().expect("method"), url)
-            .header("cookie", cookie);
+            .header("cookie", cookie)
+            .header("origin", origin);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -728,4 +731,55 @@ fn a_change_made_during_an_outage_is_replayed_before_the_recovery_scan_and_never
         on_primary.contains_key("Dock") && on_primary.contains_key("Gate north"),
         "{on_primary:?}"
     );
+}
+
+/// `[service]`'s connection limits reach `tandem serve`: with 300 ms limits
+/// a silent connection and a half-sent request are closed within seconds
+/// (the defaults would keep them 10 s and more), while a client sending
+/// requests is served.
+#[test]
+fn tandem_serve_closes_slow_connections_after_the_configured_timeouts() {
+    use std::io::{Read, Write};
+    let dir = temp_dir("connection-limits");
+    let (_sim, _control, config) = simulator(&dir);
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str(
+        "\n[service]\nheader_timeout_ms = 300\nbody_timeout_ms = 300\nidle_timeout_ms = 300\n",
+    );
+    std::fs::write(&config, text).expect("config written");
+    let (_serve, url) = service(&config);
+    let address = url.trim_start_matches("http://").to_string();
+    let closed_within = |mut stream: std::net::TcpStream, within: std::time::Duration| {
+        stream.set_read_timeout(Some(within)).expect("read timeout");
+        let mut got = Vec::new();
+        // Ok(0) or a reset: closed by the service; a timeout: still open.
+        match stream.read_to_end(&mut got) {
+            Ok(_) => true,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        }
+    };
+    let silent = std::net::TcpStream::connect(&address).expect("connect");
+    assert!(
+        closed_within(silent, std::time::Duration::from_secs(5)),
+        "a silent connection is kept"
+    );
+    let mut half = std::net::TcpStream::connect(&address).expect("connect");
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: tandem.test\r\n")
+        .expect("write");
+    assert!(
+        closed_within(half, std::time::Duration::from_secs(5)),
+        "a half-sent request is kept"
+    );
+    let mut busy = std::net::TcpStream::connect(&address).expect("connect");
+    for _ in 0..5 {
+        busy.write_all(b"GET /healthz HTTP/1.1\r\nHost: tandem.test\r\n\r\n")
+            .expect("write");
+        let mut answer = [0u8; 512];
+        let n = busy.read(&mut answer).expect("answer");
+        assert!(answer[..n].starts_with(b"HTTP/1.1 200"), "served");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

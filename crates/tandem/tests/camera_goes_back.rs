@@ -58,7 +58,8 @@ impl Api {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.url))
-            .header("cookie", cookie);
+            .header("cookie", cookie)
+            .header("origin", support::origin(&self.url));
         if let Some(body) = body {
             request = request.json(&body);
         }

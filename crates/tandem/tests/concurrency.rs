@@ -226,6 +226,7 @@ fn fifty_concurrent_api_adds_half_of_them_the_current_view_are_fifty_presets() {
                 let answer = http
                     .post(format!("{url}/api/v1/cameras/cam-1/presets"))
                     .header("cookie", cookie)
+                    .header("origin", support::origin(&url))
                     .json(&body)
                     .send()
                     .await

@@ -137,6 +137,8 @@ async fn token(base: &str) -> String {
     let created = client
         .post(format!("{base}/api/v1/tokens"))
         .header("cookie", cookie)
+        // The console's origin: a change authenticated by the cookie needs it.
+        .header("origin", base)
         .json(&serde_json::json!({ "label": "schemathesis" }))
         .send()
         .await

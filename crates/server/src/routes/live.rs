@@ -181,15 +181,17 @@ pub async fn status(
 }
 
 /// The camera's current picture (JPEG), fetched by the service from the
-/// device's `GetSnapshotUri` so that device credentials stay on the server.
+/// device's `GetSnapshotUri` so that device credentials stay on the server;
+/// the caller needs some permission on the camera.
 /// The `x-tandem-site` header names the site it came from.
 #[utoipa::path(get, path = "/api/v1/cameras/{camera}/snapshot", tag = "live",
     params(("camera" = String, Path, description = "Camera id"), SnapshotQuery),
     responses((status = 200, description = "the JPEG picture", content_type = "image/jpeg"),
-        (status = 404, body = Problem), (status = 502, body = Problem)))]
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 502, body = Problem)))]
 pub async fn snapshot(
     State(state): State<AppState>,
-    _who: Authed,
+    who: Authed,
     Path(id): Path<String>,
     Query(query): Query<SnapshotQuery>,
 ) -> ApiResult<axum::response::Response> {
@@ -207,7 +209,7 @@ pub async fn snapshot(
         ),
         None => None,
     };
-    let (site, jpeg) = state.live.snapshot(&camera, site.as_ref()).await?;
+    let (site, jpeg) = state.live.snapshot(&who.0, &camera, site.as_ref()).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/jpeg".to_string()),
@@ -260,17 +262,18 @@ pub async fn look(
         .into_response())
 }
 
-/// Who holds manual control of a camera.
+/// Who holds manual control of a camera (some permission on it needed).
 #[utoipa::path(get, path = "/api/v1/cameras/{camera}/control", tag = "live",
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ControlDto), (status = 404, body = Problem)))]
+    responses((status = 200, body = ControlDto), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
 pub async fn control(
     State(state): State<AppState>,
-    _who: Authed,
+    who: Authed,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ControlDto>> {
     let camera = camera(&state, &id)?;
-    let h = state.live.holder(&camera)?;
+    let h = state.live.holder(&who.0, &camera)?;
     Ok(Json(ControlDto {
         user: h.as_ref().map(|h| h.user.clone()),
         priority: h.as_ref().map(|h| h.priority),
@@ -282,7 +285,8 @@ pub async fn control(
 /// Releases the caller's manual control (or reservation).
 #[utoipa::path(delete, path = "/api/v1/cameras/{camera}/control", tag = "live",
     params(("camera" = String, Path, description = "Camera id")),
-    responses((status = 200, body = ControlDto), (status = 404, body = Problem)))]
+    responses((status = 200, body = ControlDto), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
 pub async fn release(
     State(state): State<AppState>,
     who: Authed,

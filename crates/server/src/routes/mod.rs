@@ -57,6 +57,7 @@ where
                 // client that is the same mistake as malformed JSON, so one status.
                 let status = match &rejection {
                     JsonRejection::JsonDataError(_) => StatusCode::BAD_REQUEST,
+                    _ if timed_out(&rejection) => StatusCode::REQUEST_TIMEOUT,
                     other => other.status(),
                 };
                 Err(ApiError::new(
@@ -67,6 +68,19 @@ where
             }
         }
     }
+}
+
+/// Whether the body was refused because it did not arrive in time
+/// ([`crate::connections::BodyTimeout`]).
+fn timed_out(rejection: &JsonRejection) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(e) = cause {
+        if e.is::<crate::connections::BodyTimeout>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 #[derive(OpenApi)]
@@ -159,7 +173,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(demo::set))
 }
 
-/// The whole service: the API, `/api/openapi.json`, the console, the body limit and metrics.
+/// The whole service: the API, `/api/openapi.json`, the console, the body
+/// limit, the security rules and headers ([`crate::security`]) and metrics.
 pub fn app(state: AppState) -> Router {
     let (router, mut openapi) = api().split_for_parts();
     declare_common_responses(&mut openapi);
@@ -176,14 +191,20 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found("no such route; see /api/openapi.json") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::map_response(problem_json))
+        // Outside the problem+json mapping, so its headers reach every answer.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::security::guard,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), measure))
         .with_state(state)
 }
 
 /// Declares what an operation answers because of the extractors it takes, so
 /// that no handler has to repeat it: 401 where [`crate::auth::Authed`] is
-/// needed (every operation not marked public), and 400, 413 and 415 where a
-/// [`JsonBody`] is read. Every [`tandem_api::problem::Problem`] is declared as
+/// needed (every operation not marked public), 400, 413 and 415 where a
+/// [`JsonBody`] is read, and 415 and 403 where [`crate::security`] may
+/// refuse a change (a form body; another origin's cookie). Every [`tandem_api::problem::Problem`] is declared as
 /// `application/problem+json`, the content type [`ApiError`] answers with.
 fn declare_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
     const PROBLEM_JSON: &str = "application/problem+json";
@@ -200,14 +221,19 @@ fn declare_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
     };
     let public = SecurityRequirement::default();
     for item in openapi.paths.paths.values_mut() {
+        // (operation, whether it changes something: the same-origin rule and
+        // the refusal of form bodies apply, see `crate::security`)
         let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
+            (&mut item.get, false),
+            (&mut item.put, true),
+            (&mut item.post, true),
+            (&mut item.delete, true),
+            (&mut item.patch, true),
         ];
-        for operation in operations.into_iter().flatten() {
+        for (operation, changes) in operations {
+            let Some(operation) = operation else {
+                continue;
+            };
             let responses = &mut operation.responses.responses;
             for response in responses.values_mut() {
                 let RefOr::T(response) = response else {
@@ -230,6 +256,19 @@ fn declare_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
                 responses
                     .entry("401".into())
                     .or_insert_with(|| problem("no valid credentials"));
+            }
+            if changes {
+                responses.entry("415".into()).or_insert_with(|| {
+                    problem("a form content type: the API reads JSON bodies only")
+                });
+            }
+            if changes && secured {
+                responses.entry("403".into()).or_insert_with(|| {
+                    problem(
+                        "forbidden: the roles do not allow it, or a change authenticated by \
+                         the session cookie did not come from this service's origin",
+                    )
+                });
             }
             if operation.request_body.is_some() {
                 for (status, description) in [

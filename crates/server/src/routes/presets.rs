@@ -13,7 +13,7 @@ use super::convert::{operation_dto, position, preset_dto};
 use super::live::{LiveResult, run_live};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::state::{AppState, Audience};
 
 pub(super) fn camera(state: &AppState, id: &str) -> ApiResult<CameraId> {
     let id = CameraId::from(id);
@@ -33,9 +33,13 @@ fn name(n: String) -> ApiResult<PresetName> {
 /// body says which), 202 when a part is pending, 409 problem+json with each
 /// site's words when every site refused it (then nothing changed): the
 /// devices' state does not allow it, which the caller can act on.
-fn answer(state: &AppState, outcome: &Outcome) -> ApiResult<(StatusCode, Json<OperationDto>)> {
+fn answer(
+    state: &AppState,
+    camera: &CameraId,
+    outcome: &Outcome,
+) -> ApiResult<(StatusCode, Json<OperationDto>)> {
     let dto = operation_dto(outcome);
-    state.emit("operation", &dto);
+    state.emit("operation", Audience::Camera(camera.clone()), &dto);
     if !outcome.is_complete() {
         return Ok((StatusCode::ACCEPTED, Json(dto)));
     }
@@ -106,7 +110,7 @@ pub async fn create(
         },
     };
     let outcome = state.engine.add(&camera, request, &who.0).await?;
-    answer(&state, &outcome)
+    answer(&state, &camera, &outcome)
 }
 
 /// Renames, renumbers or re-aims a preset on both sites.
@@ -145,7 +149,7 @@ pub async fn update(
         position,
     };
     let outcome = state.engine.update(&camera, n, request, &who.0).await?;
-    answer(&state, &outcome)
+    answer(&state, &camera, &outcome)
 }
 
 /// Deletes a preset on both sites.
@@ -163,7 +167,7 @@ pub async fn delete(
     let camera = camera(&state, &id)?;
     let n = number(n)?;
     let outcome = state.engine.delete(&camera, n, &who.0).await?;
-    answer(&state, &outcome)
+    answer(&state, &camera, &outcome)
 }
 
 /// Recalls a preset by number on the active site (each site's own token).

@@ -19,37 +19,35 @@ fn health_name(h: Health) -> String {
     .into()
 }
 
-/// The sites, their health and which is active.
-#[utoipa::path(get, path = "/api/v1/sites", tag = "sites", responses((status = 200, body = [SiteDto])))]
-pub async fn list(State(state): State<AppState>, _who: Authed) -> Json<Vec<SiteDto>> {
-    let active = state.live.active();
-    let health = state.live.health();
+/// The sites, their health and which is active (some permission needed).
+#[utoipa::path(get, path = "/api/v1/sites", tag = "sites",
+    responses((status = 200, body = [SiteDto]), (status = 403, body = Problem)))]
+pub async fn list(State(state): State<AppState>, who: Authed) -> ApiResult<Json<Vec<SiteDto>>> {
     let sites = state
-        .engine
-        .bindings()
-        .sites()
-        .iter()
+        .live
+        .sites(&who.0)?
+        .into_iter()
         .map(|s| SiteDto {
             id: s.id.to_string(),
             priority: s.priority,
-            health: health
-                .iter()
-                .find(|(id, _)| *id == s.id)
-                .map(|(_, h)| health_name(*h))
-                .unwrap_or_default(),
-            active: s.id == active,
+            health: health_name(s.health),
+            active: s.active,
         })
         .collect();
-    Json(sites)
+    Ok(Json(sites))
 }
 
-/// Every switch of the active site since the service started.
-#[utoipa::path(get, path = "/api/v1/sites/history", tag = "sites", responses((status = 200, body = [SwitchDto])))]
-pub async fn history(State(state): State<AppState>, _who: Authed) -> Json<Vec<SwitchDto>> {
-    Json(
+/// Every switch of the active site since the service started (some permission needed).
+#[utoipa::path(get, path = "/api/v1/sites/history", tag = "sites",
+    responses((status = 200, body = [SwitchDto]), (status = 403, body = Problem)))]
+pub async fn history(
+    State(state): State<AppState>,
+    who: Authed,
+) -> ApiResult<Json<Vec<SwitchDto>>> {
+    Ok(Json(
         state
             .live
-            .history()
+            .switches(&who.0)?
             .into_iter()
             .map(|s| SwitchDto {
                 at_utc: s.at_utc.to_rfc3339(),
@@ -58,7 +56,7 @@ pub async fn history(State(state): State<AppState>, _who: Authed) -> Json<Vec<Sw
                 reason: s.reason,
             })
             .collect(),
-    )
+    ))
 }
 
 /// Returns live control to the primary now (admins), when it is up.
@@ -66,19 +64,19 @@ pub async fn history(State(state): State<AppState>, _who: Authed) -> Json<Vec<Sw
     responses((status = 200, body = [SiteDto]), (status = 403, body = Problem), (status = 409, body = Problem)))]
 pub async fn failback(State(state): State<AppState>, who: Authed) -> ApiResult<Json<Vec<SiteDto>>> {
     state.live.failback(&who.0)?;
-    Ok(list(State(state), who).await)
+    list(State(state), who).await
 }
 
-/// The cameras.
+/// The cameras the caller may see (some permission on each).
 #[utoipa::path(get, path = "/api/v1/cameras", tag = "cameras", responses((status = 200, body = [CameraDto])))]
 pub async fn cameras(
     State(state): State<AppState>,
-    _who: Authed,
+    who: Authed,
 ) -> ApiResult<Json<Vec<CameraDto>>> {
     Ok(Json(
         state
             .engine
-            .cameras()?
+            .cameras(&who.0)?
             .into_iter()
             .map(|c| CameraDto {
                 id: c.id.to_string(),

@@ -14,9 +14,10 @@ use super::convert::{operation_dto, site_part_dto};
 use super::presets::camera;
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::state::{AppState, Audience};
 
-/// Scans cameras now (32 in flight per site).
+/// Scans cameras now (32 in flight per site): the ones listed, or every
+/// camera the caller may scan.
 #[utoipa::path(post, path = "/api/v1/scans", tag = "mismatches", request_body = ScanRequest,
     responses((status = 200, body = [ScanDto]), (status = 403, body = Problem),
         (status = 404, body = Problem)))]
@@ -25,18 +26,18 @@ pub async fn scan(
     who: Authed,
     body: super::JsonBody<ScanRequest>,
 ) -> ApiResult<Json<Vec<ScanDto>>> {
-    let cameras: Vec<CameraId> = match body.0.cameras {
-        Some(ids) => ids
-            .iter()
-            .map(|id| camera(&state, id))
-            .collect::<ApiResult<_>>()?,
-        None => state.engine.bindings().camera_ids(),
-    };
-    let ids = cameras.clone();
+    let cameras: Option<Vec<CameraId>> = body
+        .0
+        .cameras
+        .map(|ids| {
+            ids.iter()
+                .map(|id| camera(&state, id))
+                .collect::<ApiResult<_>>()
+        })
+        .transpose()?;
     let reports = state.engine.scan_for(&who.0, cameras, 32).await?;
-    let out: Vec<ScanDto> = ids
-        .iter()
-        .zip(reports)
+    let out: Vec<ScanDto> = reports
+        .into_iter()
         .map(|(id, r)| match r {
             Ok(r) => ScanDto {
                 camera: id.to_string(),
@@ -60,34 +61,39 @@ pub async fn scan(
                 pending: r.pending.iter().map(|n| n.get()).collect(),
                 error: None,
             },
-            Err(e) => ScanDto {
-                camera: id.to_string(),
-                open: 0,
-                new: 0,
-                gone: 0,
-                unreachable: Vec::new(),
-                unread: Vec::new(),
-                pending: Vec::new(),
-                error: Some(e.to_string()),
-            },
+            Err(e) => {
+                // The answer shows the public message; the log keeps the rest.
+                tracing::warn!(camera = %id, error = %e.detail(), "scan failed");
+                ScanDto {
+                    camera: id.to_string(),
+                    open: 0,
+                    new: 0,
+                    gone: 0,
+                    unreachable: Vec::new(),
+                    unread: Vec::new(),
+                    pending: Vec::new(),
+                    error: Some(e.public_message()),
+                }
+            }
         })
         .collect();
-    state.emit("mismatches", &out);
+    state.emit("mismatches", Audience::EachCamera, &out);
     Ok(Json(out))
 }
 
-/// The open mismatches as of the last scan, without those about a preset
-/// whose operation is still pending on some site (a repair would undo it).
+/// The open mismatches as of the last scan, of the cameras the caller may
+/// see, without those about a preset whose operation is still pending on
+/// some site (a repair would undo it).
 #[utoipa::path(get, path = "/api/v1/mismatches", tag = "mismatches", params(MismatchQuery),
     responses((status = 200, body = [MismatchDto]), (status = 400, body = Problem),
         (status = 404, body = Problem)))]
 pub async fn mismatches(
     State(state): State<AppState>,
-    _who: Authed,
+    who: Authed,
     Query(q): Query<MismatchQuery>,
 ) -> ApiResult<Json<Vec<MismatchDto>>> {
     let camera = q.camera.as_deref().map(|c| camera(&state, c)).transpose()?;
-    let open = state.engine.mismatches(camera.as_ref())?;
+    let open = state.engine.mismatches(&who.0, camera.as_ref())?;
     Ok(Json(
         open.into_iter()
             .map(|m| MismatchDto {
@@ -156,23 +162,27 @@ pub async fn repair(
             .collect(),
         remaining: Some(report.remaining.len()),
     };
-    state.emit("mismatches", serde_json::json!({ "camera": camera, "repaired": dto.changes.len(), "remaining": dto.remaining }));
+    state.emit(
+        "mismatches",
+        Audience::Camera(camera.clone()),
+        serde_json::json!({ "camera": camera, "repaired": dto.changes.len(), "remaining": dto.remaining }),
+    );
     Ok(Json(dto))
 }
 
-/// The journal of operations, newest first.
+/// The journal of operations of the cameras the caller may see, newest first.
 #[utoipa::path(get, path = "/api/v1/operations", tag = "operations", params(JournalQuery),
     responses((status = 200, body = [JournalDto]), (status = 400, body = Problem),
         (status = 404, body = Problem)))]
 pub async fn operations(
     State(state): State<AppState>,
-    _who: Authed,
+    who: Authed,
     Query(q): Query<JournalQuery>,
 ) -> ApiResult<Json<Vec<JournalDto>>> {
     let camera = q.camera.as_deref().map(|c| camera(&state, c)).transpose()?;
     let ops = state
         .engine
-        .operations(camera.as_ref(), q.limit.unwrap_or(100).min(1000))?;
+        .operations(&who.0, camera.as_ref(), q.limit.unwrap_or(100).min(1000))?;
     Ok(Json(
         ops.into_iter()
             .map(|o| JournalDto {

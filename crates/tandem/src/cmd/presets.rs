@@ -133,8 +133,11 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&presets)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            let (sites, tokens): (Vec<_>, Vec<_>) =
-                ctx.engine.site_tokens(&camera)?.into_iter().unzip();
+            let (sites, tokens): (Vec<_>, Vec<_>) = ctx
+                .engine
+                .site_tokens(&ctx.operator, &camera)?
+                .into_iter()
+                .unzip();
             print!(
                 "{:>6}  {} {:>8} {:>8} {:>8}",
                 "number",

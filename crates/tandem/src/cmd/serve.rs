@@ -144,12 +144,20 @@ pub async fn run_with(
         let _ = tokio::signal::ctrl_c().await;
     };
     let users = state.users.clone();
-    tandem_server::serve(listener, state, shutdown).await?;
+    let http = ctx.config.http;
+    let limits = tandem_server::ConnectionLimits {
+        header_timeout: http.header_timeout,
+        body_timeout: http.body_timeout,
+        idle_timeout: http.idle_timeout,
+        max_connections: http.max_connections,
+    };
+    tandem_server::serve(listener, state, limits, shutdown).await?;
     background.abort();
-    // The refusals counted this minute, written before the process ends.
+    // The refused logins and denied requests of the last minute, not yet audited.
     if let Err(e) = users.flush_all_refusals() {
         tracing::warn!("writing the last refused logins to the audit log: {e}");
     }
+    ctx.engine.flush_all_denials();
     Ok(())
 }
 

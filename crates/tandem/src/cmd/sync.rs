@@ -239,7 +239,7 @@ pub async fn mismatches(args: MismatchArgs) -> anyhow::Result<ExitCode> {
     }
     let ctx = context::open(&args.config)?;
     let camera = args.camera.as_deref().map(|c| ctx.camera(c)).transpose()?;
-    let open = ctx.engine.mismatches(camera.as_ref())?;
+    let open = ctx.engine.mismatches(&ctx.operator, camera.as_ref())?;
     if args.json {
         println!(
             "{}",
@@ -497,7 +497,7 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if left > 0 {
-        let ops = ctx.engine.operations(None, 10_000)?;
+        let ops = ctx.engine.operations(&ctx.operator, None, 10_000)?;
         for op in &ops {
             for part in op
                 .sites
@@ -564,7 +564,9 @@ pub async fn operations(args: OperationsArgs) -> anyhow::Result<ExitCode> {
     }
     let ctx = context::open(&args.config)?;
     let camera = args.camera.as_deref().map(|c| ctx.camera(c)).transpose()?;
-    let ops = ctx.engine.operations(camera.as_ref(), args.limit)?;
+    let ops = ctx
+        .engine
+        .operations(&ctx.operator, camera.as_ref(), args.limit)?;
     if args.json {
         let values: Vec<_> = ops
             .iter()

@@ -278,9 +278,15 @@ try {
   assert.equal(await page.locator("#save-preset").count(), 0, "no preset form");
   assert.equal(await page.getByRole("link", { name: "Admin" }).isVisible(), false, "no admin page");
   assert.ok(await page.getByRole("button", { name: /^Recall / }).first().isVisible(), "recall stays");
-  // The server refuses it anyway.
-  const refused = await page.request.post(`${url}/api/v1/cameras/cam-6/ptz/continuous`, { data: { pan: 0.5, tilt: 0, zoom: 0 } });
+  // The server refuses it anyway, for the role (the request names the
+  // console's origin, as the browser would, so the same-origin rule passes).
+  const refused = await page.request.post(`${url}/api/v1/cameras/cam-6/ptz/continuous`, { data: { pan: 0.5, tilt: 0, zoom: 0 }, headers: { origin: url } });
   assert.equal(refused.status(), 403);
+  assert.equal((await refused.json()).code, "forbidden");
+  // From another origin the cookie changes nothing either.
+  const crossOrigin = await page.request.post(`${url}/api/v1/logout`, { headers: { origin: "http://127.0.0.1:9" } });
+  assert.equal(crossOrigin.status(), 403);
+  assert.equal((await crossOrigin.json()).code, "cross_origin");
   await shot(page, "08-viewer");
 
   step("tablet width");

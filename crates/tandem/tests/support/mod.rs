@@ -196,6 +196,13 @@ pub fn set_faults(control: &str, site: usize, patch: Value) {
     })
 }
 
+/// The origin (`http://host:port`) of a URL: what a browser sends as
+/// `Origin` with the console's requests, which the service requires of every
+/// change authenticated by the session cookie.
+pub fn origin(url: &str) -> String {
+    url.split('/').take(3).collect::<Vec<_>>().join("/")
+}
+
 /// Logs in to the service at `url` as the first admin; answers the session
 /// cookie (`name=value`) to send with each request.
 pub async fn login(http: &reqwest::Client, url: &str) -> String {

@@ -336,6 +336,8 @@ impl Api {
         let token: TokenDto = http
             .post(format!("{base}/api/v1/tokens"))
             .header("cookie", cookie)
+            // A change authenticated by the cookie must name the service's origin.
+            .header("origin", base)
             .json(&NewTokenDto {
                 label: "bench".into(),
             })
