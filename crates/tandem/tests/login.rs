@@ -47,6 +47,7 @@ async fn create_user(url: &str, name: &str, password: &str) {
     let created = http
         .post(format!("{url}/api/v1/users"))
         .header("cookie", cookie)
+        .header("origin", support::origin(url))
         .json(&json!({ "name": name, "password": password, "roles": [] }))
         .send()
         .await
@@ -352,6 +353,7 @@ async fn the_users_command_manages_users_locally_and_through_the_service() {
     let token: Value = http
         .post(format!("{url}/api/v1/tokens"))
         .header("cookie", &cookie)
+        .header("origin", support::origin(&url))
         .json(&json!({ "label": "cli" }))
         .send()
         .await
