@@ -107,9 +107,19 @@ impl Error {
             Error::Unauthorized { advice, .. } => {
                 format!("refused tandem's credentials; {advice}")
             }
+            Error::Http { status, said, .. } if !said.is_empty() => {
+                format!("answered HTTP {status}: {}", without_addresses(said))
+            }
             Error::Http { status, .. } => format!("answered HTTP {status}"),
-            Error::TooLarge { limit, .. } => format!("sent an answer over {limit} bytes"),
-            Error::Malformed(_) => "sent an answer that is not valid ONVIF".into(),
+            Error::TooLarge { limit, .. } => {
+                format!("sent an answer that exceeds {limit} bytes")
+            }
+            Error::Malformed(why) => {
+                format!(
+                    "sent an answer that is not valid ONVIF ({})",
+                    without_addresses(why)
+                )
+            }
             Error::NoService(service) => format!("has no {service} service"),
         }
     }
@@ -121,6 +131,27 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// `text` with every URL (and a bare `host:port`) replaced by "the device":
+/// what a device said, or why its answer was refused, without the address
+/// behind it (that stays in the log).
+fn without_addresses(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            let bare = word.trim_end_matches([':', ',', ')', '.']);
+            let looks_like_address = bare.contains("://")
+                || bare
+                    .rsplit_once(':')
+                    .is_some_and(|(host, port)| host.contains('.') && port.parse::<u16>().is_ok());
+            if looks_like_address {
+                format!("the device{}", &word[bare.len()..])
+            } else {
+                word.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The cause of a transport failure in a few words, from the HTTP stack's
@@ -379,6 +410,12 @@ mod summary_tests {
             },
             Error::Malformed(format!("unexpected element at {url}")),
         ];
+        let malformed = Error::Malformed(format!("GetPresets at {url}: XML: expected '>'"));
+        assert_eq!(
+            malformed.summary(),
+            "sent an answer that is not valid ONVIF (GetPresets at the device: XML: expected '>')",
+            "the reason stays, the address goes"
+        );
         for e in cases {
             let summary = e.summary();
             for leak in ["127.0.0.1", "11164", "http://", "os error", "/onvif/"] {
