@@ -7,10 +7,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use serde_json::{Value, json};
-use support::{Guard, get_json, site_presets, tandem, temp_dir, wait_for_line};
+use support::{Guard, get_json, site_presets, tandem, temp_dir};
 use tandem_core::{CameraId, SiteId};
 use tandem_store::prelude::*;
 use tandem_store::{BindingLearned, SqliteStore};
@@ -18,20 +18,18 @@ use tandem_store::{BindingLearned, SqliteStore};
 /// A `tandem sim` of one camera with three presets, the secondary (WS-Security
 /// only) with a renamed one; its configuration written to `dir`.
 fn simulator(dir: &Path) -> (Guard, String, PathBuf) {
-    let config = dir.join("tandem.toml");
-    let mut sim = tandem()
-        .args(["sim", "--cameras", "1", "--presets", "3", "--drift"])
-        .args(["--profile", "2=wsse", "--json", "--write-config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sim starts");
-    let control = wait_for_line(&mut sim, |line| {
-        let value: Value = serde_json::from_str(line).ok()?;
-        (value["kind"] == "control").then(|| value["url"].as_str().map(str::to_string))?
-    });
-    (Guard(sim), control, config)
+    support::simulator_with(
+        dir,
+        &[
+            "--cameras",
+            "1",
+            "--presets",
+            "3",
+            "--drift",
+            "--profile",
+            "2=wsse",
+        ],
+    )
 }
 
 /// `tandem COMMAND -c CONFIG ARGS...`, to its end.
@@ -66,19 +64,11 @@ fn secondary_counts(control: &str) -> (u64, u64) {
 }
 
 fn set_clock(control: &str, body: Value) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .put(format!("{control}/api/sites/2/clock"))
-            .json(&body)
-            .send()
-            .await
-            .expect("PUT clock");
-        assert!(response.status().is_success(), "clock of site 2");
-    })
+    support::control_send(
+        reqwest::Method::PUT,
+        &format!("{control}/api/sites/2/clock"),
+        &body,
+    );
 }
 
 /// What the store kept of cam-1 on the secondary.

@@ -1,7 +1,7 @@
 //! Cameras, canonical presets, site token maps and token styles: [`PresetStore`] on SQLite.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use tandem_core::{CameraId, Position, Preset, PresetName, PresetNumber, SiteId};
+use tandem_core::{CameraId, Mismatch, Position, Preset, PresetName, PresetNumber, SiteId};
 
 use super::audit_log::append_audit_tx;
 use super::mismatches::mismatch_from_row;
@@ -163,15 +163,7 @@ fn numbers_in_use(tx: &Connection, camera: &CameraId) -> Result<Vec<PresetNumber
         )
         .and_then(|mut s| s.query_map([camera.as_str()], |r| r.get(0))?.collect())
         .context("reading the numbers in use")?;
-    let details: Vec<(String, String)> = tx
-        .prepare_cached("select detail, kind from mismatch where camera_id = ?1")
-        .and_then(|mut s| {
-            s.query_map([camera.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect()
-        })
-        .context("reading open mismatches")?;
-    for (detail, kind) in details {
-        let m = mismatch_from_row(&detail, &kind)?;
+    for m in open_mismatches(tx, camera)? {
         for side in [&m.primary, &m.secondary].into_iter().flatten() {
             if let Some(n) = side.number {
                 numbers.push(i64::from(n.get()));
@@ -181,6 +173,21 @@ fn numbers_in_use(tx: &Connection, camera: &CameraId) -> Result<Vec<PresetNumber
     numbers
         .into_iter()
         .map(|n| number_from_row(n, "number"))
+        .collect()
+}
+
+/// The camera's open mismatches, as the last scan recorded them.
+fn open_mismatches(tx: &Connection, camera: &CameraId) -> Result<Vec<Mismatch>, StoreError> {
+    let details: Vec<(String, String)> = tx
+        .prepare_cached("select detail, kind from mismatch where camera_id = ?1")
+        .and_then(|mut s| {
+            s.query_map([camera.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .context("reading open mismatches")?;
+    details
+        .iter()
+        .map(|(detail, kind)| mismatch_from_row(detail, kind))
         .collect()
 }
 
@@ -195,15 +202,7 @@ fn check_unused_on_sites(
     if preset_exists(tx, camera, number)? {
         return Ok(()); // The canonical preset's own conflict is reported by the write.
     }
-    let details: Vec<(String, String)> = tx
-        .prepare_cached("select detail, kind from mismatch where camera_id = ?1")
-        .and_then(|mut s| {
-            s.query_map([camera.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect()
-        })
-        .context("reading open mismatches")?;
-    for (detail, kind) in details {
-        let m = mismatch_from_row(&detail, &kind)?;
+    for m in open_mismatches(tx, camera)? {
         for (side, preset) in [("primary", &m.primary), ("secondary", &m.secondary)] {
             if let Some(p) = preset.as_ref().filter(|p| p.number == Some(number)) {
                 let name = p.name.as_deref().unwrap_or("a preset without a name");

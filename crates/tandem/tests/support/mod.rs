@@ -178,22 +178,36 @@ pub fn get_json(url: &str) -> Value {
     })
 }
 
-/// Sets faults of simulated site `site` (1-based) through the control API:
-/// `patch` is a partial `Faults` (`{"latency_ms": 60}`).
-pub fn set_faults(control: &str, site: usize, patch: Value) {
+/// Sends `body` to the simulator's control API with `method`, on a throwaway
+/// runtime (from plain test threads); fails the test unless it succeeds.
+pub fn control_send(method: reqwest::Method, url: &str, body: &Value) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(async {
         let response = reqwest::Client::new()
-            .patch(format!("{control}/api/sites/{site}/faults"))
-            .json(&patch)
+            .request(method, url)
+            .json(body)
             .send()
             .await
-            .expect("PATCH faults");
-        assert!(response.status().is_success(), "faults of site {site}");
+            .expect("control API request");
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
     })
+}
+
+/// Sets faults of simulated site `site` (1-based) through the control API:
+/// `patch` is a partial `Faults` (`{"latency_ms": 60}`).
+pub fn set_faults(control: &str, site: usize, patch: Value) {
+    control_send(
+        reqwest::Method::PATCH,
+        &format!("{control}/api/sites/{site}/faults"),
+        &patch,
+    );
 }
 
 /// The origin (`http://host:port`) of a URL: what a browser sends as
