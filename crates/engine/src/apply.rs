@@ -224,22 +224,34 @@ async fn store_at(
 /// the next run's origin: about the longest return trip.
 const RETURN_TRUST: Duration = Duration::from_secs(10);
 
-/// The camera's position now, as the origin of preset work begun at `since`.
+/// Longest wait for a moving camera to stop before its position is taken as
+/// the origin: another process may still be returning it after its own
+/// preset work (this process knows its own returns: `CameraHold::returned`).
+const ORIGIN_SETTLE: Duration = Duration::from_secs(5);
+
+/// The camera's position once it rests (at most [`ORIGIN_SETTLE`]), as the
+/// origin of preset work begun at `since`.
 async fn read_origin(binding: &Binding, profile: &str, since: Instant) -> Option<Origin> {
-    let status = {
-        let _permit = binding.permit().await;
-        binding.device.get_status(profile).await
-    };
-    match status {
-        Ok(status) => status
-            .position
-            .as_ref()
-            .and_then(from_vector)
-            .map(|position| Origin { position, since }),
-        Err(e) => {
-            tracing::warn!(camera = %binding.camera, site = %binding.site, error = %e,
-                "position before preset work unknown: the camera will not be returned");
-            None
+    let started = tokio::time::Instant::now();
+    loop {
+        let status = {
+            let _permit = binding.permit().await;
+            binding.device.get_status(profile).await
+        };
+        match status {
+            Ok(status) if status.is_idle() || started.elapsed() > ORIGIN_SETTLE => {
+                return status
+                    .position
+                    .as_ref()
+                    .and_then(from_vector)
+                    .map(|position| Origin { position, since });
+            }
+            Ok(_) => tokio::time::sleep(POLL).await,
+            Err(e) => {
+                tracing::warn!(camera = %binding.camera, site = %binding.site, error = %e,
+                    "position before preset work unknown: the camera will not be returned");
+                return None;
+            }
         }
     }
 }
