@@ -1,6 +1,8 @@
 //! Arbitrary bytes as a SOAP answer (or request): the envelope parser, every
 //! body reader, the simulator's request parser and the WS-Security header
-//! reader. Errors are expected; a panic is a bug.
+//! reader; and the streaming `GetPresets` reader against the tree's: where
+//! the tree reads presets, the stream must read the same ones. Errors are
+//! expected; a panic is a bug.
 
 #![no_main]
 
@@ -13,9 +15,19 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    let streamed = message::read_presets_answer(text);
     let Ok(envelope) = Envelope::parse(text) else {
         return;
     };
+    if let Ok(presets) = envelope
+        .expect(tandem_onvif::ns::TPTZ, "GetPresetsResponse")
+        .and_then(message::read_presets)
+    {
+        match streamed {
+            Ok(streamed) => assert_eq!(streamed, presets, "the stream read other presets"),
+            Err(e) => panic!("the tree read {} presets, the stream refused: {e}", presets.len()),
+        }
+    }
     if let Some(token) = envelope.header().and_then(UsernameToken::from_header) {
         let _ = token.verifies("fuzz-password");
     }

@@ -14,6 +14,8 @@ use tandem_core::{CameraId, Mismatch, Preset, PresetName, PresetNumber, SiteId, 
 use tandem_store::NewAudit;
 use tokio::task::JoinSet;
 
+use tandem_onvif::types::Preset as OnvifPreset;
+
 use crate::apply::read_presets;
 use crate::engine::Engine;
 use crate::error::DeviceFailure;
@@ -84,20 +86,37 @@ impl Engine {
         camera: &CameraId,
         site: &SiteId,
     ) -> Result<Vec<SitePreset>, EngineError> {
-        let binding = self.bindings().get(camera, site)?;
-        let profile = binding.profile().await?.to_string();
-        let presets = read_presets(&binding, &profile).await?;
+        let presets = self.read_device(camera, site).await?;
         let map = TokenMap::load(self.store().as_ref(), camera, site)?;
+        self.resolve(camera, &map, presets)
+    }
+
+    /// One site's presets of a camera as the device lists them.
+    async fn read_device(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+    ) -> Result<Vec<OnvifPreset>, EngineError> {
+        let binding = self.bindings().get(camera, site)?;
+        let profile = binding.profile().await?;
+        read_presets(&binding, profile).await
+    }
+
+    /// A site's listed presets with their numbers resolved through `map`,
+    /// empty slots and reserved numbers left out.
+    fn resolve(
+        &self,
+        camera: &CameraId,
+        map: &TokenMap,
+        presets: Vec<OnvifPreset>,
+    ) -> Result<Vec<SitePreset>, EngineError> {
         let presets = presets
             .into_iter()
-            .map(|p| {
-                let number = map.number(&p.token);
-                SitePreset {
-                    number,
-                    name: p.name,
-                    position: p.position.as_ref().and_then(from_vector),
-                    token: p.token,
-                }
+            .map(|p| SitePreset {
+                number: map.number(&p.token),
+                name: p.name,
+                position: p.position.as_ref().and_then(from_vector),
+                token: p.token,
             })
             .collect();
         self.presets_only(camera, presets)
@@ -121,38 +140,139 @@ impl Engine {
     }
 
     /// Reads both sites of a camera concurrently and diffs them; records
-    /// nothing but imports and adopted tokens.
+    /// nothing but imports and adopted tokens. The store is read once for a
+    /// camera tandem knows (its presets and both token maps together).
     async fn read_and_diff(self: &Arc<Self>, camera: &CameraId) -> Result<Compared, EngineError> {
         let spec = self.bindings().camera(camera)?;
         let (p_id, s_id) = self.bindings().pair()?;
-        let (primary, secondary) =
-            tokio::join!(self.read_site(camera, p_id), self.read_site(camera, s_id));
+        let (primary, secondary) = tokio::join!(
+            self.read_device(camera, p_id),
+            self.read_device(camera, s_id)
+        );
+        let sites = [p_id.clone(), s_id.clone()];
+        let mut view = self.store().camera_view(camera, &sites)?;
+        let mut maps = view
+            .sites
+            .drain(..)
+            .map(|(style, pairs)| TokenMap::new(style, pairs));
+        let (Some(p_map), Some(s_map)) = (maps.next(), maps.next()) else {
+            return Err(EngineError::Internal(
+                "the store answered for fewer sites".into(),
+            ));
+        };
         // What could be read is recorded even when the other site could not
         // be: the primary's presets imported on a first read, each read
         // site's presets adopted (read before write needs both).
         let mut unread = Vec::new();
-        let mut read = |site: &SiteId, result: Result<Vec<SitePreset>, EngineError>| match result {
-            Ok(presets) => Some(presets),
-            Err(e) => {
-                unread.push(UnreadSite {
-                    site: site.clone(),
-                    failure: e.device_failure().unwrap_or(DeviceFailure::Refused),
-                    message: e.to_string(),
-                });
-                None
-            }
-        };
-        let (primary, secondary) = (read(p_id, primary), read(s_id, secondary));
+        let mut read =
+            |site: &SiteId, map: &TokenMap, result: Result<Vec<OnvifPreset>, EngineError>| {
+                match result.and_then(|presets| self.resolve(camera, map, presets)) {
+                    Ok(presets) => Some(presets),
+                    Err(e) => {
+                        unread.push(UnreadSite {
+                            site: site.clone(),
+                            failure: e.device_failure().unwrap_or(DeviceFailure::Refused),
+                            message: e.to_string(),
+                        });
+                        None
+                    }
+                }
+            };
+        let (primary, secondary) = (read(p_id, &p_map, primary), read(s_id, &s_map, secondary));
         // A camera never read takes the primary's presets as canonical; the
         // secondary's while the primary cannot be read, so that a first
         // operation then knows the numbers in use there (the primary's own
         // presets are reported once it answers, never overwritten).
-        match (&primary, &secondary) {
-            (Some(presets), _) => self.import_if_new(camera, p_id, presets)?,
-            (None, Some(presets)) => self.import_if_new(camera, s_id, presets)?,
-            (None, None) => {}
+        if view.presets.is_empty() {
+            let imported = match (&primary, &secondary) {
+                (Some(presets), _) => self.import(camera, p_id, presets)?,
+                (None, Some(presets)) => self.import(camera, s_id, presets)?,
+                (None, None) => false,
+            };
+            if imported {
+                // Imported (or taken by a concurrent first operation): read again.
+                return self.rediff(camera, primary, secondary, unread).await;
+            }
         }
-        let (Some(mut primary), Some(mut secondary)) = (primary, secondary) else {
+        self.diff_read(
+            camera,
+            spec.tolerance,
+            primary,
+            secondary,
+            unread,
+            &view.presets,
+            [&p_map, &s_map],
+        )
+    }
+
+    /// [`Engine::read_and_diff`]'s end after an import: the presets and
+    /// token maps read again from the store, the sites' reads kept.
+    async fn rediff(
+        self: &Arc<Self>,
+        camera: &CameraId,
+        primary: Option<Vec<SitePreset>>,
+        secondary: Option<Vec<SitePreset>>,
+        unread: Vec<UnreadSite>,
+    ) -> Result<Compared, EngineError> {
+        let spec = self.bindings().camera(camera)?;
+        let (p_id, s_id) = self.bindings().pair()?;
+        let view = self
+            .store()
+            .camera_view(camera, &[p_id.clone(), s_id.clone()])?;
+        let maps: Vec<TokenMap> = view
+            .sites
+            .into_iter()
+            .map(|(style, pairs)| TokenMap::new(style, pairs))
+            .collect();
+        let [p_map, s_map] = maps.as_slice() else {
+            return Err(EngineError::Internal(
+                "the store answered for fewer sites".into(),
+            ));
+        };
+        // Numbers as the new maps give them (an import maps the tokens it took).
+        let renumber = |presets: Option<Vec<SitePreset>>, map: &TokenMap| {
+            presets.map(|mut presets| {
+                for p in &mut presets {
+                    p.number = map.number(&p.token);
+                }
+                presets
+            })
+        };
+        let (primary, secondary) = (renumber(primary, p_map), renumber(secondary, s_map));
+        self.diff_read(
+            camera,
+            spec.tolerance,
+            primary,
+            secondary,
+            unread,
+            &view.presets,
+            [p_map, s_map],
+        )
+    }
+
+    /// Adopts each read site's tokens and diffs the two sites; with a site
+    /// unread, keeps the open mismatches as they were.
+    #[allow(clippy::too_many_arguments)]
+    fn diff_read(
+        &self,
+        camera: &CameraId,
+        tolerance: f64,
+        primary: Option<Vec<SitePreset>>,
+        secondary: Option<Vec<SitePreset>>,
+        unread: Vec<UnreadSite>,
+        canonical: &[Preset],
+        [p_map, s_map]: [&TokenMap; 2],
+    ) -> Result<Compared, EngineError> {
+        let (p_id, s_id) = self.bindings().pair()?;
+        let mut primary = primary;
+        let mut secondary = secondary;
+        if let Some(presets) = &mut secondary {
+            self.adopt_tokens(camera, s_id, presets, canonical, s_map)?;
+        }
+        if let Some(presets) = &mut primary {
+            self.adopt_tokens(camera, p_id, presets, canonical, p_map)?;
+        }
+        let (Some(primary), Some(secondary)) = (primary, secondary) else {
             let open = self
                 .store()
                 .mismatches(Some(camera))?
@@ -169,9 +289,7 @@ impl Engine {
                 pending,
             }));
         };
-        self.adopt_tokens(camera, s_id, &mut secondary)?;
-        self.adopt_tokens(camera, p_id, &mut primary)?;
-        let mismatches = diff(&primary, &secondary, Tolerance(spec.tolerance));
+        let mismatches = diff(&primary, &secondary, Tolerance(tolerance));
         // Read after the sites: work journaled while they were read is held back too.
         let (mismatches, pending) = self.hold_back_pending(camera, mismatches)?;
         Ok(Compared::Diffed(Diffed {
@@ -336,17 +454,16 @@ impl Engine {
 
     /// A camera tandem has never seen takes one site's presets as its
     /// canonical list (numbers from that site, unnamed ones named "Preset N").
-    /// `presets` come from [`Engine::read_site`]: no empty slot or reserved
-    /// number is among them.
-    fn import_if_new(
+    /// `presets` come from [`Engine::resolve`]: no empty slot or reserved
+    /// number is among them. The store takes them only while the camera has
+    /// no canonical preset (decided in its transaction). True when the
+    /// camera's presets may have changed.
+    fn import(
         &self,
         camera: &CameraId,
         site: &SiteId,
         presets: &[SitePreset],
-    ) -> Result<(), EngineError> {
-        if !self.store().presets(camera)?.is_empty() {
-            return Ok(());
-        }
+    ) -> Result<bool, EngineError> {
         let mut found = Vec::new();
         for p in presets {
             let Some(number) = p.number else { continue };
@@ -365,10 +482,13 @@ impl Engine {
             };
             found.push((preset, p.token.clone()));
         }
-        // Journaled against the primary, where they already are.
+        if found.is_empty() {
+            return Ok(false);
+        }
+        // Journaled against the site, where they already are.
         self.store()
             .import_presets(camera, site, &found, "tandem")?;
-        Ok(())
+        Ok(true)
     }
 
     /// Records which of a site's presets are tandem's (read before write:
@@ -383,9 +503,9 @@ impl Engine {
         camera: &CameraId,
         site: &SiteId,
         presets: &mut [SitePreset],
+        canonical: &[Preset],
+        map: &TokenMap,
     ) -> Result<(), EngineError> {
-        let canonical = self.store().presets(camera)?;
-        let map = TokenMap::load(self.store().as_ref(), camera, site)?;
         let mut adopted: Vec<(PresetNumber, String)> = presets
             .iter()
             .filter_map(|p| Some((p.number?, p)))

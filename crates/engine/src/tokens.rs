@@ -15,6 +15,11 @@ pub struct TokenMap {
 }
 
 impl TokenMap {
+    /// A map from what the store holds ([`tandem_store::CameraView`]).
+    pub(crate) fn new(style: Option<TokenStyle>, pairs: Vec<(PresetNumber, String)>) -> Self {
+        TokenMap { style, pairs }
+    }
+
     /// The map of `camera` on `site`.
     pub(crate) fn load(
         store: &dyn Store,

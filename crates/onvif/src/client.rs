@@ -480,13 +480,25 @@ impl Device {
         }))
     }
 
-    /// Sends `request` to its service and reads the answer with `read`,
-    /// authenticating as the type's documentation says.
+    /// Sends `request` to its service and reads the answer's body element
+    /// from the tree with `read`, authenticating as the type's
+    /// documentation says.
     async fn call<T>(
         &self,
         request: Request,
         read: impl Fn(Node<'_, '_>) -> Result<T>,
     ) -> Result<T> {
+        let (namespace, local) = request.response_element();
+        let read_text = |text: &str| {
+            let envelope = Envelope::parse(text)?;
+            read(envelope.expect(namespace, &local)?)
+        };
+        self.call_text(request, read_text).await
+    }
+
+    /// [`Device::call`] with a reader of the whole answer's text: for the
+    /// answers read as a stream.
+    async fn call_text<T>(&self, request: Request, read: impl Fn(&str) -> Result<T>) -> Result<T> {
         let url = self.address_of(request.service()).await?;
         let body = request.to_xml();
         if matches!(request, Request::GetSystemDateAndTime) {
@@ -855,11 +867,11 @@ impl Device {
 
     /// `GetPresets`.
     pub async fn get_presets(&self, profile: &str) -> Result<Vec<Preset>> {
-        self.call(
+        self.call_text(
             Request::GetPresets {
                 profile: profile.into(),
             },
-            message::read_presets,
+            message::read_presets_answer,
         )
         .await
     }
@@ -1000,17 +1012,17 @@ impl Device {
     }
 }
 
-/// Reads an HTTP answer: a SOAP body of the expected element, or a fault.
-/// A malformed answer's error names the operation and the address, since the
-/// parser's words alone ("unexpected end of stream") do not say which device
-/// misbehaved, or in answer to what.
+/// Reads an HTTP answer with `read` (a SOAP body of the expected element,
+/// or a fault). A malformed answer's error names the operation and the
+/// address, since the parser's words alone ("unexpected end of stream") do
+/// not say which device misbehaved, or in answer to what.
 fn read_answer<T>(
     url: &str,
     request: &Request,
     response: &HttpResponse,
-    read: impl FnOnce(Node<'_, '_>) -> Result<T>,
+    read: impl FnOnce(&str) -> Result<T>,
 ) -> Result<T> {
-    read_envelope(url, request, response, read).map_err(|e| match e {
+    read_envelope(url, response, read).map_err(|e| match e {
         Error::Malformed(why) => Error::Malformed(format!("{} at {url}: {why}", request.name())),
         other => other,
     })
@@ -1018,28 +1030,19 @@ fn read_answer<T>(
 
 fn read_envelope<T>(
     url: &str,
-    request: &Request,
     response: &HttpResponse,
-    read: impl FnOnce(Node<'_, '_>) -> Result<T>,
+    read: impl FnOnce(&str) -> Result<T>,
 ) -> Result<T> {
-    let parsed = std::str::from_utf8(&response.body)
+    let read = std::str::from_utf8(&response.body)
         .map_err(|_| Error::Malformed("answer is not UTF-8".into()))
-        .and_then(Envelope::parse);
-    let envelope = match parsed {
-        Ok(envelope) => envelope,
+        .and_then(read);
+    match read {
         // Not SOAP: an HTTP error status says more than the parse error.
-        Err(_) if !(200..300).contains(&response.status) => {
-            return Err(Error::Http {
-                url: url.to_string(),
-                status: response.status,
-                said: crate::error::gist(&response.body),
-            });
-        }
-        Err(e) => return Err(e),
-    };
-    let (namespace, local) = request.response_element();
-    match envelope.expect(namespace, &local) {
-        Ok(node) => read(node),
+        Err(Error::Malformed(_)) if !(200..300).contains(&response.status) => Err(Error::Http {
+            url: url.to_string(),
+            status: response.status,
+            said: crate::error::gist(&response.body),
+        }),
         Err(Error::Fault(fault))
             if fault.is("NotAuthorized") || fault.is("FailedAuthentication") =>
         {
@@ -1051,7 +1054,7 @@ fn read_envelope<T>(
                 advice: AuthAdvice::Credentials,
             })
         }
-        Err(e) => Err(e),
+        other => other,
     }
 }
 

@@ -657,6 +657,8 @@ impl Response {
                 close(&mut out, "GetServiceCapabilities");
             }
             Response::Presets(presets) => {
+                // About 330 bytes a preset: one allocation for the answer.
+                out.reserve(presets.len() * 360);
                 open(&mut out, "GetPresets");
                 for preset in presets {
                     preset.write(&mut out);
@@ -841,6 +843,29 @@ pub fn read_presets(node: Node<'_, '_>) -> Result<Vec<Preset>> {
         .collect()
 }
 
+/// A whole `GetPresets` answer, envelope included, read as a stream: the
+/// answer that grows with a camera, read twice per camera by every scan.
+/// Reads what [`read_presets`] reads from the tree, with the same errors.
+pub fn read_presets_answer(text: &str) -> Result<Vec<Preset>> {
+    let mut reader = xml::Reader::new(text);
+    crate::soap::open_answer(&mut reader, text, ns::TPTZ, "GetPresetsResponse")?;
+    let mut presets = Vec::new();
+    loop {
+        match reader.step()? {
+            xml::Step::Open(e) if e.named("Preset") => {
+                let token = e.required_attr("token")?.into_owned();
+                presets.push(Preset::read_stream(&mut reader, token)?);
+            }
+            xml::Step::Open(_) => reader.skip()?,
+            xml::Step::Close => break,
+            xml::Step::Text(_) | xml::Step::Aside => {}
+            xml::Step::End => break,
+        }
+    }
+    reader.finish()?;
+    Ok(presets)
+}
+
 /// `SetPresetResponse`: the token the device used.
 pub fn read_preset_token(node: Node<'_, '_>) -> Result<String> {
     let token = xml::text(xml::required(node, "PresetToken")?);
@@ -939,5 +964,136 @@ mod tests {
             .expect(ns::TPTZ, "GetPresetsResponse")
             .expect("right element");
         assert_eq!(read_presets(node).expect("reads"), presets);
+        assert_eq!(read_presets_answer(&text).expect("streams"), presets);
+    }
+
+    /// The tree's reading of a `GetPresets` answer: what the stream must match.
+    fn by_tree(text: &str) -> Result<Vec<Preset>> {
+        let env = soap::Envelope::parse(text)?;
+        read_presets(env.expect(ns::TPTZ, "GetPresetsResponse")?)
+    }
+
+    fn answer(body: &str) -> String {
+        format!(
+            r#"<?xml version="1.0"?><s:Envelope xmlns:s="{}" xmlns:p="{}" xmlns:t="{}">{body}</s:Envelope>"#,
+            ns::SOAP12,
+            ns::TPTZ,
+            ns::TT
+        )
+    }
+
+    #[test]
+    fn the_stream_reads_what_the_tree_reads() {
+        let documents = [
+            // Header passed over; comments, CDATA, entities, whitespace, a
+            // default namespace declared on the response, unknown elements.
+            answer(
+                r#"<s:Header><x:Security xmlns:x="urn:x"><x:Deep><x:Deeper/></x:Deep></x:Security></s:Header>
+                <s:Body>
+                  <GetPresetsResponse xmlns="http://www.onvif.org/ver20/ptz/wsdl">
+                    <!-- a comment --><Preset token="a&amp;b&#233;">
+                      <t:Name>  Gate &lt;1&gt; <![CDATA[& co]]>  </t:Name><t:Name>second</t:Name>
+                      <t:Extension><t:Name>not this one</t:Name></t:Extension>
+                      <t:PTZPosition><t:PanTilt x="0.5" y="-0.25" space="urn:s"/><t:Zoom x="1"/><t:Zoom x="0"/></t:PTZPosition>
+                    </Preset>
+                    <Preset token="2"><t:Name>a<!--c-->b</t:Name><t:PTZPosition/></Preset>
+                    <Preset token="4"><t:Name><!--c-->Gate</t:Name></Preset>
+                    <Preset token="5"><t:Name>Gate<t:b>x</t:b> more</t:Name></Preset>
+                    <Preset token="3"><t:PTZPosition><t:Zoom x="0.125"></t:Zoom></t:PTZPosition></Preset>
+                    <p:Other><Preset token="nested, not listed"/></p:Other>
+                  </GetPresetsResponse>
+                </s:Body>"#,
+            ),
+            // SOAP 1.1.
+            format!(
+                r#"<e:Envelope xmlns:e="{}"><e:Body><p:GetPresetsResponse xmlns:p="{}"/></e:Body></e:Envelope>"#,
+                ns::SOAP11,
+                ns::TPTZ
+            ),
+            // A fault, in both SOAP versions.
+            soap::fault_envelope(true, &["InvalidArgVal", "NoProfile"], "no such profile"),
+            soap::fault_envelope_soap11(false, &["ActionNotSupported"], "later"),
+            // Refusals: wrong element, wrong namespace, no token, bad number,
+            // no body, not SOAP, a DTD, cut off, two roots, unknown prefix.
+            answer(r#"<s:Body><p:GetNodesResponse/></s:Body>"#),
+            answer(r#"<s:Body><t:GetPresetsResponse/></s:Body>"#),
+            answer(r#"<s:Body><p:GetPresetsResponse><p:Preset/></p:GetPresetsResponse></s:Body>"#),
+            answer(
+                r#"<s:Body><p:GetPresetsResponse><p:Preset token="1"><t:PTZPosition><t:PanTilt x="NaN" y="0"/></t:PTZPosition></p:Preset></p:GetPresetsResponse></s:Body>"#,
+            ),
+            answer(r#"<s:Header/>"#),
+            "<html><body>502 Bad Gateway</body></html>".to_string(),
+            format!(
+                r#"<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "x">]>{}"#,
+                answer(r#"<s:Body><p:GetPresetsResponse/></s:Body>"#)
+            ),
+            answer(r#"<s:Body><p:GetPresetsResponse><p:Preset token="1">"#),
+            answer(r#"<s:Body><p:GetPresetsResponse/></s:Body>"#) + "<again/>",
+            answer(r#"<s:Body><q:GetPresetsResponse/></s:Body>"#),
+            answer(
+                r#"<s:Body><p:GetPresetsResponse><p:Preset token="&bogus;"/></p:GetPresetsResponse></s:Body>"#,
+            ),
+        ];
+        for text in &documents {
+            let (tree, stream) = (by_tree(text), read_presets_answer(text));
+            match (&tree, &stream) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{text}"),
+                (Err(Error::Fault(a)), Err(Error::Fault(b))) => {
+                    assert_eq!(a.to_string(), b.to_string(), "{text}")
+                }
+                (Err(Error::Fault(_)), _) | (_, Err(Error::Fault(_))) | (Ok(_), _) | (_, Ok(_)) => {
+                    panic!("tree {tree:?}, stream {stream:?}: {text}")
+                }
+                (Err(_), Err(_)) => {}
+            }
+        }
+        let first = read_presets_answer(&documents[0]).expect("reads");
+        assert_eq!(first.len(), 5);
+        let names: Vec<Option<&str>> = first.iter().map(|p| p.name.as_deref()).collect();
+        assert_eq!(names[1..4], [Some("a"), Some(""), Some("Gate")]);
+        assert_eq!(first[0].token, "a&bé");
+        assert_eq!(first[0].name.as_deref(), Some("Gate <1> & co"));
+        assert_eq!(first[0].position, Some(PtzVector::new(0.5, -0.25, 1.0)));
+        assert_eq!(first[1].position, None);
+        assert_eq!(first[4].position.and_then(|p| p.zoom), Some(0.125));
+    }
+
+    #[test]
+    fn every_cut_of_an_answer_is_refused_by_the_stream() {
+        let text = soap::envelope(
+            None,
+            &Response::Presets(vec![Preset {
+                token: "1".into(),
+                name: Some("Gate".into()),
+                position: Some(PtzVector::new(0.1, 0.2, 0.3)),
+            }])
+            .to_xml(ServiceKind::Ptz),
+        );
+        for cut in 1..text.len() {
+            assert!(read_presets_answer(&text[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn the_stream_keeps_the_limits() {
+        let deep = answer(&format!(
+            "<s:Body><p:GetPresetsResponse>{}{}</p:GetPresetsResponse></s:Body>",
+            "<p:x>".repeat(100),
+            "</p:x>".repeat(100)
+        ));
+        let err = read_presets_answer(&deep)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("nested deeper"), "{err}");
+        let many = answer(&format!(
+            "<s:Body><p:GetPresetsResponse>{}</p:GetPresetsResponse></s:Body>",
+            "<p:x/>".repeat(600_000)
+        ));
+        let err = read_presets_answer(&many)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("more than"), "{err}");
     }
 }

@@ -123,6 +123,48 @@ impl<'i> Envelope<'i> {
     }
 }
 
+/// The streaming counterpart of [`Envelope::expect`]: reads `text` up to the
+/// opening of the body element `{namespace}local` and leaves `reader` there
+/// (its children are at depth 4). Anything else in the body (a fault, another
+/// element) is read with the tree reader, so that its error is exactly
+/// [`Envelope::expect`]'s.
+pub fn open_answer<'i>(
+    reader: &mut xml::Reader<'i>,
+    text: &'i str,
+    namespace: &str,
+    local: &str,
+) -> Result<()> {
+    let by_tree = || -> Result<()> {
+        Envelope::parse(text)?.expect(namespace, local)?;
+        Err(Error::Malformed(format!(
+            "the answer's {local} could not be read as a stream"
+        )))
+    };
+    let xml::Step::Open(root) = reader.step()? else {
+        return by_tree();
+    };
+    let soap = match root.ns {
+        Some(ns @ (ns::SOAP12 | ns::SOAP11)) if root.local() == "Envelope" => ns,
+        _ => return by_tree(),
+    };
+    // Envelope's children: the Header passed over, the Body entered.
+    loop {
+        match reader.step()? {
+            xml::Step::Open(e) if e.is(soap, "Body") => break,
+            xml::Step::Open(_) => reader.skip()?,
+            xml::Step::Close | xml::Step::End => return by_tree(),
+            xml::Step::Text(_) | xml::Step::Aside => {}
+        }
+    }
+    loop {
+        match reader.step()? {
+            xml::Step::Open(e) if e.is(namespace, local) => return Ok(()),
+            xml::Step::Text(_) | xml::Step::Aside => {}
+            _ => return by_tree(),
+        }
+    }
+}
+
 /// Reads a SOAP 1.2 or 1.1 `Fault` element; never fails, since a fault is
 /// already the error we report: missing parts stay empty.
 fn parse_fault(fault: Node<'_, '_>) -> Fault {

@@ -58,22 +58,62 @@ impl PtzVector {
         Ok(PtzVector { pan_tilt, zoom })
     }
 
+    /// Reads the rest of a vector element whose opening `reader` has just
+    /// returned: the streaming counterpart of [`PtzVector::read`].
+    pub fn read_stream(reader: &mut xml::Reader<'_>) -> Result<Self> {
+        let mut vector = PtzVector {
+            pan_tilt: None,
+            zoom: None,
+        };
+        loop {
+            match reader.step()? {
+                xml::Step::Open(e) if e.named("PanTilt") && vector.pan_tilt.is_none() => {
+                    vector.pan_tilt = Some(PanTilt {
+                        x: e.float_attr("x")?,
+                        y: e.float_attr("y")?,
+                    });
+                    reader.skip()?;
+                }
+                xml::Step::Open(e) if e.named("Zoom") && vector.zoom.is_none() => {
+                    vector.zoom = Some(e.float_attr("x")?);
+                    reader.skip()?;
+                }
+                xml::Step::Open(_) => reader.skip()?,
+                xml::Step::Close | xml::Step::End => break,
+                xml::Step::Text(_) | xml::Step::Aside => {}
+            }
+        }
+        Ok(vector)
+    }
+
     /// Writes the vector as element `tag` (prefix included), with optional space URIs.
     pub fn write(&self, out: &mut String, tag: &str, spaces: Option<(&str, &str)>) {
-        let _ = write!(out, "<{tag}>");
+        // Pieces pushed one by one: the simulator writes this for every
+        // preset of every answer, and formatting machinery costs more than
+        // the bytes.
+        let space = |out: &mut String, uri: Option<&str>| {
+            if let Some(uri) = uri {
+                out.push_str(r#" space=""#);
+                out.push_str(uri);
+                out.push('"');
+            }
+        };
+        out.push('<');
+        out.push_str(tag);
+        out.push('>');
         if let Some(pt) = self.pan_tilt {
-            let space = spaces
-                .map(|s| format!(r#" space="{}""#, s.0))
-                .unwrap_or_default();
-            let _ = write!(out, r#"<tt:PanTilt x="{}" y="{}"{space}/>"#, pt.x, pt.y);
+            let _ = write!(out, r#"<tt:PanTilt x="{}" y="{}""#, pt.x, pt.y);
+            space(out, spaces.map(|s| s.0));
+            out.push_str("/>");
         }
         if let Some(z) = self.zoom {
-            let space = spaces
-                .map(|s| format!(r#" space="{}""#, s.1))
-                .unwrap_or_default();
-            let _ = write!(out, r#"<tt:Zoom x="{z}"{space}/>"#);
+            let _ = write!(out, r#"<tt:Zoom x="{z}""#);
+            space(out, spaces.map(|s| s.1));
+            out.push_str("/>");
         }
-        let _ = write!(out, "</{tag}>");
+        out.push_str("</");
+        out.push_str(tag);
+        out.push('>');
     }
 }
 
@@ -107,10 +147,41 @@ impl Preset {
         })
     }
 
+    /// Reads the rest of a `tt:PTZPreset` whose opening (with `token`)
+    /// `reader` has just returned, up to its close: the streaming
+    /// counterpart of [`Preset::read`], first `Name` and first
+    /// `PTZPosition` taken as it takes them.
+    pub fn read_stream(reader: &mut xml::Reader<'_>, token: String) -> Result<Self> {
+        let mut name = None;
+        let mut position: Option<PtzVector> = None;
+        loop {
+            match reader.step()? {
+                xml::Step::Open(e) if e.named("Name") && name.is_none() => {
+                    name = Some(reader.text()?);
+                }
+                xml::Step::Open(e) if e.named("PTZPosition") && position.is_none() => {
+                    position = Some(PtzVector::read_stream(reader)?);
+                }
+                xml::Step::Open(_) => reader.skip()?,
+                xml::Step::Close | xml::Step::End => break,
+                xml::Step::Text(_) | xml::Step::Aside => {}
+            }
+        }
+        Ok(Preset {
+            token,
+            name,
+            position: position.filter(|v| v.pan_tilt.is_some() || v.zoom.is_some()),
+        })
+    }
+
     pub(crate) fn write(&self, out: &mut String) {
-        let _ = write!(out, r#"<tptz:Preset token="{}">"#, escape(&self.token));
+        out.push_str(r#"<tptz:Preset token=""#);
+        out.push_str(&escape(&self.token));
+        out.push_str(r#"">"#);
         if let Some(name) = &self.name {
-            let _ = write!(out, "<tt:Name>{}</tt:Name>", escape(name));
+            out.push_str("<tt:Name>");
+            out.push_str(&escape(name));
+            out.push_str("</tt:Name>");
         }
         if let Some(position) = &self.position {
             position.write(

@@ -3,9 +3,16 @@
 //! Everything a device sends is hostile until parsed: documents with a DTD are
 //! refused (no entity expansion), the number of nodes and the nesting depth are
 //! bounded, and lookups match namespace URIs, never prefixes.
+//!
+//! Two readers, one set of rules: [`parse`] builds a tree (roxmltree) for the
+//! small answers whose shape is deep and varied; [`Reader`] streams
+//! (quick-xml) for the answers that grow with a camera (`GetPresets`), which
+//! a scan reads twice per camera: it borrows names and text from the input
+//! and allocates only what it keeps.
 
 use std::borrow::Cow;
 
+use quick_xml::events::{BytesStart, Event as RawEvent};
 pub use roxmltree::Node;
 use roxmltree::{Document, ParsingOptions};
 
@@ -100,6 +107,329 @@ fn tag_end(rest: &[u8]) -> Option<usize> {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// One step of a [`Reader`].
+pub enum Step<'i> {
+    /// An element opens (`<a>`, or `<a/>` which is followed by its [`Step::Close`]).
+    Open(Element<'i>),
+    /// The element opened last closes.
+    Close,
+    /// Text inside an element, entities resolved (a run may come in pieces).
+    Text(Cow<'i, str>),
+    /// A comment or processing instruction inside an element: it ends a run
+    /// of text, as it ends a text node in the tree.
+    Aside,
+    /// The end of the document.
+    End,
+}
+
+/// An element as a [`Reader`] met it: its namespace (when it is one we know)
+/// and its tag, attributes borrowed from the input.
+pub struct Element<'i> {
+    /// The element's namespace URI when it is one of [`crate::ns`]'s, else `None`.
+    pub ns: Option<&'static str>,
+    tag: BytesStart<'i>,
+}
+
+impl Element<'_> {
+    /// The local name (without prefix); empty when it is not UTF-8.
+    pub fn local(&self) -> &str {
+        std::str::from_utf8(self.tag.local_name().into_inner()).unwrap_or("")
+    }
+
+    /// True when the element's local name is `local`, in any namespace.
+    pub fn named(&self, local: &str) -> bool {
+        self.tag.local_name().into_inner() == local.as_bytes()
+    }
+
+    /// True when this is the element `{ns}local`.
+    pub fn is(&self, ns: &str, local: &str) -> bool {
+        self.ns == Some(ns) && self.named(local)
+    }
+
+    /// The value of the attribute of this local name (any or no prefix),
+    /// entities resolved; `Malformed` for a broken attribute list. A value
+    /// without `&` is borrowed from the input as it stands.
+    pub fn attr(&self, name: &str) -> Result<Option<Cow<'_, str>>> {
+        for attr in self.tag.attributes() {
+            let attr = attr.map_err(|e| Error::Malformed(format!("XML: {e}")))?;
+            if attr.key.local_name().into_inner() != name.as_bytes() {
+                continue;
+            }
+            if let Cow::Borrowed(raw) = attr.value
+                && !raw.contains(&b'&')
+            {
+                return std::str::from_utf8(raw)
+                    .map(|v| Some(Cow::Borrowed(v)))
+                    .map_err(|e| Error::Malformed(format!("XML: {e}")));
+            }
+            return attr
+                .unescape_value()
+                .map(Some)
+                .map_err(|e| Error::Malformed(format!("XML: {e}")));
+        }
+        Ok(None)
+    }
+
+    /// The required attribute, or a `Malformed` error naming it.
+    pub fn required_attr(&self, name: &str) -> Result<Cow<'_, str>> {
+        self.attr(name)?
+            .ok_or_else(|| Error::Malformed(format!("<{}> has no attribute {name}", self.local())))
+    }
+
+    /// A float attribute; NaN and infinities are refused.
+    pub fn float_attr(&self, name: &str) -> Result<f64> {
+        let raw = self.required_attr(name)?;
+        parse_float(&raw)
+            .ok_or_else(|| Error::Malformed(format!("attribute {name}={raw:?} is not a number")))
+    }
+}
+
+/// A streaming reader with [`parse`]'s limits, checked as it reads: no DTD,
+/// at most [`MAX_DEPTH`] levels and [`MAX_NODES`] steps, ends matched to
+/// starts, and a document that ends early refused.
+///
+/// Namespaces are resolved by the reader itself, not quick-xml's resolver:
+/// only an element that declares one (`xmlns` in its tag) has its
+/// attributes parsed for it, so the elements of a long list cost a scan of
+/// their tag and a look-up among a handful of prefixes.
+pub struct Reader<'i> {
+    inner: quick_xml::Reader<&'i [u8]>,
+    depth: usize,
+    steps: u32,
+    /// A `<a/>` was returned as `Open`: its `Close` comes next.
+    pending_close: bool,
+    /// Some element has been read: a second root is an error.
+    rooted: bool,
+    /// Prefixes in scope, innermost last.
+    scopes: Vec<Scope>,
+}
+
+/// A namespace declaration in scope: (depth declared at, prefix (empty for
+/// the default namespace), the namespace if it is one of ours).
+type Scope = (usize, Box<[u8]>, Option<&'static str>);
+
+impl<'i> Reader<'i> {
+    /// A reader of `text`.
+    pub fn new(text: &'i str) -> Self {
+        let mut inner = quick_xml::Reader::from_str(text);
+        let config = inner.config_mut();
+        config.check_end_names = true;
+        config.expand_empty_elements = false;
+        Reader {
+            inner,
+            depth: 0,
+            steps: 0,
+            pending_close: false,
+            rooted: false,
+            scopes: Vec::new(),
+        }
+    }
+
+    /// Opens an element: depth and root checked, its declarations taken
+    /// into scope, its namespace resolved.
+    fn open(&mut self, tag: BytesStart<'i>) -> Result<Step<'i>> {
+        if self.depth == 0 && self.rooted {
+            return Err(Error::Malformed("XML: more than one root element".into()));
+        }
+        self.rooted = true;
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Error::Malformed(format!(
+                "XML nested deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        let raw = tag.attributes_raw();
+        if memchr::memchr_iter(b'x', raw).any(|i| raw[i..].starts_with(b"xmlns")) {
+            for attr in tag.attributes() {
+                let attr = attr.map_err(|e| Error::Malformed(format!("XML: {e}")))?;
+                let key = attr.key.into_inner();
+                let prefix: &[u8] = match key.strip_prefix(b"xmlns") {
+                    Some([]) => b"",
+                    Some([b':', prefix @ ..]) => prefix,
+                    _ => continue,
+                };
+                let uri = attr
+                    .unescape_value()
+                    .map_err(|e| Error::Malformed(format!("XML: {e}")))?;
+                let known = known_namespace(uri.as_bytes());
+                self.scopes.push((self.depth, prefix.into(), known));
+            }
+        }
+        let name = tag.name();
+        let prefix = name.prefix().map_or(&b""[..], |p| p.into_inner());
+        let ns = match self.scopes.iter().rev().find(|(_, p, _)| &**p == prefix) {
+            Some((_, _, known)) => *known,
+            None if prefix.is_empty() => None,
+            None => {
+                return Err(Error::Malformed(format!(
+                    "XML: unknown namespace prefix {:?}",
+                    String::from_utf8_lossy(prefix)
+                )));
+            }
+        };
+        Ok(Step::Open(Element { ns, tag }))
+    }
+
+    /// Closes the element opened last: its declarations leave scope.
+    fn close(&mut self) -> Step<'i> {
+        while self.scopes.last().is_some_and(|(d, _, _)| *d == self.depth) {
+            self.scopes.pop();
+        }
+        self.depth -= 1;
+        Step::Close
+    }
+
+    /// How deep the reader is: 1 inside the root element.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// The next step; comments, processing instructions and the XML
+    /// declaration are passed over.
+    pub fn step(&mut self) -> Result<Step<'i>> {
+        if self.pending_close {
+            self.pending_close = false;
+            return Ok(self.close());
+        }
+        loop {
+            self.steps += 1;
+            if self.steps > MAX_NODES {
+                return Err(Error::Malformed(format!(
+                    "XML: the document has more than {MAX_NODES} nodes"
+                )));
+            }
+            let event = self
+                .inner
+                .read_event()
+                .map_err(|e| Error::Malformed(format!("XML: {e}")))?;
+            return match event {
+                RawEvent::Start(tag) => self.open(tag),
+                RawEvent::Empty(tag) => {
+                    let step = self.open(tag)?;
+                    self.pending_close = true;
+                    Ok(step)
+                }
+                // quick-xml has matched the name to its start.
+                RawEvent::End(_) => Ok(self.close()),
+                RawEvent::Text(text) if self.depth > 0 => text
+                    .decode()
+                    .map(Step::Text)
+                    .map_err(|e| Error::Malformed(format!("XML: {e}"))),
+                RawEvent::CData(data) if self.depth > 0 => data
+                    .decode()
+                    .map(Step::Text)
+                    .map_err(|e| Error::Malformed(format!("XML: {e}"))),
+                RawEvent::GeneralRef(reference) if self.depth > 0 => {
+                    resolve_reference(&reference).map(|c| Step::Text(Cow::Owned(c.to_string())))
+                }
+                RawEvent::DocType(_) => Err(Error::Malformed(
+                    "XML: the document declares a DTD, which is refused (entities are never expanded)"
+                        .into(),
+                )),
+                RawEvent::Eof if self.depth > 0 || !self.rooted => Err(Error::Malformed(
+                    "XML: the document ends early (cut off?)".into(),
+                )),
+                RawEvent::Eof => Ok(Step::End),
+                RawEvent::Text(text) if text.iter().all(u8::is_ascii_whitespace) => continue,
+                RawEvent::Text(_) | RawEvent::CData(_) | RawEvent::GeneralRef(_) => Err(
+                    Error::Malformed("XML: text outside the root element".into()),
+                ),
+                RawEvent::Comment(_) | RawEvent::PI(_) if self.depth > 0 => Ok(Step::Aside),
+                RawEvent::Comment(_) | RawEvent::Decl(_) | RawEvent::PI(_) => continue,
+            };
+        }
+    }
+
+    /// Passes over the rest of the element opened last, up to its close.
+    pub fn skip(&mut self) -> Result<()> {
+        let until = self.depth;
+        while self.depth >= until {
+            if let Step::End = self.step()? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The trimmed text of the element opened last, read to its close: its
+    /// first text node as the tree has it (the text before any child
+    /// element, comment or processing instruction; empty when one comes first).
+    pub fn text(&mut self) -> Result<String> {
+        let until = self.depth;
+        let mut out = String::new();
+        let mut first_run = true;
+        loop {
+            match self.step()? {
+                Step::Text(piece) if first_run => out.push_str(&piece),
+                Step::Text(_) => {}
+                Step::Close => break,
+                Step::Open(_) => {
+                    first_run = false;
+                    self.skip()?;
+                }
+                Step::Aside => first_run = false,
+                Step::End => break,
+            }
+        }
+        debug_assert!(self.depth < until);
+        let trimmed = out.trim();
+        if trimmed.len() != out.len() {
+            out = trimmed.to_string();
+        }
+        Ok(out)
+    }
+
+    /// Reads to the end of the document, so that what was read is known to
+    /// be part of a whole one.
+    pub fn finish(&mut self) -> Result<()> {
+        while !matches!(self.step()?, Step::End) {}
+        Ok(())
+    }
+}
+
+/// The character a reference (`&amp;`, `&#233;`) stands for: the five
+/// predefined entities and character references; any other is an error,
+/// since no DTD can define one.
+fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>) -> Result<char> {
+    if let Some(c) = reference
+        .resolve_char_ref()
+        .map_err(|e| Error::Malformed(format!("XML: {e}")))?
+    {
+        return Ok(c);
+    }
+    match reference.as_ref() {
+        b"amp" => Ok('&'),
+        b"lt" => Ok('<'),
+        b"gt" => Ok('>'),
+        b"quot" => Ok('"'),
+        b"apos" => Ok('\''),
+        other => Err(Error::Malformed(format!(
+            "XML: unknown entity &{};",
+            String::from_utf8_lossy(other)
+        ))),
+    }
+}
+
+/// The namespace URI as one of ours, so that callers compare pointers' worth
+/// of text instead of holding the reader's borrow.
+fn known_namespace(uri: &[u8]) -> Option<&'static str> {
+    use crate::ns;
+    [
+        ns::SOAP12,
+        ns::SOAP11,
+        ns::TT,
+        ns::TDS,
+        ns::TRT,
+        ns::TR2,
+        ns::TPTZ,
+        ns::TER,
+        ns::WSSE,
+        ns::WSU,
+    ]
+    .into_iter()
+    .find(|known| known.as_bytes() == uri)
 }
 
 /// The first child element of `node` with this namespace and local name.

@@ -6,6 +6,19 @@ use tandem_core::{CameraId, Preset, PresetNumber, SiteId};
 use crate::error::StoreError;
 use crate::record::{CameraRecord, TokenStyle};
 
+/// A camera as the store holds it: [`PresetStore::camera_view`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraView {
+    /// The canonical presets, sorted by number.
+    pub presets: Vec<Preset>,
+    /// Each site asked for: its token style (once learned) and its
+    /// number-to-token map, sorted by number.
+    pub sites: Vec<SiteTokens>,
+}
+
+/// One site's token style (once learned) and number-to-token map.
+pub type SiteTokens = (Option<TokenStyle>, Vec<(PresetNumber, String)>);
+
 /// Cameras, canonical presets, each site's number-to-token map and token
 /// style: the part of the [`Store`](crate::Store) that says what a camera's
 /// presets are and how each site names them.
@@ -22,6 +35,11 @@ pub trait PresetStore {
 
     /// The camera's canonical presets, sorted by number.
     fn presets(&self, camera: &CameraId) -> Result<Vec<Preset>, StoreError>;
+
+    /// What a scan needs of a camera, in one read of the store (one lock,
+    /// one read transaction, so the parts agree): its canonical presets and
+    /// each of `sites`' token map and token style, in the order given.
+    fn camera_view(&self, camera: &CameraId, sites: &[SiteId]) -> Result<CameraView, StoreError>;
 
     /// One canonical preset, if it exists.
     fn preset(&self, camera: &CameraId, number: PresetNumber)

@@ -7,7 +7,7 @@ use super::audit_log::append_audit_tx;
 use super::mismatches::mismatch_from_row;
 use super::{SqliteStore, fmt_utc, number_from_row, require_camera, spelled};
 use crate::error::{Context, StoreError};
-use crate::presets::PresetStore;
+use crate::presets::{CameraView, PresetStore};
 use crate::record::{
     CameraRecord, Claimed, NewAudit, Origin, PresetWrite, TokenStyle, check_name_free,
     check_unlocked,
@@ -497,14 +497,25 @@ impl PresetStore for SqliteStore {
     }
 
     fn presets(&self, camera: &CameraId) -> Result<Vec<Preset>, StoreError> {
-        let conn = self.conn();
-        let rows: Vec<PresetRow> = conn
-            .prepare_cached(&format!(
-                "select {PRESET_COLUMNS} from preset where camera_id = ?1 order by number"
-            ))
-            .and_then(|mut s| s.query_map([camera.as_str()], PresetRow::read)?.collect())
-            .context("reading presets")?;
-        rows.into_iter().map(PresetRow::into_preset).collect()
+        read_presets(&self.conn(), camera)
+    }
+
+    fn camera_view(&self, camera: &CameraId, sites: &[SiteId]) -> Result<CameraView, StoreError> {
+        let mut conn = self.conn();
+        // Deferred: a read that sees one snapshot, taking no write lock.
+        let tx = conn.transaction().context("starting a read")?;
+        let presets = read_presets(&tx, camera)?;
+        let sites = sites
+            .iter()
+            .map(|site| {
+                Ok((
+                    read_token_style(&tx, camera, site)?,
+                    read_site_tokens(&tx, camera, site)?,
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        tx.commit().context("ending a read")?;
+        Ok(CameraView { presets, sites })
     }
 
     fn preset(
@@ -529,22 +540,7 @@ impl PresetStore for SqliteStore {
         camera: &CameraId,
         site: &SiteId,
     ) -> Result<Vec<(PresetNumber, String)>, StoreError> {
-        let conn = self.conn();
-        let rows: Vec<(i64, String)> = conn
-            .prepare_cached(
-                "select number, token from site_token \
-                 where camera_id = ?1 and site_id = ?2 order by number",
-            )
-            .and_then(|mut s| {
-                s.query_map([camera.as_str(), site.as_str()], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?
-                .collect()
-            })
-            .context("reading site tokens")?;
-        rows.into_iter()
-            .map(|(n, token)| Ok((number_from_row(n, "site_token.number")?, token)))
-            .collect()
+        read_site_tokens(&self.conn(), camera, site)
     }
 
     fn set_site_token(
@@ -666,19 +662,7 @@ impl PresetStore for SqliteStore {
         camera: &CameraId,
         site: &SiteId,
     ) -> Result<Option<TokenStyle>, StoreError> {
-        let conn = self.conn();
-        // No row, or a row that knows the device's clock but not yet this.
-        let text: Option<String> = conn
-            .query_row(
-                "select token_style from binding_state where camera_id = ?1 and site_id = ?2",
-                [camera.as_str(), site.as_str()],
-                |r| r.get::<_, Option<String>>(0),
-            )
-            .optional()
-            .context("reading a token style")?
-            .flatten();
-        text.map(|t| spelled(&t, TokenStyle::parse, "binding_state.token_style"))
-            .transpose()
+        read_token_style(&self.conn(), camera, site)
     }
 
     fn set_token_style(
@@ -698,4 +682,61 @@ impl PresetStore for SqliteStore {
             Ok(())
         })
     }
+}
+
+/// The camera's canonical presets, sorted by number.
+fn read_presets(conn: &Connection, camera: &CameraId) -> Result<Vec<Preset>, StoreError> {
+    let rows: Vec<PresetRow> = conn
+        .prepare_cached(&format!(
+            "select {PRESET_COLUMNS} from preset where camera_id = ?1 order by number"
+        ))
+        .and_then(|mut s| s.query_map([camera.as_str()], PresetRow::read)?.collect())
+        .context("reading presets")?;
+    rows.into_iter().map(PresetRow::into_preset).collect()
+}
+
+/// The site's number-to-token map for the camera, sorted by number.
+fn read_site_tokens(
+    conn: &Connection,
+    camera: &CameraId,
+    site: &SiteId,
+) -> Result<Vec<(PresetNumber, String)>, StoreError> {
+    let rows: Vec<(i64, String)> = conn
+        .prepare_cached(
+            "select number, token from site_token \
+             where camera_id = ?1 and site_id = ?2 order by number",
+        )
+        .and_then(|mut s| {
+            s.query_map([camera.as_str(), site.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect()
+        })
+        .context("reading site tokens")?;
+    rows.into_iter()
+        .map(|(n, token)| Ok((number_from_row(n, "site_token.number")?, token)))
+        .collect()
+}
+
+/// How the site names the camera's presets, once learned.
+fn read_token_style(
+    conn: &Connection,
+    camera: &CameraId,
+    site: &SiteId,
+) -> Result<Option<TokenStyle>, StoreError> {
+    // No row, or a row that knows the device's clock but not yet this.
+    let text: Option<String> = conn
+        .prepare_cached(
+            "select token_style from binding_state where camera_id = ?1 and site_id = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_row([camera.as_str(), site.as_str()], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .optional()
+        })
+        .context("reading a token style")?
+        .flatten();
+    text.map(|t| spelled(&t, TokenStyle::parse, "binding_state.token_style"))
+        .transpose()
 }

@@ -27,7 +27,7 @@ struct Cli {
     /// The size of every run.
     #[arg(long, value_enum, default_value = "ci")]
     scale: ScaleArg,
-    /// Only these parts (comma separated: write, scan, live, reaction, memory,
+    /// Only these parts (comma separated: wire, write, scan, live, reaction, memory,
     /// kill, outage, flapping, hostile, load).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -124,7 +124,8 @@ impl Scale {
 
 type Part = (&'static str, What, fn(Scale) -> bench::PartFuture);
 
-const PARTS: [Part; 10] = [
+const PARTS: [Part; 11] = [
+    ("wire", What::Bench, bench::wire::run),
     ("write", What::Bench, bench::write::run),
     ("scan", What::Bench, bench::scan::run),
     ("live", What::Bench, bench::live::run),

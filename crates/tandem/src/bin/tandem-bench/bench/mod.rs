@@ -4,6 +4,7 @@ pub mod live;
 pub mod memory;
 pub mod reaction;
 pub mod scan;
+pub mod wire;
 pub mod write;
 
 /// What every part returns: its rows of the table.
