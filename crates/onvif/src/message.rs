@@ -1001,6 +1001,7 @@ mod tests {
                     <Preset token="5"><t:Name>Gate<t:b>x</t:b> more</t:Name></Preset>
                     <Preset token="3"><t:PTZPosition><t:Zoom x="0.125"></t:Zoom></t:PTZPosition></Preset>
                     <p:Other><Preset token="nested, not listed"/></p:Other>
+                    <p:Twice xmlns="urn:a" xmlns="urn:b"/>
                   </GetPresetsResponse>
                 </s:Body>"#,
             ),
@@ -1030,6 +1031,11 @@ mod tests {
             answer(r#"<s:Body><p:GetPresetsResponse><p:Preset token="1">"#),
             answer(r#"<s:Body><p:GetPresetsResponse/></s:Body>"#) + "<again/>",
             answer(r#"<s:Body><q:GetPresetsResponse/></s:Body>"#),
+            // Line ends and tabs: normalized in attributes and text as XML says.
+            answer(
+                "<s:Body><p:GetPresetsResponse><p:Preset token=\"1 &#10;\r\n\tx\">\
+                 <t:Name>a\r\nb\rc</t:Name></p:Preset></p:GetPresetsResponse></s:Body>",
+            ),
             answer(
                 r#"<s:Body><p:GetPresetsResponse><p:Preset token="&bogus;"/></p:GetPresetsResponse></s:Body>"#,
             ),
@@ -1047,6 +1053,13 @@ mod tests {
                 (Err(_), Err(_)) => {}
             }
         }
+        let line_ends = documents
+            .iter()
+            .find(|d| d.contains("&#10;"))
+            .expect("in the list");
+        let line_ends = read_presets_answer(line_ends).expect("reads");
+        assert_eq!(line_ends[0].token, "1 \n  x");
+        assert_eq!(line_ends[0].name.as_deref(), Some("a\nb\nc"));
         let first = read_presets_answer(&documents[0]).expect("reads");
         assert_eq!(first.len(), 5);
         let names: Vec<Option<&str>> = first.iter().map(|p| p.name.as_deref()).collect();

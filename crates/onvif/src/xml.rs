@@ -157,16 +157,29 @@ impl Element<'_> {
             if attr.key.local_name().into_inner() != name.as_bytes() {
                 continue;
             }
-            if let Cow::Borrowed(raw) = attr.value
-                && !raw.contains(&b'&')
-            {
-                return std::str::from_utf8(raw)
-                    .map(|v| Some(Cow::Borrowed(v)))
-                    .map_err(|e| Error::Malformed(format!("XML: {e}")));
+            let malformed = |e: std::str::Utf8Error| Error::Malformed(format!("XML: {e}"));
+            let value: Cow<'_, str> = match attr.value {
+                Cow::Borrowed(bytes) => {
+                    Cow::Borrowed(std::str::from_utf8(bytes).map_err(malformed)?)
+                }
+                Cow::Owned(bytes) => {
+                    Cow::Owned(String::from_utf8(bytes).map_err(|e| malformed(e.utf8_error()))?)
+                }
+            };
+            // XML's attribute-value normalization: a line end (`\r\n` one)
+            // or tab written as such is a space; one written as a
+            // character reference stays what it is.
+            let value = if value.contains(['\t', '\n', '\r']) {
+                Cow::Owned(value.replace("\r\n", " ").replace(['\t', '\n', '\r'], " "))
+            } else {
+                value
+            };
+            if !value.contains('&') {
+                // The usual value: borrowed from the input, no copy.
+                return Ok(Some(value));
             }
-            return attr
-                .unescape_value()
-                .map(Some)
+            return quick_xml::escape::unescape(&value)
+                .map(|v| Some(Cow::Owned(v.into_owned())))
                 .map_err(|e| Error::Malformed(format!("XML: {e}")));
         }
         Ok(None)
@@ -242,7 +255,9 @@ impl<'i> Reader<'i> {
         }
         let raw = tag.attributes_raw();
         if memchr::memchr_iter(b'x', raw).any(|i| raw[i..].starts_with(b"xmlns")) {
-            for attr in tag.attributes() {
+            // Unchecked: a repeated declaration is not refused (the tree
+            // does not refuse it); the last one is in scope.
+            for attr in tag.attributes().with_checks(false) {
                 let attr = attr.map_err(|e| Error::Malformed(format!("XML: {e}")))?;
                 let key = attr.key.into_inner();
                 let prefix: &[u8] = match key.strip_prefix(b"xmlns") {
@@ -313,12 +328,13 @@ impl<'i> Reader<'i> {
                 }
                 // quick-xml has matched the name to its start.
                 RawEvent::End(_) => Ok(self.close()),
+                // Line ends normalized as XML 1.0 says (`\r\n` and `\r` are `\n`).
                 RawEvent::Text(text) if self.depth > 0 => text
-                    .decode()
+                    .xml10_content()
                     .map(Step::Text)
                     .map_err(|e| Error::Malformed(format!("XML: {e}"))),
                 RawEvent::CData(data) if self.depth > 0 => data
-                    .decode()
+                    .xml10_content()
                     .map(Step::Text)
                     .map_err(|e| Error::Malformed(format!("XML: {e}"))),
                 RawEvent::GeneralRef(reference) if self.depth > 0 => {

@@ -44,6 +44,7 @@ fn benchmarks_and_fault_suite_run_at_ci_scale() {
         "live control: added latency p99",
         "failover: kill → first command served by S",
         "memory of tandem serve after full scans",
+        "memory: no leak over full scans",
         "kill -9: acknowledged presets on both sites exactly once",
         "outage: open mismatches in the final scan",
         "flapping: commands failed",

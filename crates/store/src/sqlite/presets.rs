@@ -497,14 +497,14 @@ impl PresetStore for SqliteStore {
     }
 
     fn presets(&self, camera: &CameraId) -> Result<Vec<Preset>, StoreError> {
-        read_presets(&self.conn(), camera)
+        load_presets(&self.conn(), camera)
     }
 
     fn camera_view(&self, camera: &CameraId, sites: &[SiteId]) -> Result<CameraView, StoreError> {
         let mut conn = self.conn();
         // Deferred: a read that sees one snapshot, taking no write lock.
         let tx = conn.transaction().context("starting a read")?;
-        let presets = read_presets(&tx, camera)?;
+        let presets = load_presets(&tx, camera)?;
         let sites = sites
             .iter()
             .map(|site| {
@@ -682,17 +682,6 @@ impl PresetStore for SqliteStore {
             Ok(())
         })
     }
-}
-
-/// The camera's canonical presets, sorted by number.
-fn read_presets(conn: &Connection, camera: &CameraId) -> Result<Vec<Preset>, StoreError> {
-    let rows: Vec<PresetRow> = conn
-        .prepare_cached(&format!(
-            "select {PRESET_COLUMNS} from preset where camera_id = ?1 order by number"
-        ))
-        .and_then(|mut s| s.query_map([camera.as_str()], PresetRow::read)?.collect())
-        .context("reading presets")?;
-    rows.into_iter().map(PresetRow::into_preset).collect()
 }
 
 /// The site's number-to-token map for the camera, sorted by number.

@@ -96,7 +96,7 @@ impl Scale {
         live_operators: 20,
         live_pairs: 20,
         reaction_operators: 10,
-        memory_cameras: 200,
+        memory_cameras: 1000,
         kill_ops: 150,
         kills: 20,
         outage_ops: 90,

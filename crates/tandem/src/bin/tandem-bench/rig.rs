@@ -40,6 +40,23 @@ impl Proc {
         self.0.id()
     }
 
+    /// CPU time the process has used so far (user + system; Linux).
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+            .context("reading /proc: CPU figures need Linux")?;
+        // Fields after the command name (which may hold spaces) start after ") ".
+        let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name; 100 ticks a second.
+        Ok(Duration::from_millis((ticks(11) + ticks(12)) * 10))
+    }
+
     /// Kills it with SIGKILL and reaps it.
     pub fn kill(&mut self) {
         let _ = self.0.kill();
@@ -107,7 +124,8 @@ pub struct Endpoint {
 
 /// A running `tandem sim` with its configuration written for the service.
 pub struct Sim {
-    _proc: Proc,
+    /// The process.
+    pub proc: Proc,
     /// The control API's base URL.
     pub control: String,
     /// Every endpoint.
@@ -156,7 +174,7 @@ impl Sim {
             Ok(None)
         })?;
         Ok(Sim {
-            _proc: proc,
+            proc,
             control,
             endpoints,
             config,
@@ -258,19 +276,7 @@ impl Service {
 
     /// CPU time the process has used so far (user + system; Linux).
     pub fn cpu_time(&self) -> anyhow::Result<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.proc.pid()))
-            .context("reading /proc: CPU figures need Linux")?;
-        // Fields after the command name (which may hold spaces) start after ") ".
-        let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name; 100 ticks a second.
-        Ok(Duration::from_millis((ticks(11) + ticks(12)) * 10))
+        self.proc.cpu_time()
     }
 
     /// Resident and peak resident memory of the process, in KiB (Linux).
