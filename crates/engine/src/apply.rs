@@ -58,7 +58,7 @@ pub async fn apply(
             position,
             renumber_from,
         } => {
-            let profile = binding.profile().await?.to_string();
+            let profile = binding.profile().await?;
             let intent = Intent {
                 number: *number,
                 name: name.as_str(),
@@ -127,7 +127,7 @@ pub async fn apply(
             token,
             name,
         } => {
-            let profile = binding.profile().await?.to_string();
+            let profile = binding.profile().await?;
             let map = TokenMap::load(store, &binding.camera, &binding.site)?;
             let token = match (token, number) {
                 // Known by token: a repair read it in its plan.

@@ -664,7 +664,7 @@ impl Live {
         binding: &Binding,
         command: &Command,
     ) -> Result<Option<CameraStatus>, EngineError> {
-        let profile = binding.profile().await?.to_string();
+        let profile = binding.profile().await?;
         let device = &binding.device;
         let onvif = |e| binding.onvif(e);
         let vector = |v: [f64; 3]| PtzVector {

@@ -99,7 +99,7 @@ impl Engine {
     ) -> Result<Vec<OnvifPreset>, EngineError> {
         let binding = self.bindings().get(camera, site)?;
         let profile = binding.profile().await?;
-        read_presets(&binding, profile).await
+        read_presets(&binding, &profile).await
     }
 
     /// A site's listed presets with their numbers resolved through `map`,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use tandem_core::{CameraId, Position, PresetNumber, SiteId};
 use tandem_onvif::client::{HttpTransport, Transport};
-use tandem_onvif::types::PtzVector;
+use tandem_onvif::types::{PtzVector, ServiceAddresses};
 use tandem_onvif::{AuthMode, ClientConfig, Credentials, Device, Learned};
 use tandem_store::{BindingLearned, Store};
 use tokio::sync::{OnceCell, Semaphore};
@@ -128,45 +128,90 @@ pub struct Binding {
     /// the store by [`Bindings::keep_learned_in`]).
     pub device: Device,
     configured_profile: Option<String>,
-    profile: OnceCell<String>,
+    /// The profile found on the device (kept in the store by
+    /// [`Bindings::keep_learned_in`]); forgotten when the device says it is gone.
+    found_profile: std::sync::Mutex<Option<String>>,
+    /// One `GetProfiles` at a time per binding.
+    finding_profile: tokio::sync::Mutex<()>,
+    /// Told of each profile found or forgotten (the store).
+    profile_sink: ProfileSinkCell,
     snapshot_uri: OnceCell<String>,
     limit: Arc<Semaphore>,
 }
 
+/// Told of a binding's found profile, or `None` when it was forgotten.
+type ProfileSink = dyn Fn(Option<&str>) + Send + Sync;
+
+/// Where a binding's [`ProfileSink`] is set once.
+#[derive(Default)]
+struct ProfileSinkCell(std::sync::OnceLock<Box<ProfileSink>>);
+
+impl std::fmt::Debug for ProfileSinkCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "set"
+        } else {
+            "unset"
+        })
+    }
+}
+
 impl Binding {
-    /// The media profile token: the configured one, or the first with PTZ
-    /// (learned once, on first use).
-    pub async fn profile(&self) -> Result<&str, EngineError> {
-        let token = self
-            .profile
-            .get_or_try_init(|| async {
-                if let Some(p) = &self.configured_profile {
-                    return Ok(p.clone());
-                }
-                let _permit = self.permit().await;
-                let profiles = self
-                    .device
-                    .get_profiles()
-                    .await
-                    .map_err(|e| self.onvif(e))?;
-                profiles
-                    .into_iter()
-                    .find(|p| p.ptz.is_some())
-                    .map(|p| p.token)
-                    .ok_or_else(|| EngineError::Device {
-                        site: self.site.clone(),
-                        camera: self.camera.clone(),
-                        message:
-                            "the device has no media profile with PTZ; set `profile` in the binding"
-                                .into(),
-                        detail: None,
-                        retryable: false,
-                        fault: None,
-                        failure: DeviceFailure::Refused,
-                    })
-            })
-            .await?;
+    /// The media profile token: the configured one, or the first with PTZ,
+    /// found once (by this process or, through the store, another one).
+    pub async fn profile(&self) -> Result<String, EngineError> {
+        if let Some(p) = &self.configured_profile {
+            return Ok(p.clone());
+        }
+        if let Some(p) = self.known_profile() {
+            return Ok(p);
+        }
+        let _one = self.finding_profile.lock().await;
+        if let Some(p) = self.known_profile() {
+            return Ok(p);
+        }
+        let _permit = self.permit().await;
+        let profiles = self
+            .device
+            .get_profiles()
+            .await
+            .map_err(|e| self.onvif(e))?;
+        let token = profiles
+            .into_iter()
+            .find(|p| p.ptz.is_some())
+            .map(|p| p.token)
+            .ok_or_else(|| EngineError::Device {
+                site: self.site.clone(),
+                camera: self.camera.clone(),
+                message: "the device has no media profile with PTZ; set `profile` in the binding"
+                    .into(),
+                detail: None,
+                retryable: false,
+                fault: None,
+                failure: DeviceFailure::Refused,
+            })?;
+        self.set_found_profile(Some(token.clone()));
         Ok(token)
+    }
+
+    fn known_profile(&self) -> Option<String> {
+        self.found_profile
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Records the found profile (or forgets it) and tells the sink when it changed.
+    fn set_found_profile(&self, profile: Option<String>) {
+        let changed = {
+            let mut found = self.found_profile.lock().unwrap_or_else(|p| p.into_inner());
+            let changed = *found != profile;
+            *found = profile.clone();
+            changed
+        };
+        if let (true, Some(sink)) = (changed, self.profile_sink.0.get()) {
+            sink(profile.as_deref());
+        }
     }
 
     /// The camera's current picture as JPEG, from the snapshot URI the device
@@ -175,7 +220,7 @@ impl Binding {
         let uri = self
             .snapshot_uri
             .get_or_try_init(|| async {
-                let profile = self.profile().await?.to_string();
+                let profile = self.profile().await?;
                 let _permit = self.permit().await;
                 self.device
                     .get_snapshot_uri(&profile)
@@ -200,6 +245,10 @@ impl Binding {
 
     /// Wraps an ONVIF error with this binding's names.
     pub fn onvif(&self, e: tandem_onvif::Error) -> EngineError {
+        // A found profile the device no longer has is found again next time.
+        if e.fault().is_some_and(|f| f.is("NoProfile")) && self.configured_profile.is_none() {
+            self.set_found_profile(None);
+        }
         EngineError::Device {
             site: self.site.clone(),
             camera: self.camera.clone(),
@@ -210,6 +259,28 @@ impl Binding {
             failure: DeviceFailure::of(&e),
         }
     }
+}
+
+/// Service addresses as the store keeps them: a JSON object of `media`,
+/// `media2` and `ptz` URLs.
+fn services_to_text(services: &ServiceAddresses) -> String {
+    serde_json::json!({
+        "media": services.media,
+        "media2": services.media2,
+        "ptz": services.ptz,
+    })
+    .to_string()
+}
+
+/// [`services_to_text`] read back; `None` (asked again) for anything else.
+fn services_from_text(text: &str) -> Option<ServiceAddresses> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let url = |key: &str| value.get(key)?.as_str().map(str::to_string);
+    value.is_object().then(|| ServiceAddresses {
+        media: url("media"),
+        media2: url("media2"),
+        ptz: url("ptz"),
+    })
 }
 
 /// Told of every ONVIF exchange: the site, how long it took, whether it got an answer.
@@ -319,7 +390,9 @@ impl Bindings {
                         config.clone(),
                     ),
                     configured_profile: b.profile.clone(),
-                    profile: OnceCell::new(),
+                    found_profile: std::sync::Mutex::new(None),
+                    finding_profile: tokio::sync::Mutex::new(()),
+                    profile_sink: ProfileSinkCell::default(),
                     snapshot_uri: OnceCell::new(),
                     limit,
                 };
@@ -382,23 +455,37 @@ impl Bindings {
                 binding.device.remember(Learned {
                     clock_offset: row.clock_offset_ms.map(TimeDelta::milliseconds),
                     auth: row.auth_mode.as_deref().and_then(AuthMode::parse),
+                    services: row.services.as_deref().and_then(services_from_text),
                 });
+                // Set quietly: it came from the store.
+                *binding
+                    .found_profile
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = row.profile;
             }
         }
         for binding in self.by_pair.values() {
-            let store = store.clone();
-            let camera = binding.camera.clone();
-            let site = binding.site.clone();
+            let (keep, camera, site) =
+                (store.clone(), binding.camera.clone(), binding.site.clone());
             binding.device.on_learned(Box::new(move |learned| {
                 let row = BindingLearned {
                     camera: camera.clone(),
                     site: site.clone(),
                     clock_offset_ms: learned.clock_offset.map(|o| o.num_milliseconds()),
                     auth_mode: learned.auth.map(|m| m.as_str().to_string()),
+                    services: learned.services.as_ref().map(services_to_text),
+                    profile: None,
                 };
                 // Losing it costs one round trip in the next process: say so, go on.
-                if let Err(e) = store.save_learned(&row) {
+                if let Err(e) = keep.save_learned(&row) {
                     tracing::warn!(%camera, %site, error = %e, "cannot keep what the binding learned");
+                }
+            }));
+            let (keep, camera, site) =
+                (store.clone(), binding.camera.clone(), binding.site.clone());
+            let _ = binding.profile_sink.0.set(Box::new(move |profile| {
+                if let Err(e) = keep.save_profile(&camera, &site, profile) {
+                    tracing::warn!(%camera, %site, error = %e, "cannot keep the binding's profile");
                 }
             }));
         }

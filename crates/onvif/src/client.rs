@@ -219,12 +219,15 @@ impl Default for ClientConfig {
 /// one process: the engine stores it per binding and gives it back to the
 /// next process with [`Device::remember`], which then needs no extra round
 /// trip to authenticate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Learned {
     /// The device's clock minus ours: what WS-Security timestamps add.
     pub clock_offset: Option<TimeDelta>,
     /// The authentication the device accepted on a call that needed it.
     pub auth: Option<AuthMode>,
+    /// Where its media and PTZ services are (`GetServices`), so that another
+    /// process skips asking; forgotten when a service address stops answering.
+    pub services: Option<ServiceAddresses>,
 }
 
 /// Told of what a [`Device`] learned, each time it changes (see [`Device::on_learned`]).
@@ -260,6 +263,8 @@ struct State {
     /// See [`Learned::auth`].
     auth: Option<AuthMode>,
     services: Option<ServiceAddresses>,
+    /// `services` came from [`Device::remember`], not from this device's own asking.
+    services_from_memory: bool,
     /// The Digest challenge in use and how many requests answered it (`nc`).
     digest: Option<(DigestChallenge, u32)>,
 }
@@ -269,6 +274,7 @@ impl State {
         Learned {
             clock_offset: self.clock_offset,
             auth: self.auth,
+            services: self.services.clone(),
         }
     }
 }
@@ -365,6 +371,10 @@ impl Device {
         let mut state = self.state();
         state.clock_offset = learned.clock_offset.or(state.clock_offset);
         state.auth = learned.auth.or(state.auth);
+        if let Some(services) = learned.services {
+            state.services = Some(services);
+            state.services_from_memory = true;
+        }
     }
 
     /// Calls `sink` with everything learned whenever it changes (the engine
@@ -457,7 +467,11 @@ impl Device {
             Err(e) if e.fault().is_some() => self.get_capabilities().await?,
             Err(e) => return Err(e),
         };
-        self.state().services = Some(addresses.clone());
+        let known = addresses.clone();
+        self.learn(|state| {
+            state.services = Some(known);
+            state.services_from_memory = false;
+        });
         Ok(addresses)
     }
 
@@ -499,12 +513,48 @@ impl Device {
     /// [`Device::call`] with a reader of the whole answer's text: for the
     /// answers read as a stream.
     async fn call_text<T>(&self, request: Request, read: impl Fn(&str) -> Result<T>) -> Result<T> {
-        let url = self.address_of(request.service()).await?;
+        let kind = request.service();
+        let from_memory = self.state().services_from_memory;
+        let url = self.address_of(kind).await?;
+        let result = self.call_at(&url, &request, &read).await;
+        // An address that no longer answers is asked for again: devices move
+        // their services on a firmware update or a port change. One that
+        // came from another process's memory and was refused before the
+        // request arrived (no connection, or no such path) is asked for at
+        // once and the request sent there: it was not executed.
+        let stale =
+            |e: &Error| matches!(e, Error::Transport { .. } | Error::Http { status: 404, .. });
+        match &result {
+            Err(e) if url != self.device_url && (stale(e) || e.is_unreachable()) => {
+                self.learn(|state| {
+                    state.services = None;
+                    state.services_from_memory = false;
+                });
+                if from_memory && stale(e) {
+                    let fresh = self.address_of(kind).await?;
+                    if fresh != url {
+                        return self.call_at(&fresh, &request, &read).await;
+                    }
+                }
+                result
+            }
+            _ => result,
+        }
+    }
+
+    /// [`Device::call_text`] at a known address.
+    async fn call_at<T>(
+        &self,
+        url: &str,
+        request: &Request,
+        read: impl Fn(&str) -> Result<T>,
+    ) -> Result<T> {
+        let url = url.to_string();
         let body = request.to_xml();
         if matches!(request, Request::GetSystemDateAndTime) {
             // How a client meets a device: never authenticated.
-            let response = self.post(&url, &request, &body, None, None).await?;
-            return read_answer(&url, &request, &response, &read);
+            let response = self.post(&url, request, &body, None, None).await?;
+            return read_answer(&url, request, &response, &read);
         }
         // Held until this call ends, when there is something to learn. Waited
         // for one call's timeout at most: behind a device that does not
@@ -528,7 +578,7 @@ impl Device {
         loop {
             let (header, authorization, sent) = self.authenticate(&url, own_clock);
             let response = self
-                .post(&url, &request, &body, header, authorization)
+                .post(&url, request, &body, header, authorization)
                 .await?;
             if response.status == 401 {
                 let challenge =
@@ -542,9 +592,9 @@ impl Device {
                     _ => return Err(self.refused(url, "HTTP 401".into(), sent)),
                 }
             }
-            let message = match read_answer(&url, &request, &response, &read) {
+            let message = match read_answer(&url, request, &response, &read) {
                 Ok(value) => {
-                    self.succeeded(&request, sent, own_clock);
+                    self.succeeded(request, sent, own_clock);
                     return Ok(value);
                 }
                 Err(Error::Unauthorized { message, .. }) => message,

@@ -475,9 +475,10 @@ async fn a_device_clock_moved_after_first_contact_is_learned_again_once() {
     assert_eq!(after.clock_reads - before.clock_reads, 1, "{after:?}");
     assert_eq!(after.soap - before.soap, 3, "request, clock, request again");
     assert!(near(d.clock_offset(), 7200), "{:?}", d.clock_offset());
-    let last = told.lock().expect("sink").last().copied();
+    let last = told.lock().expect("sink").last().cloned();
     assert!(
-        last.is_some_and(|l| near(l.clock_offset, 7200) && l.auth == Some(AuthMode::WsSecurity)),
+        last.as_ref()
+            .is_some_and(|l| near(l.clock_offset, 7200) && l.auth == Some(AuthMode::WsSecurity)),
         "{last:?}"
     );
     d.get_presets(P).await.expect("the new offset holds");
@@ -491,6 +492,7 @@ async fn a_remembered_offset_and_mode_need_no_clock_read() {
     wsse.remember(Learned {
         clock_offset: Some(TimeDelta::seconds(7200)),
         auth: Some(AuthMode::WsSecurity),
+        services: None,
     });
     wsse.get_presets(P).await.expect("remembered offset");
     let seen = requests(&sim, 1);
@@ -501,11 +503,61 @@ async fn a_remembered_offset_and_mode_need_no_clock_read() {
     digest.remember(Learned {
         clock_offset: None,
         auth: Some(AuthMode::HttpDigest),
+        services: None,
     });
     digest.get_presets(P).await.expect("remembered Digest");
     let seen = requests(&sim, 2);
     // No clock read and no WS-Security first: one challenge, then Digest.
     assert_eq!((seen.clock_reads, seen.challenges), (0, 1), "{seen:?}");
+}
+
+#[tokio::test]
+async fn what_one_device_learned_lets_another_send_only_its_request() {
+    let sim = start(&["wsse"], 1, 0).await;
+    let first = device(&sim, 1, 1);
+    first.get_presets(P).await.expect("first contact");
+    let learned = first.learned();
+    assert!(
+        learned.services.as_ref().is_some_and(|s| s.ptz.is_some()),
+        "{learned:?}"
+    );
+    let before = requests(&sim, 1);
+    let second = device(&sim, 1, 1);
+    second.remember(learned);
+    second.get_presets(P).await.expect("from what was learned");
+    let seen = requests(&sim, 1);
+    // GetPresets alone: no clock read, no GetServices.
+    assert_eq!(seen.soap - before.soap, 1, "{seen:?}");
+}
+
+#[tokio::test]
+async fn a_remembered_service_address_that_moved_is_found_again_in_the_same_call() {
+    let sim = start(&["wsse"], 1, 0).await;
+    let first = device(&sim, 1, 1);
+    first.get_presets(P).await.expect("first contact");
+    let mut learned = first.learned();
+    // Another process remembered an address where nothing listens any more.
+    let gone = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address").port()
+    };
+    learned.services = learned.services.map(|mut s| {
+        s.ptz = Some(format!("http://127.0.0.1:{gone}/onvif/ptz_service"));
+        s
+    });
+    let second = device(&sim, 1, 1);
+    second.remember(learned);
+    let presets = second
+        .get_presets(P)
+        .await
+        .expect("the service found again, the request sent there");
+    assert_eq!(presets, first.get_presets(P).await.expect("same camera"));
+    let now = second
+        .learned()
+        .services
+        .and_then(|s| s.ptz)
+        .unwrap_or_default();
+    assert!(!now.contains(&format!(":{gone}/")), "{now}");
 }
 
 #[tokio::test]

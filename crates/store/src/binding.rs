@@ -19,6 +19,13 @@ pub struct BindingLearned {
     /// spells it (`ws-security`, `http-digest`, `none`); the store checks the
     /// spelling and interprets nothing.
     pub auth_mode: Option<String>,
+    /// Where the device's services are, as the engine spells them; the
+    /// store interprets nothing. `None` until found.
+    pub services: Option<String>,
+    /// The media profile token found on the device (not the configured
+    /// one); written by [`BindingStore::save_profile`], never by
+    /// [`BindingStore::save_learned`].
+    pub profile: Option<String>,
 }
 
 /// The device's clock offset and authentication mode per binding: the part of
@@ -36,4 +43,14 @@ pub trait BindingStore {
     /// [`StoreError::NotFound`] for an unknown camera and
     /// [`StoreError::Invalid`] for an unknown authentication mode.
     fn save_learned(&self, learned: &BindingLearned) -> Result<(), StoreError>;
+
+    /// Records the media profile token found on one binding's device, or
+    /// forgets it (`None`). Fails with [`StoreError::NotFound`] for an
+    /// unknown camera.
+    fn save_profile(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        profile: Option<&str>,
+    ) -> Result<(), StoreError>;
 }

@@ -64,7 +64,8 @@ pub trait PresetStore {
         token: &str,
     ) -> Result<(), StoreError>;
 
-    /// [`PresetStore::set_site_token`] for several numbers, in one transaction.
+    /// [`PresetStore::set_site_token`] for several numbers, in one transaction
+    /// without an fsync of its own (a scan's adoptions: found again if lost).
     fn set_site_tokens(
         &self,
         camera: &CameraId,
@@ -78,6 +79,7 @@ pub trait PresetStore {
     /// One transaction per camera, not per preset: a first scan of thousands
     /// of cameras imports hundreds of thousands of presets. Does nothing when
     /// the camera has canonical presets already (checked in the transaction).
+    /// Not fsync'd on its own: a lost import is found again by the next scan.
     fn import_presets(
         &self,
         camera: &CameraId,

@@ -18,6 +18,8 @@ fn learned(
         site: site(site_id),
         clock_offset_ms: offset_ms,
         auth_mode: auth.map(str::to_string),
+        services: None,
+        profile: None,
     }
 }
 
@@ -72,6 +74,51 @@ fn what_a_binding_learned_is_kept_beside_its_token_style_and_survives_reopening(
         learned("cam-1", "P", None, Some("http-digest")),
         "a token style keeps what was learned"
     );
+}
+
+/// Discovery (service addresses, the profile found) is kept too, and each
+/// writer replaces only its own part: the device's sink writes the clock,
+/// the mode and the services; the engine writes the profile.
+#[test]
+fn what_discovery_found_is_kept_and_each_part_replaced_by_its_own_writer() {
+    let db = TestDb::new("bindings-discovery");
+    {
+        let store = SqliteStore::open(db.path()).expect("open");
+        add_cameras(&store);
+        store
+            .save_profile(&cam("cam-1"), &site("S"), Some("profile_1"))
+            .expect("profile");
+        let mut row = learned("cam-1", "S", Some(250), Some("ws-security"));
+        row.services = Some(r#"{"ptz":"http://127.0.0.1:1/onvif/ptz"}"#.into());
+        store.save_learned(&row).expect("save");
+    }
+    let store = SqliteStore::open(db.path()).expect("reopen");
+    let rows = store.learned_bindings().expect("read");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].profile.as_deref(),
+        Some("profile_1"),
+        "kept by save_learned"
+    );
+    assert_eq!(
+        rows[0].services.as_deref(),
+        Some(r#"{"ptz":"http://127.0.0.1:1/onvif/ptz"}"#)
+    );
+    // Forgotten: the services by the device's sink, the profile by the engine.
+    store
+        .save_learned(&learned("cam-1", "S", Some(250), Some("ws-security")))
+        .expect("save");
+    store
+        .save_profile(&cam("cam-1"), &site("S"), None)
+        .expect("forget");
+    assert_eq!(
+        store.learned_bindings().expect("read"),
+        [learned("cam-1", "S", Some(250), Some("ws-security"))]
+    );
+    assert!(matches!(
+        store.save_profile(&cam("nope"), &site("S"), Some("p")),
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 #[test]

@@ -314,3 +314,49 @@ fn a_v3_file_upgrades_to_v4_keeping_token_styles() {
     drop(SqliteStore::open(fresh.path()).expect("fresh"));
     assert_eq!(schema_sql(&db.raw()), schema_sql(&fresh.raw()));
 }
+
+/// A version-4 file keeps what bindings learned when version 5 adds the
+/// discovery columns (empty), and the result is the schema of a new file.
+#[test]
+fn a_v4_file_upgrades_to_v5_keeping_what_bindings_learned() {
+    let db = TestDb::new("migrate-v4");
+    {
+        let raw = db.raw();
+        for sql in [
+            include_str!("../src/schema/v1.sql"),
+            include_str!("../src/schema/v2.sql"),
+            include_str!("../src/schema/v3.sql"),
+            include_str!("../src/schema/v4.sql"),
+        ] {
+            raw.execute_batch(sql).expect("frozen schema");
+        }
+        raw.pragma_update(None, "user_version", 4)
+            .expect("version 4");
+        raw.execute_batch(
+            "insert into camera (id, name, tolerance) values ('cam-1', 'Gate', 0.001);
+             insert into binding_state (camera_id, site_id, token_style, clock_offset_ms, auth_mode)
+               values ('cam-1', 'S', 'opaque', 7200000, 'ws-security');",
+        )
+        .expect("v4 data");
+    }
+    let store = SqliteStore::open(db.path()).expect("open upgrades");
+    assert_eq!(user_version(&db.raw()), SCHEMA_VERSION);
+    let rows = store.learned_bindings().expect("learned");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].clock_offset_ms, rows[0].auth_mode.as_deref()),
+        (Some(7_200_000), Some("ws-security"))
+    );
+    assert_eq!(
+        (rows[0].services.as_deref(), rows[0].profile.as_deref()),
+        (None, None)
+    );
+    assert_eq!(
+        store.token_style(&cam("cam-1"), &site("S")).expect("style"),
+        Some(tandem_store::TokenStyle::Opaque)
+    );
+
+    let fresh = TestDb::new("migrate-fresh-v5");
+    drop(SqliteStore::open(fresh.path()).expect("fresh"));
+    assert_eq!(schema_sql(&db.raw()), schema_sql(&fresh.raw()));
+}

@@ -18,7 +18,8 @@ use crate::record::NewAudit;
 
 fn require_user(conn: &Connection, name: &str) -> Result<(), StoreError> {
     let found: Option<i64> = conn
-        .query_row("select 1 from user where name = ?1", [name], |r| r.get(0))
+        .prepare_cached("select 1 from user where name = ?1")
+        .and_then(|mut s| s.query_row([name], |r| r.get(0)))
         .optional()
         .context("looking up a user")?;
     match found {
@@ -29,7 +30,8 @@ fn require_user(conn: &Connection, name: &str) -> Result<(), StoreError> {
 
 fn require_role(conn: &Connection, name: &str) -> Result<(), StoreError> {
     let found: Option<i64> = conn
-        .query_row("select 1 from role where name = ?1", [name], |r| r.get(0))
+        .prepare_cached("select 1 from role where name = ?1")
+        .and_then(|mut s| s.query_row([name], |r| r.get(0)))
         .optional()
         .context("looking up a role")?;
     match found {
@@ -165,11 +167,10 @@ impl TokenRow {
 
 /// The name of another role that differs from `name` only in ASCII case, if any.
 fn role_named_alike(conn: &Connection, name: &str) -> Result<Option<String>, StoreError> {
-    conn.query_row(
+    conn.prepare_cached(
         "select name from role where name = ?1 collate nocase and name != ?1 limit 1",
-        [name],
-        |r| r.get(0),
     )
+    .and_then(|mut s| s.query_row([name], |r| r.get(0)))
     .optional()
     .context("looking for a role of the same name")
 }
@@ -202,12 +203,18 @@ fn upsert_role_in(conn: &Connection, role: &RoleRecord) -> Result<(), StoreError
             role.name
         )));
     }
-    conn.execute(
+    conn.prepare_cached(
         "insert into role (name, ptz_priority, grants) values (?1, ?2, ?3) \
          on conflict (name) do update set \
            ptz_priority = excluded.ptz_priority, grants = excluded.grants",
-        params![role.name, role.ptz_priority, role.grants.to_string()],
     )
+    .and_then(|mut s| {
+        s.execute(params![
+            role.name,
+            role.ptz_priority,
+            role.grants.to_string()
+        ])
+    })
     .context("saving a role")?;
     Ok(())
 }
@@ -223,7 +230,8 @@ fn roles_in(conn: &Connection) -> Result<Vec<RoleRecord>, StoreError> {
 fn delete_role_in(conn: &Connection, name: &str) -> Result<(), StoreError> {
     // `user_role` rows go with it (on delete cascade).
     let changed = conn
-        .execute("delete from role where name = ?1", [name])
+        .prepare_cached("delete from role where name = ?1")
+        .and_then(|mut s| s.execute([name]))
         .context("deleting a role")?;
     changed_one(changed, || format!("role {name:?}"))
 }
@@ -231,14 +239,11 @@ fn delete_role_in(conn: &Connection, name: &str) -> Result<(), StoreError> {
 fn user_in(conn: &Connection, name: &str) -> Result<Option<UserRecord>, StoreError> {
     // The exact name first; else one that differs only in case.
     let row = conn
-        .query_row(
-            &format!(
-                "select {USER_COLUMNS} from user where name = ?1 collate nocase \
+        .prepare_cached(&format!(
+            "select {USER_COLUMNS} from user where name = ?1 collate nocase \
                  order by name = ?1 desc, name limit 1"
-            ),
-            [name],
-            UserRow::read,
-        )
+        ))
+        .and_then(|mut s| s.query_row([name], UserRow::read))
         .optional()
         .context("reading a user")?;
     match row {
@@ -276,7 +281,8 @@ fn set_user_roles_in(conn: &Connection, name: &str, roles: &[String]) -> Result<
     for role in roles {
         require_role(conn, role)?;
     }
-    conn.execute("delete from user_role where user_name = ?1", [name])
+    conn.prepare_cached("delete from user_role where user_name = ?1")
+        .and_then(|mut s| s.execute([name]))
         .context("replacing a user's roles")?;
     let mut insert = conn
         .prepare_cached("insert or ignore into user_role (user_name, role_name) values (?1, ?2)")
@@ -298,20 +304,16 @@ fn set_user_password_in(
         return Err(StoreError::Invalid("the password hash is empty".into()));
     }
     let changed = conn
-        .execute(
-            "update user set password_hash = ?2 where name = ?1",
-            [name, password_hash],
-        )
+        .prepare_cached("update user set password_hash = ?2 where name = ?1")
+        .and_then(|mut s| s.execute([name, password_hash]))
         .context("changing a password")?;
     changed_one(changed, || format!("user {name:?}"))
 }
 
 fn set_user_disabled_in(conn: &Connection, name: &str, disabled: bool) -> Result<(), StoreError> {
     let changed = conn
-        .execute(
-            "update user set disabled = ?2 where name = ?1",
-            params![name, disabled],
-        )
+        .prepare_cached("update user set disabled = ?2 where name = ?1")
+        .and_then(|mut s| s.execute(params![name, disabled]))
         .context("disabling or enabling a user")?;
     changed_one(changed, || format!("user {name:?}"))
 }
@@ -319,7 +321,8 @@ fn set_user_disabled_in(conn: &Connection, name: &str, disabled: bool) -> Result
 fn delete_user_in(conn: &Connection, name: &str) -> Result<(), StoreError> {
     // Roles, tokens and sessions go with it (on delete cascade).
     let changed = conn
-        .execute("delete from user where name = ?1", [name])
+        .prepare_cached("delete from user where name = ?1")
+        .and_then(|mut s| s.execute([name]))
         .context("deleting a user")?;
     changed_one(changed, || format!("user {name:?}"))
 }
@@ -331,12 +334,12 @@ fn end_sessions_in(
     keep: Option<&str>,
 ) -> Result<u64, StoreError> {
     let n = conn
-        .execute(
+        .prepare_cached(
             "delete from session where user_name = ?1 \
                and (?2 is null or substr(id_hash, 1, ?4) = ?2) \
                and (?3 is null or id_hash != ?3)",
-            params![user, only, keep, SESSION_ID_CHARS as i64],
         )
+        .and_then(|mut s| s.execute(params![user, only, keep, SESSION_ID_CHARS as i64]))
         .context("ending sessions")?;
     Ok(n as u64)
 }
@@ -410,11 +413,9 @@ impl AccessStore for SqliteStore {
     fn set_camera_groups(&self, camera: &CameraId, groups: &[String]) -> Result<(), StoreError> {
         self.write("saving a camera's groups", |tx, _| {
             require_camera(tx, camera)?;
-            tx.execute(
-                "delete from camera_group where camera_id = ?1",
-                [camera.as_str()],
-            )
-            .context("replacing a camera's groups")?;
+            tx.prepare_cached("delete from camera_group where camera_id = ?1")
+                .and_then(|mut s| s.execute([camera.as_str()]))
+                .context("replacing a camera's groups")?;
             let mut insert = tx
                 .prepare_cached(
                     "insert or ignore into camera_group (camera_id, group_name) values (?1, ?2)",
@@ -459,11 +460,8 @@ impl AccessStore for SqliteStore {
         }
         self.write("creating a user", |tx, now| {
             let taken: Option<String> = tx
-                .query_row(
-                    "select name from user where name = ?1 collate nocase limit 1",
-                    [name],
-                    |r| r.get(0),
-                )
+                .prepare_cached("select name from user where name = ?1 collate nocase limit 1")
+                .and_then(|mut s| s.query_row([name], |r| r.get(0)))
                 .optional()
                 .context("looking up a user")?;
             match taken {
@@ -480,11 +478,11 @@ impl AccessStore for SqliteStore {
                 }
                 None => {}
             }
-            tx.execute(
+            tx.prepare_cached(
                 "insert into user (name, password_hash, disabled, created_utc) \
                  values (?1, ?2, 0, ?3)",
-                params![name, password_hash, fmt_utc(now)],
             )
+            .and_then(|mut s| s.execute(params![name, password_hash, fmt_utc(now)]))
             .context("creating a user")?;
             Ok(UserRecord {
                 name: name.to_string(),
@@ -507,7 +505,8 @@ impl AccessStore for SqliteStore {
     fn user_count(&self) -> Result<u64, StoreError> {
         let conn = self.conn();
         let n: i64 = conn
-            .query_row("select count(*) from user", [], |r| r.get(0))
+            .prepare_cached("select count(*) from user")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
             .context("counting users")?;
         Ok(n.max(0) as u64)
     }
@@ -548,11 +547,11 @@ impl AccessStore for SqliteStore {
         }
         self.write("issuing an API token", |tx, now| {
             require_user(tx, user)?;
-            tx.execute(
+            tx.prepare_cached(
                 "insert into api_token (user_name, token_hash, label, created_utc) \
                  values (?1, ?2, ?3, ?4)",
-                params![user, token_hash, label, fmt_utc(now)],
             )
+            .and_then(|mut s| s.execute(params![user, token_hash, label, fmt_utc(now)]))
             .context("issuing an API token")?;
             Ok(TokenRecord {
                 id: TokenId(tx.last_insert_rowid()),
@@ -568,14 +567,11 @@ impl AccessStore for SqliteStore {
 
     fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         let conn = self.conn();
-        conn.query_row(
-            &format!(
-                "select {TOKEN_COLUMNS} from api_token \
+        conn.prepare_cached(&format!(
+            "select {TOKEN_COLUMNS} from api_token \
                  where token_hash = ?1 and revoked_utc is null"
-            ),
-            [token_hash],
-            TokenRow::read,
-        )
+        ))
+        .and_then(|mut s| s.query_row([token_hash], TokenRow::read))
         .optional()
         .context("looking up an API token")?
         .map(TokenRow::into_record)
@@ -585,10 +581,8 @@ impl AccessStore for SqliteStore {
     fn touch_token(&self, id: TokenId, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.write("recording an API token's use", |tx, _| {
             let changed = tx
-                .execute(
-                    "update api_token set last_used_utc = ?2 where id = ?1",
-                    params![id.0, fmt_utc(now)],
-                )
+                .prepare_cached("update api_token set last_used_utc = ?2 where id = ?1")
+                .and_then(|mut s| s.execute(params![id.0, fmt_utc(now)]))
                 .context("recording an API token's use")?;
             changed_one(changed, || format!("API token {id}"))
         })
@@ -597,10 +591,10 @@ impl AccessStore for SqliteStore {
     fn revoke_token(&self, id: TokenId) -> Result<(), StoreError> {
         self.write("revoking an API token", |tx, now| {
             let changed = tx
-                .execute(
+                .prepare_cached(
                     "update api_token set revoked_utc = coalesce(revoked_utc, ?2) where id = ?1",
-                    params![id.0, fmt_utc(now)],
                 )
+                .and_then(|mut s| s.execute(params![id.0, fmt_utc(now)]))
                 .context("revoking an API token")?;
             changed_one(changed, || format!("API token {id}"))
         })
@@ -632,11 +626,11 @@ impl AccessStore for SqliteStore {
         }
         self.write("starting a session", |tx, now| {
             require_user(tx, user)?;
-            tx.execute(
+            tx.prepare_cached(
                 "insert into session (id_hash, user_name, created_utc, expires_utc) \
                  values (?1, ?2, ?3, ?4)",
-                params![id_hash, user, fmt_utc(now), fmt_utc(expires_utc)],
             )
+            .and_then(|mut s| s.execute(params![id_hash, user, fmt_utc(now), fmt_utc(expires_utc)]))
             .context("starting a session")?;
             Ok(())
         })
@@ -645,23 +639,17 @@ impl AccessStore for SqliteStore {
     fn session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<String>, StoreError> {
         let conn = self.conn();
         // Text comparison is time comparison: `_utc` texts have a fixed width.
-        conn.query_row(
-            "select user_name from session where id_hash = ?1 and expires_utc > ?2",
-            [id_hash, &fmt_utc(now)],
-            |r| r.get(0),
-        )
-        .optional()
-        .context("looking up a session")
+        conn.prepare_cached("select user_name from session where id_hash = ?1 and expires_utc > ?2")
+            .and_then(|mut s| s.query_row([id_hash, &fmt_utc(now)], |r| r.get(0)))
+            .optional()
+            .context("looking up a session")
     }
 
     fn session_expires(&self, id_hash: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let conn = self.conn();
         let text: Option<String> = conn
-            .query_row(
-                "select expires_utc from session where id_hash = ?1",
-                [id_hash],
-                |r| r.get(0),
-            )
+            .prepare_cached("select expires_utc from session where id_hash = ?1")
+            .and_then(|mut s| s.query_row([id_hash], |r| r.get(0)))
             .optional()
             .context("looking up a session's expiry")?;
         text.map(|t| parse_utc(&t, "session.expires_utc"))
@@ -670,7 +658,8 @@ impl AccessStore for SqliteStore {
 
     fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
         self.write("ending a session", |tx, _| {
-            tx.execute("delete from session where id_hash = ?1", [id_hash])
+            tx.prepare_cached("delete from session where id_hash = ?1")
+                .and_then(|mut s| s.execute([id_hash]))
                 .context("ending a session")?;
             Ok(())
         })
@@ -706,10 +695,8 @@ impl AccessStore for SqliteStore {
     fn purge_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         self.write("purging expired sessions", |tx, _| {
             let n = tx
-                .execute(
-                    "delete from session where expires_utc <= ?1",
-                    [fmt_utc(now)],
-                )
+                .prepare_cached("delete from session where expires_utc <= ?1")
+                .and_then(|mut s| s.execute([fmt_utc(now)]))
                 .context("purging expired sessions")?;
             Ok(n as u64)
         })

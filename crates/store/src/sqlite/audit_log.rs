@@ -19,11 +19,8 @@ pub(super) fn append_audit_tx(
     entry: &NewAudit,
 ) -> Result<AuditRecord, StoreError> {
     let last: Option<(i64, String)> = tx
-        .query_row(
-            "select seq, hash from audit order by seq desc limit 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("select seq, hash from audit order by seq desc limit 1")
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
         .optional()
         .context("reading the newest audit entry")?;
     let (last_seq, prev_hash) = match last {
@@ -50,10 +47,12 @@ pub(super) fn append_audit_tx(
         after: after.as_deref(),
         prev_hash: &prev_hash,
     });
-    tx.execute(
+    tx.prepare_cached(
         "insert into audit (seq, at_utc, actor, action, camera_id, before, after, prev_hash, hash) \
          values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
+    )
+    .and_then(|mut s| {
+        s.execute(params![
             seq as i64,
             at_utc,
             entry.actor,
@@ -63,8 +62,8 @@ pub(super) fn append_audit_tx(
             after,
             prev_hash,
             hash
-        ],
-    )
+        ])
+    })
     .context("appending an audit entry")?;
     Ok(AuditRecord {
         seq,

@@ -13,28 +13,27 @@ const AUTH_MODES: [&str; 3] = ["ws-security", "http-digest", "none"];
 impl BindingStore for SqliteStore {
     fn learned_bindings(&self) -> Result<Vec<BindingLearned>, StoreError> {
         let conn = self.conn();
-        let rows: Vec<(String, String, Option<i64>, Option<String>)> = conn
-            .prepare_cached(
-                "select camera_id, site_id, clock_offset_ms, auth_mode from binding_state \
-                 where clock_offset_ms is not null or auth_mode is not null \
-                 order by camera_id, site_id",
-            )
-            .and_then(|mut s| {
-                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                    .collect()
-            })
-            .context("reading what bindings learned")?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(camera, site, clock_offset_ms, auth_mode)| BindingLearned {
-                    camera: CameraId(camera),
-                    site: SiteId(site),
-                    clock_offset_ms,
-                    auth_mode,
-                },
-            )
-            .collect())
+        conn.prepare_cached(
+            "select camera_id, site_id, clock_offset_ms, auth_mode, service_addresses, \
+             profile_token from binding_state \
+             where clock_offset_ms is not null or auth_mode is not null \
+               or service_addresses is not null or profile_token is not null \
+             order by camera_id, site_id",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok(BindingLearned {
+                    camera: CameraId(r.get(0)?),
+                    site: SiteId(r.get(1)?),
+                    clock_offset_ms: r.get(2)?,
+                    auth_mode: r.get(3)?,
+                    services: r.get(4)?,
+                    profile: r.get(5)?,
+                })
+            })?
+            .collect()
+        })
+        .context("reading what bindings learned")
     }
 
     fn save_learned(&self, learned: &BindingLearned) -> Result<(), StoreError> {
@@ -50,20 +49,44 @@ impl BindingStore for SqliteStore {
         self.write_volatile("saving what a binding learned", |tx, _| {
             require_camera(tx, &learned.camera)?;
             tx.prepare_cached(
-                "insert into binding_state (camera_id, site_id, clock_offset_ms, auth_mode) \
-                 values (?1, ?2, ?3, ?4) \
+                "insert into binding_state \
+                   (camera_id, site_id, clock_offset_ms, auth_mode, service_addresses) \
+                 values (?1, ?2, ?3, ?4, ?5) \
                  on conflict (camera_id, site_id) do update set \
-                   clock_offset_ms = excluded.clock_offset_ms, auth_mode = excluded.auth_mode",
+                   clock_offset_ms = excluded.clock_offset_ms, auth_mode = excluded.auth_mode, \
+                   service_addresses = excluded.service_addresses",
             )
             .and_then(|mut s| {
                 s.execute(params![
                     learned.camera.as_str(),
                     learned.site.as_str(),
                     learned.clock_offset_ms,
-                    learned.auth_mode
+                    learned.auth_mode,
+                    learned.services
                 ])
             })
             .context("saving what a binding learned")?;
+            Ok(())
+        })
+    }
+
+    fn save_profile(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        profile: Option<&str>,
+    ) -> Result<(), StoreError> {
+        // A cache of what the device tells again, like the rest of the row.
+        self.write_volatile("saving a binding's profile", |tx, _| {
+            require_camera(tx, camera)?;
+            tx.prepare_cached(
+                "insert into binding_state (camera_id, site_id, profile_token) \
+                 values (?1, ?2, ?3) \
+                 on conflict (camera_id, site_id) do update set \
+                   profile_token = excluded.profile_token",
+            )
+            .and_then(|mut s| s.execute(params![camera.as_str(), site.as_str(), profile]))
+            .context("saving a binding's profile")?;
             Ok(())
         })
     }

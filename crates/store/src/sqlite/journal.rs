@@ -140,17 +140,19 @@ impl JournalStore for SqliteStore {
                 )));
             }
             check_sites(&op)?;
-            tx.execute(
+            tx.prepare_cached(
                 "insert into operation (camera_id, action, origin, actor, created_utc) \
                  values (?1, ?2, ?3, ?4, ?5)",
-                params![
+            )
+            .and_then(|mut s| {
+                s.execute(params![
                     op.camera.as_str(),
                     op.action.to_string(),
                     op.origin.as_str(),
                     op.actor,
                     now_text
-                ],
-            )
+                ])
+            })
             .context("journaling an operation")?;
             let id = tx.last_insert_rowid();
             let mut insert_site = tx
@@ -207,19 +209,18 @@ impl JournalStore for SqliteStore {
 
     fn make_due(&self, site: &SiteId, now: DateTime<Utc>) -> Result<usize, StoreError> {
         self.write("making a site's pending work due", |tx, _| {
-            tx.execute(
+            tx.prepare_cached(
                 "update operation_site set next_attempt_utc = ?2 \
                  where site_id = ?1 and state = 'pending' \
                  and (next_attempt_utc is null or next_attempt_utc > ?2)",
-                params![site.as_str(), fmt_utc(now)],
             )
+            .and_then(|mut s| s.execute(params![site.as_str(), fmt_utc(now)]))
             .context("making a site's pending work due")?;
             let pending: i64 = tx
-                .query_row(
+                .prepare_cached(
                     "select count(*) from operation_site where site_id = ?1 and state = 'pending'",
-                    [site.as_str()],
-                    |r| r.get(0),
                 )
+                .and_then(|mut s| s.query_row([site.as_str()], |r| r.get(0)))
                 .context("counting a site's pending work")?;
             Ok(usize::try_from(pending).unwrap_or_default())
         })
@@ -228,11 +229,8 @@ impl JournalStore for SqliteStore {
     fn pending_count(&self) -> Result<u64, StoreError> {
         let conn = self.conn();
         let n: i64 = conn
-            .query_row(
-                "select count(*) from operation_site where state = 'pending'",
-                [],
-                |r| r.get(0),
-            )
+            .prepare_cached("select count(*) from operation_site where state = 'pending'")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
             .context("counting pending operations")?;
         Ok(n.max(0) as u64)
     }
@@ -268,19 +266,21 @@ impl JournalStore for SqliteStore {
                 (_, next) => next,
             };
             let changed = tx
-                .execute(
+                .prepare_cached(
                     "update operation_site set state = ?3, attempts = attempts + 1, \
                      error = ?4, next_attempt_utc = ?5, updated_utc = ?6 \
                      where operation_id = ?1 and site_id = ?2",
-                    params![
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
                         id.0,
                         site.as_str(),
                         state.as_str(),
                         error,
                         next.map(fmt_utc),
                         fmt_utc(now)
-                    ],
-                )
+                    ])
+                })
                 .context("recording an operation's progress")?;
             if changed == 0 {
                 return Err(StoreError::NotFound(format!(

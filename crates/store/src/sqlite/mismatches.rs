@@ -42,30 +42,44 @@ fn replace_mismatches_tx(
         }
         let detail = mismatch_json(m)?;
         if open.remove(&key).is_some() {
-            tx.execute(
+            tx.prepare_cached(
                 "update mismatch set kind = ?3, detail = ?4, last_seen_utc = ?5 \
                      where camera_id = ?1 and key = ?2",
-                params![camera.as_str(), key, m.kind.as_str(), detail, now_text],
             )
+            .and_then(|mut s| {
+                s.execute(params![
+                    camera.as_str(),
+                    key,
+                    m.kind.as_str(),
+                    detail,
+                    now_text
+                ])
+            })
             .context("updating an open mismatch")?;
             delta.still_open.push(m.clone());
         } else {
-            tx.execute(
+            tx.prepare_cached(
                 "insert into mismatch \
                      (camera_id, key, kind, detail, first_seen_utc, last_seen_utc) \
                      values (?1, ?2, ?3, ?4, ?5, ?5)",
-                params![camera.as_str(), key, m.kind.as_str(), detail, now_text],
             )
+            .and_then(|mut s| {
+                s.execute(params![
+                    camera.as_str(),
+                    key,
+                    m.kind.as_str(),
+                    detail,
+                    now_text
+                ])
+            })
             .context("saving a new mismatch")?;
             delta.new.push(m.clone());
         }
     }
     for (key, m) in open {
-        tx.execute(
-            "delete from mismatch where camera_id = ?1 and key = ?2",
-            params![camera.as_str(), key],
-        )
-        .context("removing a resolved mismatch")?;
+        tx.prepare_cached("delete from mismatch where camera_id = ?1 and key = ?2")
+            .and_then(|mut s| s.execute(params![camera.as_str(), key]))
+            .context("removing a resolved mismatch")?;
         delta.gone.push(m);
     }
     delta.gone.sort_by_key(mismatch_order);
@@ -161,7 +175,8 @@ impl MismatchStore for SqliteStore {
     fn mismatch_count(&self) -> Result<u64, StoreError> {
         let conn = self.conn();
         let n: i64 = conn
-            .query_row("select count(*) from mismatch", [], |r| r.get(0))
+            .prepare_cached("select count(*) from mismatch")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
             .context("counting mismatches")?;
         Ok(n.max(0) as u64)
     }

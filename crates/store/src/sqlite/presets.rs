@@ -76,14 +76,11 @@ fn preset_exists(
     camera: &CameraId,
     number: PresetNumber,
 ) -> Result<bool, StoreError> {
-    tx.query_row(
-        "select 1 from preset where camera_id = ?1 and number = ?2",
-        params![camera.as_str(), number.get()],
-        |_| Ok(()),
-    )
-    .optional()
-    .map(|found| found.is_some())
-    .context("looking up a preset")
+    tx.prepare_cached("select 1 from preset where camera_id = ?1 and number = ?2")
+        .and_then(|mut s| s.query_row(params![camera.as_str(), number.get()], |_| Ok(())))
+        .optional()
+        .map(|found| found.is_some())
+        .context("looking up a preset")
 }
 
 /// Inserts or replaces `preset`. A new default takes the flag from the old one
@@ -91,24 +88,26 @@ fn preset_exists(
 fn upsert_preset(tx: &Connection, camera: &CameraId, preset: &Preset) -> Result<(), StoreError> {
     check_preset(preset)?;
     if preset.is_default {
-        tx.execute(
+        tx.prepare_cached(
             "update preset set is_default = 0 \
              where camera_id = ?1 and number <> ?2 and is_default = 1",
-            params![camera.as_str(), preset.number.get()],
         )
+        .and_then(|mut s| s.execute(params![camera.as_str(), preset.number.get()]))
         .context("clearing the previous default preset")?;
     }
     let (pan, tilt, zoom) = match preset.position {
         Some(p) => (Some(p.pan), Some(p.tilt), Some(p.zoom)),
         None => (None, None, None),
     };
-    tx.execute(
+    tx.prepare_cached(
         "insert into preset (camera_id, number, name, pan, tilt, zoom, locked, is_default) \
          values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
          on conflict (camera_id, number) do update set \
            name = excluded.name, pan = excluded.pan, tilt = excluded.tilt, \
            zoom = excluded.zoom, locked = excluded.locked, is_default = excluded.is_default",
-        params![
+    )
+    .and_then(|mut s| {
+        s.execute(params![
             camera.as_str(),
             preset.number.get(),
             preset.name.as_str(),
@@ -117,8 +116,8 @@ fn upsert_preset(tx: &Connection, camera: &CameraId, preset: &Preset) -> Result<
             zoom,
             preset.locked,
             preset.is_default
-        ],
-    )
+        ])
+    })
     .context("writing a preset")?;
     Ok(())
 }
@@ -413,12 +412,15 @@ fn renumber(
     // that site; moving `from`'s token there would silently drop it. (The
     // new number's own numeric slot is that number's place anyway.)
     let stale: Option<(String, String)> = tx
-        .query_row(
+        .prepare_cached(
             "select site_id, token from site_token \
              where camera_id = ?1 and number = ?2 and token <> ?3 order by site_id limit 1",
-            params![camera.as_str(), to.get(), to.token()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
         )
+        .and_then(|mut s| {
+            s.query_row(params![camera.as_str(), to.get(), to.token()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+        })
         .optional()
         .context("looking up site tokens")?;
     if let Some((site, token)) = stale {
@@ -427,21 +429,19 @@ fn renumber(
              token {token:?}; remove that mapping first"
         )));
     }
-    tx.execute(
-        "delete from preset where camera_id = ?1 and number = ?2",
-        params![camera.as_str(), from.get()],
-    )
-    .context("removing the renumbered preset's old number")?;
+    tx.prepare_cached("delete from preset where camera_id = ?1 and number = ?2")
+        .and_then(|mut s| s.execute(params![camera.as_str(), from.get()]))
+        .context("removing the renumbered preset's old number")?;
     upsert_preset(tx, camera, preset)?;
     // An opaque token follows its preset to the new number. A numeric slot
     // does not: the site's old slot stays mapped to the old number until that
     // site has stored the new slot and removed the old one.
-    tx.execute(
+    tx.prepare_cached(
         "update site_token set number = ?3 where camera_id = ?1 and number = ?2 \
          and token <> ?4 and site_id not in (select site_id from binding_state \
          where camera_id = ?1 and token_style = 'numeric')",
-        params![camera.as_str(), from.get(), to.get(), from.token()],
     )
+    .and_then(|mut s| s.execute(params![camera.as_str(), from.get(), to.get(), from.token()]))
     .context("moving site tokens to the new number")?;
     Ok(())
 }
@@ -453,11 +453,9 @@ fn delete_preset(
     camera: &CameraId,
     number: PresetNumber,
 ) -> Result<(), StoreError> {
-    tx.execute(
-        "delete from preset where camera_id = ?1 and number = ?2",
-        params![camera.as_str(), number.get()],
-    )
-    .context("deleting a preset")?;
+    tx.prepare_cached("delete from preset where camera_id = ?1 and number = ?2")
+        .and_then(|mut s| s.execute(params![camera.as_str(), number.get()]))
+        .context("deleting a preset")?;
     Ok(())
 }
 
@@ -470,11 +468,9 @@ impl PresetStore for SqliteStore {
             )));
         }
         self.write("saving a camera", |tx, _| {
-            tx.execute(
-                "insert into camera (id, name, tolerance) values (?1, ?2, ?3) \
-                 on conflict (id) do update set name = excluded.name, tolerance = excluded.tolerance",
-                params![camera.id.as_str(), camera.name, camera.tolerance],
-            )
+            tx.prepare_cached("insert into camera (id, name, tolerance) values (?1, ?2, ?3) \
+                 on conflict (id) do update set name = excluded.name, tolerance = excluded.tolerance")
+.and_then(|mut s| s.execute(params![camera.id.as_str(), camera.name, camera.tolerance]))
             .context("saving a camera")?;
             Ok(())
         })
@@ -524,11 +520,10 @@ impl PresetStore for SqliteStore {
         number: PresetNumber,
     ) -> Result<Option<Preset>, StoreError> {
         let conn = self.conn();
-        conn.query_row(
-            &format!("select {PRESET_COLUMNS} from preset where camera_id = ?1 and number = ?2"),
-            params![camera.as_str(), number.get()],
-            PresetRow::read,
-        )
+        conn.prepare_cached(&format!(
+            "select {PRESET_COLUMNS} from preset where camera_id = ?1 and number = ?2"
+        ))
+        .and_then(|mut s| s.query_row(params![camera.as_str(), number.get()], PresetRow::read))
         .optional()
         .context("reading a preset")?
         .map(PresetRow::into_preset)
@@ -550,7 +545,11 @@ impl PresetStore for SqliteStore {
         number: PresetNumber,
         token: &str,
     ) -> Result<(), StoreError> {
-        self.set_site_tokens(camera, site, &[(number, token.to_string())])
+        // Durable: the token of a preset tandem has just written to a device.
+        self.write("saving a site token", |tx, _| {
+            require_camera(tx, camera)?;
+            put_site_token(tx, camera, site, number, token)
+        })
     }
 
     fn change_stamp(&self) -> Result<(i64, i64), StoreError> {
@@ -571,7 +570,10 @@ impl PresetStore for SqliteStore {
         if pairs.is_empty() {
             return Ok(());
         }
-        self.write("saving site tokens", |tx, _| {
+        // Without an fsync of its own, as imports: what a scan adopted it
+        // adopts again if a power cut loses it, and any durable commit after
+        // it (an operation that relies on it) writes it out first.
+        self.write_volatile("saving site tokens", |tx, _| {
             require_camera(tx, camera)?;
             for (number, token) in pairs {
                 put_site_token(tx, camera, site, *number, token)?;
@@ -590,7 +592,12 @@ impl PresetStore for SqliteStore {
         if presets.is_empty() {
             return Ok(());
         }
-        self.write("importing presets", |tx, now| {
+        // Without an fsync of its own: an import records what a site
+        // already holds, and one lost to a power cut is found again by the
+        // next scan (the camera still has no canonical preset then). The
+        // next durable commit writes it out; nothing durable can come
+        // before it in the log.
+        self.write_volatile("importing presets", |tx, now| {
             let now_text = fmt_utc(now);
             require_camera(tx, camera)?;
             // Decided in the transaction: an import racing an operator's add
@@ -648,10 +655,10 @@ impl PresetStore for SqliteStore {
         number: PresetNumber,
     ) -> Result<(), StoreError> {
         self.write("removing a site token", |tx, _| {
-            tx.execute(
+            tx.prepare_cached(
                 "delete from site_token where camera_id = ?1 and site_id = ?2 and number = ?3",
-                params![camera.as_str(), site.as_str(), number.get()],
             )
+            .and_then(|mut s| s.execute(params![camera.as_str(), site.as_str(), number.get()]))
             .context("removing a site token")?;
             Ok(())
         })
@@ -673,11 +680,11 @@ impl PresetStore for SqliteStore {
     ) -> Result<(), StoreError> {
         self.write("saving a token style", |tx, _| {
             require_camera(tx, camera)?;
-            tx.execute(
+            tx.prepare_cached(
                 "insert into binding_state (camera_id, site_id, token_style) values (?1, ?2, ?3) \
                  on conflict (camera_id, site_id) do update set token_style = excluded.token_style",
-                params![camera.as_str(), site.as_str(), style.as_str()],
             )
+            .and_then(|mut s| s.execute(params![camera.as_str(), site.as_str(), style.as_str()]))
             .context("saving a token style")?;
             Ok(())
         })
