@@ -16,7 +16,6 @@ use tokio::task::JoinSet;
 
 use tandem_onvif::types::Preset as OnvifPreset;
 
-use crate::apply::read_presets;
 use crate::engine::Engine;
 use crate::error::DeviceFailure;
 use crate::error::EngineError;
@@ -91,7 +90,8 @@ impl Engine {
         self.resolve(camera, &map, presets)
     }
 
-    /// One site's presets of a camera as the device lists them.
+    /// One site's presets of a camera as the device lists them. A scan calls
+    /// each device once: the connection is not kept for a next call.
     async fn read_device(
         &self,
         camera: &CameraId,
@@ -99,7 +99,12 @@ impl Engine {
     ) -> Result<Vec<OnvifPreset>, EngineError> {
         let binding = self.bindings().get(camera, site)?;
         let profile = binding.profile().await?;
-        read_presets(&binding, &profile).await
+        let _permit = binding.permit().await;
+        binding
+            .device
+            .get_presets_once(&profile)
+            .await
+            .map_err(|e| binding.onvif(e))
     }
 
     /// A site's listed presets with their numbers resolved through `map`,

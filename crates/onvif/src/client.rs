@@ -39,6 +39,10 @@ pub struct HttpRequest {
     pub timeout: Duration,
     /// Refuse answers larger than this many bytes.
     pub max_response_bytes: usize,
+    /// Close the connection after the answer instead of keeping it for the
+    /// next call (`Connection: close`): for a caller that will not call this
+    /// device again soon.
+    pub close: bool,
 }
 
 /// An HTTP answer as the transport returns it.
@@ -115,6 +119,9 @@ impl HttpTransport {
             let mut builder = builder;
             for (name, value) in &request.headers {
                 builder = builder.header(name, value);
+            }
+            if request.close {
+                builder = builder.header(reqwest::header::CONNECTION, "close");
             }
             let mut response = builder
                 .send()
@@ -228,6 +235,15 @@ pub struct Learned {
     /// Where its media and PTZ services are (`GetServices`), so that another
     /// process skips asking; forgotten when a service address stops answering.
     pub services: Option<ServiceAddresses>,
+}
+
+/// Whether a call's connection stays open for the next call to the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Linger {
+    /// Kept idle for the next call (keep-alive).
+    Keep,
+    /// Closed after the answer.
+    Close,
 }
 
 /// Told of what a [`Device`] learned, each time it changes (see [`Device::on_learned`]).
@@ -507,16 +523,21 @@ impl Device {
             let envelope = Envelope::parse(text)?;
             read(envelope.expect(namespace, &local)?)
         };
-        self.call_text(request, read_text).await
+        self.call_text(request, read_text, Linger::Keep).await
     }
 
     /// [`Device::call`] with a reader of the whole answer's text: for the
     /// answers read as a stream.
-    async fn call_text<T>(&self, request: Request, read: impl Fn(&str) -> Result<T>) -> Result<T> {
+    async fn call_text<T>(
+        &self,
+        request: Request,
+        read: impl Fn(&str) -> Result<T>,
+        linger: Linger,
+    ) -> Result<T> {
         let kind = request.service();
         let from_memory = self.state().services_from_memory;
         let url = self.address_of(kind).await?;
-        let result = self.call_at(&url, &request, &read).await;
+        let result = self.call_at(&url, &request, &read, linger).await;
         // An address that no longer answers is asked for again: devices move
         // their services on a firmware update or a port change. One that
         // came from another process's memory and was refused before the
@@ -533,7 +554,7 @@ impl Device {
                 if from_memory && stale(e) {
                     let fresh = self.address_of(kind).await?;
                     if fresh != url {
-                        return self.call_at(&fresh, &request, &read).await;
+                        return self.call_at(&fresh, &request, &read, linger).await;
                     }
                 }
                 result
@@ -548,12 +569,13 @@ impl Device {
         url: &str,
         request: &Request,
         read: impl Fn(&str) -> Result<T>,
+        linger: Linger,
     ) -> Result<T> {
         let url = url.to_string();
         let body = request.to_xml();
         if matches!(request, Request::GetSystemDateAndTime) {
             // How a client meets a device: never authenticated.
-            let response = self.post(&url, request, &body, None, None).await?;
+            let response = self.post(&url, request, &body, None, None, linger).await?;
             return read_answer(&url, request, &response, &read);
         }
         // Held until this call ends, when there is something to learn. Waited
@@ -578,7 +600,7 @@ impl Device {
         loop {
             let (header, authorization, sent) = self.authenticate(&url, own_clock);
             let response = self
-                .post(&url, request, &body, header, authorization)
+                .post(&url, request, &body, header, authorization, linger)
                 .await?;
             if response.status == 401 {
                 let challenge =
@@ -639,6 +661,7 @@ impl Device {
         body: &str,
         header: Option<String>,
         authorization: Option<String>,
+        linger: Linger,
     ) -> Result<HttpResponse> {
         let content_type = format!(
             "application/soap+xml; charset=utf-8; action=\"{}\"",
@@ -653,6 +676,7 @@ impl Device {
                 url: url.to_string(),
                 headers,
                 body: soap::envelope(header.as_deref(), body),
+                close: linger == Linger::Close,
                 timeout: self.config.timeout,
                 max_response_bytes: self.config.max_response_bytes,
             })
@@ -835,6 +859,8 @@ impl Device {
                     body: String::new(),
                     timeout: self.config.timeout,
                     max_response_bytes: self.config.max_response_bytes,
+                    // The picture is asked again while an operator watches.
+                    close: false,
                 })
                 .await?;
             match response.status {
@@ -917,11 +943,24 @@ impl Device {
 
     /// `GetPresets`.
     pub async fn get_presets(&self, profile: &str) -> Result<Vec<Preset>> {
+        self.read_presets(profile, Linger::Keep).await
+    }
+
+    /// `GetPresets` for a caller that will not call this device again soon
+    /// (a scan reads each device once): the connection is closed after the
+    /// answer. Kept idle instead, thousands of devices' connections would hold
+    /// their buffers (hundreds of megabytes) and cost the pool's upkeep.
+    pub async fn get_presets_once(&self, profile: &str) -> Result<Vec<Preset>> {
+        self.read_presets(profile, Linger::Close).await
+    }
+
+    async fn read_presets(&self, profile: &str, linger: Linger) -> Result<Vec<Preset>> {
         self.call_text(
             Request::GetPresets {
                 profile: profile.into(),
             },
             message::read_presets_answer,
+            linger,
         )
         .await
     }
