@@ -170,6 +170,39 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     /// Refused requests of the current minute, audited in aggregate.
     denials: crate::denials::Denials,
+    /// Audit entries written off their callers' path ([`Engine::audit_soon`])
+    /// and not yet in the store: reads of the audit log wait for them.
+    audits_in_flight: Arc<InFlight>,
+}
+
+/// A count of background writes, and a way to wait until there are none.
+#[derive(Debug, Default)]
+struct InFlight {
+    count: Mutex<usize>,
+    none: std::sync::Condvar,
+}
+
+impl InFlight {
+    fn begin(&self) {
+        *self.count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+    }
+
+    fn end(&self) {
+        let mut count = self.count.lock().unwrap_or_else(|p| p.into_inner());
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            self.none.notify_all();
+        }
+    }
+
+    /// Waits until none is in flight, `within` at most.
+    fn wait(&self, within: Duration) {
+        let count = self.count.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = self
+            .none
+            .wait_timeout_while(count, within, |n| *n > 0)
+            .map_err(|p| p.into_inner());
+    }
 }
 
 /// An operation's new state on one site.
@@ -232,6 +265,7 @@ impl Engine {
             )),
             clock: clock::system(),
             denials: Default::default(),
+            audits_in_flight: Default::default(),
         }))
     }
 
@@ -635,6 +669,36 @@ impl Engine {
         if let Err(e) = self.store.append_audit(&entry) {
             tracing::error!(error = %e, %action, "audit entry not written");
         }
+    }
+
+    /// [`Engine::audit`] off the caller's path: on the blocking pool when
+    /// inside a runtime, so that a live command (a recall, taking control, a
+    /// failover) is not answered after a durable store commit. The entry is
+    /// still written, in the order the store takes them; a crash in the
+    /// moment between the command and the write can lose it.
+    pub(crate) fn audit_soon(
+        self: &Arc<Self>,
+        actor: &str,
+        action: AuditAction,
+        camera: Option<&CameraId>,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return self.audit(actor, action, camera, before, after);
+        };
+        let (engine, actor, camera) = (self.clone(), actor.to_string(), camera.cloned());
+        self.audits_in_flight.begin();
+        runtime.spawn_blocking(move || {
+            engine.audit(&actor, action, camera.as_ref(), before, after);
+            engine.audits_in_flight.end();
+        });
+    }
+
+    /// Waits (a few seconds at most) until every [`Engine::audit_soon`]
+    /// entry is in the store: what a reader of the audit log expects to see.
+    pub(crate) fn audits_written(&self) {
+        self.audits_in_flight.wait(Duration::from_secs(5));
     }
 
     /// Refuses with `UnknownPreset` unless the camera has preset `number`.

@@ -338,7 +338,7 @@ impl Live {
                         serde_json::json!({ "number": number.get(), "failed": e.public_message() })
                     }
                 };
-                self.engine.audit(
+                self.engine.audit_soon(
                     &who.user,
                     AuditAction::PresetRecall,
                     Some(camera),
@@ -375,7 +375,7 @@ impl Live {
                     let before_json = before
                         .as_ref()
                         .map(|h| serde_json::json!({ "user": h.user, "priority": h.priority }));
-                    self.engine.audit(
+                    self.engine.audit_soon(
                         user,
                         AuditAction::ControlTake,
                         Some(camera),
@@ -875,7 +875,7 @@ impl Live {
             switch
         };
         tracing::warn!(from = %switch.from, to = %switch.to, reason, "active site changed");
-        self.engine.audit(
+        self.engine.audit_soon(
             actor,
             action,
             None,

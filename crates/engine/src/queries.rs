@@ -235,6 +235,7 @@ impl Engine {
         filter: &AuditFilter,
     ) -> Result<Vec<AuditRecord>, EngineError> {
         require_admin(who, "read the audit log")?;
+        self.audits_written();
         let mut entries = Vec::new();
         let mut after = filter.after_seq;
         while entries.len() < filter.limit {
@@ -259,6 +260,7 @@ impl Engine {
     /// Checks the audit log's hash chain (administrators).
     pub fn verify_audit(&self, who: &Principal) -> Result<AuditVerification, EngineError> {
         require_admin(who, "verify the audit log")?;
+        self.audits_written();
         Ok(self.store().verify_audit()?)
     }
 
