@@ -335,7 +335,12 @@ fn a_v4_file_upgrades_to_v5_keeping_what_bindings_learned() {
         raw.execute_batch(
             "insert into camera (id, name, tolerance) values ('cam-1', 'Gate', 0.001);
              insert into binding_state (camera_id, site_id, token_style, clock_offset_ms, auth_mode)
-               values ('cam-1', 'S', 'opaque', 7200000, 'ws-security');",
+               values ('cam-1', 'S', 'opaque', 7200000, 'ws-security');
+             insert into preset (camera_id, number, name, pan, tilt, zoom, locked, is_default)
+               values ('cam-1', 2, 'Dock', null, null, null, 1, 0),
+                      ('cam-1', 1, 'Gate', 0.5, -0.25, 0.1, 0, 1);
+             insert into site_token (camera_id, site_id, number, token)
+               values ('cam-1', 'S', 2, 'guid-b'), ('cam-1', 'S', 1, 'guid-a');",
         )
         .expect("v4 data");
     }
@@ -350,6 +355,23 @@ fn a_v4_file_upgrades_to_v5_keeping_what_bindings_learned() {
     assert_eq!(
         (rows[0].services.as_deref(), rows[0].profile.as_deref()),
         (None, None)
+    );
+    // The rebuilt tables keep their rows, read in number order.
+    let presets = store.presets(&cam("cam-1")).expect("presets");
+    let kept: Vec<(u32, &str, bool, bool)> = presets
+        .iter()
+        .map(|p| (p.number.get(), p.name.as_str(), p.locked, p.is_default))
+        .collect();
+    assert_eq!(kept, [(1, "Gate", false, true), (2, "Dock", true, false)]);
+    assert!(presets[0].position.is_some() && presets[1].position.is_none());
+    assert_eq!(
+        store
+            .site_tokens(&cam("cam-1"), &site("S"))
+            .expect("tokens"),
+        [
+            (num(1), "guid-a".to_string()),
+            (num(2), "guid-b".to_string())
+        ]
     );
     assert_eq!(
         store.token_style(&cam("cam-1"), &site("S")).expect("style"),
