@@ -154,17 +154,7 @@ impl Engine {
             self.read_device(camera, p_id),
             self.read_device(camera, s_id)
         );
-        let sites = [p_id.clone(), s_id.clone()];
-        let mut view = self.store().camera_view(camera, &sites)?;
-        let mut maps = view
-            .sites
-            .drain(..)
-            .map(|(style, pairs)| TokenMap::new(style, pairs));
-        let (Some(p_map), Some(s_map)) = (maps.next(), maps.next()) else {
-            return Err(EngineError::Internal(
-                "the store answered for fewer sites".into(),
-            ));
-        };
+        let (canonical, [p_map, s_map]) = self.stored(camera)?;
         // What could be read is recorded even when the other site could not
         // be: the primary's presets imported on a first read, each read
         // site's presets adopted (read before write needs both).
@@ -188,15 +178,35 @@ impl Engine {
         // secondary's while the primary cannot be read, so that a first
         // operation then knows the numbers in use there (the primary's own
         // presets are reported once it answers, never overwritten).
-        if view.presets.is_empty() {
+        if canonical.is_empty() {
             let imported = match (&primary, &secondary) {
                 (Some(presets), _) => self.import(camera, p_id, presets)?,
                 (None, Some(presets)) => self.import(camera, s_id, presets)?,
                 (None, None) => false,
             };
             if imported {
-                // Imported (or taken by a concurrent first operation): read again.
-                return self.rediff(camera, primary, secondary, unread).await;
+                // Imported (or taken by a concurrent first operation): read
+                // again, numbers as the new maps give them (an import maps
+                // the tokens it took).
+                let (canonical, [p_map, s_map]) = self.stored(camera)?;
+                let renumber = |presets: Option<Vec<SitePreset>>, map: &TokenMap| {
+                    presets.map(|mut presets| {
+                        for p in &mut presets {
+                            p.number = map.number(&p.token);
+                        }
+                        presets
+                    })
+                };
+                let (primary, secondary) = (renumber(primary, &p_map), renumber(secondary, &s_map));
+                return self.diff_read(
+                    camera,
+                    spec.tolerance,
+                    primary,
+                    secondary,
+                    unread,
+                    &canonical,
+                    [&p_map, &s_map],
+                );
             }
         }
         self.diff_read(
@@ -205,54 +215,28 @@ impl Engine {
             primary,
             secondary,
             unread,
-            &view.presets,
+            &canonical,
             [&p_map, &s_map],
         )
     }
 
-    /// [`Engine::read_and_diff`]'s end after an import: the presets and
-    /// token maps read again from the store, the sites' reads kept.
-    async fn rediff(
-        self: &Arc<Self>,
-        camera: &CameraId,
-        primary: Option<Vec<SitePreset>>,
-        secondary: Option<Vec<SitePreset>>,
-        unread: Vec<UnreadSite>,
-    ) -> Result<Compared, EngineError> {
-        let spec = self.bindings().camera(camera)?;
+    /// A camera as the store holds it, in one read: its canonical presets
+    /// and the primary's and the secondary's token maps.
+    fn stored(&self, camera: &CameraId) -> Result<(Vec<Preset>, [TokenMap; 2]), EngineError> {
         let (p_id, s_id) = self.bindings().pair()?;
         let view = self
             .store()
             .camera_view(camera, &[p_id.clone(), s_id.clone()])?;
-        let maps: Vec<TokenMap> = view
+        let mut maps = view
             .sites
             .into_iter()
-            .map(|(style, pairs)| TokenMap::new(style, pairs))
-            .collect();
-        let [p_map, s_map] = maps.as_slice() else {
-            return Err(EngineError::Internal(
+            .map(|(style, pairs)| TokenMap::new(style, pairs));
+        match (maps.next(), maps.next()) {
+            (Some(p_map), Some(s_map)) => Ok((view.presets, [p_map, s_map])),
+            _ => Err(EngineError::Internal(
                 "the store answered for fewer sites".into(),
-            ));
-        };
-        // Numbers as the new maps give them (an import maps the tokens it took).
-        let renumber = |presets: Option<Vec<SitePreset>>, map: &TokenMap| {
-            presets.map(|mut presets| {
-                for p in &mut presets {
-                    p.number = map.number(&p.token);
-                }
-                presets
-            })
-        };
-        let (primary, secondary) = (renumber(primary, p_map), renumber(secondary, s_map));
-        self.diff_read(
-            camera,
-            spec.tolerance,
-            primary,
-            secondary,
-            unread,
-            &view.presets,
-            [p_map, s_map],
-        )
+            )),
+        }
     }
 
     /// Adopts each read site's tokens and diffs the two sites; with a site
