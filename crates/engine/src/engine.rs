@@ -175,6 +175,9 @@ pub struct Engine {
     audits_in_flight: Arc<InFlight>,
 }
 
+/// Most audit entries written in the background at once ([`Engine::audit_soon`]).
+const AUDITS_IN_FLIGHT: usize = 64;
+
 /// A count of background writes, and a way to wait until there are none.
 #[derive(Debug, Default)]
 struct InFlight {
@@ -183,8 +186,14 @@ struct InFlight {
 }
 
 impl InFlight {
-    fn begin(&self) {
-        *self.count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+    /// Counts one more unless `limit` are in flight already (then false).
+    fn begin(&self, limit: usize) -> bool {
+        let mut count = self.count.lock().unwrap_or_else(|p| p.into_inner());
+        if *count >= limit {
+            return false;
+        }
+        *count += 1;
+        true
     }
 
     fn end(&self) {
@@ -684,11 +693,14 @@ impl Engine {
         before: Option<serde_json::Value>,
         after: Option<serde_json::Value>,
     ) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return self.audit(actor, action, camera, before, after);
+        // Written here, on the caller's path, outside a runtime or when the
+        // store is already that far behind: a client sending commands faster
+        // than the store writes is slowed, not given an unbounded queue.
+        let runtime = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) if self.audits_in_flight.begin(AUDITS_IN_FLIGHT) => runtime,
+            _ => return self.audit(actor, action, camera, before, after),
         };
         let (engine, actor, camera) = (self.clone(), actor.to_string(), camera.cloned());
-        self.audits_in_flight.begin();
         runtime.spawn_blocking(move || {
             engine.audit(&actor, action, camera.as_ref(), before, after);
             engine.audits_in_flight.end();

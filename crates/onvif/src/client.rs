@@ -540,9 +540,10 @@ impl Device {
         let result = self.call_at(&url, &request, &read, linger).await;
         // An address that no longer answers is asked for again: devices move
         // their services on a firmware update or a port change. One that
-        // came from another process's memory and was refused before the
-        // request arrived (no connection, or no such path) is asked for at
-        // once and the request sent there: it was not executed.
+        // came from another process's memory and failed without an answer
+        // (or with 404) is asked for at once; the request is sent again only
+        // when the device now names another address, which the first one
+        // then was not.
         let stale =
             |e: &Error| matches!(e, Error::Transport { .. } | Error::Http { status: 404, .. });
         match &result {
