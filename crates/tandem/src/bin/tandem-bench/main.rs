@@ -27,7 +27,7 @@ struct Cli {
     /// The size of every run.
     #[arg(long, value_enum, default_value = "ci")]
     scale: ScaleArg,
-    /// Only these parts (comma separated: wire, write, scan, live, reaction, memory,
+    /// Only these parts (comma separated: wire, store, write, scan, live, reaction, memory,
     /// kill, outage, flapping, hostile, load).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -124,8 +124,9 @@ impl Scale {
 
 type Part = (&'static str, What, fn(Scale) -> bench::PartFuture);
 
-const PARTS: [Part; 11] = [
+const PARTS: [Part; 12] = [
     ("wire", What::Bench, bench::wire::run),
+    ("store", What::Bench, bench::store::run),
     ("write", What::Bench, bench::write::run),
     ("scan", What::Bench, bench::scan::run),
     ("live", What::Bench, bench::live::run),

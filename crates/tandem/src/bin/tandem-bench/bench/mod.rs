@@ -4,6 +4,7 @@ pub mod live;
 pub mod memory;
 pub mod reaction;
 pub mod scan;
+pub mod store;
 pub mod wire;
 pub mod write;
 
