@@ -42,7 +42,9 @@ pub trait BindingStore {
     /// and authentication mode (its token style stays). Fails with
     /// [`StoreError::NotFound`] for an unknown camera and
     /// [`StoreError::Invalid`] for an unknown authentication mode.
-    fn save_learned(&self, learned: &BindingLearned) -> Result<(), StoreError>;
+    fn save_learned(&self, learned: &BindingLearned) -> Result<(), StoreError> {
+        self.save_learned_batch(&[LearnedChange::Learned(learned.clone())])
+    }
 
     /// Records the media profile token found on one binding's device, or
     /// forgets it (`None`). Fails with [`StoreError::NotFound`] for an
@@ -52,5 +54,34 @@ pub trait BindingStore {
         camera: &CameraId,
         site: &SiteId,
         profile: Option<&str>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.save_learned_batch(&[LearnedChange::Profile {
+            camera: camera.clone(),
+            site: site.clone(),
+            profile: profile.map(str::to_string),
+        }])
+    }
+
+    /// Applies `changes` in order, in one transaction: all or none. A first
+    /// scan learns several things of each of thousands of bindings; one
+    /// transaction for each would cost more than the scan's reading.
+    fn save_learned_batch(&self, changes: &[LearnedChange]) -> Result<(), StoreError>;
+}
+
+/// One change to what a binding learned, as [`BindingStore::save_learned_batch`] takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LearnedChange {
+    /// Its clock offset, authentication mode and service addresses, as
+    /// [`BindingStore::save_learned`] records them.
+    Learned(BindingLearned),
+    /// Its found media profile, or `None` to forget it, as
+    /// [`BindingStore::save_profile`] records it.
+    Profile {
+        /// The camera.
+        camera: CameraId,
+        /// The site.
+        site: SiteId,
+        /// The profile token, or `None`.
+        profile: Option<String>,
+    },
 }

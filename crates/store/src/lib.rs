@@ -56,7 +56,7 @@ pub use access::{
     UserRecord,
 };
 pub use audit_log::AuditStore;
-pub use binding::{BindingLearned, BindingStore};
+pub use binding::{BindingLearned, BindingStore, LearnedChange};
 pub use error::StoreError;
 pub use journal::JournalStore;
 pub use lease::LeaseStore;

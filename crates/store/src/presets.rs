@@ -73,9 +73,10 @@ pub trait PresetStore {
         pairs: &[(PresetNumber, String)],
     ) -> Result<(), StoreError>;
 
-    /// Takes presets found on `site` as canonical, in one transaction: each
-    /// one an import operation already applied on that site, its canonical
-    /// preset, its audit entry (`preset.import` by `actor`) and its token.
+    /// Takes presets found on `site` as canonical, in one transaction: one
+    /// import operation already applied on that site (action `{"kind":
+    /// "import", "numbers": [...]}`), one audit entry (`preset.import` by
+    /// `actor`, after `{"presets": [...]}`), and each preset with its token.
     /// One transaction per camera, not per preset: a first scan of thousands
     /// of cameras imports hundreds of thousands of presets. Does nothing when
     /// the camera has canonical presets already (checked in the transaction).

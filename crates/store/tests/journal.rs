@@ -617,7 +617,7 @@ fn the_store_is_usable_as_a_shared_trait_object() {
 }
 
 #[test]
-fn an_import_journals_each_preset_applied_with_its_token_and_audit_in_one_go() {
+fn an_import_journals_the_cameras_presets_applied_with_their_tokens_and_one_audit_entry() {
     let store = memory_store();
     let found = vec![
         (preset(1, "Gate", Some(0.1)), "tok-a".to_string()),
@@ -639,14 +639,23 @@ fn an_import_journals_each_preset_applied_with_its_token_and_audit_in_one_go() {
     let ops = store
         .operations(Some(&cam("cam-1")), 10)
         .expect("operations");
-    assert_eq!(ops.len(), 2);
-    assert!(
-        ops.iter()
-            .all(|o| o.sites.len() == 1 && o.sites[0].state == SiteState::Applied)
+    // One operation and one audit entry for the camera, naming every preset.
+    assert_eq!(ops.len(), 1);
+    assert_eq!(
+        ops[0].action,
+        json!({ "kind": "import", "numbers": [1, 2] })
     );
+    assert_eq!(ops[0].sites.len(), 1);
+    assert_eq!(ops[0].sites[0].state, SiteState::Applied);
     let audit = store.audit_entries(0, 10).expect("audit");
-    assert_eq!(audit.len(), 2);
-    assert!(audit.iter().all(|a| a.action == "preset.import"));
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].action, "preset.import");
+    let listed = audit[0]
+        .after
+        .as_ref()
+        .and_then(|a| a["presets"].as_array())
+        .map(Vec::len);
+    assert_eq!(listed, Some(2));
     assert!(store.verify_audit().expect("verify").first_bad.is_none());
 
     // An unknown camera imports nothing at all.
@@ -655,7 +664,7 @@ fn an_import_journals_each_preset_applied_with_its_token_and_audit_in_one_go() {
             .import_presets(&cam("nope"), &site("P"), &found, "tandem")
             .is_err()
     );
-    assert_eq!(store.audit_entries(0, 10).expect("audit").len(), 2);
+    assert_eq!(store.audit_entries(0, 10).expect("audit").len(), 1);
 }
 
 #[test]

@@ -4,7 +4,7 @@ use rusqlite::params;
 use tandem_core::{CameraId, SiteId};
 
 use super::{SqliteStore, require_camera};
-use crate::binding::{BindingLearned, BindingStore};
+use crate::binding::{BindingLearned, BindingStore, LearnedChange};
 use crate::error::{Context, StoreError};
 
 /// The spellings the schema's `auth_mode` check allows (see schema/v4.sql).
@@ -36,57 +36,68 @@ impl BindingStore for SqliteStore {
         .context("reading what bindings learned")
     }
 
-    fn save_learned(&self, learned: &BindingLearned) -> Result<(), StoreError> {
-        if let Some(mode) = &learned.auth_mode
-            && !AUTH_MODES.contains(&mode.as_str())
-        {
-            return Err(StoreError::Invalid(format!(
-                "authentication mode {mode:?} is not one of {}",
-                AUTH_MODES.join(", ")
-            )));
+    fn save_learned_batch(&self, changes: &[LearnedChange]) -> Result<(), StoreError> {
+        for change in changes {
+            if let LearnedChange::Learned(BindingLearned {
+                auth_mode: Some(mode),
+                ..
+            }) = change
+                && !AUTH_MODES.contains(&mode.as_str())
+            {
+                return Err(StoreError::Invalid(format!(
+                    "authentication mode {mode:?} is not one of {}",
+                    AUTH_MODES.join(", ")
+                )));
+            }
+        }
+        if changes.is_empty() {
+            return Ok(());
         }
         // A cache of what the device tells again: a power loss may lose it.
-        self.write_volatile("saving what a binding learned", |tx, _| {
-            require_camera(tx, &learned.camera)?;
-            tx.prepare_cached(
-                "insert into binding_state \
-                   (camera_id, site_id, clock_offset_ms, auth_mode, service_addresses) \
-                 values (?1, ?2, ?3, ?4, ?5) \
-                 on conflict (camera_id, site_id) do update set \
-                   clock_offset_ms = excluded.clock_offset_ms, auth_mode = excluded.auth_mode, \
-                   service_addresses = excluded.service_addresses",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    learned.camera.as_str(),
-                    learned.site.as_str(),
-                    learned.clock_offset_ms,
-                    learned.auth_mode,
-                    learned.services
-                ])
-            })
-            .context("saving what a binding learned")?;
-            Ok(())
-        })
-    }
-
-    fn save_profile(
-        &self,
-        camera: &CameraId,
-        site: &SiteId,
-        profile: Option<&str>,
-    ) -> Result<(), StoreError> {
-        // A cache of what the device tells again, like the rest of the row.
-        self.write_volatile("saving a binding's profile", |tx, _| {
-            require_camera(tx, camera)?;
-            tx.prepare_cached(
-                "insert into binding_state (camera_id, site_id, profile_token) \
-                 values (?1, ?2, ?3) \
-                 on conflict (camera_id, site_id) do update set \
-                   profile_token = excluded.profile_token",
-            )
-            .and_then(|mut s| s.execute(params![camera.as_str(), site.as_str(), profile]))
-            .context("saving a binding's profile")?;
+        self.write_volatile("saving what bindings learned", |tx, _| {
+            for change in changes {
+                match change {
+                    LearnedChange::Learned(learned) => {
+                        require_camera(tx, &learned.camera)?;
+                        tx.prepare_cached(
+                            "insert into binding_state \
+                               (camera_id, site_id, clock_offset_ms, auth_mode, service_addresses) \
+                             values (?1, ?2, ?3, ?4, ?5) \
+                             on conflict (camera_id, site_id) do update set \
+                               clock_offset_ms = excluded.clock_offset_ms, \
+                               auth_mode = excluded.auth_mode, \
+                               service_addresses = excluded.service_addresses",
+                        )
+                        .and_then(|mut s| {
+                            s.execute(params![
+                                learned.camera.as_str(),
+                                learned.site.as_str(),
+                                learned.clock_offset_ms,
+                                learned.auth_mode,
+                                learned.services
+                            ])
+                        })
+                        .context("saving what a binding learned")?;
+                    }
+                    LearnedChange::Profile {
+                        camera,
+                        site,
+                        profile,
+                    } => {
+                        require_camera(tx, camera)?;
+                        tx.prepare_cached(
+                            "insert into binding_state (camera_id, site_id, profile_token) \
+                             values (?1, ?2, ?3) \
+                             on conflict (camera_id, site_id) do update set \
+                               profile_token = excluded.profile_token",
+                        )
+                        .and_then(|mut s| {
+                            s.execute(params![camera.as_str(), site.as_str(), profile])
+                        })
+                        .context("saving a binding's profile")?;
+                    }
+                }
+            }
             Ok(())
         })
     }

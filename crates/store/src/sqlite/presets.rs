@@ -1,6 +1,6 @@
 //! Cameras, canonical presets, site token maps and token styles: [`PresetStore`] on SQLite.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tandem_core::{CameraId, Mismatch, Position, Preset, PresetName, PresetNumber, SiteId};
 
 use super::audit_log::append_audit_tx;
@@ -230,21 +230,18 @@ fn insert_preset(tx: &Connection, camera: &CameraId, preset: &Preset) -> Result<
 /// Maps `number` to `token` on a site, replacing any mapping of the same
 /// number or the same token: a site may reuse a token for another number
 /// (after a reboot, or a delete and re-create), and the newest report wins.
+/// One statement: `insert or replace` deletes exactly the rows that would
+/// break the key (camera, site, number) or the unique (camera, site, token).
 fn put_site_token(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     camera: &CameraId,
     site: &SiteId,
     number: PresetNumber,
     token: &str,
 ) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "delete from site_token where camera_id = ?1 and site_id = ?2 \
-         and (number = ?3 or token = ?4)",
-    )
-    .and_then(|mut s| s.execute(params![camera.as_str(), site.as_str(), number.get(), token]))
-    .context("replacing a site token")?;
-    tx.prepare_cached(
-        "insert into site_token (camera_id, site_id, number, token) values (?1, ?2, ?3, ?4)",
+        "insert or replace into site_token (camera_id, site_id, number, token) \
+         values (?1, ?2, ?3, ?4)",
     )
     .and_then(|mut s| s.execute(params![camera.as_str(), site.as_str(), number.get(), token]))
     .context("saving a site token")?;
@@ -609,41 +606,47 @@ impl PresetStore for SqliteStore {
             if known {
                 return Ok(());
             }
+            // One operation and one audit entry for the camera, not one per
+            // preset: they say what was taken over, and a first scan of
+            // thousands of cameras stays one statement per preset and token.
+            let numbers: Vec<u32> = presets.iter().map(|(p, _)| p.number.get()).collect();
+            let action = serde_json::json!({ "kind": "import", "numbers": numbers });
+            tx.prepare_cached(
+                "insert into operation (camera_id, action, origin, actor, created_utc) \
+                 values (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    camera.as_str(),
+                    action.to_string(),
+                    Origin::Import.as_str(),
+                    actor,
+                    now_text
+                ])
+            })
+            .context("journaling an import")?;
+            let id = tx.last_insert_rowid();
+            tx.prepare_cached(
+                "insert into operation_site (operation_id, site_id, ordinal, state, \
+                 attempts, error, next_attempt_utc, updated_utc) \
+                 values (?1, ?2, 0, 'applied', 0, null, null, ?3)",
+            )
+            .and_then(|mut s| s.execute(params![id, site.as_str(), now_text]))
+            .context("journaling an import")?;
             for (preset, token) in presets {
-                let action = serde_json::json!({ "kind": "import", "number": preset.number });
-                tx.prepare_cached(
-                    "insert into operation (camera_id, action, origin, actor, created_utc) \
-                     values (?1, ?2, ?3, ?4, ?5)",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        camera.as_str(),
-                        action.to_string(),
-                        Origin::Import.as_str(),
-                        actor,
-                        now_text
-                    ])
-                })
-                .context("journaling an import")?;
-                let id = tx.last_insert_rowid();
-                tx.prepare_cached(
-                    "insert into operation_site (operation_id, site_id, ordinal, state, \
-                     attempts, error, next_attempt_utc, updated_utc) \
-                     values (?1, ?2, 0, 'applied', 0, null, null, ?3)",
-                )
-                .and_then(|mut s| s.execute(params![id, site.as_str(), now_text]))
-                .context("journaling an import")?;
-                apply_preset_write(tx, camera, &PresetWrite::Upsert(preset.clone()))?;
-                let audit = NewAudit {
-                    actor: actor.into(),
-                    action: tandem_core::AuditAction::PresetImport.as_str().into(),
-                    camera: Some(camera.clone()),
-                    before: None,
-                    after: Some(serde_json::to_value(preset).unwrap_or_default()),
-                };
-                append_audit_tx(tx, now, &audit)?;
+                upsert_preset(tx, camera, preset)?;
                 put_site_token(tx, camera, site, preset.number, token)?;
             }
+            let audit = NewAudit {
+                actor: actor.into(),
+                action: tandem_core::AuditAction::PresetImport.as_str().into(),
+                camera: Some(camera.clone()),
+                before: None,
+                after: Some(serde_json::json!({
+                    "presets": presets.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+                })),
+            };
+            append_audit_tx(tx, now, &audit)?;
             Ok(())
         })
     }
