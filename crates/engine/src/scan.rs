@@ -133,7 +133,9 @@ impl Engine {
         self: &Arc<Self>,
         camera: &CameraId,
     ) -> Result<ScanReport, EngineError> {
-        match self.read_and_diff(camera).await? {
+        let compared = self.read_and_diff(camera).await;
+        self.bindings().flush_learned();
+        match compared? {
             Compared::Unreachable(report) => Ok(report),
             Compared::Diffed(diffed) => {
                 let mut reports = self.record_compared(vec![diffed])?;
@@ -435,6 +437,8 @@ impl Engine {
                 }
             }
         }
+        // What the bindings learned is written with the scan, not after it.
+        self.bindings().flush_learned();
         results
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(EngineError::Internal("scan task panicked".into()))))

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::TimeDelta;
@@ -16,7 +17,7 @@ use tandem_core::{CameraId, Position, PresetNumber, SiteId};
 use tandem_onvif::client::{HttpTransport, Transport};
 use tandem_onvif::types::{PtzVector, ServiceAddresses};
 use tandem_onvif::{AuthMode, ClientConfig, Credentials, Device, Learned};
-use tandem_store::{BindingLearned, Store};
+use tandem_store::{BindingLearned, LearnedChange, Store};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::error::{DeviceFailure, EngineError};
@@ -323,6 +324,8 @@ pub struct Bindings {
     cameras: HashMap<CameraId, CameraSpec>,
     by_pair: HashMap<(CameraId, SiteId), Arc<Binding>>,
     observer: Arc<std::sync::OnceLock<Box<CallObserver>>>,
+    /// Where what the devices learn goes (set by [`Bindings::keep_learned_in`]).
+    learned: std::sync::OnceLock<Arc<LearnedQueue>>,
 }
 
 impl std::fmt::Debug for Bindings {
@@ -409,6 +412,7 @@ impl Bindings {
             cameras,
             by_pair,
             observer,
+            learned: std::sync::OnceLock::new(),
         })
     }
 
@@ -464,32 +468,45 @@ impl Bindings {
                     .unwrap_or_else(|p| p.into_inner()) = row.profile;
             }
         }
+        let queue = Arc::new(LearnedQueue {
+            store: store.clone(),
+            pending: std::sync::Mutex::new(Vec::new()),
+            scheduled: AtomicBool::new(false),
+        });
         for binding in self.by_pair.values() {
             let (keep, camera, site) =
-                (store.clone(), binding.camera.clone(), binding.site.clone());
+                (queue.clone(), binding.camera.clone(), binding.site.clone());
             binding.device.on_learned(Box::new(move |learned| {
-                let row = BindingLearned {
+                keep.push(LearnedChange::Learned(BindingLearned {
                     camera: camera.clone(),
                     site: site.clone(),
                     clock_offset_ms: learned.clock_offset.map(|o| o.num_milliseconds()),
                     auth_mode: learned.auth.map(|m| m.as_str().to_string()),
                     services: learned.services.as_ref().map(services_to_text),
                     profile: None,
-                };
-                // Losing it costs one round trip in the next process: say so, go on.
-                if let Err(e) = keep.save_learned(&row) {
-                    tracing::warn!(%camera, %site, error = %e, "cannot keep what the binding learned");
-                }
+                }));
             }));
             let (keep, camera, site) =
-                (store.clone(), binding.camera.clone(), binding.site.clone());
+                (queue.clone(), binding.camera.clone(), binding.site.clone());
             let _ = binding.profile_sink.0.set(Box::new(move |profile| {
-                if let Err(e) = keep.save_profile(&camera, &site, profile) {
-                    tracing::warn!(%camera, %site, error = %e, "cannot keep the binding's profile");
-                }
+                keep.push(LearnedChange::Profile {
+                    camera: camera.clone(),
+                    site: site.clone(),
+                    profile: profile.map(str::to_string),
+                });
             }));
         }
+        let _ = self.learned.set(queue);
         Ok(())
+    }
+
+    /// Writes what bindings learned and is not in the store yet, now (a
+    /// scan's end). Otherwise it is written within [`LEARNED_DELAY`], or when
+    /// the bindings are dropped.
+    pub fn flush_learned(&self) {
+        if let Some(queue) = self.learned.get() {
+            queue.flush();
+        }
     }
 
     /// The binding of a camera on a site.
@@ -498,6 +515,67 @@ impl Bindings {
             .get(&(camera.clone(), site.clone()))
             .cloned()
             .ok_or_else(|| EngineError::UnknownCamera(camera.clone()))
+    }
+}
+
+/// How long what a binding learned may wait before it is written: the
+/// learning of many bindings (a first scan learns four things of each) goes
+/// to the store in one transaction instead of one each.
+pub const LEARNED_DELAY: Duration = Duration::from_millis(100);
+
+/// What bindings learned, on its way to the store. It is a cache of what the
+/// devices tell again: a change lost to a crash costs the next process one
+/// round trip, so it may wait [`LEARNED_DELAY`] to be written with others.
+struct LearnedQueue {
+    store: Arc<dyn Store>,
+    pending: std::sync::Mutex<Vec<LearnedChange>>,
+    /// A flush is on its way.
+    scheduled: AtomicBool,
+}
+
+impl LearnedQueue {
+    /// Queues `change` and makes sure a flush follows: a delayed one inside
+    /// a runtime, at once outside.
+    fn push(self: &Arc<Self>, change: LearnedChange) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(change);
+        if self.scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let queue = Arc::downgrade(self);
+                runtime.spawn(async move {
+                    tokio::time::sleep(LEARNED_DELAY).await;
+                    // Dropped meanwhile: its drop flushed.
+                    if let Some(queue) = queue.upgrade() {
+                        queue.flush();
+                    }
+                });
+            }
+            Err(_) => self.flush(),
+        }
+    }
+
+    /// Writes everything queued in one transaction.
+    fn flush(&self) {
+        self.scheduled.store(false, Ordering::Release);
+        let changes = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        if changes.is_empty() {
+            return;
+        }
+        // Losing it costs one round trip per binding in the next process: say so, go on.
+        if let Err(e) = self.store.save_learned_batch(&changes) {
+            tracing::warn!(bindings = changes.len(), error = %e, "cannot keep what bindings learned");
+        }
+    }
+}
+
+impl Drop for LearnedQueue {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
