@@ -12,6 +12,8 @@
 //! - [`control`]: the HTTP JSON control API.
 //! - [`seed`]: seeding presets, including deliberate differences.
 //! - [`snapshot`]: JPEG views of a synthetic panorama.
+//! - [`xprotect`]: a simulated XProtect installation (REST API, presets in
+//!   the VMS) over the same physical cameras.
 //!
 //! **Architecture invariant:** the simulator uses `tandem-onvif`'s message
 //! types and envelopes, never its client, so that the client is tested against
@@ -27,6 +29,7 @@ pub mod quirks;
 pub mod seed;
 pub mod snapshot;
 pub mod world;
+pub mod xprotect;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -64,6 +67,8 @@ pub struct SimConfig {
     pub port_base: Option<u16>,
     /// Port of the control API; 0 picks a free one.
     pub control_port: u16,
+    /// Sites (1-based) that are also served as an XProtect installation.
+    pub xprotect: Vec<usize>,
 }
 
 impl Default for SimConfig {
@@ -79,6 +84,7 @@ impl Default for SimConfig {
             seed_file: None,
             port_base: None,
             control_port: 0,
+            xprotect: Vec::new(),
         }
     }
 }
@@ -109,6 +115,7 @@ pub struct Simulator {
     sites: Vec<Arc<Site>>,
     control_url: String,
     shutdown: watch::Sender<bool>,
+    xprotect: Vec<(usize, Arc<xprotect::XpSite>)>,
 }
 
 impl Simulator {
@@ -179,11 +186,29 @@ impl Simulator {
                 )
             })?;
         let control_url = format!("http://{}", control.local_addr()?);
+        let mut xp_sites = Vec::new();
+        for &number in &config.xprotect {
+            anyhow::ensure!(
+                (1..=config.sites).contains(&number),
+                "XProtect site {number} is not one of the {} sites",
+                config.sites
+            );
+            let xp = xprotect::XpSite::start(
+                world.clone(),
+                number,
+                &config.username,
+                &config.password,
+                xprotect::XpKnobs::default(),
+            )
+            .await?;
+            xp_sites.push((number, xp));
+        }
         let sim = Arc::new(Simulator {
             world,
             sites,
             control_url,
             shutdown,
+            xprotect: xp_sites,
         });
         for (site, camera, listener) in listeners {
             tokio::spawn(endpoint::serve(site, camera, listener, shutdown_rx.clone()));
@@ -213,6 +238,14 @@ impl Simulator {
     /// Site by 1-based number.
     pub fn site(&self, number: usize) -> Option<&Arc<Site>> {
         self.sites.get(number.wrapping_sub(1))
+    }
+
+    /// Site `number` (1-based) as an XProtect installation, when it is served as one.
+    pub fn xprotect(&self, number: usize) -> Option<&Arc<xprotect::XpSite>> {
+        self.xprotect
+            .iter()
+            .find(|(n, _)| *n == number)
+            .map(|(_, xp)| xp)
     }
 
     /// The control API's base URL.

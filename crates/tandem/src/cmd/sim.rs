@@ -42,6 +42,11 @@ pub struct Args {
     /// Control API port; a free port when 0.
     #[arg(long, default_value_t = 0)]
     control_port: u16,
+    /// Also serve site SITE (1-based) as a Milestone XProtect installation
+    /// (its REST API, presets kept in the VMS) over the same cameras.
+    /// Repeatable.
+    #[arg(long = "xprotect", value_name = "SITE")]
+    xprotect: Vec<usize>,
     /// Print one JSON object per line instead of a table.
     #[arg(long)]
     json: bool,
@@ -63,6 +68,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         seed_file: args.seed_file,
         port_base: args.port_base,
         control_port: args.control_port,
+        xprotect: args.xprotect,
     };
     let sim = Simulator::start(config).await?;
     if let Some(path) = &args.write_config {
@@ -89,6 +95,20 @@ fn print_endpoints(sim: &Simulator, json: bool) -> anyhow::Result<()> {
             "{}",
             serde_json::json!({ "kind": "control", "url": sim.control_url() })
         )?;
+        for site in sim.sites() {
+            if let Some(xp) = sim.xprotect(site.number) {
+                let cameras: Vec<_> = xp
+                    .cameras()
+                    .iter()
+                    .map(|c| serde_json::json!({ "camera": c.index + 1, "id": c.id, "name": c.name }))
+                    .collect();
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "kind": "xprotect", "site": site.number, "url": xp.url(), "cameras": cameras })
+                )?;
+            }
+        }
     } else {
         writeln!(
             out,
@@ -108,6 +128,19 @@ fn print_endpoints(sim: &Simulator, json: bool) -> anyhow::Result<()> {
             sim.control_url(),
             sim.control_url()
         )?;
+        for site in sim.sites() {
+            if let Some(xp) = sim.xprotect(site.number) {
+                writeln!(
+                    out,
+                    "XProtect site {} ({}): {}  cameras {} ({}) …",
+                    site.number,
+                    site.name,
+                    xp.url(),
+                    xp.cameras().first().map_or("", |c| c.id.as_str()),
+                    xp.cameras().first().map_or("", |c| c.name.as_str()),
+                )?;
+            }
+        }
         writeln!(out, "Ctrl-C stops the simulator.")?;
     }
     out.flush()?;

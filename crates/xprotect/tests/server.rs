@@ -1,0 +1,329 @@
+//! tandem-xprotect against the simulated XProtect site on loopback: login
+//! and renewal, cameras, presets kept in the VMS (the camera does not move),
+//! the default preset, recall and absolute moves (2024 R2 tasks, quick and
+//! long), and each failure in its fault class.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tandem_sim::world::World;
+use tandem_sim::xprotect::{XpKnobs, XpSite};
+use tandem_xprotect::types::{NewPreset, Position};
+use tandem_xprotect::{Credentials, Error, Server, ServerConfig, Version};
+
+async fn site(knobs: XpKnobs) -> Arc<XpSite> {
+    XpSite::start(Arc::new(World::new(3)), 2, "admin", "tandem", knobs)
+        .await
+        .expect("xprotect site")
+}
+
+fn server(xp: &XpSite, password: &str) -> Server {
+    Server::new(
+        xp.url(),
+        Credentials {
+            username: "admin".into(),
+            password: password.into(),
+        },
+        ServerConfig {
+            timeout: Duration::from_secs(5),
+            task_poll: Duration::from_millis(10),
+            ..ServerConfig::default()
+        },
+    )
+    .expect("server")
+}
+
+fn gate(pan: f64) -> NewPreset {
+    NewPreset {
+        name: "Gate".into(),
+        description: "north approach".into(),
+        pan,
+        tilt: -0.2,
+        zoom: 0.4,
+        locked: false,
+    }
+}
+
+fn close(a: [f64; 3], b: [f64; 3]) -> bool {
+    a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-9)
+}
+
+/// Whether physical camera `index` comes to rest at `target` within 5 s
+/// (the simulated camera moves at a finite speed).
+async fn settles(xp: &XpSite, index: usize, target: [f64; 3]) -> bool {
+    for _ in 0..50 {
+        if close(xp.position(index), target) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn presets_are_created_listed_defaulted_and_deleted_in_the_vms_without_moving_the_camera() {
+    let xp = site(XpKnobs::default()).await;
+    let vms = server(&xp, "tandem");
+    assert_eq!(
+        vms.version().await.expect("version"),
+        Version {
+            year: 24,
+            release: 2
+        }
+    );
+    let cameras = vms.cameras().await.expect("cameras");
+    assert_eq!(cameras.len(), 3);
+    let camera = vms.find_camera("Camera 2").await.expect("by name");
+    assert_eq!(camera.id, xp.cameras()[1].id);
+    assert_eq!(
+        vms.find_camera(&camera.id.to_uppercase())
+            .await
+            .expect("by id")
+            .name,
+        "Camera 2"
+    );
+    assert!(matches!(
+        vms.find_camera("Camera 9").await,
+        Err(Error::NotFound(_))
+    ));
+
+    let before = xp.position(1);
+    let created = vms
+        .create_preset(&camera.id, &gate(0.3))
+        .await
+        .expect("create");
+    assert_eq!(created.name, "Gate");
+    assert_eq!((created.pan, created.tilt, created.zoom), (0.3, -0.2, 0.4));
+    assert!(
+        close(xp.position(1), before),
+        "creating a preset moved the camera"
+    );
+    let listed = vms.presets(&camera.id).await.expect("presets");
+    assert_eq!(listed, vec![created.clone()]);
+
+    vms.set_default_preset(&camera.id, &created.id)
+        .await
+        .expect("default");
+    assert!(vms.presets(&camera.id).await.expect("presets")[0].default_preset);
+
+    // The server's own words, in the class tandem acts on.
+    let refused = vms.create_preset(&camera.id, &gate(0.1)).await;
+    match refused {
+        Err(Error::Refused(m)) => assert!(m.contains("already exists"), "{m}"),
+        other => panic!("a duplicate name was not refused: {other:?}"),
+    }
+    let out_of_range = vms
+        .create_preset(
+            &camera.id,
+            &NewPreset {
+                name: "Far".into(),
+                ..gate(3.0)
+            },
+        )
+        .await;
+    match out_of_range {
+        Err(Error::Refused(m)) => assert!(m.contains("pan: pan must be a number"), "{m}"),
+        other => panic!("pan 3 was not refused: {other:?}"),
+    }
+
+    vms.delete_preset(&camera.id, &created.id)
+        .await
+        .expect("delete");
+    assert!(vms.presets(&camera.id).await.expect("presets").is_empty());
+    // Deleting what is gone is done, not an error: a replayed delete.
+    vms.delete_preset(&camera.id, &created.id)
+        .await
+        .expect("delete again");
+    assert!(matches!(
+        vms.presets("0badc0de-0000-4000-8000-000000000000").await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        vms.presets("../../sites").await,
+        Err(Error::Refused(_))
+    ));
+    assert_eq!(xp.counts().logins, 1, "one token for the whole session");
+}
+
+#[tokio::test]
+async fn recall_and_absolute_moves_run_as_tasks_quick_or_long_and_are_cleaned_up() {
+    let xp = site(XpKnobs::default()).await;
+    let vms = server(&xp, "tandem");
+    let camera = xp.cameras()[0].id.clone();
+    let preset = vms
+        .create_preset(&camera, &gate(0.5))
+        .await
+        .expect("create");
+    vms.goto_preset(&camera, &preset.id).await.expect("goto");
+    assert!(
+        settles(&xp, 0, [0.5, -0.2, 0.4]).await,
+        "{:?}",
+        xp.position(0)
+    );
+    let target = Position {
+        pan: -0.4,
+        tilt: 0.1,
+        zoom: 0.0,
+    };
+    vms.move_to(&camera, target, 1.0).await.expect("move");
+    assert!(
+        settles(&xp, 0, [-0.4, 0.1, 0.0]).await,
+        "{:?}",
+        xp.position(0)
+    );
+    let read = vms.position(&camera).await.expect("position");
+    assert!(
+        close([read.pan, read.tilt, read.zoom], [-0.4, 0.1, 0.0]),
+        "{read:?}"
+    );
+
+    xp.set_knobs(XpKnobs {
+        long_tasks: true,
+        ..XpKnobs::default()
+    });
+    vms.goto_preset(&camera, &preset.id)
+        .await
+        .expect("long goto");
+    let read = vms.position(&camera).await.expect("long position");
+    assert!((-1.0..=1.0).contains(&read.pan));
+    assert_eq!(xp.counts().cleanups, 2, "every long task is cleaned up");
+
+    xp.set_knobs(XpKnobs {
+        fail_tasks: true,
+        ..XpKnobs::default()
+    });
+    match vms.goto_preset(&camera, &preset.id).await {
+        Err(Error::Refused(m)) => {
+            assert!(m.contains("VMO60277") && m.contains("code 60277"), "{m}")
+        }
+        other => panic!("a failed task was not reported: {other:?}"),
+    }
+    assert_eq!(xp.counts().cleanups, 3, "a failed task is cleaned up too");
+}
+
+#[tokio::test]
+async fn a_server_before_2024_r2_manages_presets_but_says_recall_needs_a_newer_version() {
+    let xp = site(XpKnobs {
+        version: "24.1.0.5".into(),
+        ..XpKnobs::default()
+    })
+    .await;
+    let vms = server(&xp, "tandem");
+    let camera = xp.cameras()[0].id.clone();
+    let preset = vms
+        .create_preset(&camera, &gate(0.1))
+        .await
+        .expect("create");
+    for outcome in [
+        vms.goto_preset(&camera, &preset.id).await.map(|_| ()),
+        vms.position(&camera).await.map(|_| ()),
+        vms.move_to(
+            &camera,
+            Position {
+                pan: 0.0,
+                tilt: 0.0,
+                zoom: 0.0,
+            },
+            1.0,
+        )
+        .await,
+    ] {
+        match outcome {
+            Err(Error::Unsupported(m)) => {
+                assert!(
+                    m.contains("2024 R1") && m.contains("2024 R2 or later"),
+                    "{m}"
+                )
+            }
+            other => panic!("not refused as unsupported: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_renewed_before_they_expire_and_once_after_a_401() {
+    // A token that lives 1 s is renewed before each use once it is due.
+    let xp = site(XpKnobs {
+        token_lifetime: Duration::from_secs(1),
+        ..XpKnobs::default()
+    })
+    .await;
+    let vms = server(&xp, "tandem");
+    let camera = xp.cameras()[0].id.clone();
+    for _ in 0..3 {
+        vms.presets(&camera).await.expect("presets");
+    }
+    assert_eq!(
+        xp.counts().refused,
+        0,
+        "no request went out with a lapsed token"
+    );
+    assert!(xp.counts().logins >= 3, "{:?}", xp.counts());
+
+    // Tokens revoked mid-scan (a server restart): one 401, a new token, the
+    // same request again; the scan goes on.
+    let xp = site(XpKnobs::default()).await;
+    let vms = server(&xp, "tandem");
+    for (i, camera) in xp.cameras().iter().enumerate() {
+        if i == 1 {
+            xp.set_knobs(XpKnobs {
+                revoke_tokens: true,
+                ..XpKnobs::default()
+            });
+        }
+        vms.presets(&camera.id).await.expect("presets");
+    }
+    assert_eq!(xp.counts().refused, 1);
+    assert_eq!(xp.counts().logins, 2);
+}
+
+#[tokio::test]
+async fn failures_fall_in_the_fault_class_tandem_acts_on() {
+    let xp = site(XpKnobs::default()).await;
+    let wrong = server(&xp, "not-the-password");
+    match wrong.cameras().await {
+        Err(Error::Unauthorized(m)) => {
+            assert!(m.contains("invalid_username_or_password"), "{m}");
+            assert!(!m.contains("not-the-password"), "the password leaked: {m}");
+        }
+        other => panic!("bad credentials: {other:?}"),
+    }
+
+    xp.set_knobs(XpKnobs {
+        down: true,
+        ..XpKnobs::default()
+    });
+    let vms = server(&xp, "tandem");
+    let down = vms.cameras().await.expect_err("down");
+    assert!(down.is_retryable(), "{down:?}");
+
+    let nobody = Server::new(
+        "http://127.0.0.1:9",
+        Credentials {
+            username: "admin".into(),
+            password: "x".into(),
+        },
+        ServerConfig::default(),
+    )
+    .expect("server");
+    assert!(nobody.cameras().await.expect_err("refused").is_retryable());
+    assert!(matches!(
+        Server::new(
+            "vms.example",
+            Credentials {
+                username: "a".into(),
+                password: "b".into()
+            },
+            ServerConfig::default()
+        ),
+        Err(Error::Refused(_))
+    ));
+    let debug = format!(
+        "{:?}",
+        Credentials {
+            username: "a".into(),
+            password: "hunter2".into()
+        }
+    );
+    assert!(!debug.contains("hunter2"));
+}
