@@ -16,6 +16,8 @@
 //! request except the one a 401 refused (not executed), sent once more with
 //! a new token.
 
+#![warn(missing_docs)]
+
 mod error;
 mod server;
 pub mod types;
