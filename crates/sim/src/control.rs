@@ -13,6 +13,10 @@
 //! - `GET  /api/sites/{site}/cameras/{camera}/presets`: the site's exact preset table
 //! - `GET  /api/cameras/{camera}`: the physical position and movement
 //! - `GET  /api/endpoints`: every endpoint with its device URL and credentials
+//! - `GET  /api/sites/{site}/xprotect`: a site served as XProtect too: its
+//!   address, knobs, counts and each camera's GUID and VMS presets;
+//!   `PATCH` the same with a partial [`XpKnobsPatch`], such as
+//!   `{"version": "24.1.0.5"}`, `{"fail_tasks": true}` or `{"revoke_tokens": true}`
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,6 +30,7 @@ use serde_json::{Value, json};
 
 use crate::Simulator;
 use crate::world::{CameraOnSite, ClockPatch, Faults, FaultsPatch, Requests, Site};
+use crate::xprotect::{XpKnobsPatch, XpSite};
 
 /// The control API's router.
 pub fn router(sim: Arc<Simulator>) -> Router {
@@ -46,6 +51,10 @@ pub fn router(sim: Arc<Simulator>) -> Router {
         .route("/api/sites/{site}/cameras/{camera}/presets", get(presets))
         .route("/api/cameras/{camera}", get(camera))
         .route("/api/endpoints", get(endpoints))
+        .route(
+            "/api/sites/{site}/xprotect",
+            get(get_xprotect).patch(patch_xprotect),
+        )
         .with_state(sim)
 }
 
@@ -236,4 +245,63 @@ async fn camera(
 
 async fn endpoints(State(sim): State<Arc<Simulator>>) -> Json<Value> {
     Json(serde_json::to_value(sim.endpoints()).unwrap_or(Value::Null))
+}
+
+fn xprotect_of(sim: &Simulator, number: usize) -> Result<&Arc<XpSite>, ApiError> {
+    site(sim, number)?;
+    sim.xprotect(number).ok_or_else(|| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("site {number} is not served as XProtect (start the simulator with --xprotect {number})"),
+        )
+    })
+}
+
+fn xprotect_json(xp: &XpSite) -> Value {
+    let counts = xp.counts();
+    let cameras: Vec<Value> = xp
+        .cameras()
+        .iter()
+        .map(|c| {
+            let presets: Vec<Value> = c
+                .presets()
+                .iter()
+                .map(|p| {
+                    json!({
+                        "id": p.id, "name": p.name, "pan": p.position[0], "tilt": p.position[1],
+                        "zoom": p.position[2], "locked": p.locked, "device": p.device,
+                    })
+                })
+                .collect();
+            json!({ "camera": c.index + 1, "id": c.id, "name": c.name,
+                    "default_preset": c.default_preset(), "presets": presets })
+        })
+        .collect();
+    json!({
+        "url": xp.url(),
+        "knobs": xp.knobs().to_json(),
+        "counts": { "logins": counts.logins, "refused": counts.refused, "cleanups": counts.cleanups },
+        "cameras": cameras,
+    })
+}
+
+async fn get_xprotect(
+    State(sim): State<Arc<Simulator>>,
+    Path(number): Path<usize>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(xprotect_json(xprotect_of(&sim, number)?)))
+}
+
+async fn patch_xprotect(
+    State(sim): State<Arc<Simulator>>,
+    Path(number): Path<usize>,
+    Json(patch): Json<XpKnobsPatch>,
+) -> Result<Json<Value>, ApiError> {
+    let xp = xprotect_of(&sim, number)?;
+    let knobs = xp
+        .knobs()
+        .patched(patch)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
+    xp.set_knobs(knobs);
+    Ok(Json(xprotect_json(xp)))
 }

@@ -59,6 +59,62 @@ impl Default for XpKnobs {
     }
 }
 
+/// A partial [`XpKnobs`], as the control API takes it
+/// (`PATCH /api/sites/{site}/xprotect`).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XpKnobsPatch {
+    /// The product version, e.g. `24.1.0.5`.
+    pub version: Option<String>,
+    /// The token lifetime in seconds (at least 1).
+    pub token_lifetime_s: Option<u64>,
+    /// Tasks answer with a path to poll.
+    pub long_tasks: Option<bool>,
+    /// Tasks end in `Error`.
+    pub fail_tasks: Option<bool>,
+    /// Every request answers 503.
+    pub down: Option<bool>,
+    /// Refuse every token issued so far (once).
+    pub revoke_tokens: Option<bool>,
+}
+
+impl XpKnobs {
+    /// These knobs with `patch` applied, or why the patch is refused.
+    pub fn patched(self, patch: XpKnobsPatch) -> Result<XpKnobs, String> {
+        if let Some(v) = &patch.version {
+            let mut parts = v.split('.');
+            let numeric = |p: Option<&str>| p.is_some_and(|p| p.parse::<u32>().is_ok());
+            if !(numeric(parts.next()) && numeric(parts.next())) {
+                return Err(format!("version {v:?} is not like 24.2.0.1"));
+            }
+        }
+        if patch.token_lifetime_s == Some(0) {
+            return Err("token_lifetime_s must be at least 1".into());
+        }
+        Ok(XpKnobs {
+            version: patch.version.unwrap_or(self.version),
+            token_lifetime: patch
+                .token_lifetime_s
+                .map_or(self.token_lifetime, Duration::from_secs),
+            long_tasks: patch.long_tasks.unwrap_or(self.long_tasks),
+            fail_tasks: patch.fail_tasks.unwrap_or(self.fail_tasks),
+            down: patch.down.unwrap_or(self.down),
+            revoke_tokens: patch.revoke_tokens.unwrap_or(false),
+        })
+    }
+
+    /// The knobs as the control API shows them.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "version": self.version,
+            "token_lifetime_s": self.token_lifetime.as_secs(),
+            "long_tasks": self.long_tasks,
+            "fail_tasks": self.fail_tasks,
+            "down": self.down,
+        })
+    }
+}
+
 /// Requests seen, for tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct XpCounts {

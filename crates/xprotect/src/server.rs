@@ -112,8 +112,13 @@ pub struct Server {
     http: reqwest::Client,
     /// One login at a time: concurrent calls wait for the same new token.
     token: tokio::sync::Mutex<Option<Token>>,
-    version: std::sync::Mutex<Option<Version>>,
+    /// The version and when it was read: read again after [`VERSION_TTL`],
+    /// as a server is upgraded while tandem runs.
+    version: std::sync::Mutex<Option<(Version, Instant)>>,
 }
+
+/// How long a read version is trusted.
+const VERSION_TTL: Duration = Duration::from_secs(600);
 
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -153,9 +158,11 @@ impl Server {
     }
 
     /// The product version, from `/sites` (which proves the login too),
-    /// else from the well-known URIs; asked once.
+    /// else from the well-known URIs; read again after ten minutes.
     pub async fn version(&self) -> Result<Version> {
-        if let Some(v) = *self.version.lock().unwrap_or_else(|p| p.into_inner()) {
+        if let Some((v, read)) = *self.version.lock().unwrap_or_else(|p| p.into_inner())
+            && read.elapsed() < VERSION_TTL
+        {
             return Ok(v);
         }
         let sites: Listing<SiteInfo> = self.get(&format!("{REST}/sites")).await?;
@@ -175,7 +182,7 @@ impl Server {
                     })?
             }
         };
-        *self.version.lock().unwrap_or_else(|p| p.into_inner()) = Some(version);
+        *self.version.lock().unwrap_or_else(|p| p.into_inner()) = Some((version, Instant::now()));
         Ok(version)
     }
 

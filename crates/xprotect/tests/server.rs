@@ -327,3 +327,58 @@ async fn failures_fall_in_the_fault_class_tandem_acts_on() {
     );
     assert!(!debug.contains("hunter2"));
 }
+
+#[tokio::test]
+async fn the_simulators_control_api_turns_the_xprotect_knobs_while_it_runs() {
+    let sim = tandem_sim::Simulator::start(tandem_sim::SimConfig {
+        cameras: 2,
+        xprotect: vec![2],
+        ..tandem_sim::SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    assert!(sim.xprotect(1).is_none());
+    let xp = sim.xprotect(2).expect("site 2 as XProtect");
+    let vms = server(xp, "tandem");
+    let camera = xp.cameras()[0].id.clone();
+    let preset = vms
+        .create_preset(&camera, &gate(0.2))
+        .await
+        .expect("create");
+    vms.goto_preset(&camera, &preset.id)
+        .await
+        .expect("goto on 2024 R2");
+
+    let control = reqwest::Client::new();
+    let knobs = format!("{}/api/sites/2/xprotect", sim.control_url());
+    let answer: serde_json::Value = control
+        .patch(&knobs)
+        .json(&serde_json::json!({ "version": "24.1.0.5" }))
+        .send()
+        .await
+        .expect("patch")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["knobs"]["version"], "24.1.0.5");
+    assert_eq!(answer["cameras"][0]["presets"][0]["name"], "Gate");
+    // A server object reads the version again after ten minutes; a new one at once.
+    let fresh = server(xp, "tandem");
+    assert!(matches!(
+        fresh.goto_preset(&camera, &preset.id).await,
+        Err(Error::Unsupported(_))
+    ));
+    let refused = control
+        .patch(&knobs)
+        .json(&serde_json::json!({ "version": "R2" }))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(refused.status(), 400);
+    let not_xprotect = control
+        .get(format!("{}/api/sites/1/xprotect", sim.control_url()))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(not_xprotect.status(), 404);
+}
