@@ -14,7 +14,7 @@
 //! - `GET  /api/cameras/{camera}`: the physical position and movement
 //! - `GET  /api/endpoints`: every endpoint with its device URL and credentials
 //! - `GET  /api/sites/{site}/xprotect`: a site served as XProtect too: its
-//!   address, knobs, counts and each camera's GUID and VMS presets;
+//!   address, knobs, counts and each camera's GUID, VMS presets and patrols;
 //!   `PATCH` the same with a partial [`XpKnobsPatch`], such as
 //!   `{"version": "24.1.0.5"}`, `{"fail_tasks": true}` or `{"revoke_tokens": true}`
 
@@ -273,8 +273,16 @@ fn xprotect_json(xp: &XpSite) -> Value {
                     })
                 })
                 .collect();
+            let patrols: Vec<Value> = c
+                .patrols()
+                .iter()
+                .map(|p| {
+                    let stops: Vec<&str> = p.entries.iter().map(|e| e.preset.as_str()).collect();
+                    json!({ "id": p.id, "name": p.name, "presets": stops, "end_preset": p.end_preset })
+                })
+                .collect();
             json!({ "camera": c.index + 1, "id": c.id, "name": c.name,
-                    "default_preset": c.default_preset(), "presets": presets })
+                    "default_preset": c.default_preset(), "presets": presets, "patrols": patrols })
         })
         .collect();
     json!({

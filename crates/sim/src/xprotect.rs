@@ -44,6 +44,9 @@ pub struct XpKnobs {
     /// Tokens are refused from now on until a new one is asked for (as
     /// after a server restart).
     pub revoke_tokens: bool,
+    /// A `PATCH` of a patrolling profile leaves its entries as they were
+    /// (only the documented entry tasks change them).
+    pub patch_keeps_entries: bool,
 }
 
 impl Default for XpKnobs {
@@ -55,6 +58,7 @@ impl Default for XpKnobs {
             fail_tasks: false,
             down: false,
             revoke_tokens: false,
+            patch_keeps_entries: false,
         }
     }
 }
@@ -76,6 +80,8 @@ pub struct XpKnobsPatch {
     pub down: Option<bool>,
     /// Refuse every token issued so far (once).
     pub revoke_tokens: Option<bool>,
+    /// A `PATCH` of a patrolling profile leaves its entries.
+    pub patch_keeps_entries: Option<bool>,
 }
 
 impl XpKnobs {
@@ -100,6 +106,9 @@ impl XpKnobs {
             fail_tasks: patch.fail_tasks.unwrap_or(self.fail_tasks),
             down: patch.down.unwrap_or(self.down),
             revoke_tokens: patch.revoke_tokens.unwrap_or(false),
+            patch_keeps_entries: patch
+                .patch_keeps_entries
+                .unwrap_or(self.patch_keeps_entries),
         })
     }
 
@@ -111,6 +120,7 @@ impl XpKnobs {
             "long_tasks": self.long_tasks,
             "fail_tasks": self.fail_tasks,
             "down": self.down,
+            "patch_keeps_entries": self.patch_keeps_entries,
         })
     }
 }
@@ -143,6 +153,28 @@ pub struct XpPreset {
     pub device: bool,
 }
 
+/// One stop of a patrolling profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct XpEntry {
+    /// The preset's GUID.
+    pub preset: String,
+    /// Seconds at the preset.
+    pub wait: f64,
+}
+
+/// A patrolling profile: presets visited in order, by GUID.
+#[derive(Debug, Clone, PartialEq)]
+pub struct XpPatrol {
+    /// Its GUID.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its stops, in order.
+    pub entries: Vec<XpEntry>,
+    /// Where the camera goes when the patrol ends.
+    pub end_preset: Option<String>,
+}
+
 /// One camera as the VMS knows it.
 #[derive(Debug)]
 pub struct XpCamera {
@@ -154,9 +186,20 @@ pub struct XpCamera {
     pub index: usize,
     presets: Mutex<Vec<XpPreset>>,
     default: Mutex<Option<String>>,
+    patrols: Mutex<Vec<XpPatrol>>,
 }
 
 impl XpCamera {
+    /// The camera's patrolling profiles.
+    pub fn patrols(&self) -> Vec<XpPatrol> {
+        lock(&self.patrols).clone()
+    }
+
+    /// Adds a patrolling profile directly (as made in the Management Client).
+    pub fn insert_patrol(&self, patrol: XpPatrol) {
+        lock(&self.patrols).push(patrol);
+    }
+
     /// The camera's presets, in creation order.
     pub fn presets(&self) -> Vec<XpPreset> {
         lock(&self.presets).clone()
@@ -225,6 +268,7 @@ impl XpSite {
                 index,
                 presets: Mutex::new(Vec::new()),
                 default: Mutex::new(None),
+                patrols: Mutex::new(Vec::new()),
             })
             .collect();
         let xp = Arc::new(XpSite {
@@ -287,7 +331,8 @@ impl XpSite {
         self.world.camera(index).motion().position(Instant::now())
     }
 
-    fn new_id(&self) -> String {
+    /// A fresh GUID, as the VMS gives a new object.
+    pub fn new_id(&self) -> String {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let r: u64 = rand::random();
         format!(
@@ -319,6 +364,14 @@ fn router(xp: Arc<XpSite>) -> Router {
         .route(
             "/api/rest/v1/cameras/{camera}/ptzPresets/{preset}",
             get(preset).delete(delete_preset).post(preset_task),
+        )
+        .route(
+            "/api/rest/v1/cameras/{camera}/patrollingProfiles",
+            get(patrols),
+        )
+        .route(
+            "/api/rest/v1/patrollingProfiles/{patrol}",
+            get(patrol).patch(patch_patrol).post(patrol_task),
         )
         .route("/api/rest/v1/tasks/{task}", get(task).post(task_cleanup))
         .with_state(xp)
@@ -872,5 +925,238 @@ async fn task_cleanup(
         return error(StatusCode::NOT_FOUND, &format!("Task {id} does not exist"));
     }
     lock(&xp.counts).cleanups += 1;
+    axum::Json(json!({ "result": { "state": "Success" } })).into_response()
+}
+
+fn patrol_json(camera: &XpCamera, p: &XpPatrol) -> Value {
+    let entries: Vec<Value> = p
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(order, e)| {
+            let name = camera
+                .presets()
+                .into_iter()
+                .find(|x| x.id == e.preset)
+                .map(|x| x.name)
+                .unwrap_or_default();
+            json!({ "displayName": name, "order": order, "presetId": e.preset, "waitTime": e.wait })
+        })
+        .collect();
+    json!({
+        "id": p.id,
+        "name": p.name,
+        "displayName": p.name,
+        "description": "",
+        "customizeTransitions": false,
+        "initSpeed": 0.0,
+        "initTransitionTime": 0.0,
+        "endPresetId": p.end_preset.clone().unwrap_or_default(),
+        "endSpeed": 0.0,
+        "endTransitionTime": 0.0,
+        "patrollingEntry": entries,
+        "relations": {
+            "self": { "type": "patrollingProfiles", "id": p.id },
+            "parent": { "type": "cameras", "id": camera.id },
+        },
+    })
+}
+
+async fn patrols(
+    State(xp): State<Arc<XpSite>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(r) = admit(&xp, &headers, false) {
+        return *r;
+    }
+    let camera = match xp_camera(&xp, &id) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let array: Vec<Value> = camera
+        .patrols()
+        .iter()
+        .map(|p| patrol_json(camera, p))
+        .collect();
+    axum::Json(json!({ "array": array })).into_response()
+}
+
+/// The camera and index of patrolling profile `id`.
+fn find_patrol<'a>(xp: &'a XpSite, id: &str) -> Result<(&'a XpCamera, usize), Refused> {
+    xp.cameras
+        .iter()
+        .find_map(|c| {
+            lock(&c.patrols)
+                .iter()
+                .position(|p| p.id.eq_ignore_ascii_case(id))
+                .map(|i| (c, i))
+        })
+        .ok_or_else(|| {
+            Box::new(error(
+                StatusCode::NOT_FOUND,
+                &format!("PatrollingProfile {id} does not exist"),
+            ))
+        })
+}
+
+async fn patrol(
+    State(xp): State<Arc<XpSite>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(r) = admit(&xp, &headers, false) {
+        return *r;
+    }
+    match find_patrol(&xp, &id) {
+        Ok((camera, i)) => {
+            let p = camera.patrols()[i].clone();
+            axum::Json(json!({ "data": patrol_json(camera, &p) })).into_response()
+        }
+        Err(r) => *r,
+    }
+}
+
+/// The stops of a `patrollingEntry` array, in `order`.
+fn entries_of(value: &Value) -> Option<Vec<XpEntry>> {
+    let mut entries: Vec<(i64, XpEntry)> = value
+        .as_array()?
+        .iter()
+        .map(|e| {
+            Some((
+                e.get("order")?.as_i64()?,
+                XpEntry {
+                    preset: e.get("presetId")?.as_str()?.to_string(),
+                    wait: e.get("waitTime").and_then(Value::as_f64).unwrap_or(5.0),
+                },
+            ))
+        })
+        .collect::<Option<_>>()?;
+    entries.sort_by_key(|(order, _)| *order);
+    Some(entries.into_iter().map(|(_, e)| e).collect())
+}
+
+async fn patch_patrol(
+    State(xp): State<Arc<XpSite>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if let Err(r) = admit(&xp, &headers, false) {
+        return *r;
+    }
+    let (camera, i) = match find_patrol(&xp, &id) {
+        Ok(found) => found,
+        Err(r) => return *r,
+    };
+    let known = |preset: &str| {
+        camera
+            .presets()
+            .iter()
+            .any(|p| p.id.eq_ignore_ascii_case(preset))
+    };
+    let mut patrols = lock(&camera.patrols);
+    let patrol = &mut patrols[i];
+    if let Some(entries) = body.get("patrollingEntry") {
+        let Some(entries) = entries_of(entries) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "patrollingEntry: each entry needs order and presetId",
+            );
+        };
+        if let Some(bad) = entries.iter().find(|e| !known(&e.preset)) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("PtzPreset {} does not exist", bad.preset),
+            );
+        }
+        if !xp.knobs().patch_keeps_entries {
+            patrol.entries = entries;
+        }
+    }
+    if let Some(end) = body.get("endPresetId").and_then(Value::as_str) {
+        if !end.is_empty() && !known(end) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("PtzPreset {end} does not exist"),
+            );
+        }
+        patrol.end_preset = (!end.is_empty()).then(|| end.to_string());
+    }
+    let p = patrol.clone();
+    drop(patrols);
+    axum::Json(json!({ "data": patrol_json(camera, &p) })).into_response()
+}
+
+async fn patrol_task(
+    State(xp): State<Arc<XpSite>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Option<axum::Json<Value>>,
+) -> Response {
+    if let Err(r) = admit(&xp, &headers, false) {
+        return *r;
+    }
+    let (camera, i) = match find_patrol(&xp, &id) {
+        Ok(found) => found,
+        Err(r) => return *r,
+    };
+    let body = body.map(|b| b.0).unwrap_or(Value::Null);
+    let task = query.get("task").map(String::as_str).unwrap_or("");
+    let known = |preset: &str| {
+        camera
+            .presets()
+            .iter()
+            .any(|p| p.id.eq_ignore_ascii_case(preset))
+    };
+    let mut patrols = lock(&camera.patrols);
+    let patrol = &mut patrols[i];
+    match task {
+        "AddPatrollingEntry" => {
+            let order = body
+                .get("order")
+                .and_then(Value::as_u64)
+                .map(|o| o as usize);
+            let preset = body.get("presetId").and_then(Value::as_str).unwrap_or("");
+            if !known(preset) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("PtzPreset {preset} does not exist"),
+                );
+            }
+            let wait = body.get("waitTime").and_then(Value::as_f64).unwrap_or(5.0);
+            let at = order
+                .unwrap_or(patrol.entries.len())
+                .min(patrol.entries.len());
+            patrol.entries.insert(
+                at,
+                XpEntry {
+                    preset: preset.into(),
+                    wait,
+                },
+            );
+        }
+        "RemovePatrollingEntry" => {
+            let selection = body
+                .get("itemSelection")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let index = selection
+                .strip_prefix("PatrollingEntry[")
+                .and_then(|s| s.strip_suffix(']'))
+                .and_then(|s| s.parse::<usize>().ok())
+                .filter(|i| *i < patrol.entries.len());
+            let Some(index) = index else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("No entry matches {selection:?}"),
+                );
+            };
+            patrol.entries.remove(index);
+        }
+        other => return error(StatusCode::BAD_REQUEST, &format!("Unknown task: {other}")),
+    }
+    drop(patrols);
     axum::Json(json!({ "result": { "state": "Success" } })).into_response()
 }

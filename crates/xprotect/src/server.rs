@@ -9,9 +9,10 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
 use crate::types::{
-    Camera, Data, ErrorBody, Listing, NewPreset, Outcome, Position, PtzPreset, SiteInfo, Started,
-    TaskStatus, TokenAnswer, TokenRefusal, WellKnownUris, absolute_position_body,
-    default_preset_body, token_form,
+    Camera, Data, ErrorBody, Listing, NewPreset, Outcome, PatrolEntry, PatrollingProfile, Position,
+    PtzPreset, SiteInfo, Started, TaskStatus, TokenAnswer, TokenRefusal, WellKnownUris,
+    absolute_position_body, add_patrol_entry_body, default_preset_body, patrol_patch_body,
+    remove_patrol_entry_body, token_form,
 };
 
 /// The REST root under the server's address.
@@ -271,6 +272,113 @@ impl Server {
             Err(Error::NotFound(_)) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Changes a system preset. The API has no update for presets, so the
+    /// preset is made anew: its patrols and default flag are read first,
+    /// the old preset deleted (XProtect names are unique per camera), the
+    /// new one created, then the patrols pointed at it and the default set
+    /// again. The new preset has a new GUID, which is answered. A crash in
+    /// between leaves the camera without it; the caller's journal makes it
+    /// again (the patrols that named it are then reported, not lost).
+    /// A preset from the device (rename-only in XProtect) is refused.
+    pub async fn replace_preset(
+        &self,
+        camera: &str,
+        old: &PtzPreset,
+        new: &NewPreset,
+    ) -> Result<PtzPreset> {
+        if old.device_preset {
+            return Err(Error::Refused(format!(
+                "XProtect {}: preset {:?} comes from the device; XProtect lets it be renamed only, \
+                 in its Management Client",
+                self.base, old.name
+            )));
+        }
+        let patrols: Vec<PatrollingProfile> = self
+            .patrols(camera)
+            .await?
+            .into_iter()
+            .filter(|p| p.refers_to(&old.id))
+            .collect();
+        self.delete_preset(camera, &old.id).await?;
+        let created = self.create_preset(camera, new).await?;
+        for patrol in &patrols {
+            self.repoint(patrol, &old.id, &created.id).await?;
+        }
+        if old.default_preset {
+            self.set_default_preset(camera, &created.id).await?;
+        }
+        Ok(created)
+    }
+
+    /// The camera's patrolling profiles.
+    pub async fn patrols(&self, camera: &str) -> Result<Vec<PatrollingProfile>> {
+        let list: Listing<PatrollingProfile> = self
+            .get(&format!(
+                "{REST}/cameras/{}/patrollingProfiles",
+                segment(camera)?
+            ))
+            .await?;
+        Ok(list.array)
+    }
+
+    /// Points every stop and the end of `patrol` (as it was read) that named
+    /// `from` at `to`: one `PATCH` of the profile, checked by reading it
+    /// back; where the server kept the old stops, the documented entry tasks
+    /// (`RemovePatrollingEntry`, `AddPatrollingEntry`) one stop at a time.
+    pub async fn repoint(&self, patrol: &PatrollingProfile, from: &str, to: &str) -> Result<()> {
+        let path = format!("{REST}/patrollingProfiles/{}", segment(&patrol.id)?);
+        let same = |id: &str| id.eq_ignore_ascii_case(from);
+        let entries: Vec<PatrolEntry> = patrol
+            .patrolling_entry
+            .iter()
+            .map(|e| PatrolEntry {
+                preset_id: if same(&e.preset_id) {
+                    to.into()
+                } else {
+                    e.preset_id.clone()
+                },
+                ..e.clone()
+            })
+            .collect();
+        let end = patrol
+            .end_preset_id
+            .as_deref()
+            .filter(|e| !e.is_empty())
+            .map(|e| if same(e) { to } else { e });
+        let body = patrol_patch_body(&entries, end);
+        // What the PATCH answers is not documented: the read-back decides.
+        self.send(Method::PATCH, &path, Some(&body)).await?;
+        let now: Data<PatrollingProfile> = self.get(&path).await?;
+        if !now.data.refers_to(from) {
+            return Ok(());
+        }
+        // The entries did not take through PATCH: one stop at a time, from
+        // the last, so the indexes of those before do not move.
+        let mut stops = now.data.patrolling_entry.clone();
+        stops.sort_by_key(|e| e.order);
+        for (index, stop) in stops.iter().enumerate().rev() {
+            if !same(&stop.preset_id) {
+                continue;
+            }
+            self.task(
+                &path,
+                "RemovePatrollingEntry",
+                &remove_patrol_entry_body(index),
+            )
+            .await?;
+            let add = add_patrol_entry_body(index, to, stop.wait_time);
+            self.task(&path, "AddPatrollingEntry", &add).await?;
+        }
+        let now: Data<PatrollingProfile> = self.get(&path).await?;
+        if now.data.refers_to(from) {
+            return Err(Error::Protocol(format!(
+                "XProtect {}: patrolling profile {:?} still names the old preset after re-pointing",
+                self.base, patrol.name
+            )));
+        }
+        Ok(())
     }
 
     /// Makes `preset` the camera's default preset (`DefaultPtzPreset` task).

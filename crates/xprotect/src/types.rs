@@ -151,6 +151,49 @@ pub struct NewPreset {
     pub locked: bool,
 }
 
+/// A patrolling profile (`GET /cameras/{id}/patrollingProfiles`): presets
+/// visited in order, named by GUID.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PatrollingProfile {
+    /// Its GUID.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Where the camera goes when the patrol ends (a preset GUID; empty: nowhere).
+    #[serde(default)]
+    pub end_preset_id: Option<String>,
+    /// Its stops.
+    #[serde(default)]
+    pub patrolling_entry: Vec<PatrolEntry>,
+}
+
+impl PatrollingProfile {
+    /// Whether the profile names `preset` (a stop or its end).
+    pub fn refers_to(&self, preset: &str) -> bool {
+        self.patrolling_entry
+            .iter()
+            .any(|e| e.preset_id.eq_ignore_ascii_case(preset))
+            || self
+                .end_preset_id
+                .as_deref()
+                .is_some_and(|p| p.eq_ignore_ascii_case(preset))
+    }
+}
+
+/// One stop of a [`PatrollingProfile`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PatrolEntry {
+    /// Its place in the patrol, from 0.
+    pub order: i64,
+    /// The preset's GUID.
+    pub preset_id: String,
+    /// Seconds at the preset.
+    #[serde(deserialize_with = "lenient_f64")]
+    pub wait_time: f64,
+}
+
 /// Where an object lives: `{"type": "tasks", "id": "33"}`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ObjectPath {
@@ -249,6 +292,25 @@ pub fn absolute_position_body(position: Position, speed: f64) -> Value {
         "speed": speed.clamp(0.0, 1.0),
         "allowRepeats": true,
     })
+}
+
+/// The body of a `PATCH /patrollingProfiles/{id}` that re-points it: its
+/// stops and its end preset.
+pub fn patrol_patch_body(entries: &[PatrolEntry], end_preset: Option<&str>) -> Value {
+    serde_json::json!({
+        "patrollingEntry": entries,
+        "endPresetId": end_preset.unwrap_or(""),
+    })
+}
+
+/// The body of the `AddPatrollingEntry` task.
+pub fn add_patrol_entry_body(order: usize, preset: &str, wait_time: f64) -> Value {
+    serde_json::json!({ "order": order, "presetId": preset, "waitTime": wait_time })
+}
+
+/// The body of the `RemovePatrollingEntry` task: the stop's index, from 0.
+pub fn remove_patrol_entry_body(index: usize) -> Value {
+    serde_json::json!({ "itemSelection": format!("PatrollingEntry[{index}]") })
 }
 
 /// An error answer: `{"error": {"httpCode": 400, "details": [{"errorText": ...}]}}`.

@@ -33,7 +33,7 @@ fn server(xp: &XpSite, password: &str) -> Server {
     .expect("server")
 }
 
-fn gate(pan: f64) -> NewPreset {
+fn new_gate(pan: f64) -> NewPreset {
     NewPreset {
         name: "Gate".into(),
         description: "north approach".into(),
@@ -89,7 +89,7 @@ async fn presets_are_created_listed_defaulted_and_deleted_in_the_vms_without_mov
 
     let before = xp.position(1);
     let created = vms
-        .create_preset(&camera.id, &gate(0.3))
+        .create_preset(&camera.id, &new_gate(0.3))
         .await
         .expect("create");
     assert_eq!(created.name, "Gate");
@@ -107,7 +107,7 @@ async fn presets_are_created_listed_defaulted_and_deleted_in_the_vms_without_mov
     assert!(vms.presets(&camera.id).await.expect("presets")[0].default_preset);
 
     // The server's own words, in the class tandem acts on.
-    let refused = vms.create_preset(&camera.id, &gate(0.1)).await;
+    let refused = vms.create_preset(&camera.id, &new_gate(0.1)).await;
     match refused {
         Err(Error::Refused(m)) => assert!(m.contains("already exists"), "{m}"),
         other => panic!("a duplicate name was not refused: {other:?}"),
@@ -117,7 +117,7 @@ async fn presets_are_created_listed_defaulted_and_deleted_in_the_vms_without_mov
             &camera.id,
             &NewPreset {
                 name: "Far".into(),
-                ..gate(3.0)
+                ..new_gate(3.0)
             },
         )
         .await;
@@ -151,7 +151,7 @@ async fn recall_and_absolute_moves_run_as_tasks_quick_or_long_and_are_cleaned_up
     let vms = server(&xp, "tandem");
     let camera = xp.cameras()[0].id.clone();
     let preset = vms
-        .create_preset(&camera, &gate(0.5))
+        .create_preset(&camera, &new_gate(0.5))
         .await
         .expect("create");
     vms.goto_preset(&camera, &preset.id).await.expect("goto");
@@ -211,7 +211,7 @@ async fn a_server_before_2024_r2_manages_presets_but_says_recall_needs_a_newer_v
     let vms = server(&xp, "tandem");
     let camera = xp.cameras()[0].id.clone();
     let preset = vms
-        .create_preset(&camera, &gate(0.1))
+        .create_preset(&camera, &new_gate(0.1))
         .await
         .expect("create");
     for outcome in [
@@ -342,7 +342,7 @@ async fn the_simulators_control_api_turns_the_xprotect_knobs_while_it_runs() {
     let vms = server(xp, "tandem");
     let camera = xp.cameras()[0].id.clone();
     let preset = vms
-        .create_preset(&camera, &gate(0.2))
+        .create_preset(&camera, &new_gate(0.2))
         .await
         .expect("create");
     vms.goto_preset(&camera, &preset.id)
@@ -381,4 +381,100 @@ async fn the_simulators_control_api_turns_the_xprotect_knobs_while_it_runs() {
         .await
         .expect("get");
     assert_eq!(not_xprotect.status(), 404);
+}
+
+#[tokio::test]
+async fn a_replaced_preset_keeps_its_patrols_and_default_through_patch_or_the_entry_tasks() {
+    use tandem_sim::xprotect::{XpEntry, XpPatrol, XpPreset};
+    for patch_keeps_entries in [false, true] {
+        let xp = site(XpKnobs {
+            patch_keeps_entries,
+            ..XpKnobs::default()
+        })
+        .await;
+        let vms = server(&xp, "tandem");
+        let camera = &xp.cameras()[0];
+        let gate = vms
+            .create_preset(&camera.id, &new_gate(0.3))
+            .await
+            .expect("gate");
+        let dock = vms
+            .create_preset(
+                &camera.id,
+                &NewPreset {
+                    name: "Dock".into(),
+                    ..new_gate(0.6)
+                },
+            )
+            .await
+            .expect("dock");
+        vms.set_default_preset(&camera.id, &gate.id)
+            .await
+            .expect("default");
+        let stops = |ids: &[&str]| {
+            ids.iter()
+                .map(|p| XpEntry {
+                    preset: p.to_string(),
+                    wait: 7.5,
+                })
+                .collect::<Vec<_>>()
+        };
+        camera.insert_patrol(XpPatrol {
+            id: xp.new_id(),
+            name: "Perimeter".into(),
+            entries: stops(&[&gate.id, &dock.id, &gate.id]),
+            end_preset: Some(gate.id.clone()),
+        });
+        camera.insert_patrol(XpPatrol {
+            id: xp.new_id(),
+            name: "Dock only".into(),
+            entries: stops(&[&dock.id]),
+            end_preset: None,
+        });
+        let gate = vms.presets(&camera.id).await.expect("presets")[0].clone();
+        assert!(gate.default_preset);
+
+        let changed = NewPreset {
+            name: "Gate".into(),
+            ..new_gate(-0.5)
+        };
+        let new = vms
+            .replace_preset(&camera.id, &gate, &changed)
+            .await
+            .expect("replace");
+        assert_ne!(new.id, gate.id, "XProtect has no update: a new preset");
+        assert_eq!((new.name.as_str(), new.pan), ("Gate", -0.5));
+        let listed = vms.presets(&camera.id).await.expect("presets");
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        assert!(listed.iter().any(|p| p.id == new.id && p.default_preset));
+        let patrols = camera.patrols();
+        assert_eq!(
+            patrols[0].entries,
+            stops(&[&new.id, &dock.id, &new.id]),
+            "stops in order, waits kept (PATCH kept entries: {patch_keeps_entries})"
+        );
+        assert_eq!(patrols[0].end_preset.as_deref(), Some(new.id.as_str()));
+        assert_eq!(patrols[1].entries, stops(&[&dock.id]), "untouched");
+
+        // A preset from the device is rename-only in XProtect: refused, kept.
+        let from_device = XpPreset {
+            id: xp.new_id(),
+            name: "Home (device)".into(),
+            description: String::new(),
+            position: [0.0, 0.0, 0.0],
+            locked: false,
+            device: true,
+        };
+        camera.insert(from_device.clone());
+        let listed = vms.presets(&camera.id).await.expect("presets");
+        let device = listed
+            .iter()
+            .find(|p| p.device_preset)
+            .expect("device preset");
+        match vms.replace_preset(&camera.id, device, &changed).await {
+            Err(Error::Refused(m)) => assert!(m.contains("renamed only"), "{m}"),
+            other => panic!("a device preset was replaced: {other:?}"),
+        }
+        assert!(camera.presets().contains(&from_device));
+    }
 }

@@ -9,11 +9,13 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tandem_sim::world::World;
+use tandem_sim::xprotect::{XpEntry, XpPatrol};
 use tandem_sim::xprotect::{XpKnobs, XpSite};
 use tandem_xprotect::types::{
-    Camera, Data, ErrorBody, Listing, NewPreset, Outcome, Position, PtzPreset, SiteInfo, Started,
-    TaskStatus, TokenAnswer, TokenRefusal, WellKnownUris, absolute_position_body,
-    default_preset_body, token_form,
+    Camera, Data, ErrorBody, Listing, NewPreset, Outcome, PatrolEntry, PatrollingProfile, Position,
+    PtzPreset, SiteInfo, Started, TaskStatus, TokenAnswer, TokenRefusal, WellKnownUris,
+    absolute_position_body, add_patrol_entry_body, default_preset_body, patrol_patch_body,
+    remove_patrol_entry_body, token_form,
 };
 
 fn fixture(name: &str) -> Value {
@@ -85,6 +87,11 @@ fn the_client_reads_every_recorded_answer() {
     );
     let position: Outcome<Position> = parses("absolute_position_answer");
     assert_eq!(position.result.pan, 0.25);
+    let patrols: Listing<PatrollingProfile> = parses("patrolling_profiles");
+    let patrol: Data<PatrollingProfile> = parses("patrolling_profile");
+    assert_eq!(patrols.array[0], patrol.data);
+    assert!(patrol.data.refers_to(&one.data.id.to_uppercase()));
+    assert_eq!(patrol.data.patrolling_entry[0].wait_time, 5.0);
     for name in ["error_400", "error_401", "error_404"] {
         let body: ErrorBody = parses(name);
         assert!(body.text().is_some(), "{name}");
@@ -122,6 +129,24 @@ fn the_client_writes_every_recorded_request() {
     assert_eq!(
         absolute_position_body(position, 1.0),
         fixture("set_absolute_position_request")
+    );
+    let gate = "9a1d2c3b-4e5f-4a6b-8c7d-0e1f2a3b4c5d";
+    let stop = PatrolEntry {
+        order: 0,
+        preset_id: gate.into(),
+        wait_time: 5.0,
+    };
+    assert_eq!(
+        patrol_patch_body(&[stop], Some(gate)),
+        fixture("patrol_patch_request")
+    );
+    assert_eq!(
+        add_patrol_entry_body(0, gate, 5.0),
+        fixture("add_patrol_entry_request")
+    );
+    assert_eq!(
+        remove_patrol_entry_body(0),
+        fixture("remove_patrol_entry_request")
     );
     let form: BTreeMap<&str, &str> = token_form("tandem", "secret", "GrantValidatorClient")
         .into_iter()
@@ -338,6 +363,62 @@ async fn the_simulated_site_answers_with_exactly_the_recorded_shapes() {
     );
     raw.call(Method::GET, &task, None).await;
     same(&raw.call(Method::GET, &task, None).await.1, "task_failed");
+
+    // Patrols: listed, read, patched, their entries changed by the tasks.
+    xp.set_knobs(XpKnobs::default());
+    let patrol_id = xp.new_id();
+    xp.cameras()[0].insert_patrol(XpPatrol {
+        id: patrol_id.clone(),
+        name: "Perimeter".into(),
+        entries: vec![XpEntry {
+            preset: id.clone(),
+            wait: 5.0,
+        }],
+        end_preset: Some(id.clone()),
+    });
+    same(
+        &raw.call(
+            Method::GET,
+            &format!("{rest}/cameras/{camera}/patrollingProfiles"),
+            None,
+        )
+        .await
+        .1,
+        "patrolling_profiles",
+    );
+    let patrol = format!("{rest}/patrollingProfiles/{patrol_id}");
+    same(
+        &raw.call(Method::GET, &patrol, None).await.1,
+        "patrolling_profile",
+    );
+    let mut patch = fixture("patrol_patch_request");
+    patch["patrollingEntry"][0]["presetId"] = json!(id);
+    patch["endPresetId"] = json!(id);
+    let (status, _) = raw.call(Method::PATCH, &patrol, Some(patch)).await;
+    assert_eq!(status, 200);
+    let mut add = fixture("add_patrol_entry_request");
+    add["presetId"] = json!(id);
+    same(
+        &raw.call(
+            Method::POST,
+            &format!("{patrol}?task=AddPatrollingEntry"),
+            Some(add),
+        )
+        .await
+        .1,
+        "task_answer",
+    );
+    same(
+        &raw.call(
+            Method::POST,
+            &format!("{patrol}?task=RemovePatrollingEntry"),
+            Some(fixture("remove_patrol_entry_request")),
+        )
+        .await
+        .1,
+        "task_answer",
+    );
+    assert_eq!(xp.cameras()[0].patrols()[0].entries.len(), 1);
 
     let (status, deleted) = raw
         .call(Method::DELETE, &format!("{presets}/{id}"), None)
