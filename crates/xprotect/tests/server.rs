@@ -297,8 +297,13 @@ async fn failures_fall_in_the_fault_class_tandem_acts_on() {
     let down = vms.cameras().await.expect_err("down");
     assert!(down.is_retryable(), "{down:?}");
 
+    // A loopback port nobody listens on: bound, then let go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
     let nobody = Server::new(
-        "http://127.0.0.1:9",
+        &format!("http://127.0.0.1:{port}"),
         Credentials {
             username: "admin".into(),
             password: "x".into(),
