@@ -259,8 +259,45 @@ impl XpSite {
         password: &str,
         knobs: XpKnobs,
     ) -> anyhow::Result<Arc<XpSite>> {
+        Self::start_with(world, site, username, password, knobs, None).await
+    }
+
+    /// [`XpSite::start`] over HTTPS, presenting the PEM certificate chain
+    /// `cert_pem` with its PEM private key `key_pem`.
+    pub async fn start_https(
+        world: Arc<World>,
+        site: usize,
+        username: &str,
+        password: &str,
+        knobs: XpKnobs,
+        cert_pem: &[u8],
+        key_pem: &[u8],
+    ) -> anyhow::Result<Arc<XpSite>> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain = CertificateDer::pem_slice_iter(cert_pem).collect::<Result<Vec<_>, _>>()?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem)?;
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        Self::start_with(world, site, username, password, knobs, Some(acceptor)).await
+    }
+
+    async fn start_with(
+        world: Arc<World>,
+        site: usize,
+        username: &str,
+        password: &str,
+        knobs: XpKnobs,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> anyhow::Result<Arc<XpSite>> {
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        let url = format!("http://{}", listener.local_addr()?);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", listener.local_addr()?);
         let cameras = (0..world.len())
             .map(|index| XpCamera {
                 id: camera_guid(site, index),
@@ -284,9 +321,16 @@ impl XpSite {
             counts: Mutex::new(XpCounts::default()),
         });
         let app = router(xp.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        match tls {
+            None => {
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, app).await;
+                });
+            }
+            Some(acceptor) => {
+                tokio::spawn(serve_https(listener, acceptor, app));
+            }
+        }
         Ok(xp)
     }
 
@@ -343,6 +387,31 @@ impl XpSite {
             n & 0xfff,
             n
         )
+    }
+}
+
+/// Serves `app` over TLS, one task per connection; a failed handshake
+/// (a client that refused the certificate) ends that connection only.
+async fn serve_https(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: Router) {
+    use tower::ServiceExt as _;
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(stream).await else {
+                return;
+            };
+            let service = hyper::service::service_fn(
+                move |request: axum::extract::Request<hyper::body::Incoming>| {
+                    app.clone().oneshot(request.map(axum::body::Body::new))
+                },
+            );
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
     }
 }
 

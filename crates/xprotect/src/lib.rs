@@ -9,6 +9,8 @@
 //! - [`Server`]: one XProtect installation: the bearer token (asked with
 //!   the password grant, renewed before it expires and once on a 401), the
 //!   product version, cameras, presets and tasks.
+//! - [`Trust`]: which certificates an HTTPS server may present (public
+//!   roots, an internal CA's file, or one pinned certificate).
 //! - [`Error`]: one error type that says which fault class a failure is.
 //!
 //! **Architecture invariant:** like tandem-onvif, nothing here knows preset
@@ -20,7 +22,9 @@
 
 mod error;
 mod server;
+pub mod tls;
 pub mod types;
 
 pub use error::{Error, Result};
 pub use server::{Credentials, Server, ServerConfig, Version};
+pub use tls::{Fingerprint, Trust};

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
+use crate::tls::{self, Trust};
 use crate::types::{
     Camera, Data, ErrorBody, Listing, NewPreset, Outcome, PatrolEntry, PatrollingProfile, Position,
     PtzPreset, SiteInfo, Started, TaskStatus, TokenAnswer, TokenRefusal, WellKnownUris,
@@ -51,6 +52,8 @@ pub struct ServerConfig {
     /// The OAuth client id of the password grant (`GrantValidatorClient` in
     /// Milestone's samples).
     pub client_id: String,
+    /// Which certificates the server may present over HTTPS.
+    pub trust: Trust,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +62,7 @@ impl Default for ServerConfig {
             timeout: Duration::from_secs(10),
             task_poll: Duration::from_millis(100),
             client_id: "GrantValidatorClient".into(),
+            trust: Trust::PublicRoots,
         }
     }
 }
@@ -139,8 +143,8 @@ impl Server {
                 "XProtect address {base:?} must start with http:// or https://"
             )));
         }
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
+        let builder = reqwest::Client::builder().timeout(config.timeout);
+        let http = tls::configure(builder, &config.trust)?
             .build()
             .map_err(|e| Error::Protocol(format!("cannot build an HTTP client: {e}")))?;
         Ok(Server {
@@ -563,8 +567,14 @@ impl Server {
         request: reqwest::RequestBuilder,
         path: &str,
     ) -> Result<(StatusCode, Vec<u8>)> {
-        let unreachable =
-            |e: reqwest::Error| Error::Unavailable(format!("XProtect {}: {path}: {e}", self.base));
+        let unreachable = |e: reqwest::Error| match tls::certificate_problem(&e) {
+            // A certificate no retry will cure: said as such.
+            Some(problem) => Error::Refused(format!(
+                "XProtect {}: the server's certificate is not trusted: {problem}",
+                self.base
+            )),
+            None => Error::Unavailable(format!("XProtect {}: {path}: {e}", self.base)),
+        };
         let mut response = request.send().await.map_err(unreachable)?;
         let status = response.status();
         let mut bytes = Vec::new();

@@ -483,3 +483,72 @@ async fn a_replaced_preset_keeps_its_patrols_and_default_through_patch_or_the_en
         assert!(camera.presets().contains(&from_device));
     }
 }
+
+#[tokio::test]
+async fn https_trusts_a_pinned_certificate_or_an_internal_ca_and_refuses_any_other() {
+    use std::path::PathBuf;
+    use tandem_xprotect::{Fingerprint, Trust};
+    let tls = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tls");
+    let read = |name: &str| std::fs::read(tls.join(name)).expect("test certificate");
+    let xp = XpSite::start_https(
+        Arc::new(World::new(1)),
+        2,
+        "admin",
+        "tandem",
+        XpKnobs::default(),
+        &read("server.pem"),
+        &read("server.key"),
+    )
+    .await
+    .expect("https site");
+    assert!(xp.url().starts_with("https://127.0.0.1:"));
+    let over = |trust: Trust| {
+        Server::new(
+            xp.url(),
+            Credentials {
+                username: "admin".into(),
+                password: "tandem".into(),
+            },
+            ServerConfig {
+                trust,
+                ..ServerConfig::default()
+            },
+        )
+    };
+    // The fingerprint as `openssl x509 -in server.pem -outform DER | sha256sum` prints it.
+    let pinned =
+        Fingerprint::parse("9cab3296c6e140c9ce077da681dedcc09a9bbd92556ab65d89acf2601c9501ac")
+            .expect("fingerprint");
+    for trust in [Trust::Pinned(pinned), Trust::CaFile(tls.join("ca.pem"))] {
+        let vms = over(trust.clone()).expect("server");
+        assert_eq!(
+            vms.cameras().await.expect("cameras over https").len(),
+            1,
+            "{trust:?}"
+        );
+    }
+    let other = Fingerprint([7; 32]);
+    for trust in [Trust::PublicRoots, Trust::Pinned(other)] {
+        let vms = over(trust.clone()).expect("server");
+        match vms.cameras().await {
+            Err(Error::Refused(m)) => {
+                assert!(m.contains("certificate is not trusted"), "{m}");
+                if trust != Trust::PublicRoots {
+                    assert!(
+                        m.contains("not the pinned one") && m.contains("9C:AB:32"),
+                        "{m}"
+                    );
+                }
+            }
+            other => panic!("{trust:?} let the certificate through: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        over(Trust::CaFile(tls.join("missing.pem"))),
+        Err(Error::Refused(_))
+    ));
+    assert!(matches!(
+        over(Trust::CaFile(tls.join("server.key"))),
+        Err(Error::Refused(_))
+    ));
+}
