@@ -485,6 +485,16 @@ fn admit(xp: &XpSite, headers: &HeaderMap, anonymous: bool) -> Result<(), Refuse
     }
 }
 
+/// The camera `id` of an admitted request ([`admit`] with a token).
+fn admitted_camera<'a>(
+    xp: &'a XpSite,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<&'a XpCamera, Refused> {
+    admit(xp, headers, false)?;
+    xp_camera(xp, id)
+}
+
 fn xp_camera<'a>(xp: &'a XpSite, id: &str) -> Result<&'a XpCamera, Refused> {
     xp.camera(id).ok_or_else(|| {
         Box::new(error(
@@ -623,10 +633,7 @@ async fn presets(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(r) = admit(&xp, &headers, false) {
-        return *r;
-    }
-    let camera = match xp_camera(&xp, &id) {
+    let camera = match admitted_camera(&xp, &headers, &id) {
         Ok(c) => c,
         Err(r) => return *r,
     };
@@ -643,10 +650,7 @@ async fn preset(
     headers: HeaderMap,
     Path((id, preset)): Path<(String, String)>,
 ) -> Response {
-    if let Err(r) = admit(&xp, &headers, false) {
-        return *r;
-    }
-    let camera = match xp_camera(&xp, &id) {
+    let camera = match admitted_camera(&xp, &headers, &id) {
         Ok(c) => c,
         Err(r) => return *r,
     };
@@ -690,10 +694,7 @@ async fn create_or_default(
     Query(query): Query<HashMap<String, String>>,
     body: Option<axum::Json<Value>>,
 ) -> Response {
-    if let Err(r) = admit(&xp, &headers, false) {
-        return *r;
-    }
-    let camera = match xp_camera(&xp, &id) {
+    let camera = match admitted_camera(&xp, &headers, &id) {
         Ok(c) => c,
         Err(r) => return *r,
     };
@@ -779,10 +780,7 @@ async fn delete_preset(
     headers: HeaderMap,
     Path((id, preset)): Path<(String, String)>,
 ) -> Response {
-    if let Err(r) = admit(&xp, &headers, false) {
-        return *r;
-    }
-    let camera = match xp_camera(&xp, &id) {
+    let camera = match admitted_camera(&xp, &headers, &id) {
         Ok(c) => c,
         Err(r) => return *r,
     };
@@ -820,10 +818,7 @@ async fn preset_task(
     Path((id, preset)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = admit(&xp, &headers, false) {
-        return *r;
-    }
-    let camera = match xp_camera(&xp, &id) {
+    let camera = match admitted_camera(&xp, &headers, &id) {
         Ok(c) => c,
         Err(r) => return *r,
     };
@@ -857,10 +852,7 @@ async fn camera_task(
     Query(query): Query<HashMap<String, String>>,
     body: Option<axum::Json<Value>>,
 ) -> Response {
-    if let Err(r) = admit(&xp, &headers, false) {
-        return *r;
-    }
-    let camera = match xp_camera(&xp, &id) {
+    let camera = match admitted_camera(&xp, &headers, &id) {
         Ok(c) => c,
         Err(r) => return *r,
     };
@@ -1036,10 +1028,7 @@ async fn patrols(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(r) = admit(&xp, &headers, false) {
-        return *r;
-    }
-    let camera = match xp_camera(&xp, &id) {
+    let camera = match admitted_camera(&xp, &headers, &id) {
         Ok(c) => c,
         Err(r) => return *r,
     };
