@@ -152,6 +152,28 @@ pub struct SiteConfig {
     /// The site's credentials (site, else `[defaults]`), for tools that reach
     /// devices of the site without a binding, such as pairing.
     pub credentials: Option<Credentials>,
+    /// How tandem reaches the site's cameras.
+    pub kind: SiteKind,
+}
+
+/// How tandem reaches a site's cameras.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum SiteKind {
+    /// ONVIF to each camera (or to a VMS's ONVIF bridge): `kind = "onvif"`, the default.
+    #[default]
+    Onvif,
+    /// A Milestone XProtect installation through its REST API, presets kept
+    /// in the VMS: `kind = "xprotect"`.
+    Xprotect(XprotectSite),
+}
+
+/// Where an XProtect site's management server is and how its certificate is trusted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct XprotectSite {
+    /// The management server's address (`https://vms.example`).
+    pub url: String,
+    /// Which certificates it may present over HTTPS.
+    pub trust: tandem_xprotect::Trust,
 }
 
 /// One camera and how every site reaches it.
@@ -193,6 +215,9 @@ pub struct BindingConfig {
     /// Resolved credentials (binding, else site, else `[defaults]`); `None` when
     /// none are configured anywhere, for devices without authentication.
     pub credentials: Option<Credentials>,
+    /// On an XProtect site: the camera there, by GUID or by its unique name
+    /// (`camera = "..."`); `url` is then the site's management server.
+    pub xprotect_camera: Option<String>,
 }
 
 impl Config {
@@ -386,6 +411,10 @@ struct RawSite {
     id: Spanned<String>,
     name: Option<Spanned<String>>,
     priority: Spanned<i64>,
+    kind: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
+    ca_file: Option<Spanned<String>>,
+    fingerprint: Option<Spanned<String>>,
     username: Option<Spanned<String>>,
     password: Option<Spanned<String>>,
     password_env: Option<Spanned<String>>,
@@ -406,7 +435,8 @@ struct RawCamera {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawBinding {
-    url: Spanned<String>,
+    url: Option<Spanned<String>>,
+    camera: Option<Spanned<String>>,
     profile: Option<Spanned<String>>,
     username: Option<Spanned<String>>,
     password: Option<Spanned<String>>,
@@ -899,7 +929,8 @@ impl<'a> Checker<'a> {
                     password_env: site.password_env.as_ref(),
                 },
             );
-            let (Some(priority), true) = (priority, valid) else {
+            let kind = self.check_kind(site, subject);
+            let (Some(priority), true, Some(kind)) = (priority, valid, kind) else {
                 continue;
             };
             let id = SiteId(id_text.clone());
@@ -910,10 +941,98 @@ impl<'a> Checker<'a> {
                 name,
                 priority,
                 credentials,
+                kind,
             });
         }
         sites.sort_by_key(|s| s.priority);
         (sites, levels)
+    }
+
+    /// The site's kind and, for XProtect, its server and trust; `None`
+    /// when something about them was reported.
+    fn check_kind(&mut self, site: &RawSite, subject: Option<&str>) -> Option<SiteKind> {
+        let kind = site.kind.as_ref().map(|k| k.get_ref().as_str());
+        match kind {
+            None | Some("onvif") => {
+                let mut ok = true;
+                for (field, value) in [
+                    ("url", &site.url),
+                    ("ca_file", &site.ca_file),
+                    ("fingerprint", &site.fingerprint),
+                ] {
+                    if let Some(v) = value {
+                        self.report(
+                            v.span(),
+                            subject,
+                            field,
+                            "only an XProtect site (kind = \"xprotect\") has this; an ONVIF site's \
+                             addresses are in each camera's binding",
+                        );
+                        ok = false;
+                    }
+                }
+                ok.then_some(SiteKind::Onvif)
+            }
+            Some("xprotect") => {
+                let Some(url) = &site.url else {
+                    let span = site.kind.as_ref().map_or(0..0, |k| k.span());
+                    self.report(
+                        span,
+                        subject,
+                        "url",
+                        "an XProtect site needs url, its management server's address \
+                         (such as \"https://vms.example\")",
+                    );
+                    return None;
+                };
+                if let Err(why) = check_url(url.get_ref()) {
+                    self.report(url.span(), subject, "url", why);
+                    return None;
+                }
+                let trust = match (&site.ca_file, &site.fingerprint) {
+                    (Some(ca), Some(fp)) => {
+                        self.report(
+                            fp.span(),
+                            subject,
+                            "fingerprint",
+                            format!(
+                                "give ca_file or fingerprint, not both (ca_file is on line {})",
+                                self.index.locate(ca.span().start).0
+                            ),
+                        );
+                        return None;
+                    }
+                    (Some(ca), None) => {
+                        let folder = self.file.parent().unwrap_or(Path::new(""));
+                        tandem_xprotect::Trust::CaFile(folder.join(ca.get_ref()))
+                    }
+                    (None, Some(fp)) => match tandem_xprotect::Fingerprint::parse(fp.get_ref()) {
+                        Ok(f) => tandem_xprotect::Trust::Pinned(f),
+                        Err(e) => {
+                            self.report(fp.span(), subject, "fingerprint", e.message().to_string());
+                            return None;
+                        }
+                    },
+                    (None, None) => tandem_xprotect::Trust::PublicRoots,
+                };
+                Some(SiteKind::Xprotect(XprotectSite {
+                    url: url.get_ref().trim_end_matches('/').to_string(),
+                    trust,
+                }))
+            }
+            Some(other) => {
+                let span = site.kind.as_ref().map_or(0..0, |k| k.span());
+                self.report(
+                    span,
+                    subject,
+                    "kind",
+                    format!(
+                        "{other:?} is not a site kind; use \"onvif\" (the default) or \"xprotect\""
+                    ),
+                );
+                None
+            }
+        }
     }
 
     fn check_cameras(
@@ -1015,9 +1134,68 @@ impl<'a> Checker<'a> {
                 };
                 let b = binding;
                 let field = |name: &str| format!("bindings.{}.{name}", site.id);
-                if let Err(why) = check_url(b.url.get_ref()) {
-                    self.report(b.url.span(), subject, &field("url"), why);
-                }
+                // An ONVIF binding names its device; an XProtect one its camera there.
+                let (url, xprotect_camera) = match &site.kind {
+                    SiteKind::Onvif => {
+                        if let Some(c) = &b.camera {
+                            self.report(
+                                c.span(),
+                                subject,
+                                &field("camera"),
+                                format!(
+                                    "site {:?} is an ONVIF site: its binding names the device's url, not a camera",
+                                    site.id.as_str()
+                                ),
+                            );
+                        }
+                        let Some(url) = &b.url else {
+                            self.report(
+                                bindings_span.clone(),
+                                subject,
+                                &field("url"),
+                                "an ONVIF binding needs url, the device service address",
+                            );
+                            continue;
+                        };
+                        if let Err(why) = check_url(url.get_ref()) {
+                            self.report(url.span(), subject, &field("url"), why);
+                        }
+                        (url.clone(), None)
+                    }
+                    SiteKind::Xprotect(xp) => {
+                        if let Some(u) = &b.url {
+                            self.report(
+                                u.span(),
+                                subject,
+                                &field("url"),
+                                format!(
+                                    "site {:?} is an XProtect site: its server is the site's url; the binding names the camera (camera = \"GUID or name\")",
+                                    site.id.as_str()
+                                ),
+                            );
+                        }
+                        let Some(camera) =
+                            b.camera.as_ref().filter(|c| !c.get_ref().trim().is_empty())
+                        else {
+                            self.report(
+                                bindings_span.clone(),
+                                subject,
+                                &field("camera"),
+                                "an XProtect binding needs camera, the camera's GUID or its name in XProtect",
+                            );
+                            continue;
+                        };
+                        let at = camera.span();
+                        (
+                            Spanned::new(
+                                at,
+                                format!("{}#camera={}", xp.url, camera.get_ref().trim()),
+                            ),
+                            Some(camera.get_ref().trim().to_string()),
+                        )
+                    }
+                };
+                let b_url = url;
                 let profile = b.profile.as_ref().map(|p| p.get_ref().clone());
                 if let Some(p) = &b.profile {
                     let token = p.get_ref();
@@ -1035,11 +1213,11 @@ impl<'a> Checker<'a> {
                         );
                     }
                 }
-                let target = (site.id.clone(), b.url.get_ref().clone(), profile.clone());
-                let (line, _) = self.index.locate(b.url.span().start);
+                let target = (site.id.clone(), b_url.get_ref().clone(), profile.clone());
+                let (line, _) = self.index.locate(b_url.span().start);
                 if let Some((other, other_line)) = seen_targets.get(&target) {
                     self.report(
-                        b.url.span(),
+                        b_url.span(),
                         subject,
                         &field("url"),
                         format!(
@@ -1066,11 +1244,16 @@ impl<'a> Checker<'a> {
                 );
                 let site_level = site_levels.get(&site.id).cloned().unwrap_or_default();
                 let credentials = self.combine(&[&level, &site_level, defaults], true);
+                let url = match &site.kind {
+                    SiteKind::Xprotect(xp) => xp.url.clone(),
+                    SiteKind::Onvif => b_url.get_ref().clone(),
+                };
                 bindings.push(BindingConfig {
                     site: site.id.clone(),
-                    url: b.url.get_ref().clone(),
+                    url,
                     profile,
                     credentials,
+                    xprotect_camera,
                 });
             }
             let mut groups = Vec::new();

@@ -732,6 +732,15 @@ impl Engine {
         let mut last = String::from("no site configured");
         for site in self.bindings.sites() {
             let binding = self.bindings.get(camera, &site.id)?;
+            if binding.xprotect().is_some() {
+                match crate::xprotect::position(&binding).await {
+                    Ok(p) => return Ok(p),
+                    Err(e) => {
+                        last = e.to_string();
+                        continue;
+                    }
+                }
+            }
             let profile = match binding.profile().await {
                 Ok(p) => p.to_string(),
                 Err(e) => {
@@ -919,7 +928,10 @@ impl Engine {
                 }
             };
             // Moving a camera someone else is steering would fight them: wait.
-            if matches!(action, Action::Put { .. })
+            // An XProtect site stores coordinates: nothing moves there.
+            let moves_camera = binding.xprotect().is_none();
+            if moves_camera
+                && matches!(action, Action::Put { .. })
                 && let Some(holder) = self.control.holder(camera, self.now())
                 && holder.user != op.actor
                 && !holder.reserved
@@ -929,14 +941,19 @@ impl Engine {
                 self.record(&op, site, SiteState::Pending, Some(&message), Some(next))?;
                 return Ok(Drained::Waiting);
             }
-            let hold = apply::Hold {
-                camera: self.camera_hold(camera),
-                leases: &self.leases,
-                control: &self.control,
-                started: self.now(),
-                clock: self.clock.as_ref(),
+            let applied = if moves_camera {
+                let hold = apply::Hold {
+                    camera: self.camera_hold(camera),
+                    leases: &self.leases,
+                    control: &self.control,
+                    started: self.now(),
+                    clock: self.clock.as_ref(),
+                };
+                apply::apply(self.store.as_ref(), &binding, &action, tolerance, &hold).await
+            } else {
+                crate::xprotect::apply(self.store.as_ref(), &binding, &action, tolerance).await
             };
-            match apply::apply(self.store.as_ref(), &binding, &action, tolerance, &hold).await {
+            match applied {
                 Ok(()) => {
                     self.record(&op, site, SiteState::Applied, None, None)?;
                     tracing::info!(operation = op.id.0, %camera, %site, action = %action.describe(), "applied");

@@ -249,6 +249,13 @@ impl SiteHealth {
                     let Ok(binding) = bindings.get(camera, site) else {
                         return false;
                     };
+                    if binding.xprotect().is_some() {
+                        let probe = crate::xprotect::probe(&binding);
+                        return matches!(
+                            tokio::time::timeout(policy.timeout, probe).await,
+                            Ok(Ok(()))
+                        );
+                    }
                     let probe = binding.device.get_system_date_and_time();
                     matches!(tokio::time::timeout(policy.timeout, probe).await, Ok(Ok(_)))
                 });

@@ -55,3 +55,4 @@ pub mod sites;
 pub(crate) mod slot;
 pub mod tokens;
 pub mod watch;
+mod xprotect;

@@ -664,6 +664,13 @@ impl Live {
         binding: &Binding,
         command: &Command,
     ) -> Result<Option<CameraStatus>, EngineError> {
+        if binding.xprotect().is_some() {
+            let token = match command {
+                Command::RecallPreset(n) => Some(self.token_for(binding, *n)?),
+                _ => None,
+            };
+            return crate::xprotect::command(binding, command, token.as_deref()).await;
+        }
         let profile = binding.profile().await?;
         let device = &binding.device;
         let onvif = |e| binding.onvif(e);

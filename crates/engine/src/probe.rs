@@ -74,6 +74,12 @@ pub enum Authentication {
     None,
     /// The device refused: what it said.
     Failed(String),
+    /// An XProtect site: a bearer token from its identity provider, living
+    /// this many seconds.
+    Bearer {
+        /// The token's lifetime, in seconds.
+        lifetime_s: u64,
+    },
 }
 
 impl From<AuthMode> for Authentication {
@@ -93,6 +99,7 @@ impl fmt::Display for Authentication {
             Authentication::HttpDigest => f.write_str("HTTP Digest"),
             Authentication::None => f.write_str("none"),
             Authentication::Failed(why) => write!(f, "failed: {why}"),
+            Authentication::Bearer { lifetime_s } => write!(f, "bearer {lifetime_s} s"),
         }
     }
 }
@@ -133,6 +140,8 @@ pub async fn probe_with(
 struct Target {
     camera: CameraId,
     binding: BindingConfig,
+    /// How its site's certificate is trusted, on an XProtect site.
+    xprotect: Option<crate::config::XprotectSite>,
 }
 
 fn targets(config: &Config) -> Vec<Target> {
@@ -143,6 +152,10 @@ fn targets(config: &Config) -> Vec<Target> {
             camera.bindings.iter().map(|binding| Target {
                 camera: camera.id.clone(),
                 binding: binding.clone(),
+                xprotect: match config.site(&binding.site).map(|s| &s.kind) {
+                    Some(crate::config::SiteKind::Xprotect(xp)) => Some(xp.clone()),
+                    _ => None,
+                },
             })
         })
         .collect()
@@ -175,6 +188,10 @@ async fn probe_one(
     client: ClientConfig,
 ) -> ProbeReport {
     let mut report = ProbeReport::new(&target);
+    if let (Some(site), Some(camera)) = (&target.xprotect, &target.binding.xprotect_camera) {
+        probe_xprotect(site, camera, &target.binding, client.timeout, &mut report).await;
+        return report;
+    }
     let device = Device::new(
         transport,
         target.binding.url.clone(),
@@ -211,6 +228,76 @@ async fn probe_one(
         report.error = Some(format!("{call}: {e}"));
     }
     report
+}
+
+/// Probes a binding on an XProtect site: the login (the token's lifetime),
+/// the server's version, the camera found, its presets and whether the
+/// version can recall them (2024 R2 and later).
+async fn probe_xprotect(
+    site: &crate::config::XprotectSite,
+    camera: &str,
+    binding: &BindingConfig,
+    timeout: std::time::Duration,
+    report: &mut ProbeReport,
+) {
+    let Some(credentials) = &binding.credentials else {
+        report.auth = Some(Authentication::Failed("no credentials configured".into()));
+        report.error = Some("an XProtect site needs a username and a password".into());
+        return;
+    };
+    let server = match tandem_xprotect::Server::new(
+        &site.url,
+        tandem_xprotect::Credentials {
+            username: credentials.username.clone(),
+            password: credentials.password.clone(),
+        },
+        tandem_xprotect::ServerConfig {
+            timeout,
+            trust: site.trust.clone(),
+            ..tandem_xprotect::ServerConfig::default()
+        },
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            report.error = Some(e.to_string());
+            return;
+        }
+    };
+    let failed = |report: &mut ProbeReport, step: &str, e: tandem_xprotect::Error| {
+        report.reachable = !matches!(e, tandem_xprotect::Error::Unavailable(_));
+        if matches!(e, tandem_xprotect::Error::Unauthorized(_)) {
+            report.auth = Some(Authentication::Failed(e.to_string()));
+        }
+        report.error = Some(format!("{step}: {e}"));
+    };
+    let version = match server.version().await {
+        Ok(v) => v,
+        Err(e) => return failed(report, "version", e),
+    };
+    report.reachable = true;
+    if let Some(life) = server.token_lifetime().await {
+        report.auth = Some(Authentication::Bearer {
+            lifetime_s: life.as_secs(),
+        });
+    }
+    report.model = Some(format!("XProtect {version}"));
+    report.token_style = Some(TokenStyle::Opaque);
+    let found = match server.find_camera(camera).await {
+        Ok(c) => c,
+        Err(e) => return failed(report, "camera", e),
+    };
+    report.serial = Some(found.id.clone());
+    match server.presets(&found.id).await {
+        Ok(presets) => report.preset_count = Some(presets.len()),
+        Err(e) => return failed(report, "ptzPresets", e),
+    }
+    if !version.has_ptz_tasks() {
+        report.error = Some(format!(
+            "XProtect {version} manages presets but cannot recall them or move the camera through \
+             its REST API; {} or later is needed for live control through this site",
+            tandem_xprotect::Version::PTZ_TASKS
+        ));
+    }
 }
 
 /// An offset in whole seconds: the device answers in whole seconds, so round
@@ -440,7 +527,9 @@ mod tests {
                 url: "http://h/".into(),
                 profile: None,
                 credentials: None,
+                xprotect_camera: None,
             },
+            xprotect: None,
         })
     }
 

@@ -98,6 +98,9 @@ impl Engine {
         site: &SiteId,
     ) -> Result<Vec<OnvifPreset>, EngineError> {
         let binding = self.bindings().get(camera, site)?;
+        if binding.xprotect().is_some() {
+            return crate::xprotect::read(&binding).await;
+        }
         let profile = binding.profile().await?;
         let _permit = binding.permit().await;
         binding
@@ -458,8 +461,25 @@ impl Engine {
         presets: &[SitePreset],
     ) -> Result<bool, EngineError> {
         let mut found = Vec::new();
+        // An XProtect site has no preset numbers: its presets take the
+        // lowest free numbers, in the order the VMS lists them (creation
+        // order), and keep them in the site's token map from then on.
+        let numbering = self.bindings().get(camera, site)?.xprotect().is_some();
+        let mut taken: std::collections::BTreeSet<PresetNumber> =
+            presets.iter().filter_map(|p| p.number).collect();
+        taken.extend(self.bindings().camera(camera)?.reserved.iter().copied());
         for p in presets {
-            let Some(number) = p.number else { continue };
+            let number = match p.number {
+                Some(n) => n,
+                None if numbering => {
+                    let Some(n) = PresetNumber::lowest_free(taken.iter().copied()) else {
+                        continue;
+                    };
+                    taken.insert(n);
+                    n
+                }
+                None => continue,
+            };
             let name = p
                 .name
                 .as_deref()

@@ -23,12 +23,14 @@ use tokio::sync::{OnceCell, Semaphore};
 use crate::error::{DeviceFailure, EngineError};
 
 /// One site as the engine knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SiteSpec {
     /// Its id.
     pub id: SiteId,
     /// 1 for the primary; higher numbers are less preferred.
     pub priority: u32,
+    /// How its cameras are reached: ONVIF, or an XProtect server.
+    pub kind: crate::config::SiteKind,
 }
 
 /// How one site reaches one camera.
@@ -42,6 +44,8 @@ pub struct BindingSpec {
     pub credentials: Option<Credentials>,
     /// The media profile to use; `None` for the first profile with PTZ.
     pub profile: Option<String>,
+    /// On an XProtect site: the camera there, by GUID or unique name.
+    pub xprotect_camera: Option<String>,
 }
 
 /// One camera as the engine knows it.
@@ -88,6 +92,7 @@ impl Topology {
                 .map(|s| SiteSpec {
                     id: s.id.clone(),
                     priority: s.priority,
+                    kind: s.kind.clone(),
                 })
                 .collect(),
             cameras: config
@@ -108,6 +113,7 @@ impl Topology {
                             url: b.url.clone(),
                             credentials: b.credentials.clone(),
                             profile: b.profile.clone(),
+                            xprotect_camera: b.xprotect_camera.clone(),
                         })
                         .collect(),
                 })
@@ -138,6 +144,20 @@ pub struct Binding {
     profile_sink: ProfileSinkCell,
     snapshot_uri: OnceCell<String>,
     limit: Arc<Semaphore>,
+    /// On an XProtect site: the server and the camera there (the `device`
+    /// is then unused).
+    xprotect: Option<XpLink>,
+}
+
+/// How a binding on an XProtect site reaches its camera: the site's server
+/// (shared by its bindings: one token) and the camera, found once.
+#[derive(Debug)]
+pub struct XpLink {
+    /// The site's server.
+    pub server: Arc<tandem_xprotect::Server>,
+    /// The camera as configured: a GUID or a unique name.
+    pub camera: String,
+    guid: OnceCell<String>,
 }
 
 /// Told of a binding's found profile, or `None` when it was forgotten.
@@ -158,6 +178,52 @@ impl std::fmt::Debug for ProfileSinkCell {
 }
 
 impl Binding {
+    /// The XProtect side of the binding, when its site is an XProtect site.
+    pub fn xprotect(&self) -> Option<&XpLink> {
+        self.xprotect.as_ref()
+    }
+
+    /// The XProtect camera's GUID, found once (by GUID or by unique name).
+    pub async fn xprotect_camera(&self) -> Result<(&XpLink, String), EngineError> {
+        let Some(link) = &self.xprotect else {
+            return Err(EngineError::Internal(format!(
+                "camera {} on site {} is not an XProtect binding",
+                self.camera, self.site
+            )));
+        };
+        let guid = link
+            .guid
+            .get_or_try_init(|| async {
+                let _permit = self.permit().await;
+                link.server
+                    .find_camera(&link.camera)
+                    .await
+                    .map(|c| c.id)
+                    .map_err(|e| self.xp(e))
+            })
+            .await?;
+        Ok((link, guid.clone()))
+    }
+
+    /// Wraps an XProtect error with this binding's names.
+    pub fn xp(&self, e: tandem_xprotect::Error) -> EngineError {
+        use tandem_xprotect::Error as E;
+        let failure = match &e {
+            E::Unavailable(_) => DeviceFailure::Unreachable,
+            E::Protocol(_) => DeviceFailure::Malformed,
+            _ => DeviceFailure::Refused,
+        };
+        EngineError::Device {
+            site: self.site.clone(),
+            camera: self.camera.clone(),
+            retryable: e.is_retryable(),
+            message: e.message().to_string(),
+            detail: None,
+            fault: None,
+            failure,
+        }
+    }
+
     /// The media profile token: the configured one, or the first with PTZ,
     /// found once (by this process or, through the store, another one).
     pub async fn profile(&self) -> Result<String, EngineError> {
@@ -218,6 +284,19 @@ impl Binding {
     /// The camera's current picture as JPEG, from the snapshot URI the device
     /// gives (asked once, then kept).
     pub async fn snapshot(&self) -> Result<Vec<u8>, EngineError> {
+        if self.xprotect.is_some() {
+            return Err(EngineError::Device {
+                site: self.site.clone(),
+                camera: self.camera.clone(),
+                message: "tandem shows no picture from an XProtect site yet; \
+                          the other site's picture is shown when it can be reached"
+                    .into(),
+                detail: None,
+                retryable: false,
+                fault: None,
+                failure: DeviceFailure::Refused,
+            });
+        }
         let uri = self
             .snapshot_uri
             .get_or_try_init(|| async {
@@ -370,9 +449,55 @@ impl Bindings {
                 )
             })
             .collect();
+        // One server per XProtect site and user: its bindings share a token.
+        let mut servers: HashMap<(SiteId, String), Arc<tandem_xprotect::Server>> = HashMap::new();
         let mut by_pair = HashMap::new();
         for camera in &topology.cameras {
             for b in &camera.bindings {
+                let site_kind = sites
+                    .iter()
+                    .find(|s| s.id == b.site)
+                    .map(|s| s.kind.clone())
+                    .unwrap_or_default();
+                let xprotect = match (&site_kind, &b.xprotect_camera) {
+                    (crate::config::SiteKind::Xprotect(xp), Some(name)) => {
+                        let credentials = b.credentials.clone().ok_or_else(|| {
+                            EngineError::Internal(format!(
+                                "camera {} on XProtect site {} has no credentials; set username and password on the site",
+                                camera.id, b.site
+                            ))
+                        })?;
+                        let key = (b.site.clone(), credentials.username.clone());
+                        let server = match servers.get(&key) {
+                            Some(s) => s.clone(),
+                            None => {
+                                let server = Arc::new(
+                                    tandem_xprotect::Server::new(
+                                        &xp.url,
+                                        tandem_xprotect::Credentials {
+                                            username: credentials.username.clone(),
+                                            password: credentials.password.clone(),
+                                        },
+                                        tandem_xprotect::ServerConfig {
+                                            timeout: topology.call_timeout,
+                                            trust: xp.trust.clone(),
+                                            ..tandem_xprotect::ServerConfig::default()
+                                        },
+                                    )
+                                    .map_err(|e| EngineError::Internal(e.to_string()))?,
+                                );
+                                servers.insert(key, server.clone());
+                                server
+                            }
+                        };
+                        Some(XpLink {
+                            server,
+                            camera: name.clone(),
+                            guid: OnceCell::new(),
+                        })
+                    }
+                    _ => None,
+                };
                 let limit = limits.get(&b.site).cloned().ok_or_else(|| {
                     EngineError::Internal(format!(
                         "camera {} is bound to unknown site {}",
@@ -398,6 +523,7 @@ impl Bindings {
                     profile_sink: ProfileSinkCell::default(),
                     snapshot_uri: OnceCell::new(),
                     limit,
+                    xprotect,
                 };
                 by_pair.insert((camera.id.clone(), b.site.clone()), Arc::new(binding));
             }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tandem_core::{CameraId, PresetName, PresetNumber, SiteId};
+use tandem_engine::config::{SiteKind, XprotectSite};
 use tandem_engine::engine::{Engine, RetryPolicy};
 use tandem_engine::sites::{BindingSpec, CameraSpec, SiteSpec, Topology};
 use tandem_onvif::Credentials;
@@ -37,15 +38,27 @@ pub async fn sim(
     Simulator::start(config).await.expect("simulator starts")
 }
 
+/// The simulator's two sites as the engine sees them: a site the simulator
+/// also serves as XProtect (`SimConfig::xprotect`) is an XProtect site, its
+/// cameras named by name ("Camera N").
 pub fn topology(sim: &Simulator, tolerance: f64) -> Topology {
+    let kind = |n: usize| match sim.xprotect(n) {
+        Some(xp) => SiteKind::Xprotect(XprotectSite {
+            url: xp.url().to_string(),
+            trust: tandem_xprotect::Trust::PublicRoots,
+        }),
+        None => SiteKind::Onvif,
+    };
     let sites = vec![
         SiteSpec {
             id: SiteId::from("primary"),
             priority: 1,
+            kind: kind(1),
         },
         SiteSpec {
             id: SiteId::from("secondary"),
             priority: 2,
+            kind: kind(2),
         },
     ];
     let cameras = (1..=sim.world().len())
@@ -65,6 +78,7 @@ pub fn topology(sim: &Simulator, tolerance: f64) -> Topology {
                     url: e.device_url,
                     credentials: Some(Credentials::new(e.username, e.password)),
                     profile: None,
+                    xprotect_camera: sim.xprotect(e.site).map(|_| format!("Camera {c}")),
                 })
                 .collect(),
         })

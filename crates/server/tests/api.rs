@@ -57,10 +57,12 @@ async fn world_on(
         SiteSpec {
             id: SiteId::from("primary"),
             priority: 1,
+            kind: Default::default(),
         },
         SiteSpec {
             id: SiteId::from("secondary"),
             priority: 2,
+            kind: Default::default(),
         },
     ];
     let camera_specs = (1..=cameras)
@@ -80,6 +82,7 @@ async fn world_on(
                     url: e.device_url,
                     credentials: Some(Credentials::new(e.username, e.password)),
                     profile: None,
+                    xprotect_camera: None,
                 })
                 .collect(),
         })

@@ -107,6 +107,8 @@ impl fmt::Display for Version {
 struct Token {
     value: String,
     renew_at: Instant,
+    /// The lifetime the identity provider gave it.
+    life: Duration,
 }
 
 /// One XProtect installation: its token, version, cameras, presets and tasks.
@@ -189,6 +191,19 @@ impl Server {
         };
         *self.version.lock().unwrap_or_else(|p| p.into_inner()) = Some((version, Instant::now()));
         Ok(version)
+    }
+
+    /// Whether the server answers with the current token (its `/sites`,
+    /// never cached): a health probe. Refreshes the version read.
+    pub async fn ping(&self) -> Result<Version> {
+        *self.version.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.version().await
+    }
+
+    /// The lifetime of the tokens the identity provider gives (that of the
+    /// current token), once one was asked for.
+    pub async fn token_lifetime(&self) -> Option<Duration> {
+        self.token.lock().await.as_ref().map(|t| t.life)
     }
 
     /// Every camera, disabled ones included.
@@ -672,6 +687,7 @@ impl Server {
         Ok(Token {
             value: answer.access_token,
             renew_at: asked + (life - early),
+            life,
         })
     }
 }

@@ -158,13 +158,20 @@ pub fn config_for(sim: &Simulator) -> anyhow::Result<String> {
         .first()
         .ok_or_else(|| anyhow::anyhow!("no endpoints"))?;
     let quote = |s: &str| toml_quote(s);
+    // A site the simulator also serves as XProtect is reached as XProtect.
+    let kind = |site: usize| match sim.xprotect(site) {
+        Some(xp) => format!("kind = \"xprotect\"\nurl = {}\n", quote(xp.url())),
+        None => String::new(),
+    };
     let mut out = format!(
         "# Written by `tandem sim --write-config`: the simulator's sites as tandem sees them.\n\
          [defaults]\nusername = {}\npassword = {}\n\n[store]\npath = \"tandem.db\"\n\n\
-         [[site]]\nid = \"primary\"\nname = \"Primary (simulated)\"\npriority = 1\n\n\
-         [[site]]\nid = \"secondary\"\nname = \"Secondary (simulated)\"\npriority = 2\n",
+         [[site]]\nid = \"primary\"\nname = \"Primary (simulated)\"\npriority = 1\n{}\n\
+         [[site]]\nid = \"secondary\"\nname = \"Secondary (simulated)\"\npriority = 2\n{}",
         quote(&first.username),
-        quote(&first.password)
+        quote(&first.password),
+        kind(1),
+        kind(2),
     );
     for camera in 1..=sim.world().len() {
         out.push_str(&format!(
@@ -175,10 +182,16 @@ pub fn config_for(sim: &Simulator) -> anyhow::Result<String> {
             .filter(|e| e.camera == camera && e.site <= 2)
         {
             let site = if e.site == 1 { "primary" } else { "secondary" };
-            out.push_str(&format!(
-                "[camera.bindings.{site}]\nurl = {}\n",
-                quote(&e.device_url)
-            ));
+            match sim.xprotect(e.site) {
+                Some(_) => out.push_str(&format!(
+                    "[camera.bindings.{site}]\ncamera = {}\n",
+                    quote(&format!("Camera {camera}"))
+                )),
+                None => out.push_str(&format!(
+                    "[camera.bindings.{site}]\nurl = {}\n",
+                    quote(&e.device_url)
+                )),
+            }
         }
     }
     Ok(out)

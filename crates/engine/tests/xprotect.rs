@@ -1,0 +1,267 @@
+//! Mixed sites through the engine: one site on ONVIF, the other a simulated
+//! XProtect installation (presets in the VMS, reached through its REST API),
+//! and the reverse. Operations reach both; scans compare both; repairs work
+//! in both directions; a preset changed on XProtect is re-made (the API has
+//! no update) with its patrols pointed at it; nothing moves on the XProtect side.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use tandem_access::local_operator;
+use tandem_core::Position;
+use tandem_core::plan::Direction;
+use tandem_engine::engine::{AddPreset, Engine, PositionSource, UpdatePreset};
+use tandem_sim::xprotect::{XpEntry, XpPatrol};
+use tandem_sim::{SimConfig, Simulator};
+use tandem_store::{SiteState, SqliteStore};
+
+async fn mixed(xprotect_site: usize, seed_presets: u32) -> (Arc<Simulator>, Arc<Engine>) {
+    let sim = Simulator::start(SimConfig {
+        cameras: 1,
+        seed_presets,
+        xprotect: vec![xprotect_site],
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
+    let engine =
+        Engine::new(store, &topology(&sim, 0.001), Duration::from_secs(10)).expect("engine");
+    (sim, engine)
+}
+
+fn at(pan: f64) -> PositionSource {
+    PositionSource::Explicit(Position::new(pan, 0.1, 0.2).expect("valid"))
+}
+
+/// The XProtect site's presets of camera 1: (name, pan), sorted by name.
+fn in_vms(sim: &Simulator, site: usize) -> Vec<(String, f64)> {
+    let xp = sim.xprotect(site).expect("xprotect site");
+    let mut presets: Vec<(String, f64)> = xp.cameras()[0]
+        .presets()
+        .into_iter()
+        .map(|p| (p.name, p.position[0]))
+        .collect();
+    presets.sort_by(|a, b| a.0.cmp(&b.0));
+    presets
+}
+
+fn applied_everywhere(outcome: &tandem_engine::engine::Outcome) -> bool {
+    outcome.sites.iter().all(|s| s.state == SiteState::Applied)
+}
+
+#[tokio::test]
+async fn operations_reach_an_onvif_primary_and_an_xprotect_secondary_without_moving_the_camera_for_the_vms()
+ {
+    let (sim, engine) = mixed(2, 0).await;
+    let cam = camera(1);
+    let alice = local_operator("alice");
+    let added = engine
+        .add(
+            &cam,
+            AddPreset {
+                number: None,
+                name: name("Gate"),
+                position: at(0.5),
+            },
+            &alice,
+        )
+        .await
+        .expect("add");
+    assert!(applied_everywhere(&added), "{added:?}");
+    assert_eq!(in_vms(&sim, 2), vec![("Gate".to_string(), 0.5)]);
+    let first_guid = sim.xprotect(2).expect("xp").cameras()[0].presets()[0]
+        .id
+        .clone();
+    let patrol = sim.xprotect(2).expect("xp").new_id();
+    sim.xprotect(2).expect("xp").cameras()[0].insert_patrol(XpPatrol {
+        id: patrol,
+        name: "Perimeter".into(),
+        entries: vec![XpEntry {
+            preset: first_guid.clone(),
+            wait: 5.0,
+        }],
+        end_preset: None,
+    });
+
+    // Renamed and re-aimed: XProtect has no update, so the preset is made anew
+    // and the patrol that named it follows.
+    let renamed = engine
+        .update(
+            &cam,
+            number(1),
+            UpdatePreset {
+                name: Some(name("Main gate")),
+                position: Some(at(-0.25)),
+                ..Default::default()
+            },
+            &alice,
+        )
+        .await
+        .expect("update");
+    assert!(applied_everywhere(&renamed), "{renamed:?}");
+    assert_eq!(in_vms(&sim, 2), vec![("Main gate".to_string(), -0.25)]);
+    let xp = sim.xprotect(2).expect("xp");
+    let new_guid = xp.cameras()[0].presets()[0].id.clone();
+    assert_ne!(new_guid, first_guid);
+    assert_eq!(
+        xp.cameras()[0].patrols()[0].entries[0].preset,
+        new_guid,
+        "the patrol follows"
+    );
+
+    // A renumber on XProtect only remaps: the VMS preset stays as it is.
+    let renumbered = engine
+        .update(
+            &cam,
+            number(1),
+            UpdatePreset {
+                number: Some(number(7)),
+                ..Default::default()
+            },
+            &alice,
+        )
+        .await
+        .expect("renumber");
+    assert!(applied_everywhere(&renumbered), "{renumbered:?}");
+    assert_eq!(xp.cameras()[0].presets()[0].id, new_guid);
+
+    let report = engine.scan_camera(&cam).await.expect("scan");
+    assert!(
+        report.mismatches.is_empty() && report.unread.is_empty(),
+        "{report:?}"
+    );
+
+    let deleted = engine
+        .delete(&cam, number(7), &alice)
+        .await
+        .expect("delete");
+    assert!(applied_everywhere(&deleted), "{deleted:?}");
+    assert!(in_vms(&sim, 2).is_empty());
+    let report = engine.scan_camera(&cam).await.expect("scan");
+    assert!(report.mismatches.is_empty(), "{report:?}");
+}
+
+#[tokio::test]
+async fn a_scan_compares_the_sites_and_repairs_work_in_both_directions() {
+    // The ONVIF primary has 3 seeded presets; the XProtect secondary none.
+    let (sim, engine) = mixed(2, 3).await;
+    let cam = camera(1);
+    let report = engine.scan_camera(&cam).await.expect("scan");
+    assert_eq!(report.mismatches.len(), 3, "{report:?}");
+    engine
+        .repair(&cam, Direction::PrimaryToSecondary, None, &admin())
+        .await
+        .expect("repair P → S");
+    engine
+        .settle(Duration::from_secs(10))
+        .await
+        .expect("settled");
+    assert_eq!(in_vms(&sim, 2).len(), 3, "{:?}", in_vms(&sim, 2));
+    let report = engine.scan_camera(&cam).await.expect("scan");
+    assert!(report.mismatches.is_empty(), "{report:?}");
+
+    // Someone deletes one in the VMS: the scan sees it; the secondary's
+    // state is taken back to the primary.
+    let xp = sim.xprotect(2).expect("xp");
+    let gone = xp.cameras()[0].presets()[0].clone();
+    let vms = tandem_xprotect::Server::new(
+        xp.url(),
+        tandem_xprotect::Credentials {
+            username: "admin".into(),
+            password: "tandem".into(),
+        },
+        tandem_xprotect::ServerConfig::default(),
+    )
+    .expect("server");
+    vms.delete_preset(&xp.cameras()[0].id, &gone.id)
+        .await
+        .expect("delete in the VMS");
+    let report = engine.scan_camera(&cam).await.expect("scan");
+    assert_eq!(report.mismatches.len(), 1, "{report:?}");
+    engine
+        .repair(&cam, Direction::SecondaryToPrimary, None, &admin())
+        .await
+        .expect("repair S → P");
+    engine
+        .settle(Duration::from_secs(10))
+        .await
+        .expect("settled");
+    let report = engine.scan_camera(&cam).await.expect("scan");
+    assert!(report.mismatches.is_empty(), "{report:?}");
+    let on_primary = on_site(&sim, 1, 1);
+    assert_eq!(on_primary.len(), 2, "{on_primary:?}");
+    assert!(
+        !on_primary
+            .iter()
+            .any(|p| p.1.as_deref() == Some(gone.name.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn an_xprotect_primary_is_imported_and_kept_in_step_with_an_onvif_secondary() {
+    let (sim, engine) = mixed(1, 0).await;
+    let cam = camera(1);
+    let xp = sim.xprotect(1).expect("xp");
+    let vms = tandem_xprotect::Server::new(
+        xp.url(),
+        tandem_xprotect::Credentials {
+            username: "admin".into(),
+            password: "tandem".into(),
+        },
+        tandem_xprotect::ServerConfig::default(),
+    )
+    .expect("server");
+    for (name, pan) in [("Dock", 0.3), ("Yard", -0.6)] {
+        vms.create_preset(
+            &xp.cameras()[0].id,
+            &tandem_xprotect::types::NewPreset {
+                name: name.into(),
+                description: String::new(),
+                pan,
+                tilt: 0.1,
+                zoom: 0.2,
+                locked: false,
+            },
+        )
+        .await
+        .expect("made in the VMS");
+    }
+    // First scan: the XProtect primary's presets become the canonical list.
+    let report = engine.scan_camera(&cam).await.expect("scan");
+    let names: Vec<String> = engine
+        .presets(&admin(), &cam)
+        .expect("presets")
+        .into_iter()
+        .map(|p| p.name.as_str().to_string())
+        .collect();
+    assert_eq!(names, ["Dock", "Yard"], "{report:?}");
+    engine
+        .repair(&cam, Direction::PrimaryToSecondary, None, &admin())
+        .await
+        .expect("repair P → S");
+    engine
+        .settle(Duration::from_secs(10))
+        .await
+        .expect("settled");
+    assert_eq!(on_site(&sim, 2, 1).len(), 2);
+    let added = engine
+        .add(
+            &cam,
+            AddPreset {
+                number: None,
+                name: name("Gate"),
+                position: at(0.9),
+            },
+            &local_operator("alice"),
+        )
+        .await
+        .expect("add");
+    assert!(applied_everywhere(&added), "{added:?}");
+    assert_eq!(in_vms(&sim, 1).len(), 3);
+    let report = engine.scan_camera(&cam).await.expect("scan");
+    assert!(report.mismatches.is_empty(), "{report:?}");
+}
