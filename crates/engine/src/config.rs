@@ -1770,6 +1770,146 @@ bindings.secondary = { url = "http://10.0.0.3/onvif/device_service", password = 
         );
     }
 
+    /// `GOOD` with the secondary an XProtect site at `site_extra`, and its
+    /// bindings as `gate` and `dock` give them.
+    fn xprotect(site_extra: &str, gate: &str, dock: &str) -> String {
+        edited(
+            "password_env = \"SECONDARY_PW\"\n",
+            &format!("password_env = \"SECONDARY_PW\"\nkind = \"xprotect\"\n{site_extra}"),
+        )
+        .replace(
+            "[camera.bindings.secondary]\nurl = \"https://[::1]:18001/onvif/device_service\"\n",
+            &format!("[camera.bindings.secondary]\n{gate}\n"),
+        )
+        .replace(
+            "bindings.secondary = { url = \"http://10.0.0.3/onvif/device_service\", password = \"other\" }",
+            &format!("bindings.secondary = {{ {dock} }}"),
+        )
+    }
+
+    #[test]
+    fn an_xprotect_site_names_its_server_and_its_bindings_name_cameras() {
+        let text = xprotect(
+            "url = \"https://vms-b.example/\"\nfingerprint = \"9c:ab:32:96:c6:e1:40:c9:ce:07:7d:a6:81:de:dc:c0:9a:9b:bd:92:55:6a:b6:5d:89:ac:f2:60:1c:95:01:ac\"\n",
+            "camera = \"Gate PTZ\"",
+            "camera = \"0f3c5a9e-8d21-4b7a-9c44-2e6f1b0d5a77\", password = \"other\"",
+        );
+        let config = parse(&text).expect("valid");
+        let secondary = config.secondary();
+        let SiteKind::Xprotect(xp) = &secondary.kind else {
+            panic!("not XProtect: {secondary:?}");
+        };
+        assert_eq!(xp.url, "https://vms-b.example");
+        assert!(matches!(xp.trust, tandem_xprotect::Trust::Pinned(_)));
+        assert_eq!(config.primary().kind, SiteKind::Onvif);
+        let gate = config.cameras[0]
+            .binding(&SiteId::from("secondary"))
+            .expect("binding");
+        assert_eq!(gate.xprotect_camera.as_deref(), Some("Gate PTZ"));
+        assert_eq!(gate.url, "https://vms-b.example");
+        let dock = config.cameras[1]
+            .binding(&SiteId::from("secondary"))
+            .expect("binding");
+        assert_eq!(
+            dock.credentials.as_ref().map(|c| c.password.as_str()),
+            Some("other")
+        );
+        let ca = xprotect(
+            "url = \"https://vms-b.example\"\nca_file = \"certs/ca.pem\"\n",
+            "camera = \"Gate PTZ\"",
+            "camera = \"Dock\"",
+        );
+        let SiteKind::Xprotect(xp) = parse(&ca).expect("valid").secondary().kind.clone() else {
+            panic!("not XProtect");
+        };
+        assert_eq!(
+            xp.trust,
+            tandem_xprotect::Trust::CaFile(PathBuf::from("conf/certs/ca.pem")),
+            "resolved against the configuration's folder"
+        );
+    }
+
+    #[test]
+    fn xprotect_mistakes_are_reported_where_they_are() {
+        let found = problems(&xprotect(
+            "",
+            "url = \"http://10.0.0.9/onvif/device_service\"",
+            "camera = \" \"",
+        ));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("an XProtect site needs url"), "{found:?}");
+        let found = problems(&xprotect(
+            "url = \"https://vms.example\"\nca_file = \"ca.pem\"\nfingerprint = \"00\"\n",
+            "url = \"http://10.0.0.9/onvif/device_service\"",
+            "camera = \" \"",
+        ));
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("give ca_file or fingerprint, not both")),
+            "{found:?}"
+        );
+        let found = problems(&xprotect(
+            "url = \"https://vms.example\"\n",
+            "url = \"http://10.0.0.9/onvif/device_service\"",
+            "camera = \" \"",
+        ));
+        assert!(
+            found
+                .iter()
+                .any(|p| p
+                    .contains("bindings.secondary.url: site \"secondary\" is an XProtect site")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("an XProtect binding needs camera")),
+            "{found:?}"
+        );
+        let found = problems(&xprotect(
+            "url = \"https://vms.example\"\nfingerprint = \"zz\"\n",
+            "camera = \"A\"",
+            "camera = \"B\"",
+        ));
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("is not a SHA-256 fingerprint")),
+            "{found:?}"
+        );
+        let found = problems(&edited(
+            "priority = 2\n",
+            "priority = 2\nkind = \"genetec\"\nurl = \"https://x\"\n",
+        ));
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("\"genetec\" is not a site kind")),
+            "{found:?}"
+        );
+        let found = problems(&edited(
+            "priority = 2\n",
+            "priority = 2\nurl = \"https://x\"\n",
+        ));
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("only an XProtect site (kind = \"xprotect\") has this")),
+            "{found:?}"
+        );
+        let found = problems(&edited(
+            "bindings.primary = { url = \"http://cam-dock3.local/onvif/device_service\" }",
+            "bindings.primary = { camera = \"Dock\" }",
+        ));
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("is an ONVIF site: its binding names the device's url")),
+            "{found:?}"
+        );
+    }
+
     #[test]
     fn bindings_for_unknown_sites_are_refused() {
         let text = edited("[camera.bindings.secondary]", "[camera.bindings.tertiary]");
