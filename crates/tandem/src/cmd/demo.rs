@@ -37,6 +37,10 @@ impl SimulatedSites for DemoSites {
             down,
             ..site.faults()
         });
+        // An XProtect site goes down as a whole: its server with its cameras.
+        if let Some(xp) = self.0.xprotect(number + 1) {
+            xp.set_knobs(tandem_sim::xprotect::XpKnobs { down, ..xp.knobs() });
+        }
         true
     }
 }
@@ -53,6 +57,10 @@ pub struct Args {
     /// Cameras per site.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(6..=1000))]
     cameras: u32,
+    /// Make the secondary a simulated Milestone XProtect installation
+    /// (presets in the VMS, reached through its REST API) instead of ONVIF.
+    #[arg(long)]
+    xprotect: bool,
 }
 
 /// The quirks of the demo's sites: a camera-like primary; a VMS-bridge-like
@@ -88,6 +96,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             .map_err(anyhow::Error::msg)?,
         seed_presets: 6,
         drift: true,
+        xprotect: if args.xprotect { vec![2] } else { Vec::new() },
         ..SimConfig::default()
     };
     let sim = Simulator::start(config).await?;
@@ -109,6 +118,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         sim.control_url(),
         sim.control_url()
     );
+    if let Some(xp) = sim.xprotect(2) {
+        println!(
+            "  secondary:  a simulated XProtect site at {} (its VMS starts without presets: scan, then repair from the primary)",
+            xp.url()
+        );
+    }
     println!("  data:       {}", args.data.display());
     let result = super::serve::run_with(
         super::serve::Args::for_demo(config_path, args.listen, password),
