@@ -36,8 +36,27 @@ pub struct ScanDto {
     /// repair would undo it): not mismatches, compared again by the next scan.
     #[serde(default)]
     pub pending: Vec<u32>,
+    /// Patrols on one site (XProtect) that name a preset the other site lacks.
+    #[serde(default)]
+    pub patrol_gaps: Vec<PatrolGapDto>,
     /// Why the scan failed, if it did.
     pub error: Option<String>,
+}
+
+/// A patrol on one site that names a preset the other site lacks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PatrolGapDto {
+    /// The site whose patrol it is.
+    pub site: String,
+    /// The patrol's name there.
+    pub patrol: String,
+    /// The preset it names, by name.
+    pub preset: String,
+    /// The preset's number, when tandem numbers it.
+    pub number: Option<u32>,
+    /// The site that lacks the preset.
+    pub missing_on: String,
 }
 
 /// A site a scan could not read.

@@ -40,6 +40,26 @@ pub struct ScanReport {
     /// them is still pending on some site: the sites differ there until it
     /// is applied, and a repair would undo it. The next scan compares them.
     pub pending: Vec<PresetNumber>,
+    /// Patrols on one site that name a preset the other site lacks
+    /// (XProtect sites keep patrols; a preset missing on the other site
+    /// leaves a hole in the same patrol there).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub patrol_gaps: Vec<PatrolGap>,
+}
+
+/// A patrol on one site that names a preset the other site lacks.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PatrolGap {
+    /// The site whose patrol it is.
+    pub site: SiteId,
+    /// The patrol's name there.
+    pub patrol: String,
+    /// The preset it names, by name.
+    pub preset: String,
+    /// Its number, when tandem numbers it.
+    pub number: Option<PresetNumber>,
+    /// The site that lacks it.
+    pub missing_on: SiteId,
 }
 
 /// A site whose presets a scan could not read.
@@ -71,6 +91,8 @@ struct Diffed {
     mismatches: Vec<Mismatch>,
     /// Numbers whose differences wait for pending work ([`ScanReport::pending`]).
     pending: Vec<PresetNumber>,
+    /// Patrols naming presets the other site lacks ([`ScanReport::patrol_gaps`]).
+    patrol_gaps: Vec<PatrolGap>,
 }
 
 /// A way to recognise a site's preset as a canonical one.
@@ -155,9 +177,11 @@ impl Engine {
     async fn read_and_diff(self: &Arc<Self>, camera: &CameraId) -> Result<Compared, EngineError> {
         let spec = self.bindings().camera(camera)?;
         let (p_id, s_id) = self.bindings().pair()?;
-        let (primary, secondary) = tokio::join!(
+        let (primary, secondary, p_patrols, s_patrols) = tokio::join!(
             self.read_device(camera, p_id),
-            self.read_device(camera, s_id)
+            self.read_device(camera, s_id),
+            self.read_patrols(camera, p_id),
+            self.read_patrols(camera, s_id),
         );
         let (canonical, [p_map, s_map]) = self.stored(camera)?;
         // What could be read is recorded even when the other site could not
@@ -211,6 +235,7 @@ impl Engine {
                     unread,
                     &canonical,
                     [&p_map, &s_map],
+                    [p_patrols, s_patrols],
                 );
             }
         }
@@ -222,6 +247,7 @@ impl Engine {
             unread,
             &canonical,
             [&p_map, &s_map],
+            [p_patrols, s_patrols],
         )
     }
 
@@ -256,6 +282,7 @@ impl Engine {
         unread: Vec<UnreadSite>,
         canonical: &[Preset],
         [p_map, s_map]: [&TokenMap; 2],
+        [p_patrols, s_patrols]: [Vec<Patrol>; 2],
     ) -> Result<Compared, EngineError> {
         let (p_id, s_id) = self.bindings().pair()?;
         let mut primary = primary;
@@ -281,8 +308,11 @@ impl Engine {
                 gone: 0,
                 unread,
                 pending,
+                patrol_gaps: Vec::new(),
             }));
         };
+        let mut patrol_gaps = gaps(p_id, &p_patrols, &primary, s_id, &secondary);
+        patrol_gaps.extend(gaps(s_id, &s_patrols, &secondary, p_id, &primary));
         let mismatches = diff(&primary, &secondary, Tolerance(tolerance));
         // Read after the sites: work journaled while they were read is held back too.
         let (mismatches, pending) = self.hold_back_pending(camera, mismatches)?;
@@ -290,7 +320,26 @@ impl Engine {
             camera: camera.clone(),
             mismatches,
             pending,
+            patrol_gaps,
         }))
+    }
+
+    /// A site's patrols (only XProtect sites have them). Advisory: a site
+    /// whose patrols cannot be read is scanned all the same.
+    async fn read_patrols(&self, camera: &CameraId, site: &SiteId) -> Vec<Patrol> {
+        let Ok(binding) = self.bindings().get(camera, site) else {
+            return Vec::new();
+        };
+        if binding.xprotect().is_none() {
+            return Vec::new();
+        }
+        match crate::xprotect::patrols(&binding).await {
+            Ok(patrols) => patrols,
+            Err(e) => {
+                tracing::warn!(%camera, %site, error = %e, "cannot read the site's patrols");
+                Vec::new()
+            }
+        }
     }
 
     /// Records the open mismatches of compared cameras, each with its audit
@@ -311,21 +360,24 @@ impl Engine {
         let mut pending = Vec::with_capacity(compared.len());
         for d in compared {
             diffed.push((d.camera, d.mismatches));
-            pending.push(d.pending);
+            pending.push((d.pending, d.patrol_gaps));
         }
         let deltas = self.store().record_scans(&diffed, self.utc(), &audit)?;
         Ok(diffed
             .into_iter()
             .zip(deltas)
             .zip(pending)
-            .map(|(((camera, mismatches), delta), pending)| ScanReport {
-                camera,
-                new: delta.new.len(),
-                gone: delta.gone.len(),
-                mismatches,
-                unread: Vec::new(),
-                pending,
-            })
+            .map(
+                |(((camera, mismatches), delta), (pending, patrol_gaps))| ScanReport {
+                    camera,
+                    new: delta.new.len(),
+                    gone: delta.gone.len(),
+                    mismatches,
+                    unread: Vec::new(),
+                    pending,
+                    patrol_gaps,
+                },
+            )
             .collect())
     }
 
@@ -556,4 +608,49 @@ impl Engine {
         self.store().set_site_tokens(camera, site, &adopted)?;
         Ok(())
     }
+}
+
+/// A patrol as a scan reads it: its name and the presets it names (stops
+/// and end), by the site's token.
+#[derive(Debug, Clone)]
+pub(crate) struct Patrol {
+    pub(crate) name: String,
+    pub(crate) presets: Vec<String>,
+}
+
+/// The patrols of site `site` that name a preset `other` lacks: by number
+/// when the preset has one, else by name.
+fn gaps(
+    site: &SiteId,
+    patrols: &[Patrol],
+    listed: &[SitePreset],
+    other: &SiteId,
+    other_listed: &[SitePreset],
+) -> Vec<PatrolGap> {
+    let mut out = Vec::new();
+    for patrol in patrols {
+        let mut seen = std::collections::BTreeSet::new();
+        for token in &patrol.presets {
+            if !seen.insert(token.to_lowercase()) {
+                continue;
+            }
+            let Some(preset) = listed.iter().find(|p| p.token.eq_ignore_ascii_case(token)) else {
+                continue;
+            };
+            let there = match preset.number {
+                Some(n) => other_listed.iter().any(|p| p.number == Some(n)),
+                None => other_listed.iter().any(|p| p.name == preset.name),
+            };
+            if !there {
+                out.push(PatrolGap {
+                    site: site.clone(),
+                    patrol: patrol.name.clone(),
+                    preset: preset.name.clone().unwrap_or_else(|| token.clone()),
+                    number: preset.number,
+                    missing_on: other.clone(),
+                });
+            }
+        }
+    }
+    out
 }

@@ -290,3 +290,30 @@ fn refused(binding: &Binding, message: &str) -> EngineError {
         failure: DeviceFailure::Refused,
     }
 }
+
+/// The camera's patrolling profiles, each with the presets it names.
+pub async fn patrols(binding: &Binding) -> Result<Vec<crate::scan::Patrol>, EngineError> {
+    let (link, camera) = binding.xprotect_camera().await?;
+    let _permit = binding.permit().await;
+    let profiles = link
+        .server
+        .patrols(&camera)
+        .await
+        .map_err(|e| binding.xp(e))?;
+    Ok(profiles
+        .into_iter()
+        .map(|p| crate::scan::Patrol {
+            presets: p
+                .patrolling_entry
+                .iter()
+                .map(|e| e.preset_id.to_lowercase())
+                .chain(
+                    p.end_preset_id
+                        .filter(|e| !e.is_empty())
+                        .map(|e| e.to_lowercase()),
+                )
+                .collect(),
+            name: p.name,
+        })
+        .collect())
+}

@@ -265,3 +265,74 @@ async fn an_xprotect_primary_is_imported_and_kept_in_step_with_an_onvif_secondar
     let report = engine.scan_camera(&cam).await.expect("scan");
     assert!(report.mismatches.is_empty(), "{report:?}");
 }
+
+#[tokio::test]
+async fn a_scan_reports_a_patrol_that_names_a_preset_the_other_site_lacks() {
+    let (sim, engine) = mixed(2, 3).await;
+    let cam = camera(1);
+    engine.scan_camera(&cam).await.expect("scan");
+    engine
+        .repair(&cam, Direction::PrimaryToSecondary, None, &admin())
+        .await
+        .expect("repair P → S");
+    engine
+        .settle(Duration::from_secs(10))
+        .await
+        .expect("settled");
+    let xp = sim.xprotect(2).expect("xp");
+    let in_vms = xp.cameras()[0].presets();
+    let named = |name: &str| in_vms.iter().find(|p| p.name == name).map(|p| p.id.clone());
+    let (gate, parking) = (
+        named("Gate").expect("Gate"),
+        named("Parking").expect("Parking"),
+    );
+    xp.cameras()[0].insert_patrol(XpPatrol {
+        id: xp.new_id(),
+        name: "Perimeter".into(),
+        entries: vec![
+            XpEntry {
+                preset: gate.clone(),
+                wait: 5.0,
+            },
+            XpEntry {
+                preset: parking,
+                wait: 5.0,
+            },
+        ],
+        end_preset: Some(gate),
+    });
+    let report = engine.scan_camera(&cam).await.expect("scan");
+    assert!(report.patrol_gaps.is_empty(), "{report:?}");
+
+    // Someone removes Gate from the primary's camera by hand.
+    {
+        let site = sim.site(1).expect("primary");
+        let on = site.camera(0).expect("camera");
+        let quirks = on.quirks.clone();
+        let mut table = on.presets();
+        let token = table
+            .entries()
+            .iter()
+            .find(|e| e.name.as_deref() == Some("Gate"))
+            .map(|e| e.token.clone())
+            .expect("Gate on the primary");
+        table.remove(&quirks, &token).expect("removed");
+    }
+    let report = engine.scan_camera(&cam).await.expect("scan");
+    assert_eq!(
+        report.patrol_gaps.len(),
+        1,
+        "the end and the stop are one gap: {report:?}"
+    );
+    let gap = &report.patrol_gaps[0];
+    assert_eq!(
+        (
+            gap.site.as_str(),
+            gap.patrol.as_str(),
+            gap.preset.as_str(),
+            gap.missing_on.as_str()
+        ),
+        ("secondary", "Perimeter", "Gate", "primary")
+    );
+    assert_eq!(gap.number, Some(number(1)));
+}

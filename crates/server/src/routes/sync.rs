@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use tandem_api::problem::Problem;
 use tandem_api::sync::{
-    JournalDto, JournalQuery, MismatchDto, MismatchQuery, RepairDto, RepairRequest, ScanDto,
-    ScanRequest, UnreadSiteDto,
+    JournalDto, JournalQuery, MismatchDto, MismatchQuery, PatrolGapDto, RepairDto, RepairRequest,
+    ScanDto, ScanRequest, UnreadSiteDto,
 };
 use tandem_core::CameraId;
 use tandem_core::plan::Direction;
@@ -59,6 +59,17 @@ pub async fn scan(
                     })
                     .collect(),
                 pending: r.pending.iter().map(|n| n.get()).collect(),
+                patrol_gaps: r
+                    .patrol_gaps
+                    .iter()
+                    .map(|g| PatrolGapDto {
+                        site: g.site.to_string(),
+                        patrol: g.patrol.clone(),
+                        preset: g.preset.clone(),
+                        number: g.number.map(|n| n.get()),
+                        missing_on: g.missing_on.to_string(),
+                    })
+                    .collect(),
                 error: None,
             },
             Err(e) => {
@@ -72,6 +83,7 @@ pub async fn scan(
                     unreachable: Vec::new(),
                     unread: Vec::new(),
                     pending: Vec::new(),
+                    patrol_gaps: Vec::new(),
                     error: Some(e.public_message()),
                 }
             }

@@ -145,6 +145,16 @@ pub async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
                         let numbers: Vec<u32> = r.pending.iter().map(|n| n.get()).collect();
                         println!("  {}", pending_note(&numbers));
                     }
+                    for g in &r.patrol_gaps {
+                        println!(
+                            "  patrol {:?} on {} names {:?}{}, which {} lacks",
+                            g.patrol,
+                            g.site,
+                            g.preset,
+                            g.number.map(|n| format!(" (#{n})")).unwrap_or_default(),
+                            g.missing_on
+                        );
+                    }
                 }
                 out.push(serde_json::to_value(&r)?);
             }
