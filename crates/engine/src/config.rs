@@ -218,6 +218,10 @@ pub struct BindingConfig {
     /// On an XProtect site: the camera there, by GUID or by its unique name
     /// (`camera = "..."`); `url` is then the site's management server.
     pub xprotect_camera: Option<String>,
+    /// On an XProtect site: the camera's own ONVIF device service
+    /// (`onvif_url = "..."`), for what XProtect's REST API cannot do:
+    /// continuous moves, stops and pictures.
+    pub onvif_url: Option<String>,
 }
 
 impl Config {
@@ -437,6 +441,7 @@ struct RawCamera {
 struct RawBinding {
     url: Option<Spanned<String>>,
     camera: Option<Spanned<String>>,
+    onvif_url: Option<Spanned<String>>,
     profile: Option<Spanned<String>>,
     username: Option<Spanned<String>>,
     password: Option<Spanned<String>>,
@@ -1137,6 +1142,14 @@ impl<'a> Checker<'a> {
                 // An ONVIF binding names its device; an XProtect one its camera there.
                 let (url, xprotect_camera) = match &site.kind {
                     SiteKind::Onvif => {
+                        if let Some(u) = &b.onvif_url {
+                            self.report(
+                                u.span(),
+                                subject,
+                                &field("onvif_url"),
+                                "only a binding on an XProtect site has this; an ONVIF binding's url is its ONVIF address",
+                            );
+                        }
                         if let Some(c) = &b.camera {
                             self.report(
                                 c.span(),
@@ -1185,6 +1198,11 @@ impl<'a> Checker<'a> {
                             );
                             continue;
                         };
+                        if let Some(u) = &b.onvif_url
+                            && let Err(why) = check_url(u.get_ref())
+                        {
+                            self.report(u.span(), subject, &field("onvif_url"), why);
+                        }
                         let at = camera.span();
                         (
                             Spanned::new(
@@ -1248,12 +1266,17 @@ impl<'a> Checker<'a> {
                     SiteKind::Xprotect(xp) => xp.url.clone(),
                     SiteKind::Onvif => b_url.get_ref().clone(),
                 };
+                let onvif_url = match &site.kind {
+                    SiteKind::Xprotect(_) => b.onvif_url.as_ref().map(|u| u.get_ref().clone()),
+                    SiteKind::Onvif => None,
+                };
                 bindings.push(BindingConfig {
                     site: site.id.clone(),
                     url,
                     profile,
                     credentials,
                     xprotect_camera,
+                    onvif_url,
                 });
             }
             let mut groups = Vec::new();
@@ -1897,6 +1920,37 @@ bindings.secondary = { url = "http://10.0.0.3/onvif/device_service", password = 
                 .iter()
                 .any(|p| p.contains("only an XProtect site (kind = \"xprotect\") has this")),
             "{found:?}"
+        );
+        let found = problems(&edited(
+            "bindings.primary = { url = \"http://cam-dock3.local/onvif/device_service\" }",
+            "bindings.primary = { url = \"http://cam-dock3.local/onvif/device_service\", onvif_url = \"http://x/\" }",
+        ));
+        assert!(
+            found
+                .iter()
+                .any(|p| p
+                    .contains("bindings.primary.onvif_url: only a binding on an XProtect site")),
+            "{found:?}"
+        );
+        let with_onvif = xprotect(
+            "url = \"https://vms.example\"\n",
+            "camera = \"Gate PTZ\"\nonvif_url = \"http://10.1.0.7/onvif/device_service\"",
+            "camera = \"Dock\", onvif_url = \"ftp://dock\"",
+        );
+        let found = problems(&with_onvif);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("bindings.secondary.onvif_url: scheme \"ftp\""),
+            "{found:?}"
+        );
+        let fixed = with_onvif.replace("ftp://dock", "http://dock/onvif/device_service");
+        let config = parse(&fixed).expect("valid");
+        let gate = config.cameras[0]
+            .binding(&SiteId::from("secondary"))
+            .expect("binding");
+        assert_eq!(
+            gate.onvif_url.as_deref(),
+            Some("http://10.1.0.7/onvif/device_service")
         );
         let found = problems(&edited(
             "bindings.primary = { url = \"http://cam-dock3.local/onvif/device_service\" }",

@@ -664,7 +664,11 @@ impl Live {
         binding: &Binding,
         command: &Command,
     ) -> Result<Option<CameraStatus>, EngineError> {
-        if binding.xprotect().is_some() {
+        // Through XProtect, except what its REST API cannot do when the
+        // camera's own ONVIF service is configured (continuous moves, stops).
+        let through_onvif = binding.xprotect().is_some_and(|x| x.onvif)
+            && matches!(command, Command::ContinuousMove { .. } | Command::Stop);
+        if binding.xprotect().is_some() && !through_onvif {
             let token = match command {
                 Command::RecallPreset(n) => Some(self.token_for(binding, *n)?),
                 _ => None,

@@ -528,6 +528,7 @@ mod tests {
                 profile: None,
                 credentials: None,
                 xprotect_camera: None,
+                onvif_url: None,
             },
             xprotect: None,
         })

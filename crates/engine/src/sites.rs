@@ -46,6 +46,9 @@ pub struct BindingSpec {
     pub profile: Option<String>,
     /// On an XProtect site: the camera there, by GUID or unique name.
     pub xprotect_camera: Option<String>,
+    /// On an XProtect site: the camera's own ONVIF device service, for
+    /// continuous moves, stops and pictures.
+    pub onvif_url: Option<String>,
 }
 
 /// One camera as the engine knows it.
@@ -114,6 +117,7 @@ impl Topology {
                             credentials: b.credentials.clone(),
                             profile: b.profile.clone(),
                             xprotect_camera: b.xprotect_camera.clone(),
+                            onvif_url: b.onvif_url.clone(),
                         })
                         .collect(),
                 })
@@ -157,6 +161,9 @@ pub struct XpLink {
     pub server: Arc<tandem_xprotect::Server>,
     /// The camera as configured: a GUID or a unique name.
     pub camera: String,
+    /// Whether the binding's `device` is the camera's own ONVIF service
+    /// (`onvif_url`), for continuous moves, stops and pictures.
+    pub onvif: bool,
     guid: OnceCell<String>,
 }
 
@@ -284,12 +291,12 @@ impl Binding {
     /// The camera's current picture as JPEG, from the snapshot URI the device
     /// gives (asked once, then kept).
     pub async fn snapshot(&self) -> Result<Vec<u8>, EngineError> {
-        if self.xprotect.is_some() {
+        if self.xprotect.as_ref().is_some_and(|x| !x.onvif) {
             return Err(EngineError::Device {
                 site: self.site.clone(),
                 camera: self.camera.clone(),
-                message: "tandem shows no picture from an XProtect site yet; \
-                          the other site's picture is shown when it can be reached"
+                message: "XProtect's REST API gives no picture: set onvif_url in this \
+                          binding (the camera's ONVIF address) for one"
                     .into(),
                 detail: None,
                 retryable: false,
@@ -493,6 +500,7 @@ impl Bindings {
                         Some(XpLink {
                             server,
                             camera: name.clone(),
+                            onvif: b.onvif_url.is_some(),
                             guid: OnceCell::new(),
                         })
                     }
@@ -513,7 +521,7 @@ impl Bindings {
                     site: b.site.clone(),
                     device: Device::new(
                         transport,
-                        b.url.clone(),
+                        b.onvif_url.clone().unwrap_or_else(|| b.url.clone()),
                         b.credentials.clone(),
                         config.clone(),
                     ),

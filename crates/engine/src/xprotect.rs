@@ -255,7 +255,8 @@ pub async fn command(
             return Err(refused(
                 binding,
                 "XProtect's REST API has no continuous moves: steer this camera with absolute or \
-                 relative moves, or through the other site",
+                 relative moves, through the other site, or set onvif_url in this binding \
+                 (the camera's ONVIF address)",
             ));
         }
         // No continuous move runs through XProtect, and a move to a

@@ -79,6 +79,7 @@ pub fn topology(sim: &Simulator, tolerance: f64) -> Topology {
                     credentials: Some(Credentials::new(e.username, e.password)),
                     profile: None,
                     xprotect_camera: sim.xprotect(e.site).map(|_| format!("Camera {c}")),
+                    onvif_url: None,
                 })
                 .collect(),
         })

@@ -14,6 +14,7 @@ use tandem_access::local_operator;
 use tandem_core::Position;
 use tandem_core::plan::Direction;
 use tandem_engine::engine::{AddPreset, Engine, PositionSource, UpdatePreset};
+use tandem_engine::live::{Command, HealthPolicy, Live};
 use tandem_sim::xprotect::{XpEntry, XpPatrol};
 use tandem_sim::{SimConfig, Simulator};
 use tandem_store::{SiteState, SqliteStore};
@@ -335,4 +336,124 @@ async fn a_scan_reports_a_patrol_that_names_a_preset_the_other_site_lacks() {
         ("secondary", "Perimeter", "Gate", "primary")
     );
     assert_eq!(gap.number, Some(number(1)));
+}
+
+/// Failover of live control to an XProtect secondary: with the primary
+/// down, absolute moves, recall and status go through XProtect; a
+/// continuous move is refused with the reason, or goes to the camera's own
+/// ONVIF service when the binding names it (`onvif_url`).
+#[tokio::test]
+async fn live_control_fails_over_to_an_xprotect_secondary_and_its_camera_s_onvif_service() {
+    for with_onvif in [false, true] {
+        let sim = Simulator::start(SimConfig {
+            cameras: 1,
+            xprotect: vec![2],
+            ..SimConfig::default()
+        })
+        .await
+        .expect("simulator");
+        let mut topology = topology(&sim, 0.001);
+        if with_onvif {
+            let onvif = sim
+                .endpoints()
+                .into_iter()
+                .find(|e| e.site == 2 && e.camera == 1)
+                .map(|e| e.device_url);
+            for b in &mut topology.cameras[0].bindings {
+                if b.xprotect_camera.is_some() {
+                    b.onvif_url = onvif.clone();
+                }
+            }
+        }
+        let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
+        let engine = Engine::new(store, &topology, Duration::from_secs(10)).expect("engine");
+        let cam = camera(1);
+        engine
+            .add(
+                &cam,
+                AddPreset {
+                    number: None,
+                    name: name("Gate"),
+                    position: at(0.6),
+                },
+                &local_operator("alice"),
+            )
+            .await
+            .expect("add");
+        let live = Live::new(
+            engine,
+            HealthPolicy {
+                probe_interval: Duration::from_millis(100),
+                failures_to_down: 2,
+                command_timeout: Duration::from_millis(500),
+                ..HealthPolicy::default()
+            },
+        )
+        .expect("live");
+        let monitor = live.spawn_monitor();
+        sim.set_faults(
+            1,
+            tandem_sim::world::Faults {
+                down: true,
+                ..Default::default()
+            },
+        );
+        tokio::time::sleep(Duration::from_millis(600)).await;
+
+        let target = Position::new(-0.4, 0.2, 0.1).expect("valid");
+        let served = live
+            .command(&cam, &Command::AbsoluteMove { position: target })
+            .await
+            .expect("absolute move through XProtect");
+        assert_eq!(served.site.as_str(), "secondary");
+        let physical = || {
+            sim.world()
+                .camera(0)
+                .motion()
+                .position(std::time::Instant::now())
+        };
+        let mut arrived = false;
+        for _ in 0..50 {
+            let at = physical();
+            if (at[0] + 0.4).abs() < 1e-6 && (at[1] - 0.2).abs() < 1e-6 {
+                arrived = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            arrived,
+            "the camera did not reach the target: {:?}",
+            physical()
+        );
+        live.command(&cam, &Command::RecallPreset(number(1)))
+            .await
+            .expect("recall through XProtect");
+        let status = live.command(&cam, &Command::Status).await.expect("status");
+        assert_eq!(status.site.as_str(), "secondary");
+
+        let continuous = live
+            .command(
+                &cam,
+                &Command::ContinuousMove {
+                    velocity: [0.3, 0.0, 0.0],
+                    timeout: Duration::from_millis(300),
+                },
+            )
+            .await;
+        if with_onvif {
+            let served = continuous.expect("continuous move through the camera's ONVIF service");
+            assert_eq!(served.site.as_str(), "secondary");
+            live.command(&cam, &Command::Stop)
+                .await
+                .expect("stop through ONVIF");
+        } else {
+            let refused = continuous.expect_err("no continuous move through XProtect");
+            assert!(
+                refused.to_string().contains("no continuous moves"),
+                "{refused}"
+            );
+        }
+        monitor.abort();
+    }
 }

@@ -83,6 +83,7 @@ async fn world_on(
                     credentials: Some(Credentials::new(e.username, e.password)),
                     profile: None,
                     xprotect_camera: None,
+                    onvif_url: None,
                 })
                 .collect(),
         })
