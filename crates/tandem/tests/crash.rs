@@ -1,7 +1,8 @@
 //! Crash safety: `tandem presets add` processes are killed with SIGKILL at
 //! random points, at least 20 times, while a `tandem sim` process (P numeric
-//! tokens, S GUID tokens) keeps running. After `tandem sync`, every operation
-//! the journal holds (everything ever acknowledged) is on both sites exactly
+//! tokens; S GUID tokens over ONVIF, or S an XProtect site with its presets
+//! in the VMS) keeps running. After `tandem sync`, every operation the
+//! journal holds (everything ever acknowledged) is on both sites exactly
 //! once, nothing else is, and a scan is clean.
 
 use std::collections::BTreeMap;
@@ -38,14 +39,25 @@ impl Lcg {
     }
 }
 
-fn names_on(control: &str, site: usize, camera: usize) -> Vec<String> {
-    let url = format!("{control}/api/sites/{site}/cameras/{camera}/presets");
+/// The names of a camera's presets on a site: the ONVIF site's table, or
+/// the VMS's presets of an XProtect site.
+fn names_on(control: &str, site: usize, camera: usize, xprotect: bool) -> Vec<String> {
+    let url = if xprotect {
+        format!("{control}/api/sites/{site}/xprotect")
+    } else {
+        format!("{control}/api/sites/{site}/cameras/{camera}/presets")
+    };
     let body = std::process::Command::new("curl")
         .args(["-sf", &url])
         .output()
         .expect("curl runs");
     let value: serde_json::Value = serde_json::from_slice(&body.stdout).expect("control API JSON");
-    value["presets"]
+    let presets = if xprotect {
+        &value["cameras"][camera - 1]["presets"]
+    } else {
+        &value["presets"]
+    };
+    presets
         .as_array()
         .expect("presets")
         .iter()
@@ -53,8 +65,8 @@ fn names_on(control: &str, site: usize, camera: usize) -> Vec<String> {
         .collect()
 }
 
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tandem-crash-{}", std::process::id()));
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tandem-crash-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
@@ -74,19 +86,27 @@ fn journaled_names(db: &Path) -> BTreeMap<String, u32> {
 
 #[test]
 fn kill_9_during_operations_loses_and_duplicates_nothing() {
-    let dir = temp_dir();
+    crash_loop(false);
+}
+
+#[test]
+fn kill_9_with_an_xprotect_secondary_loses_and_duplicates_nothing() {
+    crash_loop(true);
+}
+
+fn crash_loop(xprotect: bool) {
+    let dir = temp_dir(if xprotect { "xprotect" } else { "onvif" });
     let config = dir.join("tandem.toml");
+    let secondary: &[&str] = if xprotect {
+        &["--xprotect", "2"]
+    } else {
+        &["--profile", "2=vms"]
+    };
     let mut sim = Guard(
         tandem()
-            .args([
-                "sim",
-                "--cameras",
-                "2",
-                "--profile",
-                "2=vms",
-                "--json",
-                "--write-config",
-            ])
+            .args(["sim", "--cameras", "2"])
+            .args(secondary)
+            .args(["--json", "--write-config"])
             .arg(&config)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -189,7 +209,7 @@ fn kill_9_during_operations_loses_and_duplicates_nothing() {
             })
             .collect();
         for site in 1..=2 {
-            let mut on_site = names_on(&control, site, camera);
+            let mut on_site = names_on(&control, site, camera, xprotect && site == 2);
             on_site.sort();
             let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
             want.sort();
@@ -210,7 +230,12 @@ fn kill_9_during_operations_loses_and_duplicates_nothing() {
         String::from_utf8_lossy(&scan.stdout)
     );
     println!(
-        "crash test: {i} processes, {kills} killed with SIGKILL, {completed} completed, {} operations journaled and on both sites exactly once",
+        "crash test ({}): {i} processes, {kills} killed with SIGKILL, {completed} completed, {} operations journaled and on both sites exactly once",
+        if xprotect {
+            "XProtect secondary"
+        } else {
+            "ONVIF"
+        },
         journal.len()
     );
     let _ = std::fs::remove_dir_all(&dir);
