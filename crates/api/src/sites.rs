@@ -14,6 +14,14 @@ pub struct SiteDto {
     pub health: String,
     /// Whether live control goes to it now.
     pub active: bool,
+    /// `onvif` (each camera over ONVIF) or `xprotect` (a Milestone XProtect
+    /// installation through its REST API).
+    #[serde(default = "onvif")]
+    pub kind: String,
+}
+
+fn onvif() -> String {
+    "onvif".into()
 }
 
 /// One switch of the active site.

@@ -140,6 +140,8 @@ pub struct SiteStatus {
     pub health: Health,
     /// Whether live control goes to it now.
     pub active: bool,
+    /// `onvif` or `xprotect`: how its cameras are reached.
+    pub kind: &'static str,
 }
 
 /// A camera's position and movement, as the active site reports them.
@@ -295,6 +297,10 @@ impl Live {
                     .find(|(id, _)| *id == s.id)
                     .map_or(Health::Down, |(_, h)| *h),
                 active: s.id == active,
+                kind: match s.kind {
+                    crate::config::SiteKind::Onvif => "onvif",
+                    crate::config::SiteKind::Xprotect(_) => "xprotect",
+                },
             })
             .collect())
     }

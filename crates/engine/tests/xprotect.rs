@@ -390,6 +390,19 @@ async fn live_control_fails_over_to_an_xprotect_secondary_and_its_camera_s_onvif
             },
         )
         .expect("live");
+        let kinds: Vec<(String, &str)> = live
+            .sites(&admin())
+            .expect("sites")
+            .into_iter()
+            .map(|s| (s.id.to_string(), s.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("primary".to_string(), "onvif"),
+                ("secondary".to_string(), "xprotect")
+            ]
+        );
         let monitor = live.spawn_monitor();
         sim.set_faults(
             1,

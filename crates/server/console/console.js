@@ -227,6 +227,7 @@ function renderSites() {
     return h("div", { class: `site${s.active ? " active" : ""}`, "data-site": s.id, "data-health": s.health, "data-active": String(s.active) },
       h("span", { class: `dot ${s.health}`, "aria-hidden": "true" }),
       h("span", {}, `${siteName(s.id)}: ${s.health}`),
+      s.kind === "xprotect" ? h("span", { class: "badge kind", title: "A Milestone XProtect site: presets kept in the VMS, reached through its REST API" }, "XProtect") : null,
       s.active ? h("span", { class: "badge" }, "ACTIVE") : null,
       outage && can("admin")
         ? h("button", {

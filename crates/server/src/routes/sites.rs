@@ -32,6 +32,7 @@ pub async fn list(State(state): State<AppState>, who: Authed) -> ApiResult<Json<
             priority: s.priority,
             health: health_name(s.health),
             active: s.active,
+            kind: s.kind.to_string(),
         })
         .collect();
     Ok(Json(sites))
