@@ -291,7 +291,27 @@ async fn probe_xprotect(
         Ok(presets) => report.preset_count = Some(presets.len()),
         Err(e) => return failed(report, "ptzPresets", e),
     }
-    if !version.has_ptz_tasks() {
+    if version.has_ptz_tasks() {
+        // tandem needs the camera's PTZ actions: control, and presets.
+        match server.camera_rights(&found.id).await {
+            Ok(rights) if rights.administrator => {}
+            Ok(rights) => {
+                let missing: Vec<&str> = rights
+                    .refused
+                    .iter()
+                    .filter(|a| a.to_ascii_uppercase().contains("PTZ"))
+                    .map(String::as_str)
+                    .collect();
+                if !missing.is_empty() {
+                    report.error = Some(format!(
+                        "the XProtect user lacks {} on this camera; grant them to its role",
+                        missing.join(", ")
+                    ));
+                }
+            }
+            Err(e) => return failed(report, "effectivePermissions", e),
+        }
+    } else {
         report.error = Some(format!(
             "XProtect {version} manages presets but cannot recall them or move the camera through \
              its REST API; {} or later is needed for live control through this site",

@@ -198,3 +198,66 @@ async fn a_device_that_misreports_its_clock_is_no_auth_failure() {
         assert_eq!(r.clock_offset_s, Some(0), "the offset in force: {r:?}");
     }
 }
+
+/// An XProtect secondary: the probe reports the token's lifetime, the
+/// version, the camera's GUID and its presets, and the PTZ rights the user
+/// lacks on the camera.
+#[tokio::test]
+async fn an_xprotect_binding_reports_version_token_lifetime_camera_and_missing_rights() {
+    let sim = Simulator::start(SimConfig {
+        cameras: 1,
+        xprotect: vec![2],
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator starts");
+    let xp = sim.xprotect(2).expect("xprotect site");
+    let primary = sim
+        .endpoints()
+        .into_iter()
+        .find(|e| e.site == 1)
+        .expect("primary endpoint");
+    let text = format!(
+        "[defaults]\nusername = \"admin\"\npassword = \"tandem\"\ntimeout_ms = 3000\n\
+         [[site]]\nid = \"primary\"\npriority = 1\n\
+         [[site]]\nid = \"secondary\"\npriority = 2\nkind = \"xprotect\"\nurl = \"{}\"\n\
+         [[camera]]\nid = \"cam-1\"\n\
+         [camera.bindings.primary]\nurl = \"{}\"\n\
+         [camera.bindings.secondary]\ncamera = \"Camera 1\"\n",
+        xp.url(),
+        primary.device_url
+    );
+    let config = Config::parse(&text, "tandem.toml").expect("valid configuration");
+    let secondary = |reports: &[ProbeReport]| {
+        reports
+            .iter()
+            .find(|r| r.site.as_str() == "secondary")
+            .cloned()
+            .expect("secondary probed")
+    };
+    let report = secondary(&probe(&config).await);
+    assert!(report.reachable, "{report:?}");
+    assert_eq!(
+        report.auth,
+        Some(Authentication::Bearer { lifetime_s: 3600 })
+    );
+    assert_eq!(report.model.as_deref(), Some("XProtect 2024 R2"));
+    assert_eq!(report.serial.as_deref(), Some(xp.cameras()[0].id.as_str()));
+    assert_eq!(report.preset_count, Some(0));
+    assert_eq!(report.error, None, "an administrator lacks nothing");
+
+    xp.set_knobs(tandem_sim::xprotect::XpKnobs {
+        rights: Some(1),
+        ..xp.knobs()
+    });
+    let report = secondary(&probe(&config).await);
+    let error = report.error.unwrap_or_default();
+    assert!(
+        error.contains("lacks PTZ_PRESETS_MANAGE, PTZ_PRESETS_LOCK"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("EXPORT"),
+        "only PTZ rights are asked for: {error}"
+    );
+}

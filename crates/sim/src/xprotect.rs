@@ -47,7 +47,20 @@ pub struct XpKnobs {
     /// A `PATCH` of a patrolling profile leaves its entries as they were
     /// (only the documented entry tasks change them).
     pub patch_keeps_entries: bool,
+    /// The user's granted camera actions as a mask of [`CAMERA_ACTIONS`]
+    /// bits; `None`: an administrator.
+    pub rights: Option<u64>,
 }
+
+/// The camera namespace's actions the simulator declares, with their mask
+/// bits. `PTZ_CONTROL` is the name Milestone's sample shows; the preset
+/// actions' names are the simulator's own (the documentation names none).
+pub const CAMERA_ACTIONS: [(&str, u64); 4] = [
+    ("PTZ_CONTROL", 1),
+    ("PTZ_PRESETS_MANAGE", 2),
+    ("PTZ_PRESETS_LOCK", 4),
+    ("EXPORT", 8),
+];
 
 impl Default for XpKnobs {
     fn default() -> Self {
@@ -59,6 +72,7 @@ impl Default for XpKnobs {
             down: false,
             revoke_tokens: false,
             patch_keeps_entries: false,
+            rights: None,
         }
     }
 }
@@ -82,6 +96,8 @@ pub struct XpKnobsPatch {
     pub revoke_tokens: Option<bool>,
     /// A `PATCH` of a patrolling profile leaves its entries.
     pub patch_keeps_entries: Option<bool>,
+    /// The user's granted camera actions as a mask; `-1`: an administrator.
+    pub rights: Option<i64>,
 }
 
 impl XpKnobs {
@@ -109,6 +125,11 @@ impl XpKnobs {
             patch_keeps_entries: patch
                 .patch_keeps_entries
                 .unwrap_or(self.patch_keeps_entries),
+            rights: match patch.rights {
+                Some(r) if r < 0 => None,
+                Some(r) => Some(r as u64),
+                None => self.rights,
+            },
         })
     }
 
@@ -121,6 +142,7 @@ impl XpKnobs {
             "fail_tasks": self.fail_tasks,
             "down": self.down,
             "patch_keeps_entries": self.patch_keeps_entries,
+            "rights": self.rights,
         })
     }
 }
@@ -441,6 +463,11 @@ fn router(xp: Arc<XpSite>) -> Router {
         .route(
             "/api/rest/v1/patrollingProfiles/{patrol}",
             get(patrol).patch(patch_patrol).post(patrol_task),
+        )
+        .route("/api/rest/v1/securityNamespaces", get(security_namespaces))
+        .route(
+            "/api/rest/v1/effectivePermissions/{namespace}",
+            get(effective_permissions),
         )
         .route("/api/rest/v1/tasks/{task}", get(task).post(task_cleanup))
         .with_state(xp)
@@ -1217,4 +1244,65 @@ async fn patrol_task(
     }
     drop(patrols);
     axum::Json(json!({ "result": { "state": "Success" } })).into_response()
+}
+
+/// The camera namespace's GUID [SEC: Milestone's `SecurityPermission` sample].
+const CAMERA_NAMESPACE: &str = "623D03F8-C5D5-46BC-A2F4-4C03562D4F85";
+
+async fn security_namespaces(State(xp): State<Arc<XpSite>>, headers: HeaderMap) -> Response {
+    if let Err(r) = admit(&xp, &headers, false) {
+        return *r;
+    }
+    if !ptz_tasks_known(&xp) {
+        return error(StatusCode::NOT_FOUND, "Not found");
+    }
+    let actions: Vec<Value> = CAMERA_ACTIONS
+        .iter()
+        .map(|(name, mask)| json!({ "name": name, "displayName": name, "securityMask": mask }))
+        .collect();
+    axum::Json(json!({ "array": [{
+        "id": CAMERA_NAMESPACE,
+        "name": "Cameras",
+        "displayName": "Cameras",
+        "securityActions": actions,
+    }] }))
+    .into_response()
+}
+
+async fn effective_permissions(
+    State(xp): State<Arc<XpSite>>,
+    headers: HeaderMap,
+    Path(namespace): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = admit(&xp, &headers, false) {
+        return *r;
+    }
+    if !ptz_tasks_known(&xp) {
+        return error(StatusCode::NOT_FOUND, "Not found");
+    }
+    if !namespace.eq_ignore_ascii_case(CAMERA_NAMESPACE) {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("SecurityNamespace {namespace} does not exist"),
+        );
+    }
+    let rights = xp.knobs().rights;
+    let objects: Vec<Value> = query
+        .get("objectIds")
+        .map(|ids| {
+            ids.split(',')
+                .map(str::trim)
+                .filter(|i| !i.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .map(|id| json!({ "id": id, "mask": rights.unwrap_or(u64::MAX >> 1) }))
+        .collect();
+    axum::Json(json!({ "data": {
+        "isAdministrator": rights.is_none(),
+        "objectPermissions": objects,
+    } }))
+    .into_response()
 }

@@ -26,5 +26,5 @@ pub mod tls;
 pub mod types;
 
 pub use error::{Error, Result};
-pub use server::{Credentials, Server, ServerConfig, Version};
+pub use server::{CAMERA_NAMESPACE, Credentials, Rights, Server, ServerConfig, Version};
 pub use tls::{Fingerprint, Trust};

@@ -10,10 +10,10 @@ use serde_json::{Map, Value, json};
 use crate::error::{Error, Result};
 use crate::tls::{self, Trust};
 use crate::types::{
-    Camera, Data, ErrorBody, Listing, NewPreset, Outcome, PatrolEntry, PatrollingProfile, Position,
-    PtzPreset, SiteInfo, Started, TaskStatus, TokenAnswer, TokenRefusal, WellKnownUris,
-    absolute_position_body, add_patrol_entry_body, default_preset_body, patrol_patch_body,
-    remove_patrol_entry_body, token_form,
+    Camera, Data, EffectivePermissions, ErrorBody, Listing, NewPreset, Outcome, PatrolEntry,
+    PatrollingProfile, Position, PtzPreset, SecurityNamespace, SiteInfo, Started, TaskStatus,
+    TokenAnswer, TokenRefusal, WellKnownUris, absolute_position_body, add_patrol_entry_body,
+    default_preset_body, patrol_patch_body, remove_patrol_entry_body, token_form,
 };
 
 /// The REST root under the server's address.
@@ -101,6 +101,20 @@ impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "20{:02} R{}", self.year, self.release)
     }
+}
+
+/// The security namespace of cameras [SEC: Milestone's `SecurityPermission` sample].
+pub const CAMERA_NAMESPACE: &str = "623D03F8-C5D5-46BC-A2F4-4C03562D4F85";
+
+/// What a user may do on one camera.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rights {
+    /// An administrator may do everything.
+    pub administrator: bool,
+    /// The camera actions granted, by name.
+    pub granted: Vec<String>,
+    /// The camera actions not granted, by name.
+    pub refused: Vec<String>,
 }
 
 /// A bearer token and when to ask for the next one.
@@ -329,6 +343,47 @@ impl Server {
             self.set_default_preset(camera, &created.id).await?;
         }
         Ok(created)
+    }
+
+    /// What the user may do on a camera (2024 R2 and later): an
+    /// administrator, or the names of the camera actions granted and those
+    /// not granted.
+    pub async fn camera_rights(&self, camera: &str) -> Result<Rights> {
+        self.require_ptz_tasks("report the user's rights").await?;
+        let namespaces: Listing<SecurityNamespace> =
+            self.get(&format!("{REST}/securityNamespaces")).await?;
+        let cameras = namespaces
+            .array
+            .into_iter()
+            .find(|n| n.id.eq_ignore_ascii_case(CAMERA_NAMESPACE))
+            .ok_or_else(|| {
+                Error::Protocol(format!(
+                    "XProtect {}: no security namespace for cameras ({CAMERA_NAMESPACE})",
+                    self.base
+                ))
+            })?;
+        let camera = segment(camera)?;
+        let effective: Data<EffectivePermissions> = self
+            .get(&format!(
+                "{REST}/effectivePermissions/{}?objectIds={camera}",
+                segment(&cameras.id)?
+            ))
+            .await?;
+        let mask = effective
+            .data
+            .object_permissions
+            .iter()
+            .find(|o| o.id.eq_ignore_ascii_case(camera))
+            .map_or(0, |o| o.mask);
+        let (granted, refused): (Vec<_>, Vec<_>) = cameras
+            .security_actions
+            .into_iter()
+            .partition(|a| effective.data.is_administrator || a.security_mask & mask != 0);
+        Ok(Rights {
+            administrator: effective.data.is_administrator,
+            granted: granted.into_iter().map(|a| a.name).collect(),
+            refused: refused.into_iter().map(|a| a.name).collect(),
+        })
     }
 
     /// The camera's patrolling profiles.

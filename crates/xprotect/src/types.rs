@@ -194,6 +194,54 @@ pub struct PatrolEntry {
     pub wait_time: f64,
 }
 
+/// A security namespace (`GET /securityNamespaces`, 2024 R2 and later): a
+/// kind of object and the actions a role may be granted on it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityNamespace {
+    /// Its GUID (cameras: `623D03F8-C5D5-46BC-A2F4-4C03562D4F85`).
+    pub id: String,
+    /// Its name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Its actions.
+    #[serde(default)]
+    pub security_actions: Vec<SecurityAction>,
+}
+
+/// One action of a [`SecurityNamespace`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityAction {
+    /// Its name, e.g. `PTZ_CONTROL`.
+    pub name: String,
+    /// Its bit in a permission mask.
+    #[serde(deserialize_with = "lenient_u64")]
+    pub security_mask: u64,
+}
+
+/// The user's permissions in one namespace (`GET /effectivePermissions/{ns}`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EffectivePermissions {
+    /// An administrator may do everything.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub is_administrator: bool,
+    /// The granted actions' mask per object.
+    #[serde(default)]
+    pub object_permissions: Vec<ObjectPermission>,
+}
+
+/// The granted mask on one object.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ObjectPermission {
+    /// The object's GUID.
+    pub id: String,
+    /// The granted actions, as a mask of [`SecurityAction::security_mask`] bits.
+    #[serde(deserialize_with = "lenient_u64")]
+    pub mask: u64,
+}
+
 /// Where an object lives: `{"type": "tasks", "id": "33"}`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ObjectPath {
@@ -398,4 +446,20 @@ fn lenient_opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Er
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     })
+}
+
+/// A whole number, or one written as a string (decimal or `0x` hexadecimal).
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let value = match Value::deserialize(d)? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => {
+            let s = s.trim();
+            match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+                Some(hex) => u64::from_str_radix(hex, 16).ok(),
+                None => s.parse().ok(),
+            }
+        }
+        _ => None,
+    };
+    value.ok_or_else(|| serde::de::Error::custom("expected a whole number"))
 }

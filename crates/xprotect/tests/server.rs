@@ -552,3 +552,31 @@ async fn https_trusts_a_pinned_certificate_or_an_internal_ca_and_refuses_any_oth
         Err(Error::Refused(_))
     ));
 }
+
+#[tokio::test]
+async fn the_users_rights_on_a_camera_are_read_on_2024_r2_and_later() {
+    let xp = site(XpKnobs::default()).await;
+    let vms = server(&xp, "tandem");
+    let camera = xp.cameras()[0].id.clone();
+    let admin = vms.camera_rights(&camera).await.expect("rights");
+    assert!(admin.administrator && admin.refused.is_empty(), "{admin:?}");
+    xp.set_knobs(XpKnobs {
+        rights: Some(1 | 8),
+        ..XpKnobs::default()
+    });
+    let limited = vms.camera_rights(&camera).await.expect("rights");
+    assert!(!limited.administrator);
+    assert_eq!(limited.granted, ["PTZ_CONTROL", "EXPORT"]);
+    assert_eq!(limited.refused, ["PTZ_PRESETS_MANAGE", "PTZ_PRESETS_LOCK"]);
+    let old = site(XpKnobs {
+        version: "24.1.0.5".into(),
+        ..XpKnobs::default()
+    })
+    .await;
+    assert!(matches!(
+        server(&old, "tandem")
+            .camera_rights(&old.cameras()[0].id)
+            .await,
+        Err(Error::Unsupported(_))
+    ));
+}

@@ -12,10 +12,10 @@ use tandem_sim::world::World;
 use tandem_sim::xprotect::{XpEntry, XpPatrol};
 use tandem_sim::xprotect::{XpKnobs, XpSite};
 use tandem_xprotect::types::{
-    Camera, Data, ErrorBody, Listing, NewPreset, Outcome, PatrolEntry, PatrollingProfile, Position,
-    PtzPreset, SiteInfo, Started, TaskStatus, TokenAnswer, TokenRefusal, WellKnownUris,
-    absolute_position_body, add_patrol_entry_body, default_preset_body, patrol_patch_body,
-    remove_patrol_entry_body, token_form,
+    Camera, Data, EffectivePermissions, ErrorBody, Listing, NewPreset, Outcome, PatrolEntry,
+    PatrollingProfile, Position, PtzPreset, SecurityNamespace, SiteInfo, Started, TaskStatus,
+    TokenAnswer, TokenRefusal, WellKnownUris, absolute_position_body, add_patrol_entry_body,
+    default_preset_body, patrol_patch_body, remove_patrol_entry_body, token_form,
 };
 
 fn fixture(name: &str) -> Value {
@@ -92,6 +92,11 @@ fn the_client_reads_every_recorded_answer() {
     assert_eq!(patrols.array[0], patrol.data);
     assert!(patrol.data.refers_to(&one.data.id.to_uppercase()));
     assert_eq!(patrol.data.patrolling_entry[0].wait_time, 5.0);
+    let namespaces: Listing<SecurityNamespace> = parses("security_namespaces");
+    assert_eq!(namespaces.array[0].security_actions[0].name, "PTZ_CONTROL");
+    let effective: Data<EffectivePermissions> = parses("effective_permissions");
+    assert!(!effective.data.is_administrator);
+    assert_eq!(effective.data.object_permissions[0].mask, 1);
     for name in ["error_400", "error_401", "error_404"] {
         let body: ErrorBody = parses(name);
         assert!(body.text().is_some(), "{name}");
@@ -313,6 +318,28 @@ async fn the_simulated_site_answers_with_exactly_the_recorded_shapes() {
         .await;
     assert_eq!(status, 400);
     same(&invalid, "error_400");
+
+    same(
+        &raw.call(Method::GET, &format!("{rest}/securityNamespaces"), None)
+            .await
+            .1,
+        "security_namespaces",
+    );
+    xp.set_knobs(XpKnobs {
+        rights: Some(1),
+        ..XpKnobs::default()
+    });
+    let ns = "623D03F8-C5D5-46BC-A2F4-4C03562D4F85";
+    same(
+        &raw.call(
+            Method::GET,
+            &format!("{rest}/effectivePermissions/{ns}?objectIds={camera}"),
+            None,
+        )
+        .await
+        .1,
+        "effective_permissions",
+    );
 
     // Long tasks: started, polled while running, finished, cleaned up; and failed.
     xp.set_knobs(XpKnobs {
