@@ -309,7 +309,7 @@ async fn probe_xprotect(
                     ));
                 }
             }
-            Err(e) => return failed(report, "effectivePermissions", e),
+            Err(e) => failed(report, "effectivePermissions", e),
         }
     } else {
         report.error = Some(format!(
