@@ -445,15 +445,7 @@ async fn verify(
     tolerance: f64,
 ) -> Result<(), EngineError> {
     let presets = read_presets(binding, profile).await?;
-    let fail = |message: String| EngineError::Device {
-        site: binding.site.clone(),
-        camera: binding.camera.clone(),
-        message,
-        detail: None,
-        retryable: false,
-        fault: None,
-        failure: DeviceFailure::Refused,
-    };
+    let fail = |message: String| binding.refused(message);
     let Some(found) = presets.iter().find(|p| p.token == token) else {
         return Err(fail(format!(
             "read-back: preset token {token:?} is missing after SetPreset"

@@ -212,6 +212,20 @@ impl Binding {
         Ok((link, guid.clone()))
     }
 
+    /// A refusal by this binding's site, in tandem's words (a read-back
+    /// that differs, something the site's kind cannot do): not retried.
+    pub fn refused(&self, message: impl Into<String>) -> EngineError {
+        EngineError::Device {
+            site: self.site.clone(),
+            camera: self.camera.clone(),
+            message: message.into(),
+            detail: None,
+            retryable: false,
+            fault: None,
+            failure: DeviceFailure::Refused,
+        }
+    }
+
     /// Wraps an XProtect error with this binding's names.
     pub fn xp(&self, e: tandem_xprotect::Error) -> EngineError {
         use tandem_xprotect::Error as E;
@@ -292,17 +306,10 @@ impl Binding {
     /// gives (asked once, then kept).
     pub async fn snapshot(&self) -> Result<Vec<u8>, EngineError> {
         if self.xprotect.as_ref().is_some_and(|x| !x.onvif) {
-            return Err(EngineError::Device {
-                site: self.site.clone(),
-                camera: self.camera.clone(),
-                message: "XProtect's REST API gives no picture: set onvif_url in this \
-                          binding (the camera's ONVIF address) for one"
-                    .into(),
-                detail: None,
-                retryable: false,
-                fault: None,
-                failure: DeviceFailure::Refused,
-            });
+            return Err(self.refused(
+                "XProtect's REST API gives no picture: set onvif_url in this binding \
+                 (the camera's ONVIF address) for one",
+            ));
         }
         let uri = self
             .snapshot_uri

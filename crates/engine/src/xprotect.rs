@@ -147,15 +147,7 @@ async fn verify(
     tolerance: f64,
 ) -> Result<(), EngineError> {
     let held = listed(binding).await?;
-    let fail = |message: String| EngineError::Device {
-        site: binding.site.clone(),
-        camera: binding.camera.clone(),
-        message,
-        detail: None,
-        retryable: false,
-        fault: None,
-        failure: DeviceFailure::Refused,
-    };
+    let fail = |message: String| binding.refused(message);
     match held.iter().find(|p| p.id.eq_ignore_ascii_case(id)) {
         None => Err(fail(format!(
             "read-back: XProtect does not list preset {id} after saving it"
@@ -243,17 +235,15 @@ pub async fn command(
         Command::GotoHome => {
             let presets = listed(binding).await?;
             let Some(home) = presets.iter().find(|p| p.default_preset) else {
-                return Err(refused(
-                    binding,
-                    "the camera has no default preset in XProtect to go home to",
-                ));
+                return Err(
+                    binding.refused("the camera has no default preset in XProtect to go home to")
+                );
             };
             let _permit = binding.permit().await;
             link.server.goto_preset(&guid, &home.id).await.map_err(xp)?;
         }
         Command::ContinuousMove { .. } => {
-            return Err(refused(
-                binding,
+            return Err(binding.refused(
                 "XProtect's REST API has no continuous moves: steer this camera with absolute or \
                  relative moves, through the other site, or set onvif_url in this binding \
                  (the camera's ONVIF address)",
@@ -277,18 +267,6 @@ fn to_xp(p: Position) -> tandem_xprotect::types::Position {
         pan: p.pan,
         tilt: p.tilt,
         zoom: p.zoom,
-    }
-}
-
-fn refused(binding: &Binding, message: &str) -> EngineError {
-    EngineError::Device {
-        site: binding.site.clone(),
-        camera: binding.camera.clone(),
-        message: message.to_string(),
-        detail: None,
-        retryable: false,
-        fault: None,
-        failure: DeviceFailure::Refused,
     }
 }
 
