@@ -86,26 +86,36 @@ fn journaled_names(db: &Path) -> BTreeMap<String, u32> {
 
 #[test]
 fn kill_9_during_operations_loses_and_duplicates_nothing() {
-    crash_loop(false);
+    crash_loop(None);
 }
 
 #[test]
 fn kill_9_with_an_xprotect_secondary_loses_and_duplicates_nothing() {
-    crash_loop(true);
+    crash_loop(Some(2));
 }
 
-fn crash_loop(xprotect: bool) {
-    let dir = temp_dir(if xprotect { "xprotect" } else { "onvif" });
+#[test]
+fn kill_9_with_an_xprotect_primary_loses_and_duplicates_nothing() {
+    crash_loop(Some(1));
+}
+
+/// The crash loop; `xprotect` names the site (1 or 2) served as XProtect.
+fn crash_loop(xprotect: Option<usize>) {
+    let dir = temp_dir(match xprotect {
+        Some(1) => "xprotect-primary",
+        Some(_) => "xprotect-secondary",
+        None => "onvif",
+    });
     let config = dir.join("tandem.toml");
-    let secondary: &[&str] = if xprotect {
-        &["--xprotect", "2"]
-    } else {
-        &["--profile", "2=vms"]
+    let site_arg = xprotect.map(|s| s.to_string());
+    let secondary: Vec<&str> = match &site_arg {
+        Some(site) => vec!["--xprotect", site.as_str()],
+        None => vec!["--profile", "2=vms"],
     };
     let mut sim = Guard(
         tandem()
             .args(["sim", "--cameras", "2"])
-            .args(secondary)
+            .args(&secondary)
             .args(["--json", "--write-config"])
             .arg(&config)
             .stdout(Stdio::piped())
@@ -209,7 +219,7 @@ fn crash_loop(xprotect: bool) {
             })
             .collect();
         for site in 1..=2 {
-            let mut on_site = names_on(&control, site, camera, xprotect && site == 2);
+            let mut on_site = names_on(&control, site, camera, xprotect == Some(site));
             on_site.sort();
             let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
             want.sort();
@@ -231,10 +241,10 @@ fn crash_loop(xprotect: bool) {
     );
     println!(
         "crash test ({}): {i} processes, {kills} killed with SIGKILL, {completed} completed, {} operations journaled and on both sites exactly once",
-        if xprotect {
-            "XProtect secondary"
-        } else {
-            "ONVIF"
+        match xprotect {
+            Some(1) => "XProtect primary",
+            Some(_) => "XProtect secondary",
+            None => "ONVIF",
         },
         journal.len()
     );
