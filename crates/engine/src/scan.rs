@@ -209,8 +209,8 @@ impl Engine {
         // presets are reported once it answers, never overwritten).
         if canonical.is_empty() {
             let imported = match (&primary, &secondary) {
-                (Some(presets), _) => self.import(camera, p_id, presets)?,
-                (None, Some(presets)) => self.import(camera, s_id, presets)?,
+                (Some(presets), other) => self.import(camera, p_id, presets, other.as_deref())?,
+                (None, Some(presets)) => self.import(camera, s_id, presets, None)?,
                 (None, None) => false,
             };
             if imported {
@@ -511,23 +511,37 @@ impl Engine {
         camera: &CameraId,
         site: &SiteId,
         presets: &[SitePreset],
+        other: Option<&[SitePreset]>,
     ) -> Result<bool, EngineError> {
         let mut found = Vec::new();
-        // An XProtect site has no preset numbers: its presets take the
-        // lowest free numbers, in the order the VMS lists them (creation
-        // order), and keep them in the site's token map from then on.
+        // An XProtect site has no preset numbers: each of its presets takes
+        // the number the other site gives a preset of the same name, else
+        // the lowest number no site uses (so that it never pairs with
+        // another preset there), and keeps it in the site's token map.
         let numbering = self.bindings().get(camera, site)?.xprotect().is_some();
-        let mut taken: std::collections::BTreeSet<PresetNumber> =
-            presets.iter().filter_map(|p| p.number).collect();
+        let other = other.unwrap_or_default();
+        let mut taken: std::collections::BTreeSet<PresetNumber> = presets
+            .iter()
+            .chain(other)
+            .filter_map(|p| p.number)
+            .collect();
         taken.extend(self.bindings().camera(camera)?.reserved.iter().copied());
+        let mut given = std::collections::BTreeSet::new();
         for p in presets {
             let number = match p.number {
                 Some(n) => n,
                 None if numbering => {
-                    let Some(n) = PresetNumber::lowest_free(taken.iter().copied()) else {
+                    let same_name = other
+                        .iter()
+                        .filter(|o| o.name.is_some() && o.name == p.name)
+                        .find_map(|o| o.number.filter(|n| !given.contains(n)));
+                    let Some(n) =
+                        same_name.or_else(|| PresetNumber::lowest_free(taken.iter().copied()))
+                    else {
                         continue;
                     };
                     taken.insert(n);
+                    given.insert(n);
                     n
                 }
                 None => continue,

@@ -470,3 +470,57 @@ async fn live_control_fails_over_to_an_xprotect_secondary_and_its_camera_s_onvif
         monitor.abort();
     }
 }
+
+/// An XProtect primary's presets have no numbers: on import each takes the
+/// number the ONVIF secondary gives a preset of the same name, else a number
+/// no site uses, so that it never pairs with another preset there.
+#[tokio::test]
+async fn an_xprotect_primary_takes_the_secondarys_numbers_by_name_and_free_ones_otherwise() {
+    // The secondary (ONVIF) is seeded with Gate #1, Parking #2, Dock 3 #3.
+    let (sim, engine) = mixed(1, 3).await;
+    let xp = sim.xprotect(1).expect("xp");
+    let vms = tandem_xprotect::Server::new(
+        xp.url(),
+        tandem_xprotect::Credentials {
+            username: "admin".into(),
+            password: "tandem".into(),
+        },
+        tandem_xprotect::ServerConfig::default(),
+    )
+    .expect("server");
+    for name in ["Yard", "Parking"] {
+        vms.create_preset(
+            &xp.cameras()[0].id,
+            &tandem_xprotect::types::NewPreset {
+                name: name.into(),
+                description: String::new(),
+                pan: 0.5,
+                tilt: 0.1,
+                zoom: 0.2,
+                locked: false,
+            },
+        )
+        .await
+        .expect("made in the VMS");
+    }
+    let cam = camera(1);
+    let report = engine.scan_camera(&cam).await.expect("scan");
+    let numbers: Vec<(String, u32)> = engine
+        .presets(&admin(), &cam)
+        .expect("presets")
+        .into_iter()
+        .map(|p| (p.name.as_str().to_string(), p.number.get()))
+        .collect();
+    assert_eq!(
+        numbers,
+        [("Parking".to_string(), 2), ("Yard".to_string(), 4)],
+        "{report:?}"
+    );
+    assert!(
+        report
+            .mismatches
+            .iter()
+            .all(|m| m.kind != tandem_core::diff::MismatchKind::NameDiffers),
+        "no preset paired with another of a different name: {report:?}"
+    );
+}
