@@ -245,17 +245,23 @@ impl SiteHealth {
         let probes = sites.iter().map(|site| {
             let asked = &asked;
             async move {
+                // An XProtect site is one server: one request answers for it.
+                if let Some(binding) = asked
+                    .first()
+                    .and_then(|camera| bindings.get(camera, site).ok())
+                    .filter(|b| b.xprotect().is_some())
+                {
+                    let probe = crate::xprotect::probe(&binding);
+                    let up = matches!(
+                        tokio::time::timeout(policy.timeout, probe).await,
+                        Ok(Ok(()))
+                    );
+                    return (site.clone(), up);
+                }
                 let answers = asked.iter().map(|camera| async move {
                     let Ok(binding) = bindings.get(camera, site) else {
                         return false;
                     };
-                    if binding.xprotect().is_some() {
-                        let probe = crate::xprotect::probe(&binding);
-                        return matches!(
-                            tokio::time::timeout(policy.timeout, probe).await,
-                            Ok(Ok(()))
-                        );
-                    }
                     let probe = binding.device.get_system_date_and_time();
                     matches!(tokio::time::timeout(policy.timeout, probe).await, Ok(Ok(_)))
                 });
