@@ -881,7 +881,14 @@ impl Engine {
         Ok(Outcome {
             operation,
             preset,
-            moves_camera: matches!(action, Some(Action::Put { .. })),
+            // Storing a position turns the camera on an ONVIF site; an
+            // XProtect site stores the coordinates.
+            moves_camera: matches!(action, Some(Action::Put { .. }))
+                && op.sites.iter().any(|s| {
+                    self.bindings
+                        .get(&op.camera, &s.site)
+                        .is_ok_and(|b| b.xprotect().is_none())
+                }),
             sites: op
                 .sites
                 .iter()

@@ -25,6 +25,10 @@ pub struct RepairPlan {
     pub mismatches: Vec<Mismatch>,
     /// The changes on the target side, in the order they are applied.
     pub changes: Vec<Change>,
+    /// Whether the target site stores a position by turning the camera
+    /// there (ONVIF); an XProtect site stores the coordinates.
+    #[serde(skip)]
+    pub target_moves_camera: bool,
 }
 
 /// A repair after it ran.
@@ -41,12 +45,14 @@ pub struct RepairReport {
 }
 
 impl RepairPlan {
-    /// Whether applying it stores a position (an add or an update), which on
-    /// ONVIF sites moves the physical camera (and returns it afterwards).
+    /// Whether applying it moves the physical camera (and returns it
+    /// afterwards): it stores a position (an add or an update) on an ONVIF site.
     pub fn moves_camera(&self) -> bool {
-        self.changes
-            .iter()
-            .any(|c| matches!(c, Change::Add { .. } | Change::Update { .. }))
+        self.target_moves_camera
+            && self
+                .changes
+                .iter()
+                .any(|c| matches!(c, Change::Add { .. } | Change::Update { .. }))
     }
 }
 
@@ -83,7 +89,14 @@ impl Engine {
             None => report.mismatches,
         };
         let changes = plan(&mismatches, direction);
+        let (p, s) = self.bindings().pair()?;
+        let target = match direction {
+            Direction::PrimaryToSecondary => s,
+            Direction::SecondaryToPrimary => p,
+        };
+        let target_moves_camera = self.bindings().get(camera, target)?.xprotect().is_none();
         Ok(RepairPlan {
+            target_moves_camera,
             camera: camera.clone(),
             direction,
             mismatches,

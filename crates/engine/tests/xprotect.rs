@@ -73,6 +73,7 @@ async fn operations_reach_an_onvif_primary_and_an_xprotect_secondary_without_mov
         .await
         .expect("add");
     assert!(applied_everywhere(&added), "{added:?}");
+    assert!(added.moves_camera, "the ONVIF primary turns the camera");
     assert_eq!(in_vms(&sim, 2), vec![("Gate".to_string(), 0.5)]);
     let first_guid = sim.xprotect(2).expect("xp").cameras()[0].presets()[0]
         .id
@@ -153,6 +154,12 @@ async fn a_scan_compares_the_sites_and_repairs_work_in_both_directions() {
     let cam = camera(1);
     let report = engine.scan_camera(&cam).await.expect("scan");
     assert_eq!(report.mismatches.len(), 3, "{report:?}");
+    // Adding to the XProtect secondary turns nothing; to the ONVIF primary it would.
+    let plan = engine
+        .plan_repair(&admin(), &cam, Direction::PrimaryToSecondary, None)
+        .await
+        .expect("plan");
+    assert!(!plan.changes.is_empty() && !plan.moves_camera(), "{plan:?}");
     engine
         .repair(&cam, Direction::PrimaryToSecondary, None, &admin())
         .await
@@ -522,5 +529,48 @@ async fn an_xprotect_primary_takes_the_secondarys_numbers_by_name_and_free_ones_
             .iter()
             .all(|m| m.kind != tandem_core::diff::MismatchKind::NameDiffers),
         "no preset paired with another of a different name: {report:?}"
+    );
+}
+
+/// Two XProtect sites store coordinates: an add says the camera does not move,
+/// and it does not.
+#[tokio::test]
+async fn with_two_xprotect_sites_preset_work_says_nothing_moves_and_nothing_does() {
+    let sim = Simulator::start(SimConfig {
+        cameras: 1,
+        xprotect: vec![1, 2],
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
+    let engine =
+        Engine::new(store, &topology(&sim, 0.001), Duration::from_secs(10)).expect("engine");
+    let before = sim
+        .world()
+        .camera(0)
+        .motion()
+        .position(std::time::Instant::now());
+    let added = engine
+        .add(
+            &camera(1),
+            AddPreset {
+                number: None,
+                name: name("Gate"),
+                position: at(0.7),
+            },
+            &local_operator("alice"),
+        )
+        .await
+        .expect("add");
+    assert!(applied_everywhere(&added), "{added:?}");
+    assert!(!added.moves_camera, "{added:?}");
+    assert_eq!(in_vms(&sim, 1), in_vms(&sim, 2));
+    assert_eq!(
+        sim.world()
+            .camera(0)
+            .motion()
+            .position(std::time::Instant::now()),
+        before
     );
 }
