@@ -574,3 +574,124 @@ async fn with_two_xprotect_sites_preset_work_says_nothing_moves_and_nothing_does
         before
     );
 }
+
+/// Live control with the primary on XProtect: absolute moves and recalls go
+/// through the VMS while it answers; when the whole XProtect installation
+/// goes down, the ONVIF secondary takes over (a continuous move included),
+/// and the primary serves again after a failback.
+#[tokio::test]
+async fn live_control_runs_through_an_xprotect_primary_and_fails_over_to_an_onvif_secondary() {
+    let (sim, engine) = mixed(1, 0).await;
+    let cam = camera(1);
+    engine
+        .add(
+            &cam,
+            AddPreset {
+                number: None,
+                name: name("Gate"),
+                position: at(0.6),
+            },
+            &local_operator("alice"),
+        )
+        .await
+        .expect("add");
+    let live = Live::new(
+        engine,
+        HealthPolicy {
+            probe_interval: Duration::from_millis(100),
+            failures_to_down: 2,
+            command_timeout: Duration::from_millis(500),
+            ..HealthPolicy::default()
+        },
+    )
+    .expect("live");
+    let monitor = live.spawn_monitor();
+    let physical = || {
+        sim.world()
+            .camera(0)
+            .motion()
+            .position(std::time::Instant::now())
+    };
+    let arrives = |pan: f64| {
+        let physical = &physical;
+        async move {
+            for _ in 0..50 {
+                if (physical()[0] - pan).abs() < 1e-6 {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        }
+    };
+
+    let served = live
+        .command(
+            &cam,
+            &Command::AbsoluteMove {
+                position: Position::new(-0.3, 0.1, 0.2).expect("valid"),
+            },
+        )
+        .await
+        .expect("absolute move through XProtect");
+    assert_eq!(served.site.as_str(), "primary");
+    assert!(arrives(-0.3).await, "moved by XProtect: {:?}", physical());
+    let recalled = live
+        .command(&cam, &Command::RecallPreset(number(1)))
+        .await
+        .expect("recall through XProtect");
+    assert_eq!(recalled.site.as_str(), "primary");
+    assert!(arrives(0.6).await, "recalled by XProtect: {:?}", physical());
+
+    // The XProtect installation goes down as a whole.
+    let xp = sim.xprotect(1).expect("XProtect primary");
+    xp.set_knobs(tandem_sim::xprotect::XpKnobs {
+        down: true,
+        ..xp.knobs()
+    });
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let served = live
+        .command(
+            &cam,
+            &Command::AbsoluteMove {
+                position: Position::new(0.2, -0.1, 0.2).expect("valid"),
+            },
+        )
+        .await
+        .expect("absolute move through the ONVIF secondary");
+    assert_eq!(served.site.as_str(), "secondary");
+    assert!(arrives(0.2).await, "moved through S: {:?}", physical());
+    let continuous = live
+        .command(
+            &cam,
+            &Command::ContinuousMove {
+                velocity: [0.3, 0.0, 0.0],
+                timeout: Duration::from_millis(300),
+            },
+        )
+        .await
+        .expect("continuous move through the ONVIF secondary");
+    assert_eq!(continuous.site.as_str(), "secondary");
+    live.command(&cam, &Command::Stop).await.expect("stop");
+    assert_eq!(live.active().as_str(), "secondary");
+
+    // Back up: an explicit failback returns live control to the VMS.
+    xp.set_knobs(tandem_sim::xprotect::XpKnobs {
+        down: false,
+        ..xp.knobs()
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if live.failback(&admin()).is_ok() && live.active().as_str() == "primary" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failback to the XProtect primary"
+        );
+    }
+    let status = live.command(&cam, &Command::Status).await.expect("status");
+    assert_eq!(status.site.as_str(), "primary");
+    monitor.abort();
+}

@@ -327,7 +327,7 @@ function renderCameras(id) {
     renderCameraList();
     return;
   }
-  app.camera = { id, presets: [], ops: [], mismatches: [], control: null, status: null };
+  app.camera = { id, presets: [], ops: [], mismatches: [], control: null, status: null, looks: new Map() };
   renderCameraList();
   const cam = app.cameras.find((c) => c.id === id);
   pane.append(
@@ -851,8 +851,8 @@ function posmap(a, b) {
   return svg;
 }
 
-/** One site's side of a mismatch; with PTZ control, a picture of its position on request. */
-function side(title, p, unknown) {
+/** One site's side of mismatch `key`; with PTZ control, a picture of its position on request. */
+function side(key, title, p, unknown) {
   const box = h("div", { class: "side", "data-side": title.toLowerCase() }, h("b", {}, title));
   if (!p) {
     box.append(h("div", { class: "muted" }, "absent"));
@@ -865,19 +865,28 @@ function side(title, p, unknown) {
       type: "button", class: "ghost small look-at",
       "aria-label": `Point the camera at the ${title.toLowerCase()}'s position, show the picture, and turn it back`,
       title: "The camera turns there for a picture, then back to where it points now",
-      onclick: () => lookAt(p.position, title, box),
+      onclick: () => lookAt(p.position, title, key),
     }, "Show view"));
+    const shown = app.camera.looks.get(`${key}|${title}`);
+    if (shown) box.append(lookImage(shown, title));
   }
   return box;
 }
 
+function lookImage(url, title) {
+  return h("img", { class: "look", src: url, alt: `The camera's view at the ${title.toLowerCase()}'s position` });
+}
+
 
 /**
- * Shows the camera's view at `position` in `box`: the service turns the camera
- * there, takes a picture, and turns it back (unless someone took control meanwhile).
+ * Shows the camera's view at `position` beside mismatch `key`: the service turns
+ * the camera there, takes a picture, and turns it back (unless someone took
+ * control meanwhile). The picture is kept with the camera, so a banner redrawn
+ * meanwhile (another camera's scan) still shows it.
  */
-async function lookAt(position, title, box) {
-  const id = encodeURIComponent(app.camera.id);
+async function lookAt(position, title, key) {
+  const c = app.camera;
+  const id = encodeURIComponent(c.id);
   try {
     const res = await fetch(`/api/v1/cameras/${id}/look`, {
       method: "POST", credentials: "same-origin", cache: "no-store",
@@ -889,9 +898,16 @@ async function lookAt(position, title, box) {
       throw new Error(`no picture: ${detail}`);
     }
     const url = URL.createObjectURL(await res.blob());
-    const old = box.querySelector("img.look");
-    if (old) { URL.revokeObjectURL(old.src); old.remove(); }
-    box.append(h("img", { class: "look", src: url, alt: `The camera's view at the ${title.toLowerCase()}'s position` }));
+    const old = c.looks.get(`${key}|${title}`);
+    if (old) URL.revokeObjectURL(old);
+    c.looks.set(`${key}|${title}`, url);
+    if (app.camera !== c) return;
+    const box = [...document.querySelectorAll("#mismatches tr[data-mismatch]")]
+      .find((tr) => tr.dataset.mismatch === key)?.querySelector(`.side[data-side="${title.toLowerCase()}"]`);
+    if (box) {
+      box.querySelector("img.look")?.remove();
+      box.append(lookImage(url, title));
+    }
     if (res.headers.get("x-tandem-returned") !== "true") toast("The camera stays where it is now: someone took control of it", "warn");
   } catch (e) { fail(e); }
 }
@@ -900,8 +916,13 @@ function renderBanner() {
   const slot = $("#banner-slot");
   const c = app.camera;
   if (!slot) return;
-  if (!c.mismatches.length) { slot.replaceChildren(); return; }
   const allowed = can("mismatch.resolve");
+  // Redrawn only when what it shows changed: a live update for another camera
+  // must not tear down the rows under the operator's pointer.
+  const shown = JSON.stringify([c.mismatches, allowed]);
+  if (slot.dataset.shown === shown) return;
+  slot.dataset.shown = shown;
+  if (!c.mismatches.length) { slot.replaceChildren(); return; }
   const choice = (from, keys, label) => h("button", {
     type: "button", class: from === "primary" ? "small" : "ghost small", disabled: !allowed,
     title: allowed ? "" : "Your role does not allow resolving mismatches",
@@ -910,7 +931,7 @@ function renderBanner() {
   }, label);
   const rows = c.mismatches.map((m) => h("tr", { "data-mismatch": m.key, "data-kind": m.kind },
     h("td", {}, KIND_LABEL[m.kind] || m.kind),
-    h("td", {}, h("div", { class: "pair" }, side("Primary", m.primary, m.position_unknown), side("Secondary", m.secondary, m.position_unknown))),
+    h("td", {}, h("div", { class: "pair" }, side(m.key, "Primary", m.primary, m.position_unknown), side(m.key, "Secondary", m.secondary, m.position_unknown))),
     h("td", {}, posmap(m.primary, m.secondary)),
     h("td", {}, h("div", { class: "acts" },
       choice("primary", [m.key], "Apply primary → secondary"),

@@ -16,7 +16,8 @@
 //! - `GET  /api/sites/{site}/xprotect`: a site served as XProtect too: its
 //!   address, knobs, counts and each camera's GUID, VMS presets and patrols;
 //!   `PATCH` the same with a partial [`XpKnobsPatch`], such as
-//!   `{"version": "24.1.0.5"}`, `{"fail_tasks": true}` or `{"revoke_tokens": true}`
+//!   `{"version": "24.1.0.5"}`, `{"fail_tasks": true}`, `{"revoke_tokens": true}`,
+//!   `{"latency_ms": 200}` or `{"down": true}`
 
 use std::sync::Arc;
 use std::time::Instant;

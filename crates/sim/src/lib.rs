@@ -69,6 +69,9 @@ pub struct SimConfig {
     pub control_port: u16,
     /// Sites (1-based) that are also served as an XProtect installation.
     pub xprotect: Vec<usize>,
+    /// Whether an XProtect site's VMS starts with the presets seeded on its
+    /// cameras (presets defined in the system), rather than with none.
+    pub seed_vms: bool,
 }
 
 impl Default for SimConfig {
@@ -85,6 +88,7 @@ impl Default for SimConfig {
             port_base: None,
             control_port: 0,
             xprotect: Vec::new(),
+            seed_vms: false,
         }
     }
 }
@@ -135,6 +139,8 @@ impl Simulator {
         let mut sites = Vec::with_capacity(config.sites);
         let mut listeners = Vec::new();
         let mut ports = PortPicker::new();
+        // What each site was seeded with, for the VMS of an XProtect site.
+        let mut seeded = Vec::new();
         for number in 1..=config.sites {
             let name = match number {
                 1 => "primary".to_string(),
@@ -160,6 +166,7 @@ impl Simulator {
                 removed = gone;
             }
             seed::apply(&site, &site_seeds, &removed)?;
+            seeded.push((site_seeds, removed));
             for camera in site.cameras() {
                 let listener = match config.port_base {
                     Some(base) => {
@@ -201,6 +208,20 @@ impl Simulator {
                 xprotect::XpKnobs::default(),
             )
             .await?;
+            if let (true, Some((seeds, removed))) = (config.seed_vms, seeded.get(number - 1)) {
+                for camera in xp.cameras() {
+                    for p in seed::for_camera(seeds, removed, number, camera.index + 1) {
+                        camera.insert(xprotect::XpPreset {
+                            id: xp.new_id(),
+                            name: p.name.unwrap_or_else(|| format!("Preset {}", p.number)),
+                            description: String::new(),
+                            position: [p.pan, p.tilt, p.zoom],
+                            locked: false,
+                            device: false,
+                        });
+                    }
+                }
+            }
             xp_sites.push((number, xp));
         }
         let sim = Arc::new(Simulator {

@@ -130,6 +130,30 @@ pub fn drift(site: usize, per_camera: u32) -> (Vec<SeedPreset>, Vec<(usize, u32)
     (seeds, removed)
 }
 
+/// The presets `seeds` give camera `camera` (1-based) of site `site`, by
+/// number (a later seed of a number replaces an earlier one), without the
+/// removed ones: what a VMS that keeps its own presets starts with.
+pub fn for_camera(
+    seeds: &[SeedPreset],
+    removed: &[(usize, u32)],
+    site: usize,
+    camera: usize,
+) -> Vec<SeedPreset> {
+    let mut out: Vec<SeedPreset> = Vec::new();
+    for seed in seeds {
+        if seed.site.is_some_and(|s| s != site) || seed.camera.is_some_and(|c| c != camera) {
+            continue;
+        }
+        if removed.contains(&(camera, seed.number)) && seed.site.is_none() {
+            continue;
+        }
+        out.retain(|p| p.number != seed.number);
+        out.push(seed.clone());
+    }
+    out.sort_by_key(|p| p.number);
+    out
+}
+
 /// Applies seeds to a site: later seeds overwrite earlier ones of the same
 /// number on numeric sites. Returns how many presets were stored.
 pub fn apply(site: &Site, seeds: &[SeedPreset], removed: &[(usize, u32)]) -> anyhow::Result<usize> {

@@ -50,6 +50,8 @@ pub struct XpKnobs {
     /// The user's granted camera actions as a mask of [`CAMERA_ACTIONS`]
     /// bits; `None`: an administrator.
     pub rights: Option<u64>,
+    /// Added before every answer (a busy management server, a long link).
+    pub latency: Duration,
 }
 
 /// The camera namespace's actions the simulator declares, with their mask
@@ -73,6 +75,7 @@ impl Default for XpKnobs {
             revoke_tokens: false,
             patch_keeps_entries: false,
             rights: None,
+            latency: Duration::ZERO,
         }
     }
 }
@@ -98,6 +101,8 @@ pub struct XpKnobsPatch {
     pub patch_keeps_entries: Option<bool>,
     /// The user's granted camera actions as a mask; `-1`: an administrator.
     pub rights: Option<i64>,
+    /// Milliseconds added before every answer.
+    pub latency_ms: Option<u64>,
 }
 
 impl XpKnobs {
@@ -130,6 +135,7 @@ impl XpKnobs {
                 Some(r) => Some(r as u64),
                 None => self.rights,
             },
+            latency: patch.latency_ms.map_or(self.latency, Duration::from_millis),
         })
     }
 
@@ -143,6 +149,7 @@ impl XpKnobs {
             "down": self.down,
             "patch_keeps_entries": self.patch_keeps_entries,
             "rights": self.rights,
+            "latency_ms": self.latency.as_millis() as u64,
         })
     }
 }
@@ -470,7 +477,21 @@ fn router(xp: Arc<XpSite>) -> Router {
             get(effective_permissions),
         )
         .route("/api/rest/v1/tasks/{task}", get(task).post(task_cleanup))
+        .layer(axum::middleware::from_fn_with_state(xp.clone(), delayed))
         .with_state(xp)
+}
+
+/// Every answer after the `latency` knob's delay.
+async fn delayed(
+    State(xp): State<Arc<XpSite>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let latency = xp.knobs().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    next.run(request).await
 }
 
 /// A refusal on its way out: boxed, as a response is large.

@@ -1,5 +1,8 @@
 //! `tandem demo` from nothing: simulated sites and the service come up, the
-//! printed credentials log in, and the seeded mismatches of every kind show.
+//! printed credentials log in, and the seeded mismatches of every kind the
+//! sites can show appear: with the default XProtect secondary every kind but
+//! "number differs" (XProtect presets have no numbers), with
+//! `--secondary onvif` all five.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -14,13 +17,20 @@ impl Drop for Guard {
     }
 }
 
-#[tokio::test]
-async fn demo_comes_up_with_credentials_and_every_mismatch_kind() {
-    let dir = std::env::temp_dir().join(format!("tandem-demo-{}", std::process::id()));
+/// Runs `tandem demo` with `extra` arguments until the mismatch kinds it
+/// shows are `expected`; answers the sites' kinds as `GET /api/v1/sites`
+/// gives them.
+async fn demo_shows(extra: &[&str], expected: &[&str]) -> Vec<String> {
+    let dir = std::env::temp_dir().join(format!(
+        "tandem-demo-{}-{}",
+        std::process::id(),
+        extra.join("-")
+    ));
     let mut demo = Guard(
         Command::new(env!("CARGO_BIN_EXE_tandem"))
             .args(["demo", "--listen", "127.0.0.1:0", "--data"])
             .arg(&dir)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -62,16 +72,21 @@ async fn demo_comes_up_with_credentials_and_every_mismatch_kind() {
         .and_then(|v| v.split(';').next())
         .expect("a session cookie")
         .to_string();
-    // The first background scan runs as the service starts.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut kinds = Vec::new();
-    while kinds.len() < 5 {
-        assert!(Instant::now() < deadline, "mismatch kinds seen: {kinds:?}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let open: serde_json::Value = http
-            .get(format!("{url}/api/v1/mismatches"))
+    let get = |path: &str| {
+        http.get(format!("{url}/api/v1/{path}"))
             .header("cookie", &cookie)
             .send()
+    };
+    // The first background scan runs as the service starts.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut kinds = Vec::new();
+    while kinds != expected {
+        assert!(
+            Instant::now() < deadline,
+            "mismatch kinds seen: {kinds:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let open: serde_json::Value = get("mismatches")
             .await
             .expect("mismatches")
             .json()
@@ -86,5 +101,50 @@ async fn demo_comes_up_with_credentials_and_every_mismatch_kind() {
         kinds.sort();
         kinds.dedup();
     }
+    let sites: serde_json::Value = get("sites")
+        .await
+        .expect("sites")
+        .json()
+        .await
+        .expect("json");
+    drop(demo);
     let _ = std::fs::remove_dir_all(&dir);
+    sites
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["kind"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_demo_runs_an_onvif_primary_and_an_xprotect_secondary_with_every_kind_they_can_differ_in()
+ {
+    let kinds = demo_shows(
+        &[],
+        &[
+            "name_differs",
+            "only_on_primary",
+            "only_on_secondary",
+            "position_differs",
+        ],
+    )
+    .await;
+    assert_eq!(kinds, ["onvif", "xprotect"]);
+}
+
+#[tokio::test]
+async fn the_demo_with_an_onvif_secondary_shows_all_five_mismatch_kinds() {
+    let kinds = demo_shows(
+        &["--secondary", "onvif"],
+        &[
+            "name_differs",
+            "number_differs",
+            "only_on_primary",
+            "only_on_secondary",
+            "position_differs",
+        ],
+    )
+    .await;
+    assert_eq!(kinds, ["onvif", "onvif"]);
 }

@@ -380,6 +380,24 @@ async fn the_simulators_control_api_turns_the_xprotect_knobs_while_it_runs() {
         .await
         .expect("patch");
     assert_eq!(refused.status(), 400);
+    // Latency: every answer waits that long; the knob reads back.
+    let slow: serde_json::Value = control
+        .patch(&knobs)
+        .json(&serde_json::json!({ "latency_ms": 300 }))
+        .send()
+        .await
+        .expect("patch")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(slow["knobs"]["latency_ms"], 300);
+    let started = std::time::Instant::now();
+    fresh.cameras().await.expect("cameras, slowly");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
     let not_xprotect = control
         .get(format!("{}/api/sites/1/xprotect", sim.control_url()))
         .send()

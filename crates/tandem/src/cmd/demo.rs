@@ -1,7 +1,8 @@
 //! `tandem demo`: the main job in one command, with no configuration: two
-//! simulated sites of eight cameras with mixed vendor quirks and seeded
-//! presets (with one deliberate mismatch of each kind), and the service on an
-//! embedded store in a data folder.
+//! simulated sites of eight cameras (an ONVIF primary and, unless asked
+//! otherwise, a Milestone XProtect secondary) with mixed vendor quirks and
+//! seeded presets (with one deliberate mismatch of each kind the sites can
+//! show), and the service on an embedded store in a data folder.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -57,10 +58,20 @@ pub struct Args {
     /// Cameras per site.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(6..=1000))]
     cameras: u32,
-    /// Make the secondary a simulated Milestone XProtect installation
-    /// (presets in the VMS, reached through its REST API) instead of ONVIF.
-    #[arg(long)]
-    xprotect: bool,
+    /// What the secondary site is: a simulated Milestone XProtect
+    /// installation (presets in the VMS, reached through its REST API), or
+    /// ONVIF devices like the primary.
+    #[arg(long, value_enum, default_value_t = SecondaryKind::Xprotect)]
+    secondary: SecondaryKind,
+}
+
+/// The kinds of site the demo's secondary can be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SecondaryKind {
+    /// Milestone XProtect through its REST API.
+    Xprotect,
+    /// ONVIF devices.
+    Onvif,
 }
 
 /// The quirks of the demo's sites: a camera-like primary; a VMS-bridge-like
@@ -96,7 +107,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             .map_err(anyhow::Error::msg)?,
         seed_presets: 6,
         drift: true,
-        xprotect: if args.xprotect { vec![2] } else { Vec::new() },
+        xprotect: match args.secondary {
+            SecondaryKind::Xprotect => vec![2],
+            SecondaryKind::Onvif => Vec::new(),
+        },
+        seed_vms: true,
         ..SimConfig::default()
     };
     let sim = Simulator::start(config).await?;
@@ -109,10 +124,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             .map(|b| format!("{b:02x}"))
             .collect()
     });
-    println!(
-        "tandem demo: 2 simulated sites x {} cameras, presets seeded with one mismatch of each kind",
-        args.cameras
-    );
+    match args.secondary {
+        SecondaryKind::Onvif => println!(
+            "tandem demo: 2 simulated ONVIF sites x {} cameras, presets seeded with one mismatch of each kind",
+            args.cameras
+        ),
+        SecondaryKind::Xprotect => println!(
+            "tandem demo: an ONVIF primary and an XProtect secondary x {} cameras, presets seeded with one \
+             mismatch of each kind but \"number differs\" (XProtect presets have no numbers: tandem keeps them; \
+             --secondary onvif shows that kind too)",
+            args.cameras
+        ),
+    }
     println!(
         "  simulator:  {}  (take the primary down: curl -X PATCH {}/api/sites/1/faults -H 'content-type: application/json' -d '{{\"down\":true}}')",
         sim.control_url(),
@@ -120,7 +143,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
     if let Some(xp) = sim.xprotect(2) {
         println!(
-            "  secondary:  a simulated XProtect site at {} (its VMS starts without presets: scan, then repair from the primary)",
+            "  secondary:  a simulated XProtect site at {} (presets in its VMS; the cameras' own ONVIF services take continuous moves and pictures)",
             xp.url()
         );
     }

@@ -20,7 +20,8 @@ pub struct Args {
     /// a profile is quirks joined by '+', e.g. 2=vms+rounded=0.01. Repeatable, applied in order.
     #[arg(long = "profile", value_name = "RULE")]
     profiles: Vec<ProfileRule>,
-    /// Presets seeded on every camera of every site.
+    /// Presets seeded on every camera of every site (on an XProtect site,
+    /// in its VMS too).
     #[arg(long, default_value_t = 0)]
     presets: u32,
     /// Give the last site one deliberate difference of each kind (renamed, moved,
@@ -68,6 +69,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         seed_file: args.seed_file,
         port_base: args.port_base,
         control_port: args.control_port,
+        // The presets seeded on an XProtect site's cameras are the VMS's.
+        seed_vms: !args.xprotect.is_empty(),
         xprotect: args.xprotect,
     };
     let sim = Simulator::start(config).await?;
@@ -183,9 +186,12 @@ pub fn config_for(sim: &Simulator) -> anyhow::Result<String> {
         {
             let site = if e.site == 1 { "primary" } else { "secondary" };
             match sim.xprotect(e.site) {
+                // The camera's own ONVIF service takes what XProtect's REST
+                // API cannot: continuous moves, stops and pictures.
                 Some(_) => out.push_str(&format!(
-                    "[camera.bindings.{site}]\ncamera = {}\n",
-                    quote(&format!("Camera {camera}"))
+                    "[camera.bindings.{site}]\ncamera = {}\nonvif_url = {}\n",
+                    quote(&format!("Camera {camera}")),
+                    quote(&e.device_url)
                 )),
                 None => out.push_str(&format!(
                     "[camera.bindings.{site}]\nurl = {}\n",

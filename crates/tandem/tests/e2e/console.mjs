@@ -23,8 +23,12 @@ const simGet = async (path) => {
   assert.equal(res.status, 200, `simulator ${path}`);
   return res.json();
 };
-const presetNames = async (site, camera) =>
-  (await simGet(`/api/sites/${site}/cameras/${camera}/presets`)).presets.map((p) => p.name);
+// What a site holds: its VMS's presets when it is an XProtect site, else the camera's table.
+const presetNames = async (site, camera) => {
+  const vms = await fetch(`${sim}/api/sites/${site}/xprotect`);
+  if (vms.status === 200) return (await vms.json()).cameras[camera - 1].presets.map((p) => p.name);
+  return (await simGet(`/api/sites/${site}/cameras/${camera}/presets`)).presets.map((p) => p.name);
+};
 const until = async (what, check, ms = 15000) => {
   const deadline = Date.now() + ms;
   for (;;) {
