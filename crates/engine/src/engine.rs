@@ -28,13 +28,13 @@ use tandem_store::{
 use tokio::task::JoinSet;
 
 use crate::action::Action;
-use crate::apply;
+use crate::adapter::Hold;
 use crate::control::CameraControl;
 use crate::error::EngineError;
 use crate::health::SiteHealth;
 use crate::hold::CameraHold;
 use crate::lease::{self, Leases};
-use crate::sites::{Bindings, Topology, from_vector};
+use crate::sites::{Bindings, Topology};
 
 /// The actor of what tandem does by itself (failover, scheduled scans) in the audit log.
 pub const SYSTEM_ACTOR: &str = "tandem";
@@ -732,34 +732,9 @@ impl Engine {
         let mut last = String::from("no site configured");
         for site in self.bindings.sites() {
             let binding = self.bindings.get(camera, &site.id)?;
-            if binding.xprotect().is_some() {
-                match crate::xprotect::position(&binding).await {
-                    Ok(p) => return Ok(p),
-                    Err(e) => {
-                        last = e.to_string();
-                        continue;
-                    }
-                }
-            }
-            let profile = match binding.profile().await {
-                Ok(p) => p.to_string(),
-                Err(e) => {
-                    last = e.to_string();
-                    continue;
-                }
-            };
-            let status = {
-                let _permit = binding.permit().await;
-                binding.device.get_status(&profile).await
-            };
-            match status {
-                Ok(status) => {
-                    if let Some(p) = status.position.as_ref().and_then(from_vector) {
-                        return Ok(p);
-                    }
-                    last = format!("site {} does not report the position", site.id);
-                }
-                Err(e) => last = binding.onvif(e).to_string(),
+            match binding.adapter().position().await {
+                Ok(p) => return Ok(p),
+                Err(e) => last = e.to_string(),
             }
         }
         Err(EngineError::NoSite(camera.clone(), last))
@@ -887,7 +862,7 @@ impl Engine {
                 && op.sites.iter().any(|s| {
                     self.bindings
                         .get(&op.camera, &s.site)
-                        .is_ok_and(|b| b.xprotect().is_none())
+                        .is_ok_and(|b| b.adapter().moves_camera())
                 }),
             sites: op
                 .sites
@@ -935,8 +910,9 @@ impl Engine {
                 }
             };
             // Moving a camera someone else is steering would fight them: wait.
-            // An XProtect site stores coordinates: nothing moves there.
-            let moves_camera = binding.xprotect().is_none();
+            // A site that stores coordinates (XProtect) moves nothing.
+            let adapter = binding.adapter();
+            let moves_camera = adapter.moves_camera();
             if moves_camera
                 && matches!(action, Action::Put { .. })
                 && let Some(holder) = self.control.holder(camera, self.now())
@@ -948,18 +924,16 @@ impl Engine {
                 self.record(&op, site, SiteState::Pending, Some(&message), Some(next))?;
                 return Ok(Drained::Waiting);
             }
-            let applied = if moves_camera {
-                let hold = apply::Hold {
-                    camera: self.camera_hold(camera),
-                    leases: &self.leases,
-                    control: &self.control,
-                    started: self.now(),
-                    clock: self.clock.as_ref(),
-                };
-                apply::apply(self.store.as_ref(), &binding, &action, tolerance, &hold).await
-            } else {
-                crate::xprotect::apply(self.store.as_ref(), &binding, &action, tolerance).await
+            let hold = Hold {
+                camera: self.camera_hold(camera),
+                leases: &self.leases,
+                control: &self.control,
+                started: self.now(),
+                clock: self.clock.as_ref(),
             };
+            let applied = adapter
+                .apply(self.store.as_ref(), &action, tolerance, &hold)
+                .await;
             match applied {
                 Ok(()) => {
                     self.record(&op, site, SiteState::Applied, None, None)?;

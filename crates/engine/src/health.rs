@@ -245,13 +245,13 @@ impl SiteHealth {
         let probes = sites.iter().map(|site| {
             let asked = &asked;
             async move {
-                // An XProtect site is one server: one request answers for it.
+                // A site that is one server (XProtect): one request answers for it.
                 if let Some(binding) = asked
                     .first()
                     .and_then(|camera| bindings.get(camera, site).ok())
-                    .filter(|b| b.xprotect().is_some())
+                    .filter(|b| b.adapter().probes_the_site())
                 {
-                    let probe = crate::xprotect::probe(&binding);
+                    let probe = binding.adapter().probe();
                     let up = matches!(
                         tokio::time::timeout(policy.timeout, probe).await,
                         Ok(Ok(()))
@@ -262,8 +262,11 @@ impl SiteHealth {
                     let Ok(binding) = bindings.get(camera, site) else {
                         return false;
                     };
-                    let probe = binding.device.get_system_date_and_time();
-                    matches!(tokio::time::timeout(policy.timeout, probe).await, Ok(Ok(_)))
+                    let probe = binding.adapter().probe();
+                    matches!(
+                        tokio::time::timeout(policy.timeout, probe).await,
+                        Ok(Ok(()))
+                    )
                 });
                 // No camera configured: nothing says the site is down.
                 let up = asked.is_empty() || join_all(answers).await.into_iter().any(|ok| ok);

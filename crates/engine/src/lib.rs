@@ -12,8 +12,11 @@
 //!   devices that reach them, with a bound on calls in flight per site.
 //! - [`engine`]: the [`engine::Engine`]: operations journaled, then applied to
 //!   every site, in order per camera and site, retried, replayed after restarts.
-//! - [`action`]: the journaled, idempotent [`action::Action`]; [`apply`]: its
-//!   ONVIF steps on one site, under the camera's [`hold::CameraHold`].
+//! - `action`: the journaled, idempotent `Action`.
+//! - `adapter`: the site adapter boundary, what the engine asks of one camera
+//!   on one site whatever its kind: `adapter::onvif` (storing a preset turns
+//!   the camera, under its `hold::CameraHold` and lease) and
+//!   `adapter::xprotect` (Milestone XProtect's REST API; nothing moves).
 //! - [`health`]: [`health::SiteHealth`], whether each site answers: one prober,
 //!   read by live control and the watcher alike.
 //! - [`tokens`]: [`tokens::TokenMap`], the one number ↔ token rule per site.
@@ -30,12 +33,14 @@
 //! - [`queries`]: everything the server and the CLI read (presets, operations,
 //!   mismatches, audit, cameras), so that nothing above the engine reads the store.
 //!
-//! **Architecture invariant:** the engine talks to devices only through
-//! `tandem-onvif`'s `Device` and to storage only through `tandem-store`'s
-//! `Store` trait; it knows nothing of HTTP servers or JSON DTOs.
+//! **Architecture invariant:** the engine reaches sites only through
+//! `adapter` (which alone uses `tandem-onvif`'s `Device` for preset work and
+//! live control, and `tandem-xprotect`'s `Server`; [`probe`] and [`pairing`]
+//! speak to endpoints named in a configuration before any binding exists) and storage only through
+//! `tandem-store`'s `Store` trait; it knows nothing of HTTP servers or JSON DTOs.
 
 mod action;
-mod apply;
+mod adapter;
 pub mod config;
 pub mod control;
 mod denials;
@@ -55,4 +60,3 @@ pub mod sites;
 pub(crate) mod slot;
 pub mod tokens;
 pub mod watch;
-mod xprotect;

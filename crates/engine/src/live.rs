@@ -14,14 +14,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tandem_core::access::{self, Permission, Principal};
 use tandem_core::{AuditAction, CameraId, Position, PresetNumber, SiteId};
-use tandem_onvif::types::{PanTilt, PtzVector};
 use tokio::sync::broadcast;
 
 use crate::control::Busy;
 use crate::engine::{Engine, SYSTEM_ACTOR};
 use crate::error::{DeviceFailure, EngineError};
 use crate::health::ProbePolicy;
-use crate::sites::{Binding, from_vector};
+use crate::sites::Binding;
 use crate::tokens::TokenMap;
 
 /// How sites are watched and when the active site changes.
@@ -571,7 +570,9 @@ impl Live {
         let mut last = None;
         for site in order {
             let binding = self.engine.bindings().get(camera, &site)?;
-            match tokio::time::timeout(self.policy.command_timeout, binding.snapshot()).await {
+            match tokio::time::timeout(self.policy.command_timeout, binding.adapter().snapshot())
+                .await
+            {
                 Ok(Ok(jpeg)) => return Ok((site, jpeg)),
                 Ok(Err(e)) => last = Some(e),
                 Err(_) => {
@@ -670,58 +671,11 @@ impl Live {
         binding: &Binding,
         command: &Command,
     ) -> Result<Option<CameraStatus>, EngineError> {
-        // Through XProtect, except what its REST API cannot do when the
-        // camera's own ONVIF service is configured (continuous moves, stops).
-        let through_onvif = binding.xprotect().is_some_and(|x| x.onvif)
-            && matches!(command, Command::ContinuousMove { .. } | Command::Stop);
-        if binding.xprotect().is_some() && !through_onvif {
-            let token = match command {
-                Command::RecallPreset(n) => Some(self.token_for(binding, *n)?),
-                _ => None,
-            };
-            return crate::xprotect::command(binding, command, token.as_deref()).await;
-        }
-        let profile = binding.profile().await?;
-        let device = &binding.device;
-        let onvif = |e| binding.onvif(e);
-        let vector = |v: [f64; 3]| PtzVector {
-            pan_tilt: Some(PanTilt { x: v[0], y: v[1] }),
-            zoom: Some(v[2]),
+        let token = match command {
+            Command::RecallPreset(n) => Some(self.token_for(binding, *n)?),
+            _ => None,
         };
-        match command {
-            Command::ContinuousMove { velocity, timeout } => device
-                .continuous_move(&profile, vector(*velocity), Some(*timeout))
-                .await
-                .map_err(onvif)?,
-            Command::RelativeMove { translation } => device
-                .relative_move(&profile, vector(*translation), None)
-                .await
-                .map_err(onvif)?,
-            Command::AbsoluteMove { position } => device
-                .absolute_move(&profile, crate::sites::to_vector(*position), None)
-                .await
-                .map_err(onvif)?,
-            Command::Stop => device.stop(&profile, true, true).await.map_err(onvif)?,
-            Command::GotoHome => device
-                .goto_home_position(&profile, None)
-                .await
-                .map_err(onvif)?,
-            Command::RecallPreset(number) => {
-                let token = self.token_for(binding, *number)?;
-                device
-                    .goto_preset(&profile, &token, None)
-                    .await
-                    .map_err(onvif)?
-            }
-            Command::Status => {
-                let status = device.get_status(&profile).await.map_err(onvif)?;
-                return Ok(Some(CameraStatus {
-                    position: status.position.as_ref().and_then(from_vector),
-                    moving: !status.is_idle(),
-                }));
-            }
-        }
-        Ok(None)
+        binding.adapter().command(command, token.as_deref()).await
     }
 
     /// Each site's own token for a preset number.

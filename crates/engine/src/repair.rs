@@ -94,7 +94,11 @@ impl Engine {
             Direction::PrimaryToSecondary => s,
             Direction::SecondaryToPrimary => p,
         };
-        let target_moves_camera = self.bindings().get(camera, target)?.xprotect().is_none();
+        let target_moves_camera = self
+            .bindings()
+            .get(camera, target)?
+            .adapter()
+            .moves_camera();
         Ok(RepairPlan {
             target_moves_camera,
             camera: camera.clone(),

@@ -119,17 +119,11 @@ impl Engine {
         camera: &CameraId,
         site: &SiteId,
     ) -> Result<Vec<OnvifPreset>, EngineError> {
-        let binding = self.bindings().get(camera, site)?;
-        if binding.xprotect().is_some() {
-            return crate::xprotect::read(&binding).await;
-        }
-        let profile = binding.profile().await?;
-        let _permit = binding.permit().await;
-        binding
-            .device
-            .get_presets_once(&profile)
+        self.bindings()
+            .get(camera, site)?
+            .adapter()
+            .read_presets()
             .await
-            .map_err(|e| binding.onvif(e))
     }
 
     /// A site's listed presets with their numbers resolved through `map`,
@@ -330,10 +324,7 @@ impl Engine {
         let Ok(binding) = self.bindings().get(camera, site) else {
             return Vec::new();
         };
-        if binding.xprotect().is_none() {
-            return Vec::new();
-        }
-        match crate::xprotect::patrols(&binding).await {
+        match binding.adapter().patrols().await {
             Ok(patrols) => patrols,
             Err(e) => {
                 tracing::warn!(%camera, %site, error = %e, "cannot read the site's patrols");
@@ -518,7 +509,11 @@ impl Engine {
         // the number the other site gives a preset of the same name, else
         // the lowest number no site uses (so that it never pairs with
         // another preset there), and keeps it in the site's token map.
-        let numbering = self.bindings().get(camera, site)?.xprotect().is_some();
+        let numbering = self
+            .bindings()
+            .get(camera, site)?
+            .adapter()
+            .numbered_on_import();
         let other = other.unwrap_or_default();
         let mut taken: std::collections::BTreeSet<PresetNumber> = presets
             .iter()

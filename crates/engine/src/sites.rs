@@ -302,15 +302,10 @@ impl Binding {
         }
     }
 
-    /// The camera's current picture as JPEG, from the snapshot URI the device
-    /// gives (asked once, then kept).
-    pub async fn snapshot(&self) -> Result<Vec<u8>, EngineError> {
-        if self.xprotect.as_ref().is_some_and(|x| !x.onvif) {
-            return Err(self.refused(
-                "XProtect's REST API gives no picture: set onvif_url in this binding \
-                 (the camera's ONVIF address) for one",
-            ));
-        }
+    /// The camera's current picture as JPEG through its ONVIF service, from
+    /// the snapshot URI the device gives (asked once, then kept). Reached
+    /// through [`crate::adapter::Adapter::snapshot`].
+    pub(crate) async fn onvif_snapshot(&self) -> Result<Vec<u8>, EngineError> {
         let uri = self
             .snapshot_uri
             .get_or_try_init(|| async {

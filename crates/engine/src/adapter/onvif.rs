@@ -1,14 +1,17 @@
-//! Applying one journaled [`Action`] to one site, with the steps ONVIF needs:
+//! A binding on an ONVIF site: a camera or VMS bridge speaking ONVIF PTZ.
+//!
+//! Applying one journaled [`Action`] takes the steps ONVIF needs:
 //! `GetPresets` (read before write: see [`crate::slot`]), `AbsoluteMove`, wait
 //! for IDLE, `SetPreset` with the mapped token (or a new one), the camera back
 //! where it was, then `GetPresets` to read back. Every step is safe to repeat,
 //! because after a crash the whole action is applied again from the start.
+//! Live commands, the position and the health probe are one ONVIF call each.
 
 use std::time::{Duration, Instant};
 
 use tandem_core::clock::Clock;
 use tandem_core::{Position, PresetNumber};
-use tandem_onvif::types::Preset as OnvifPreset;
+use tandem_onvif::types::{PanTilt, Preset as OnvifPreset, PtzVector};
 use tandem_store::{Store, TokenStyle};
 
 use crate::action::Action;
@@ -16,6 +19,7 @@ use crate::control::CameraControl;
 use crate::error::{DeviceFailure, EngineError};
 use crate::hold::{CameraHold, Origin};
 use crate::lease::{Leases, camera_lease};
+use crate::live::{CameraStatus, Command};
 use crate::sites::{Binding, from_vector, to_vector};
 use crate::slot::{self, Intent, Target};
 use crate::tokens::TokenMap;
@@ -468,4 +472,91 @@ async fn verify(
         )));
     }
     Ok(())
+}
+
+/// The camera's presets, read once: a scan does not keep the connection.
+pub(crate) async fn read_once(binding: &Binding) -> Result<Vec<OnvifPreset>, EngineError> {
+    let profile = binding.profile().await?;
+    let _permit = binding.permit().await;
+    binding
+        .device
+        .get_presets_once(&profile)
+        .await
+        .map_err(|e| binding.onvif(e))
+}
+
+/// Where the camera points (`GetStatus`).
+pub(crate) async fn position(binding: &Binding) -> Result<Position, EngineError> {
+    let profile = binding.profile().await?;
+    let status = {
+        let _permit = binding.permit().await;
+        binding.device.get_status(&profile).await
+    }
+    .map_err(|e| binding.onvif(e))?;
+    status
+        .position
+        .as_ref()
+        .and_then(from_vector)
+        .ok_or_else(|| binding.refused("the device does not report the camera's position"))
+}
+
+/// A health probe: `GetSystemDateAndTime`, which every ONVIF device answers
+/// without credentials.
+pub(crate) async fn probe(binding: &Binding) -> Result<(), EngineError> {
+    binding
+        .device
+        .get_system_date_and_time()
+        .await
+        .map(|_| ())
+        .map_err(|e| binding.onvif(e))
+}
+
+/// A live command; `token` is the preset's token for a recall.
+pub(crate) async fn command(
+    binding: &Binding,
+    command: &Command,
+    token: Option<&str>,
+) -> Result<Option<CameraStatus>, EngineError> {
+    let profile = binding.profile().await?;
+    let device = &binding.device;
+    let onvif = |e| binding.onvif(e);
+    let vector = |v: [f64; 3]| PtzVector {
+        pan_tilt: Some(PanTilt { x: v[0], y: v[1] }),
+        zoom: Some(v[2]),
+    };
+    match command {
+        Command::ContinuousMove { velocity, timeout } => device
+            .continuous_move(&profile, vector(*velocity), Some(*timeout))
+            .await
+            .map_err(onvif)?,
+        Command::RelativeMove { translation } => device
+            .relative_move(&profile, vector(*translation), None)
+            .await
+            .map_err(onvif)?,
+        Command::AbsoluteMove { position } => device
+            .absolute_move(&profile, to_vector(*position), None)
+            .await
+            .map_err(onvif)?,
+        Command::Stop => device.stop(&profile, true, true).await.map_err(onvif)?,
+        Command::GotoHome => device
+            .goto_home_position(&profile, None)
+            .await
+            .map_err(onvif)?,
+        Command::RecallPreset(_) => {
+            let token =
+                token.ok_or_else(|| EngineError::Internal("a recall without its preset".into()))?;
+            device
+                .goto_preset(&profile, token, None)
+                .await
+                .map_err(onvif)?
+        }
+        Command::Status => {
+            let status = device.get_status(&profile).await.map_err(onvif)?;
+            return Ok(Some(CameraStatus {
+                position: status.position.as_ref().and_then(from_vector),
+                moving: !status.is_idle(),
+            }));
+        }
+    }
+    Ok(None)
 }
