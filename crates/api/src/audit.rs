@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 pub struct AuditQuery {
     /// Entries after this sequence number (default 0).
     pub after: Option<u64>,
+    /// Entries before this sequence number (implies `order=newest`).
+    pub before: Option<u64>,
+    /// `oldest` first (default) or `newest` first.
+    pub order: Option<String>,
     /// At most this many (default 100, at most 1000).
     pub limit: Option<usize>,
     /// Only entries whose action starts with this (`preset.`, `login`...).

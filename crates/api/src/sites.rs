@@ -18,6 +18,16 @@ pub struct SiteDto {
     /// installation through its REST API).
     #[serde(default = "onvif")]
     pub kind: String,
+    /// On the active site: when it became active (RFC 3339), if not at the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_since_utc: Option<String>,
+    /// On the active site: why it became active ("primary down"...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_reason: Option<String>,
+    /// On the primary while another site is active and the primary is up:
+    /// seconds until automatic failback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failback_in_s: Option<u64>,
 }
 
 fn onvif() -> String {

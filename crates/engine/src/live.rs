@@ -141,6 +141,12 @@ pub struct SiteStatus {
     pub active: bool,
     /// `onvif` or `xprotect`: how its cameras are reached.
     pub kind: &'static str,
+    /// The active site: since when, and why it became active (absent if it
+    /// has been since the start).
+    pub active_since: Option<(DateTime<Utc>, String)>,
+    /// The primary while another site is active, up, and automatic
+    /// failback on: how long until live control returns to it.
+    pub failback_in: Option<Duration>,
 }
 
 /// A camera's position and movement, as the active site reports them.
@@ -283,12 +289,36 @@ impl Live {
         require_some_grant(who, "see the sites")?;
         let active = self.active();
         let health = self.health();
+        let since = self
+            .state()
+            .history
+            .iter()
+            .rev()
+            .find(|s| s.to == active)
+            .map(|s| (s.at_utc, s.reason.clone()));
+        let primary = self.engine.bindings().sites().first().map(|s| s.id.clone());
+        let failback_in = match (&primary, self.policy.auto_failback) {
+            (Some(p), true) if *p != active => {
+                self.engine.health().of(p).and_then(|(h, up_for)| {
+                    (h == Health::Up).then(|| {
+                        self.policy
+                            .failback_hold
+                            .saturating_sub(up_for.unwrap_or_default())
+                    })
+                })
+            }
+            _ => None,
+        };
         Ok(self
             .engine
             .bindings()
             .sites()
             .iter()
             .map(|s| SiteStatus {
+                active_since: (s.id == active).then(|| since.clone()).flatten(),
+                failback_in: (Some(&s.id) == primary.as_ref())
+                    .then_some(failback_in)
+                    .flatten(),
                 id: s.id.clone(),
                 priority: s.priority,
                 health: health
@@ -437,6 +467,17 @@ impl Live {
             priority: h.priority,
             reserved: h.reserved,
         }))
+    }
+
+    /// Takes manual control of `camera` for `who` (who needs `ptz.control`
+    /// on it) without moving it: at once from nobody or from a lower PTZ
+    /// priority, refused (a conflict naming the holder) otherwise.
+    pub fn take(&self, who: &Principal, camera: &CameraId) -> Result<(), EngineError> {
+        let groups = &self.engine.bindings().camera(camera)?.groups;
+        let priority = who
+            .ptz_priority(groups)
+            .ok_or_else(|| forbidden(who, "ptz.control", camera))?;
+        self.take_control(&who.user, priority, camera)
     }
 
     /// Releases `who`'s manual control (or reservation) of `camera`;
@@ -637,14 +678,26 @@ impl Live {
         })
     }
 
-    /// Waits until the camera stops moving, at most [`LOOK_SETTLE`].
+    /// Waits until the camera stops, at most [`LOOK_SETTLE`]: until it says
+    /// it is idle and two reads of its position agree. A site that cannot
+    /// tell movement (XProtect's REST API reports only the position) is
+    /// judged by the position alone.
     async fn settle(&self, camera: &CameraId) -> Result<(), EngineError> {
         let deadline = tokio::time::Instant::now() + LOOK_SETTLE;
+        let mut last: Option<Position> = None;
         while tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let status = self.command(camera, &Command::Status).await?.status;
-            if status.is_some_and(|s| !s.moving) {
+            let Some(status) = self.command(camera, &Command::Status).await?.status else {
                 break;
+            };
+            if status.moving {
+                last = None;
+                continue;
+            }
+            match (status.position, last) {
+                (None, _) => break,
+                (Some(now), Some(before)) if now.within(&before, 1e-4) => break,
+                (now, _) => last = now,
             }
         }
         Ok(())

@@ -31,6 +31,10 @@ pub struct CameraSummary {
 pub struct AuditFilter {
     /// Only entries after this sequence number (page with the last one seen).
     pub after_seq: u64,
+    /// Newest first, and only entries before this sequence number when
+    /// given (page backwards with the last one seen); `after_seq` still
+    /// bounds them from below.
+    pub newest_first: Option<Option<u64>>,
     /// Only actions that start with this (`preset.` for every preset change).
     pub action_prefix: Option<String>,
     /// Only this actor's entries.
@@ -228,7 +232,7 @@ impl Engine {
         ))
     }
 
-    /// Audit entries, oldest first (administrators).
+    /// Audit entries, oldest first or newest first (administrators).
     pub fn audit_log(
         &self,
         who: &Principal,
@@ -238,10 +242,21 @@ impl Engine {
         self.audits_written();
         let mut entries = Vec::new();
         let mut after = filter.after_seq;
+        let mut before = filter.newest_first.map(|b| b.unwrap_or(u64::MAX));
         while entries.len() < filter.limit {
-            let page = self.store().audit_entries(after, AUDIT_PAGE)?;
+            let page = match before {
+                Some(b) => {
+                    let mut page = self.store().audit_entries_before(b, AUDIT_PAGE)?;
+                    page.retain(|e| e.seq > filter.after_seq);
+                    page
+                }
+                None => self.store().audit_entries(after, AUDIT_PAGE)?,
+            };
             let Some(last) = page.last() else { break };
-            after = last.seq;
+            match &mut before {
+                Some(b) => *b = last.seq,
+                None => after = last.seq,
+            }
             entries.extend(
                 page.into_iter()
                     .filter(|e| {

@@ -674,6 +674,14 @@ async fn live_control_runs_through_an_xprotect_primary_and_fails_over_to_an_onvi
     assert_eq!(continuous.site.as_str(), "secondary");
     live.command(&cam, &Command::Stop).await.expect("stop");
     assert_eq!(live.active().as_str(), "secondary");
+    let sites = live.sites(&admin()).expect("sites");
+    let (at, why) = sites[1]
+        .active_since
+        .clone()
+        .expect("since when S is active");
+    assert!(why.contains("down"), "{why}");
+    assert!(at <= chrono::Utc::now());
+    assert_eq!(sites[0].failback_in, None, "no failback while P is down");
 
     // Back up: an explicit failback returns live control to the VMS.
     xp.set_knobs(tandem_sim::xprotect::XpKnobs {
@@ -681,6 +689,21 @@ async fn live_control_runs_through_an_xprotect_primary_and_fails_over_to_an_onvi
         ..xp.knobs()
     });
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let countdown = loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let sites = live.sites(&admin()).expect("sites");
+        if let Some(left) = sites[0].failback_in {
+            break left;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failback countdown once P is up"
+        );
+    };
+    assert!(
+        countdown <= HealthPolicy::default().failback_hold,
+        "{countdown:?}"
+    );
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
         if live.failback(&admin()).is_ok() && live.active().as_str() == "primary" {
@@ -694,4 +717,39 @@ async fn live_control_runs_through_an_xprotect_primary_and_fails_over_to_an_onvi
     let status = live.command(&cam, &Command::Status).await.expect("status");
     assert_eq!(status.site.as_str(), "primary");
     monitor.abort();
+}
+
+/// "Show view" with live control on an XProtect site that names no
+/// `onvif_url`: the camera turns through XProtect, the picture (which
+/// XProtect's REST API cannot give) comes from the other site, and the
+/// camera is turned back.
+#[tokio::test]
+async fn show_view_through_an_xprotect_site_without_onvif_takes_the_picture_from_the_other_site() {
+    let (sim, engine) = mixed(1, 0).await;
+    let cam = camera(1);
+    let live = Live::new(engine, HealthPolicy::default()).expect("live");
+    assert_eq!(live.active().as_str(), "primary");
+    let physical = || {
+        sim.world()
+            .camera(0)
+            .motion()
+            .position(std::time::Instant::now())
+    };
+    let before = physical();
+    let look = live
+        .look(
+            &admin(),
+            &cam,
+            Position::new(0.5, -0.2, 0.3).expect("valid"),
+        )
+        .await
+        .expect("a look");
+    assert_eq!(look.site.as_str(), "secondary", "the picture's site");
+    assert!(look.jpeg.starts_with(&[0xff, 0xd8]), "a JPEG");
+    assert!(look.returned, "the camera was turned back");
+    let after = physical();
+    assert!(
+        (after[0] - before[0]).abs() < 1e-6 && (after[1] - before[1]).abs() < 1e-6,
+        "back where it was: {before:?} -> {after:?}"
+    );
 }

@@ -5,6 +5,14 @@
 "use strict";
 
 const PERMISSIONS = ["ptz.control", "preset.recall", "preset.manage", "preset.manage_locked", "mismatch.resolve", "admin"];
+const PERMISSION_LABEL = {
+  "ptz.control": "Steer cameras (live PTZ)",
+  "preset.recall": "Recall presets",
+  "preset.manage": "Add, change and delete presets",
+  "preset.manage_locked": "Change locked presets",
+  "mismatch.resolve": "Resolve mismatches between sites",
+  admin: "Administer (users, roles, sites, audit)",
+};
 const KIND_LABEL = {
   only_on_primary: "Only on the primary",
   only_on_secondary: "Only on the secondary",
@@ -77,13 +85,42 @@ async function api(method, path, body) {
   return { status: res.status, data };
 }
 
+/**
+ * Splits a message into a plain sentence and the technical detail behind it.
+ * The service's device errors read "site S, camera C: what happened (the
+ * device's words)": the sentence keeps what happened, the detail all of it.
+ */
+function humanize(message) {
+  const text = String(message || "");
+  const device = text.match(/^site (\S+), camera ([^:]+): (.*)$/s);
+  if (device) {
+    const [, site, camera, rest] = device;
+    const cut = rest.search(/ \(|: /);
+    const what = cut > 0 ? rest.slice(0, cut) : rest;
+    return { text: `${siteName(site)} site, camera ${camera}: ${what}`, detail: what === rest ? null : text };
+  }
+  const cut = text.search(/ \(|; /);
+  if (text.length > 100 && cut > 20) return { text: `${text.slice(0, cut)}.`, detail: text };
+  return { text, detail: null };
+}
+
+/**
+ * Shows a message for a while: the newest three stay in view, errors longer
+ * than news. The same message again replaces the one shown, so a refusal
+ * repeated by every joystick command is one message, not a stack.
+ */
 function toast(message, kind = "info") {
   const box = $("#toasts");
-  const el = h("div", { class: `toast ${kind}` }, message);
+  const { text, detail } = humanize(message);
+  for (const same of [...box.children].filter((t) => t.dataset.text === text)) {
+    clearTimeout(same.timer);
+    same.remove();
+  }
+  const el = h("div", { class: `toast ${kind}`, "data-text": text }, h("span", {}, text),
+    detail ? h("details", {}, h("summary", {}, "Details"), h("div", { class: "mono small detail" }, detail)) : null);
   box.append(el);
-  // The newest three stay in view; errors stay longer than news.
   while (box.children.length > 3) box.firstElementChild.remove();
-  setTimeout(() => el.remove(), kind === "bad" ? 9000 : 4000);
+  el.timer = setTimeout(() => el.remove(), kind === "bad" ? 9000 : 4000);
 }
 
 function fail(e) {
@@ -110,8 +147,9 @@ function ask(title, build, okLabel = "OK", danger = false) {
     dialog.addEventListener("close", done);
     dialog.returnValue = "";
     dialog.showModal();
+    // A destructive choice is never the default: Cancel has the focus.
     const first = body.querySelector("input, select, button");
-    (first || ok).focus();
+    (danger ? $("#dialog-cancel") : first || ok).focus();
   });
 }
 
@@ -190,11 +228,8 @@ function connectEvents() {
   const refreshCameras = debounce(() => loadCameras().catch(fail), 400);
   const refreshCamera = debounce(() => app.camera && reloadCamera().catch(fail), 150);
   es.addEventListener("site", () => loadSites().catch(fail));
-  es.addEventListener("active", (ev) => {
-    const s = JSON.parse(ev.data);
-    toast(`Live control moved from ${siteName(s.from)} to ${siteName(s.to)}: ${s.reason}`, "warn");
-    loadSites().catch(fail);
-  });
+  // The site alert says where live control runs for as long as it matters.
+  es.addEventListener("active", () => loadSites().catch(fail));
   const touches = (ev) => {
     try { return app.camera && JSON.parse(ev.data).camera === app.camera.id; } catch { return false; }
   };
@@ -220,6 +255,67 @@ async function loadSites() {
   renderSites();
 }
 
+/** Whether live control can reach some site. */
+const anySiteUp = () => app.sites.some((s) => s.health !== "down");
+
+/**
+ * The lasting statement of where live control runs, when it is not where it
+ * should be: on the secondary (since when, why, and when it comes back), or
+ * nowhere (no site answers: the controls that need a site are disabled).
+ */
+function renderSiteAlert() {
+  const el = $("#site-alert");
+  clearInterval(app.alertTimer);
+  const primary = app.sites.find((s) => s.priority === 1);
+  const active = app.sites.find((s) => s.active);
+  document.body.dataset.sites = !app.sites.length ? "" : anySiteUp() ? (primary && active && primary.id !== active.id ? "failover" : "normal") : "down";
+  applyAvailability();
+  if (document.body.dataset.sites === "down") {
+    el.hidden = false;
+    el.dataset.state = "down";
+    el.replaceChildren(h("strong", {}, "No site answers."),
+      " Live control, recalls and new presets cannot reach any camera until a site answers again; tandem keeps trying and resumes by itself.");
+    return;
+  }
+  if (document.body.dataset.sites !== "failover") { el.hidden = true; el.replaceChildren(); return; }
+  el.hidden = false;
+  el.dataset.state = "failover";
+  const since = active.active_since_utc ? ` since ${new Date(active.active_since_utc).toLocaleTimeString()}` : "";
+  const countdown = h("span", { id: "failback-countdown" });
+  let left = primary.failback_in_s;
+  const tick = () => {
+    countdown.textContent = left !== undefined && left !== null
+      ? `Back to ${siteName(primary.id)} automatically in ${left} s.`
+      : primary.health === "up"
+        ? "Automatic failback is off: fail back when ready."
+        : `Live control returns to ${siteName(primary.id)} once it answers steadily again.`;
+  };
+  tick();
+  if (left !== undefined && left !== null) {
+    app.alertTimer = setInterval(() => {
+      left = Math.max(0, left - 1);
+      tick();
+      if (left === 0) { clearInterval(app.alertTimer); later(() => loadSites().catch(fail), 1500); }
+    }, 1000);
+  }
+  const reason = primary.health === "up" ? `${siteName(primary.id)} answers again` : `${siteName(primary.id)} not answering`;
+  el.replaceChildren(h("strong", {}, `Running on ${siteName(active.id)}${since}`), ` — ${reason}. `, countdown,
+    can("admin") ? h("button", {
+      type: "button", id: "failback", class: "small", disabled: primary.health !== "up",
+      title: primary.health === "up" ? "Return live control to the primary now" : "The primary is not up yet",
+      onclick: failback,
+    }, "Fail back now") : null);
+}
+
+/** Disables what needs a site to answer while none does; the server would refuse it anyway. */
+function applyAvailability() {
+  const down = document.body.dataset.sites === "down";
+  for (const el of document.querySelectorAll("[data-live]")) {
+    if (el.matches("button, input")) el.disabled = down;
+    else el.setAttribute("aria-disabled", String(down));
+  }
+}
+
 function renderSites() {
   const bar = $("#sitebar");
   const items = app.sites.map((s) => {
@@ -237,16 +333,8 @@ function renderSites() {
           }, outage.down ? "Bring up" : "Take down")
         : null);
   });
-  const primary = app.sites.find((s) => s.priority === 1);
-  const active = app.sites.find((s) => s.active);
-  if (can("admin") && primary && active && primary.id !== active.id) {
-    items.push(h("button", {
-      type: "button", id: "failback", class: "small", disabled: primary.health !== "up",
-      title: primary.health === "up" ? "Return live control to the primary now" : "The primary is not up yet",
-      onclick: failback,
-    }, "Fail back now"));
-  }
   bar.replaceChildren(...items);
+  renderSiteAlert();
   renderCameraList();
 }
 
@@ -272,6 +360,7 @@ async function failback() {
 function route() {
   if (!app.me) return;
   stopCameraLoops();
+  $("#toasts").replaceChildren();
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   const view = parts[0] || "cameras";
   for (const a of document.querySelectorAll("[data-nav]")) {
@@ -301,14 +390,15 @@ function renderCameraList() {
   const list = $("#camlist ul");
   if (!list) return;
   const filter = ($("#camfilter") || {}).value || "";
-  const active = app.sites.find((s) => s.active);
+  const active = anySiteUp() && app.sites.find((s) => s.active);
   const items = app.cameras
     .filter((c) => !filter || `${c.name} ${c.id}`.toLowerCase().includes(filter.toLowerCase()))
     .map((c) => {
       const st = syncState(c);
       const current = app.camera && app.camera.id === c.id;
       return h("li", {}, h("a", { href: `#/cameras/${encodeURIComponent(c.id)}`, "aria-current": current ? "true" : false, "data-camera": c.id },
-        c.name, h("span", { class: `state ${st.cls}`, "data-sync": st.cls }, st.text, active ? ` · via ${siteName(active.id)}` : "")));
+        c.name, h("span", { class: `state ${st.cls}`, "data-sync": st.cls }, st.text,
+          active ? ` · via ${siteName(active.id)}` : app.sites.length ? " · no site answers" : "")));
     });
   list.replaceChildren(...items);
 }
@@ -327,16 +417,20 @@ function renderCameras(id) {
     renderCameraList();
     return;
   }
-  app.camera = { id, presets: [], ops: [], mismatches: [], control: null, status: null, looks: new Map() };
+  app.camera = { id, presets: [], ops: [], mismatches: [], control: null, status: null, looks: new Map(), recalled: null };
+  // What was said about the previous camera is not about this one.
+  $("#toasts").replaceChildren();
   renderCameraList();
   const cam = app.cameras.find((c) => c.id === id);
   pane.append(
     h("div", { class: "wide", id: "banner-slot" }),
     liveView(cam),
     presetsPanel());
+  applyAvailability();
   reloadCamera().catch(fail);
   startSnapshots();
   startStatus();
+  startControl();
 }
 
 async function reloadCamera() {
@@ -360,13 +454,74 @@ async function reloadCamera() {
 async function loadControl() {
   const c = app.camera;
   if (!c) return;
-  c.control = (await api("GET", `/api/v1/cameras/${encodeURIComponent(c.id)}/control`)).data;
-  const el = $("#control-holder");
-  if (!el) return;
-  const holder = c.control.user;
-  el.textContent = !holder ? "" : holder === app.me.user
-    ? (c.control.reserved ? "You reserved this camera" : "You are steering")
-    : `${holder} ${c.control.reserved ? "reserved this camera" : "is steering"}`;
+  const control = (await api("GET", `/api/v1/cameras/${encodeURIComponent(c.id)}/control`)).data;
+  if (app.camera !== c) return;
+  c.control = control;
+  c.controlAt = performance.now();
+  renderControl();
+}
+
+/** Seconds left of the current hold, counted down since it was read. */
+function controlLeft(c) {
+  const s = c.control && c.control.expires_in_s;
+  if (s === null || s === undefined) return null;
+  return Math.max(0, Math.round(s - (performance.now() - c.controlAt) / 1000));
+}
+
+/**
+ * Who steers the camera, with priority and time left, and what this user may
+ * do about it: take control (or over, from a lower priority), release,
+ * reserve (admins). Redrawn only when its text or choices change.
+ */
+function renderControl() {
+  const c = app.camera;
+  const el = $("#control");
+  if (!c || !el || !c.control) return;
+  const { user, priority, reserved } = c.control;
+  const left = controlLeft(c);
+  const mine = user === app.me.user;
+  const time = left === null ? "" : ` · ${left} s left`;
+  const text = !user ? "Nobody is steering"
+    : mine ? (reserved ? "You reserved this camera" : `You are steering${time}`)
+      : reserved ? `${user} reserved this camera` : `${user} is steering · priority ${priority}${time}`;
+  const act = (label, fn, title) => h("button", { type: "button", class: "ghost small", title, onclick: fn }, label);
+  const choices = [];
+  if (!mine && !reserved && can("ptz.control")) {
+    choices.push(act(user ? "Take over" : "Take control", () => controlAction("POST", "control"),
+      user ? "Take control now if your role's PTZ priority is higher" : "Hold the camera without moving it"));
+  }
+  if (mine) choices.push(act(reserved ? "End reservation" : "Release", () => controlAction("DELETE", "control")));
+  if (can("admin") && !(mine && reserved)) {
+    choices.push(act("Reserve", () => controlAction("POST", "reserve"), "Keep the camera for preset work: nobody else steers it until you release it"));
+  }
+  const key = JSON.stringify([text, choices.map((b) => b.textContent)]);
+  if (el.dataset.key !== key) {
+    el.dataset.key = key;
+    el.dataset.holder = user || "";
+    el.replaceChildren(h("span", { id: "control-holder" }, text), ...choices);
+  }
+  // A hold that ran out is read again rather than shown at 0 s.
+  if (user && left === 0) later(() => loadControl().catch(() => {}), 500);
+}
+
+async function controlAction(method, what) {
+  const c = app.camera;
+  try {
+    c.control = (await api(method, `/api/v1/cameras/${encodeURIComponent(c.id)}/${what}`)).data;
+    c.controlAt = performance.now();
+    renderControl();
+  } catch (e) { fail(e); }
+}
+
+/** Counts the hold's time down once a second while this camera is shown. */
+function startControl() {
+  const c = app.camera;
+  const tick = () => {
+    if (app.camera !== c) return;
+    renderControl();
+    later(tick, 1000);
+  };
+  later(tick, 1000);
 }
 
 // ---------------------------------------------------------------- live view and joystick
@@ -377,7 +532,8 @@ function liveView(cam) {
   const stale = h("div", { class: "stale", id: "snapshot-stale", hidden: true });
   const panel = h("section", { class: "panel", "aria-labelledby": "live-title" },
     h("header", {}, h("h2", { id: "live-title" }, cam ? cam.name : "Camera"),
-      h("span", { class: "muted mono", id: "ptz-status" }), h("span", { class: "muted", id: "control-holder" })),
+      h("span", { class: "muted mono", id: "ptz-status" })),
+    h("div", { class: "control-line muted", id: "control", "aria-live": "polite" }),
     h("div", { class: "video" }, img, overlay, stale));
   if (can("ptz.control")) panel.append(joystick());
   else panel.append(h("p", { class: "muted", id: "no-ptz" }, "Your role does not allow live PTZ control of this camera."));
@@ -450,7 +606,7 @@ function speed() {
 function joystick() {
   const knob = h("div", { class: "knob" });
   const pad = h("div", {
-    class: "joystick", id: "joystick", role: "application", tabindex: "0",
+    class: "joystick", id: "joystick", role: "application", tabindex: "0", "data-live": true,
     "aria-label": "Pan and tilt: press and hold, or use the arrow keys",
     "aria-describedby": "keys-help",
   }, knob,
@@ -472,6 +628,7 @@ function joystick() {
     ptz.halt();
   };
   pad.addEventListener("pointerdown", (ev) => {
+    if (pad.getAttribute("aria-disabled") === "true") return;
     pad.setPointerCapture(ev.pointerId);
     pad.dataset.active = "true";
     aim(ev);
@@ -480,21 +637,25 @@ function joystick() {
   for (const end of ["pointerup", "pointercancel", "lostpointercapture"]) pad.addEventListener(end, release);
 
   const hold = (label, text, z) => {
-    const b = h("button", { type: "button", class: "ghost", "aria-label": label, "data-zoom": z > 0 ? "in" : "out" }, text);
+    const b = h("button", { type: "button", class: "ghost", "aria-label": label, "data-zoom": z > 0 ? "in" : "out", "data-live": true }, text);
     b.addEventListener("pointerdown", (ev) => { b.setPointerCapture(ev.pointerId); ptz.move([0, 0, z * speed()]); });
     for (const end of ["pointerup", "pointercancel", "lostpointercapture"]) b.addEventListener(end, () => ptz.halt());
     b.addEventListener("keydown", (ev) => { if ((ev.key === " " || ev.key === "Enter") && !ev.repeat) ptz.move([0, 0, z * speed()]); });
     b.addEventListener("keyup", (ev) => { if (ev.key === " " || ev.key === "Enter") ptz.halt(); });
     return b;
   };
-  const home = h("button", { type: "button", class: "ghost", onclick: () => ptz.send({ kind: "home" }) }, "Home");
+  const home = h("button", { type: "button", class: "ghost", "data-live": true, onclick: () => ptz.send({ kind: "home" }) }, "Home");
+  const stop = h("button", { type: "button", class: "danger", id: "stop", "data-live": true, title: "Stop every movement (Esc)",
+    onclick: () => { keys.held.clear(); ptz.velocity = ptz.velocity || [0, 0, 0]; ptz.halt(); } }, "Stop");
+  const shown = h("output", { id: "speed-value", for: "speed" }, "50 %");
+  const slider = h("input", { id: "speed", type: "range", min: "5", max: "100", value: "50", "data-live": true,
+    oninput: () => { shown.textContent = `${slider.value} %`; } });
   return h("div", {},
     h("div", { class: "controls" }, pad,
       h("div", { class: "zoom", role: "group", "aria-label": "Zoom" }, hold("Zoom in", "+", 1), hold("Zoom out", "−", -1)),
       h("div", {},
-        h("div", { class: "speed field" }, h("label", { for: "speed" }, "Speed"),
-          h("input", { id: "speed", type: "range", min: "5", max: "100", value: "50" })),
-        home)),
+        h("div", { class: "speed field" }, h("label", { for: "speed" }, "Speed ", shown), slider),
+        h("div", { class: "acts" }, home, stop))),
     h("p", { class: "keys", id: "keys-help" },
       h("kbd", {}, "←"), h("kbd", {}, "↑"), h("kbd", {}, "→"), h("kbd", {}, "↓"), " pan and tilt while held · ",
       h("kbd", {}, "+"), " ", h("kbd", {}, "−"), " zoom · digits then a pause or ", h("kbd", {}, "Enter"), " recall that preset · ",
@@ -516,6 +677,8 @@ function keyVelocity() {
 
 function onKey(ev) {
   if (!app.camera || $("#dialog").open) return;
+  // Esc closes an open menu first; it stops the camera only when none was open.
+  if (closeMenus(ev)) return;
   // Typing in a field is not steering; buttons keep Enter and Space for themselves.
   if (ev.target.closest("input, select, textarea")) return;
   if (ev.target.closest("button, a") && (ev.key === "Enter" || ev.key === " ")) return;
@@ -546,6 +709,30 @@ function onKey(ev) {
   }
 }
 
+/** Opens a "⋯" menu upward when it would not fit below, and closes the others. */
+function placeMenu(ev) {
+  const d = ev.target;
+  if (!d.open) return;
+  for (const other of document.querySelectorAll("details.more[open]")) if (other !== d) other.open = false;
+  const menu = d.querySelector(".menu");
+  d.classList.remove("up");
+  const r = menu.getBoundingClientRect();
+  if (r.bottom > window.innerHeight - 8) d.classList.add("up");
+}
+
+/** Esc and a click elsewhere close an open menu; focus returns to its button. */
+function closeMenus(ev) {
+  const open = [...document.querySelectorAll("details.more[open]")];
+  if (!open.length) return false;
+  if (ev.type === "keydown" && ev.key !== "Escape") return false;
+  if (ev.type === "pointerdown" && ev.target.closest("details.more")) return false;
+  for (const d of open) {
+    d.open = false;
+    if (ev.type === "keydown") d.querySelector("summary").focus();
+  }
+  return ev.type === "keydown";
+}
+
 function recallTyped() {
   const n = Number(keys.digits);
   keys.digits = "";
@@ -569,6 +756,7 @@ function stopCameraLoops() {
 function startSnapshots() {
   const loop = ++snapshotLoop;
   let url = null;
+  let lastFrame = null;
   const tick = async () => {
     if (loop !== snapshotLoop || !app.camera) { if (url) URL.revokeObjectURL(url); return; }
     if (document.hidden) return later(tick, 500);
@@ -590,13 +778,17 @@ function startSnapshots() {
       url = next;
       img.dataset.frames = String(Number(img.dataset.frames || 0) + 1);
       img.dataset.site = site || "";
+      lastFrame = { at: performance.now(), site };
       $("#snapshot-site").textContent = `live · ${siteName(site)} site`;
       stale.hidden = true;
       later(tick, 200);
     } catch (e) {
       if (loop !== snapshotLoop) return;
       stale.hidden = false;
-      stale.textContent = `No picture: ${e.message}`;
+      const why = document.body.dataset.sites === "down" ? "no site answers" : humanize(e.message).text;
+      const age = lastFrame ? ` · last picture ${Math.round((performance.now() - lastFrame.at) / 1000)} s ago from ${siteName(lastFrame.site)}` : "";
+      stale.textContent = `No live picture: ${why}${age}`;
+      $("#snapshot-site").textContent = lastFrame ? `frozen · ${siteName(lastFrame.site)} site` : "no picture";
       later(tick, 1000);
     }
   };
@@ -635,7 +827,7 @@ function presetsPanel() {
     const form = h("form", { class: "save row", id: "save-preset", "aria-label": "Save the current view as a preset" },
       h("div", {}, h("label", { for: "new-number" }, "Number"), h("input", { id: "new-number", name: "number", type: "number", min: "1", max: "9999", placeholder: "next" })),
       h("div", { class: "grow" }, h("label", { for: "new-name" }, "Name"), h("input", { id: "new-name", name: "name", required: true, maxlength: "64" })),
-      h("button", { type: "submit" }, "Save current view"));
+      h("button", { type: "submit", "data-live": true }, "Save current view"));
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const body = { name: form.name.value.trim() };
@@ -648,19 +840,38 @@ function presetsPanel() {
   return panel;
 }
 
-/** Each site's state of preset `number`: from the newest operation that touched it, else from the last scan. */
-function siteStates(number) {
+/** The open mismatch about canonical preset `p` (by its number on the primary, or its name), if any. */
+function mismatchOf(p) {
+  return app.camera.mismatches.find((m) => (m.primary && m.primary.number === p.number)
+    || (m.kind === "only_on_primary" && m.primary && m.primary.name === p.name));
+}
+
+/**
+ * Each site's state of canonical preset `p`: from the newest operation that
+ * touched it, else from the last scan: in sync, missing there, or what
+ * differs (name, number, position).
+ */
+function siteStates(p) {
   const c = app.camera;
+  const number = p.number;
   const op = c.ops.find((o) => o.action && (o.action.number === number || o.action.renumber_from === number) && o.action.kind !== "import");
-  const differs = c.mismatches.some((m) => (m.primary && m.primary.number === number) || (m.secondary && m.secondary.number === number));
+  const m = mismatchOf(p);
   return app.sites.map((s) => {
-    const part = op && op.sites.find((p) => p.site === s.id);
-    if (part) return { site: s.id, state: part.state, error: part.error };
-    return { site: s.id, state: differs ? "differs" : "synced", error: null };
+    const part = op && op.sites.find((x) => x.site === s.id);
+    if (part && part.state !== "applied") return { site: s.id, state: part.state, error: part.error };
+    const side = s.priority === 1 ? "primary" : "secondary";
+    if (m && !m[side]) return { site: s.id, state: "missing", error: null };
+    if (m && s.priority !== 1) {
+      const what = { name_differs: "name differs", number_differs: "number differs", position_differs: "position differs" }[m.kind];
+      if (what) return { site: s.id, state: "differs", text: what, error: null };
+    }
+    return { site: s.id, state: part ? "applied" : "synced", error: null };
   });
 }
 
-const STATE_TEXT = { applied: "applied", pending: "pending", failed: "failed", differs: "differs", synced: "in sync" };
+// "applied" (an operation's part) and "in sync" (a scan) mean the same to the
+// operator: they read and look the same; the attribute keeps them apart.
+const STATE_TEXT = { applied: "in sync", pending: "pending", failed: "failed", differs: "differs", synced: "in sync", missing: "missing", extra: "only here" };
 
 /**
  * Patches the preset table in place, keyed by number: a live update changes a
@@ -671,7 +882,10 @@ function renderPresets() {
   const c = app.camera;
   const rows = $("#preset-rows");
   if (!rows) return;
-  $("#presets-count").textContent = `${c.presets.length} on this camera`;
+  // A preset only the secondary holds is not in tandem's list, but it is on a
+  // site: it gets a row too, so every difference shows in the table.
+  const extra = c.mismatches.filter((m) => m.kind === "only_on_secondary" && m.secondary);
+  $("#presets-count").textContent = `${c.presets.length} on this camera${extra.length ? `, ${extra.length} only on the secondary` : ""}`;
   const existing = new Map([...rows.children].map((tr) => [tr.dataset.preset, tr]));
   const wanted = c.presets.map((p) => {
     const key = String(p.number);
@@ -680,7 +894,14 @@ function renderPresets() {
     tr.dataset.preset = key;
     patchPresetRow(tr, p);
     return tr;
-  });
+  }).concat(extra.map((m) => {
+    const key = `secondary:${m.key}`;
+    const tr = existing.get(key) || presetRow();
+    existing.delete(key);
+    tr.dataset.preset = key;
+    patchExtraRow(tr, m.secondary);
+    return tr;
+  }));
   for (const tr of existing.values()) tr.remove();
   // Move only rows out of place: moving a row would blur a focused control in it.
   wanted.forEach((tr, i) => { if (rows.children[i] !== tr) rows.insertBefore(tr, rows.children[i] || null); });
@@ -701,27 +922,51 @@ function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
 }
 
+/** A row for a preset only the secondary holds: what it is, where, and no actions but the banner's. */
+function patchExtraRow(tr, sp) {
+  tr.preset = null;
+  tr.classList.add("extra");
+  const [num, name, states, actions] = tr.children;
+  setText(num, sp.number ? `S: ${sp.number}` : "—");
+  setText(name.querySelector(".pname"), sp.name);
+  setText(name.querySelector(".mono"), pos(sp.position));
+  const key = "extra";
+  if (states.dataset.key !== key) {
+    states.dataset.key = key;
+    states.replaceChildren(
+      h("span", { class: "chip missing", "data-site": "primary", "data-state": "missing" }, "P: missing"),
+      h("span", { class: "chip differs", "data-site": "secondary", "data-state": "extra" }, "S: only here"));
+    actions.firstChild.replaceChildren(h("span", { class: "muted small" }, "see the mismatches above"));
+  }
+}
+
 /** Brings one row up to date with preset `p`, touching only what differs. */
 function patchPresetRow(tr, p) {
   tr.preset = p; // the menu's actions read the row's current preset, not the one it was built for
   const [num, name, states, actions] = tr.children;
-  setText(num, String(p.number));
+  const m = mismatchOf(p);
+  // With numbers that differ, both show: keyboards on each site use their own.
+  setText(num, m && m.kind === "number_differs" && m.secondary ? `${p.number} · S: ${m.secondary.number}` : String(p.number));
   setText(name.querySelector(".pname"), p.name);
-  setText(name.querySelector(".mono"), pos(p.position));
-  const flags = `${p.locked ? "L" : ""}${p.is_default ? "D" : ""}`;
+  setText(name.querySelector(".mono"), m && m.kind === "name_differs" && m.secondary
+    ? `S calls it “${m.secondary.name}” · ${pos(p.position)}` : pos(p.position));
+  tr.classList.toggle("recalled", app.camera.recalled === p.number);
+  const recalled = app.camera.recalled === p.number;
+  const flags = `${p.locked ? "L" : ""}${p.is_default ? "D" : ""}${recalled ? "R" : ""}`;
   const flagBox = name.querySelector(".flags");
   if (flagBox.dataset.flags !== flags) {
     flagBox.dataset.flags = flags;
     flagBox.replaceChildren(p.locked ? h("span", { class: "chip", title: "locked" }, "locked") : "",
-      p.is_default ? h("span", { class: "chip" }, "default") : "");
+      p.is_default ? h("span", { class: "chip" }, "default") : "",
+      recalled ? h("span", { class: "chip recalled" }, "last recalled") : "");
   }
-  const parts = siteStates(p.number);
+  const parts = siteStates(p);
   const stateKey = JSON.stringify(parts);
   if (states.dataset.key !== stateKey) {
     states.dataset.key = stateKey;
     const chips = parts.map((s) => h("span", {
       class: `chip ${s.state}`, "data-site": s.site, "data-state": s.state, title: s.error || "",
-    }, `${siteName(s.site).slice(0, 1)}: ${STATE_TEXT[s.state]}`));
+    }, `${siteName(s.site).slice(0, 1)}: ${s.text || STATE_TEXT[s.state]}`));
     // A failure says why where it shows; a pending part's last error is in the tooltip.
     for (const s of parts.filter((x) => x.state === "failed" && x.error)) {
       chips.push(h("div", { class: "reason small" }, `${siteName(s.site)}: ${s.error}`));
@@ -736,11 +981,11 @@ function patchPresetRow(tr, p) {
   const wasOpen = !!acts.querySelector("details[open]");
   acts.dataset.key = actsKey;
   acts.replaceChildren();
-  if (can("preset.recall")) acts.append(h("button", { type: "button", class: "small", onclick: () => recall(tr.preset.number), "aria-label": `Recall ${p.number} ${p.name}` }, "Recall"));
+  if (can("preset.recall")) acts.append(h("button", { type: "button", class: "small", "data-live": true, disabled: document.body.dataset.sites === "down", onclick: () => recall(tr.preset.number), "aria-label": `Recall ${p.number} ${p.name}` }, "Recall"));
   if (manage) {
     const item = (label, aria, fn) => h("button", { type: "button", class: "ghost small", "aria-label": aria,
       onclick: (ev) => { ev.target.closest("details").open = false; fn(tr.preset); } }, label);
-    acts.append(h("details", { class: "more", open: wasOpen },
+    acts.append(h("details", { class: "more", open: wasOpen, ontoggle: placeMenu },
       h("summary", { "aria-label": `More actions for ${p.number} ${p.name}` }, "⋯"),
       h("div", { class: "menu" },
         item("Rename", `Rename ${p.number}`, rename),
@@ -770,6 +1015,8 @@ async function recall(number) {
   try {
     const res = await api("POST", `/api/v1/cameras/${encodeURIComponent(app.camera.id)}/presets/${number}/recall`);
     const p = app.camera.presets.find((x) => x.number === number);
+    app.camera.recalled = number;
+    renderPresets();
     toast(`Recalled ${number}${p ? ` “${p.name}”` : ""} on ${siteName(res.data.site)}`);
   } catch (e) { fail(e); }
 }
@@ -839,15 +1086,16 @@ function posmap(a, b) {
   };
   add("rect", { x: -1, y: -1, width: 2, height: 1.2, fill: "none", stroke: "#2c3b4a", "stroke-width": 0.01 });
   add("line", { x1: -1, y1: 0, x2: 1, y2: 0, stroke: "#2c3b4a", "stroke-width": 0.01 });
-  const dot = (p, colour, label) => {
+  // P's label above its point, S's below, so close points never overlap their labels.
+  const dot = (p, colour, label, dy) => {
     if (!p) return;
-    const y = -Math.max(-0.2, Math.min(1, p.tilt + 0.1)) ;
+    const y = -Math.max(-0.2, Math.min(1, p.tilt + 0.1));
     add("circle", { cx: p.pan, cy: y, r: 0.04 + 0.06 * (1 - p.zoom), fill: "none", stroke: colour, "stroke-width": 0.025 });
-    const t = add("text", { x: p.pan + 0.09, y: y + 0.03, fill: colour, "font-size": 0.11 });
+    const t = add("text", { x: p.pan, y: y + dy, fill: colour, "font-size": 0.16, "text-anchor": "middle", "font-weight": "700" });
     t.textContent = label;
   };
-  dot(a && a.position, "#7fd1ff", "P");
-  dot(b && b.position, "#ffd166", "S");
+  dot(a && a.position, "#7fd1ff", "P", -0.14);
+  dot(b && b.position, "#ffd166", "S", 0.24);
   return svg;
 }
 
@@ -912,6 +1160,24 @@ async function lookAt(position, title, key) {
   } catch (e) { fail(e); }
 }
 
+/**
+ * What repairing mismatch `m` from site `from` does, in the operator's words,
+ * and whether it deletes a preset.
+ */
+function repairEffect(m, from) {
+  const to = from === "primary" ? "secondary" : "primary";
+  const src = m[from];
+  const dst = m[to];
+  if (!dst) return { label: `Copy “${src.name}” to the ${to}`, danger: false };
+  if (!src) return { label: `Delete “${dst.name}” from the ${to}`, danger: true };
+  switch (m.kind) {
+    case "name_differs": return { label: `Rename to “${src.name}” on the ${to}`, danger: false };
+    case "number_differs": return { label: `Renumber “${dst.name}” ${dst.number ?? "?"} → ${src.number ?? "?"} on the ${to}`, danger: false };
+    case "position_differs": return { label: `Re-aim “${dst.name}” on the ${to} to the ${from}'s view`, danger: false };
+    default: return { label: `Make the ${to} like the ${from}`, danger: false };
+  }
+}
+
 function renderBanner() {
   const slot = $("#banner-slot");
   const c = app.camera;
@@ -923,39 +1189,70 @@ function renderBanner() {
   if (slot.dataset.shown === shown) return;
   slot.dataset.shown = shown;
   if (!c.mismatches.length) { slot.replaceChildren(); return; }
-  const choice = (from, keys, label) => h("button", {
-    type: "button", class: from === "primary" ? "small" : "ghost small", disabled: !allowed,
+  // Labelled by effect; a choice that deletes looks dangerous and is never the filled one.
+  const choice = (from, keys, label, danger = false) => h("button", {
+    type: "button", class: danger ? "danger-ghost small" : from === "primary" ? "small" : "ghost small", disabled: !allowed,
     title: allowed ? "" : "Your role does not allow resolving mismatches",
-    "data-repair": from, "data-keys": keys ? keys.join(",") : "all",
+    "data-repair": from, "data-keys": keys ? keys.join(",") : "all", "data-danger": String(danger),
     onclick: () => repair(from, keys),
   }, label);
+  const effect = (m, from) => {
+    const e = repairEffect(m, from);
+    return choice(from, [m.key], e.label, e.danger);
+  };
   const rows = c.mismatches.map((m) => h("tr", { "data-mismatch": m.key, "data-kind": m.kind },
     h("td", {}, KIND_LABEL[m.kind] || m.kind),
     h("td", {}, h("div", { class: "pair" }, side(m.key, "Primary", m.primary, m.position_unknown), side(m.key, "Secondary", m.secondary, m.position_unknown))),
     h("td", {}, posmap(m.primary, m.secondary)),
-    h("td", {}, h("div", { class: "acts" },
-      choice("primary", [m.key], "Apply primary → secondary"),
-      choice("secondary", [m.key], "Apply secondary → primary")))));
+    h("td", {}, h("div", { class: "acts col" }, effect(m, "primary"), effect(m, "secondary")))));
   slot.replaceChildren(h("section", { class: "panel banner", id: "mismatches", role: "region", "aria-labelledby": "mm-title" },
     h("header", {},
       h("h2", { id: "mm-title" }, `${c.mismatches.length} mismatch${c.mismatches.length > 1 ? "es" : ""} between the sites`),
       h("span", { class: "muted" }, "Choose which site is right; the plan is shown before anything changes."),
       h("div", { class: "acts push" },
-        choice("primary", null, "Whole camera: primary → secondary"),
-        choice("secondary", null, "Whole camera: secondary → primary"))),
+        choice("primary", null, "Make the secondary match the primary"),
+        choice("secondary", null, "Make the primary match the secondary"))),
     h("div", { class: "scroll" }, h("table", {},
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "What"), h("th", { scope: "col" }, "Values"), h("th", { scope: "col" }, "Pan/tilt map"), h("th", { scope: "col" }, "Repair"))),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "What"), h("th", { scope: "col" }, "Values"), h("th", { scope: "col" }, "Pan/tilt map"), h("th", { scope: "col" }, "Resolve"))),
       h("tbody", {}, rows)))));
 }
 
+/** The lowest number no preset uses on either site: what "next free" will be. */
+function nextFree() {
+  const c = app.camera;
+  const used = new Set(c.presets.map((p) => p.number));
+  for (const m of c.mismatches) for (const side of [m.primary, m.secondary]) if (side && side.number) used.add(side.number);
+  let n = 1;
+  while (used.has(n)) n++;
+  return n;
+}
+
+/** The target site's preset a change replaces, from the open mismatches. */
+function targetBefore(ch, target) {
+  const number = ch.from_number ?? ch.number;
+  const m = app.camera.mismatches.find((x) => x[target] && ((number && x[target].number === number) || (ch.token && x[target].token === ch.token)));
+  return m ? m[target] : null;
+}
+
+/** One change of a plan as a list item: what it is before → after. */
 function describeChange(ch, target) {
   const where = `on the ${target}`;
-  const at = ch.position ? ` at ${pos(ch.position)}` : "";
+  const before = targetBefore(ch, target);
+  const diff = (label, a, b) => (a === b ? null : h("div", { class: "mono small" }, `${label}: ${a} → ${b}`));
   switch (ch.action) {
-    case "add": return `Add ${ch.number ?? "(next free number)"} “${ch.name}”${at} ${where}`;
-    case "update": return `Update ${ch.from_number && ch.from_number !== ch.number ? `${ch.from_number} → ${ch.number}` : ch.number} to “${ch.name}”${at} ${where}`;
-    case "delete": return `Delete ${ch.number ?? ch.token} ${ch.name ? `“${ch.name}” ` : ""}${where}`;
-    default: return `${ch.action} ${JSON.stringify(ch)} ${where}`;
+    case "add":
+      return h("li", { "data-action": "add" }, `Add ${ch.number ?? `${nextFree()} (the next free number)`} “${ch.name}” ${where}`,
+        ch.position ? h("div", { class: "mono small" }, pos(ch.position)) : null);
+    case "update": {
+      const number = ch.from_number && ch.from_number !== ch.number ? `${ch.from_number} → ${ch.number}` : ch.number;
+      return h("li", { "data-action": "update" }, `Change ${number} ${where}`,
+        before ? diff("name", `“${before.name}”`, `“${ch.name}”`) : h("div", { class: "small" }, `to “${ch.name}”`),
+        ch.position ? (before && before.position ? diff("position", pos(before.position), pos(ch.position)) : h("div", { class: "mono small" }, `at ${pos(ch.position)}`)) : null);
+    }
+    case "delete":
+      return h("li", { "data-action": "delete", class: "danger-text" }, `Delete ${ch.number ?? ""} ${ch.name ? `“${ch.name}” ` : ""}${where}`,
+        before && before.position ? h("div", { class: "mono small" }, pos(before.position)) : null);
+    default: return h("li", {}, `${ch.action} ${where}`);
   }
 }
 
@@ -967,12 +1264,17 @@ async function repair(from, keys) {
   if (keys) body.mismatches = keys;
   try {
     const plan = (await api("POST", path, { ...body, dry_run: true })).data;
-    const ok = await ask(`Apply ${from} to ${target}`, (el) => {
+    const deletes = plan.changes.filter((ch) => ch.action === "delete").length;
+    const okLabel = deletes === plan.changes.length && deletes
+      ? `Delete ${deletes} preset${deletes > 1 ? "s" : ""}`
+      : `Apply ${plan.changes.length} change${plan.changes.length === 1 ? "" : "s"}`;
+    const ok = await ask(`Make the ${target} match the ${from}`, (el) => {
       if (!plan.changes.length) { el.append(h("p", {}, "Nothing to change.")); return; }
-      el.append(h("p", {}, `These changes will be made ${from === "primary" ? "on the secondary" : "on the primary"}:`),
-        h("ul", { class: "plan", id: "plan" }, plan.changes.map((ch) => h("li", {}, describeChange(ch, target)))),
+      el.append(h("p", {}, `These changes will be made on the ${target}; the ${from} stays as it is:`),
+        h("ul", { class: "plan", id: "plan" }, plan.changes.map((ch) => describeChange(ch, target))),
+        deletes ? h("p", { class: "danger-text" }, `${deletes} preset${deletes > 1 ? "s" : ""} will be deleted from the ${target}: keyboards that recall ${deletes > 1 ? "them" : "it"} there will find nothing.`) : null,
         plan.moves_camera ? movesNote(`the ${target}`) : null);
-    }, "Apply");
+    }, okLabel, deletes > 0);
     if (!ok || !plan.changes.length) return;
     const done = (await api("POST", path, body)).data;
     const msg = `Repaired ${done.changes.length} change${done.changes.length === 1 ? "" : "s"}; ${done.remaining ?? 0} mismatch${done.remaining === 1 ? "" : "es"} left`;
@@ -984,45 +1286,141 @@ async function repair(from, keys) {
 
 // ---------------------------------------------------------------- audit
 
+/** An entry's before and after as the fields that changed: "name: “A” → “B”". */
+function auditDiff(before, after) {
+  const show = (v) => (v === undefined || v === null ? "—" : typeof v === "string" ? `“${v}”` : typeof v === "object" ? (v.pan !== undefined ? pos(v) : JSON.stringify(v)) : String(v));
+  const isObj = (v) => v && typeof v === "object" && !Array.isArray(v);
+  const preset = (p) => `${p.number ?? ""} “${p.name}”${p.position ? ` at ${pos(p.position)}` : ""}`.trim();
+  // A preset made, imported or removed reads as one line, not as each field appearing or going.
+  if (isObj(after) && Array.isArray(after.presets) && !before) {
+    const names = after.presets.map((p) => `${p.number} “${p.name}”`);
+    return [`${names.length} preset${names.length === 1 ? "" : "s"}: ${names.slice(0, 8).join(", ")}${names.length > 8 ? ", …" : ""}`];
+  }
+  if (isObj(after) && after.name !== undefined && !before) return [`added ${preset(after)}`];
+  if (isObj(before) && before.name !== undefined && !after) return [`removed ${preset(before)}`];
+  if (!isObj(before) && !isObj(after)) {
+    if (before === undefined || before === null) return after === undefined || after === null ? [] : [show(after)];
+    return [`${show(before)} → ${show(after)}`];
+  }
+  const b = isObj(before) ? before : {};
+  const a = isObj(after) ? after : {};
+  const lines = [];
+  for (const k of [...new Set([...Object.keys(b), ...Object.keys(a)])]) {
+    if (JSON.stringify(b[k]) === JSON.stringify(a[k])) continue;
+    if (!(k in b)) lines.push(`${k}: ${show(a[k])}`);
+    else if (!(k in a)) lines.push(`${k}: ${show(b[k])} → removed`);
+    else lines.push(`${k}: ${show(b[k])} → ${show(a[k])}`);
+  }
+  return lines;
+}
+
+/**
+ * Groups a page of entries, newest first: a scan writes one entry per camera
+ * it compared, and consecutive ones (same scan, by "tandem") become one line
+ * that opens to show them.
+ */
+function groupAudit(entries) {
+  const groups = [];
+  for (const e of entries) {
+    const last = groups[groups.length - 1];
+    const close = last && last.scan && e.action === "scan" && e.actor === last.entries[0].actor
+      && Math.abs(Date.parse(last.entries[last.entries.length - 1].at_utc) - Date.parse(e.at_utc)) < 60000;
+    if (close) last.entries.push(e);
+    else groups.push({ scan: e.action === "scan", entries: [e] });
+  }
+  return groups;
+}
+
+const AUDIT_PAGE_SIZE = 50;
+
 function renderAudit() {
+  if (!can("admin")) {
+    $("#main").replaceChildren(h("div", { class: "page" }, h("section", { class: "panel" }, h("h1", {}, "Audit log"),
+      h("p", {}, "Reading the audit log needs the admin permission."))));
+    return;
+  }
   const form = h("form", { class: "row", id: "audit-filter", "aria-label": "Filter the audit log" },
-    ...[["actor", "User"], ["action", "Action (prefix)"], ["after", "After entry no."], ["limit", "Entries"]].map(([name, label]) =>
+    ...[["actor", "User"], ["action", "Action (prefix)"]].map(([name, label]) =>
       h("div", {}, h("label", { for: `audit-${name}` }, label),
-        h("input", { id: `audit-${name}`, name, type: name === "after" || name === "limit" ? "number" : "text", min: "0", value: name === "limit" ? "200" : "" }))),
+        h("input", { id: `audit-${name}`, name, type: "text" }))),
     h("button", { type: "submit" }, "Show"),
     h("a", { class: "button ghost", id: "export-csv", download: "tandem-audit.csv" }, "Export CSV"),
     h("a", { class: "button ghost", id: "export-json", download: "tandem-audit.json" }, "Export JSON"),
     h("button", { type: "button", class: "ghost", onclick: verifyAudit }, "Verify chain"));
   const result = h("p", { id: "audit-verify", class: "muted", role: "status" });
   const rows = h("tbody", { id: "audit-rows" });
+  const newer = h("button", { type: "button", class: "ghost", id: "audit-newer" }, "← Newer");
+  const older = h("button", { type: "button", class: "ghost", id: "audit-older" }, "Older →");
+  const where = h("span", { class: "muted", id: "audit-where" });
   $("#main").replaceChildren(h("div", { class: "page" },
     h("section", { class: "panel" }, h("h1", {}, "Audit log"),
-      h("p", { class: "muted" }, "Every change, repair, login and failover, in a hash chain that shows tampering."), form, result),
-    h("section", { class: "panel scroll audit" }, h("table", {},
-      h("thead", {}, h("tr", {}, ...["No.", "When (UTC)", "User", "Action", "Camera", "Before", "After"].map((t) => h("th", { scope: "col" }, t)))),
-      rows))));
-  const query = (format) => {
+      h("p", { class: "muted" }, "Every change, repair, login and failover, newest first, in a hash chain that shows tampering."), form, result),
+    h("section", { class: "panel audit" },
+      h("div", { class: "row pager" }, newer, older, where),
+      h("div", { class: "scroll" }, h("table", {},
+        h("thead", {}, h("tr", {}, ...["No.", "When", "User", "Action", "Camera", "What changed"].map((t) => h("th", { scope: "col" }, t)))),
+        rows)))));
+  // Pages are read newest first: `before` the oldest seen goes further back,
+  // `after` the newest seen comes forward (then shown newest first again).
+  const filters = () => {
     const q = new URLSearchParams();
-    for (const name of ["actor", "action", "after", "limit"]) if (form[name].value) q.set(name, form[name].value);
-    if (format) q.set("format", format);
-    return `/api/v1/audit?${q}`;
+    for (const name of ["actor", "action"]) if (form[name].value.trim()) q.set(name, form[name].value.trim());
+    return q;
   };
-  const load = async () => {
-    $("#export-csv").href = query("csv");
-    $("#export-json").href = query("json");
+  const exportLink = (format) => { const q = filters(); q.set("format", format); q.set("limit", "1000"); return `/api/v1/audit?${q}`; };
+  let page = [];
+  const load = async (dir) => {
+    $("#export-csv").href = exportLink("csv");
+    $("#export-json").href = exportLink("json");
+    const q = filters();
+    q.set("limit", String(AUDIT_PAGE_SIZE + 1));
+    if (dir === "older" && page.length) q.set("before", String(page[page.length - 1].seq));
+    else if (dir === "newer" && page.length) { q.set("after", String(page[0].seq)); q.set("order", "oldest"); }
+    else q.set("order", "newest");
     try {
-      const entries = (await api("GET", query())).data;
-      const json = (v) => (v === null || v === undefined ? "" : JSON.stringify(v));
-      rows.replaceChildren(...entries.map((e) => h("tr", {},
-        h("td", { class: "num" }, e.seq), h("td", { class: "mono" }, e.at_utc.replace("T", " ").slice(0, 19)),
-        h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.camera || ""),
-        h("td", { class: "json mono", title: json(e.before) }, json(e.before)),
-        h("td", { class: "json mono", title: json(e.after) }, json(e.after)))));
-      if (!entries.length) rows.append(h("tr", {}, h("td", { colspan: "7", class: "muted" }, "No entries match.")));
+      let entries = (await api("GET", `/api/v1/audit?${q}`)).data;
+      let more;
+      if (dir === "newer") {
+        more = entries.length > AUDIT_PAGE_SIZE;
+        entries = entries.slice(0, AUDIT_PAGE_SIZE).reverse();
+        if (!entries.length) { newer.disabled = true; return; }
+        older.disabled = false;
+        newer.disabled = !more;
+      } else {
+        more = entries.length > AUDIT_PAGE_SIZE;
+        entries = entries.slice(0, AUDIT_PAGE_SIZE);
+        older.disabled = !more;
+        newer.disabled = dir !== "older";
+      }
+      page = entries;
+      where.textContent = entries.length ? `entries ${entries[entries.length - 1].seq}–${entries[0].seq}` : "";
+      rows.replaceChildren(...groupAudit(entries).map((g) => auditRow(g)));
+      if (!entries.length) rows.append(h("tr", {}, h("td", { colspan: "6", class: "muted" }, "No entries match.")));
     } catch (e) { fail(e); }
   };
+  newer.addEventListener("click", () => load("newer"));
+  older.addEventListener("click", () => load("older"));
   form.addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
   load();
+}
+
+/** One line of the audit table: an entry, or a scan's entries folded into one. */
+function auditRow(g) {
+  const e = g.entries[0];
+  const when = new Date(e.at_utc);
+  const at = h("td", { class: "mono", title: e.at_utc }, `${when.toLocaleDateString()} ${when.toLocaleTimeString()}`);
+  if (g.scan && g.entries.length > 1) {
+    const cameras = g.entries.map((x) => x.camera).filter(Boolean);
+    return h("tr", { "data-action": "scan", "data-entries": String(g.entries.length) },
+      h("td", { class: "num" }, `${g.entries[g.entries.length - 1].seq}–${e.seq}`), at, h("td", {}, e.actor), h("td", {}, "scan"),
+      h("td", {}, `${cameras.length} cameras`),
+      h("td", {}, h("details", {}, h("summary", {}, `One scan: ${g.entries.length} entries`),
+        h("ul", { class: "diff" }, g.entries.map((x) => h("li", {}, `${x.camera || ""}: ${auditDiff(x.before, x.after).join("; ") || "compared"}`))))));
+  }
+  const lines = auditDiff(e.before, e.after);
+  return h("tr", { "data-action": e.action },
+    h("td", { class: "num" }, e.seq), at, h("td", {}, e.actor), h("td", {}, e.action), h("td", {}, e.camera || ""),
+    h("td", {}, lines.length ? h("ul", { class: "diff" }, lines.map((l) => h("li", { class: "mono" }, l))) : h("span", { class: "muted" }, "—")));
 }
 
 async function verifyAudit() {
@@ -1070,7 +1468,7 @@ async function renderAdmin() {
 
   const roleRows = roles.map((r) => h("tr", { "data-role": r.name },
     h("td", {}, r.name), h("td", { class: "num" }, r.ptz_priority),
-    h("td", {}, r.grants.map((g) => h("span", { class: "chip" }, g.group ? `${g.permission} @ ${g.group}` : g.permission))),
+    h("td", {}, r.grants.map((g) => h("span", { class: "chip", title: g.permission }, `${PERMISSION_LABEL[g.permission] || g.permission}${g.group ? ` (group ${g.group})` : ""}`))),
     h("td", {}, h("div", { class: "acts" },
       h("button", { type: "button", class: "ghost small", onclick: () => editRole(r), "aria-label": `Edit role ${r.name}` }, "Edit"),
       h("button", { type: "button", class: "ghost small", onclick: () => deleteRole(r), "aria-label": `Delete role ${r.name}` }, "Delete")))));
@@ -1110,7 +1508,8 @@ async function renderAdmin() {
       const group = r && r.grants.find((g) => g.group);
       const [groupField, groupEl] = input("Only on camera group (empty: every camera)", { value: group ? group.group : "" });
       const perms = h("div", { class: "grants", role: "group", "aria-label": "Permissions" },
-        PERMISSIONS.map((p) => h("label", {}, h("input", { type: "checkbox", name: "perm", value: p, checked: !!r && r.grants.some((g) => g.permission === p) }), p)));
+        PERMISSIONS.map((p) => h("label", {}, h("input", { type: "checkbox", name: "perm", value: p, checked: !!r && r.grants.some((g) => g.permission === p) }),
+          h("span", {}, PERMISSION_LABEL[p] || p, h("span", { class: "muted mono small" }, ` ${p}`)))));
       body.append(nameField, prioField, h("label", {}, "Permissions"), perms, groupField);
       return () => ({
         name: name.value.trim(),
@@ -1137,6 +1536,7 @@ async function renderAdmin() {
 window.addEventListener("hashchange", route);
 document.addEventListener("keydown", onKey);
 document.addEventListener("keyup", onKey);
+document.addEventListener("pointerdown", closeMenus);
 window.addEventListener("blur", () => { keys.held.clear(); ptz.halt(); });
 document.addEventListener("visibilitychange", () => { if (document.hidden) { keys.held.clear(); ptz.halt(); } });
 document.addEventListener("DOMContentLoaded", () => {

@@ -2346,3 +2346,126 @@ async fn a_given_preset_name_with_invisible_or_direction_changing_characters_is_
         .await;
     assert!(!presets.to_string().contains('\u{202E}'), "{presets}");
 }
+
+/// The audit log newest first, paged backwards with `before` and forwards
+/// with `after`, the filter applied to every page.
+#[tokio::test]
+async fn the_audit_log_pages_newest_first_with_before() {
+    let w = world(1).await;
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    for i in 0..7 {
+        let (status, _) = w
+            .call(
+                Method::POST,
+                "/api/v1/cameras/cam-1/reserve",
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "reserve {i}");
+        let (status, _) = w
+            .call(
+                Method::DELETE,
+                "/api/v1/cameras/cam-1/control",
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "release {i}");
+    }
+    let seqs = |v: &serde_json::Value| -> Vec<u64> {
+        v.as_array()
+            .expect("array")
+            .iter()
+            .map(|e| e["seq"].as_u64().expect("seq"))
+            .collect()
+    };
+    let (status, all) = w
+        .call(
+            Method::GET,
+            "/api/v1/audit?action=control.&limit=1000",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let oldest_first = seqs(&all);
+    assert_eq!(oldest_first.len(), 14, "{all}");
+    let mut newest_first = oldest_first.clone();
+    newest_first.reverse();
+
+    let (_, first) = w
+        .call(
+            Method::GET,
+            "/api/v1/audit?action=control.&order=newest&limit=5",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(seqs(&first), newest_first[..5]);
+    let (_, second) = w
+        .call(
+            Method::GET,
+            &format!(
+                "/api/v1/audit?action=control.&before={}&limit=5",
+                newest_first[4]
+            ),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(seqs(&second), newest_first[5..10]);
+    let (_, back) = w
+        .call(
+            Method::GET,
+            &format!(
+                "/api/v1/audit?action=control.&after={}&limit=5",
+                newest_first[5]
+            ),
+            Some(&admin),
+            None,
+        )
+        .await;
+    let mut forward = newest_first[..5].to_vec();
+    forward.reverse();
+    assert_eq!(seqs(&back), forward, "after pages forward, oldest first");
+    let (status, _) = w
+        .call(
+            Method::GET,
+            "/api/v1/audit?order=sideways",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// Taking control without moving the camera: from nobody at once, from a
+/// lower PTZ priority at once, refused (409) against a higher one, and the
+/// control answer says who holds it, with priority and time left.
+#[tokio::test]
+async fn control_is_taken_over_by_a_higher_priority_and_refused_to_a_lower_one() {
+    let w = world(1).await;
+    let low = w.user("low", &[Permission::PtzControl], 100);
+    let high = w.user("high", &[Permission::PtzControl], 500);
+    let viewer = w.user("viewer", &[Permission::PresetRecall], 50);
+    let take = "/api/v1/cameras/cam-1/control";
+    let (status, held) = w.call(Method::POST, take, Some(&low), None).await;
+    assert_eq!(status, StatusCode::OK, "{held}");
+    assert_eq!(held["user"], "low");
+    assert_eq!(held["priority"], 100);
+    assert!(held["expires_in_s"].as_u64().is_some(), "{held}");
+    let (status, held) = w.call(Method::POST, take, Some(&high), None).await;
+    assert_eq!(status, StatusCode::OK, "{held}");
+    assert_eq!(held["user"], "high");
+    let (status, refused) = w.call(Method::POST, take, Some(&low), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("high")),
+        "{refused}"
+    );
+    let (status, _) = w.call(Method::POST, take, Some(&viewer), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -16,6 +16,14 @@ pub trait AuditStore {
     /// the last seq seen).
     fn audit_entries(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
 
+    /// Up to `limit` entries with `seq < before_seq`, newest first (page
+    /// backwards with the last seq seen).
+    fn audit_entries_before(
+        &self,
+        before_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+
     /// Checks the whole chain; see [`audit`](crate::audit) for what it can detect. Reads
     /// every entry while holding the store, so other calls wait meanwhile.
     fn verify_audit(&self) -> Result<AuditVerification, StoreError>;

@@ -30,10 +30,25 @@ pub async fn query(
             )));
         }
     };
+    let newest_first = match (q.order.as_deref(), q.before) {
+        (None | Some("oldest"), None) => None,
+        (None | Some("newest"), before) => Some(before),
+        (Some("oldest"), Some(_)) => {
+            return Err(crate::error::ApiError::bad_request(
+                "before pages newest first: leave order out or use order=newest",
+            ));
+        }
+        (Some(other), _) => {
+            return Err(crate::error::ApiError::bad_request(format!(
+                "order {other:?}: use oldest or newest"
+            )));
+        }
+    };
     let entries = state.engine.audit_log(
         &who.0,
         &AuditFilter {
             after_seq: q.after.unwrap_or(0),
+            newest_first,
             action_prefix: q.action.clone(),
             actor: q.actor.clone(),
             limit: q.limit.unwrap_or(100).min(1000),

@@ -297,6 +297,22 @@ pub async fn release(
     control(State(state), who, Path(id)).await
 }
 
+/// Takes manual control of a camera without moving it (`ptz.control`): at
+/// once from nobody or from a lower PTZ priority, 409 otherwise.
+#[utoipa::path(post, path = "/api/v1/cameras/{camera}/control", tag = "live",
+    params(("camera" = String, Path, description = "Camera id")),
+    responses((status = 200, body = ControlDto), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn take(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ControlDto>> {
+    let camera = camera(&state, &id)?;
+    state.live.take(&who.0, &camera)?;
+    control(State(state), who, Path(id)).await
+}
+
 /// Reserves a camera for preset work (admins): exclusive until released.
 #[utoipa::path(post, path = "/api/v1/cameras/{camera}/reserve", tag = "live",
     params(("camera" = String, Path, description = "Camera id")),

@@ -161,7 +161,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(live::status))
         .routes(routes!(live::snapshot))
         .routes(routes!(live::look))
-        .routes(routes!(live::control, live::release))
+        .routes(routes!(live::control, live::release, live::take))
         .routes(routes!(live::reserve))
         .routes(routes!(sync::scan))
         .routes(routes!(sync::mismatches))

@@ -33,6 +33,9 @@ pub async fn list(State(state): State<AppState>, who: Authed) -> ApiResult<Json<
             health: health_name(s.health),
             active: s.active,
             kind: s.kind.to_string(),
+            active_since_utc: s.active_since.as_ref().map(|(at, _)| at.to_rfc3339()),
+            active_reason: s.active_since.map(|(_, why)| why),
+            failback_in_s: s.failback_in.map(|d| d.as_secs_f64().ceil() as u64),
         })
         .collect();
     Ok(Json(sites))

@@ -161,6 +161,30 @@ impl AuditStore for SqliteStore {
         rows.into_iter().map(AuditRow::into_record).collect()
     }
 
+    fn audit_entries_before(
+        &self,
+        before_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let conn = self.conn();
+        let rows: Vec<AuditRow> = conn
+            .prepare_cached(&format!(
+                "select {AUDIT_COLUMNS} from audit where seq < ?1 order by seq desc limit ?2"
+            ))
+            .and_then(|mut s| {
+                s.query_map(
+                    params![
+                        i64::try_from(before_seq).unwrap_or(i64::MAX),
+                        sql_limit(limit)
+                    ],
+                    AuditRow::read,
+                )?
+                .collect()
+            })
+            .context("reading audit entries")?;
+        rows.into_iter().map(AuditRow::into_record).collect()
+    }
+
     fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
