@@ -20,8 +20,8 @@ if [ ${#packages[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq "${packages[@]}" >/dev/null
 fi
 
-if [ ! -d crates/tandem/tests/e2e/node_modules/playwright-core ]; then
-  echo "== installing playwright-core (drives Debian's Chromium; no browser download)"
+if [ ! -d crates/tandem/tests/e2e/node_modules/playwright-core ] || [ ! -d crates/tandem/tests/e2e/node_modules/axe-core ]; then
+  echo "== installing playwright-core (drives Debian's Chromium; no browser download) and axe-core"
   (cd crates/tandem/tests/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
 fi
 

@@ -62,6 +62,15 @@ pub struct SnapshotQuery {
     pub site: Option<String>,
 }
 
+/// Picture stream query.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    /// Pictures per second, 1 to 15 (default 5); fewer when the site is slower.
+    pub fps: Option<u32>,
+}
+
 /// Who controls a camera.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

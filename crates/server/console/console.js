@@ -175,6 +175,8 @@ function showLogin(message) {
     return;
   }
   stopCameraLoops();
+  closeTiles();
+  app.layout = null;
   if (app.events) { app.events.close(); app.events = null; }
   app.me = null;
   $(".top").hidden = true;
@@ -367,6 +369,7 @@ function route() {
     if (a.dataset.nav === view) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
+  if (view !== "cameras") closeTiles();
   if (view === "audit") return renderAudit();
   if (view === "admin" && can("admin")) return renderAdmin();
   const id = parts[1] || (app.cameras[0] && app.cameras[0].id);
@@ -403,17 +406,27 @@ function renderCameraList() {
   list.replaceChildren(...items);
 }
 
+/**
+ * The cameras page: the list, the viewer (a grid of live pictures and the
+ * selected camera's controls) and the side (its differences and presets).
+ * The frame and the pictures are kept when another camera is selected: only
+ * what belongs to the selected camera is drawn again.
+ */
 function renderCameras(id) {
   const main = $("#main");
-  const aside = h("nav", { class: "camlist", id: "camlist", "aria-label": "Cameras" },
-    h("h2", {}, "Cameras"),
-    h("div", { class: "filter" }, h("label", { for: "camfilter", class: "muted" }, "Filter"),
-      h("input", { id: "camfilter", type: "search", placeholder: "name or id", oninput: renderCameraList })),
-    h("ul", {}));
-  const pane = h("section", { class: "camera", id: "camera", "aria-live": "off" });
-  main.replaceChildren(h("div", { class: "cams" }, aside, pane));
+  if (!$("#viewer")) {
+    closeTiles();
+    const aside = h("nav", { class: "camlist", id: "camlist", "aria-label": "Cameras" },
+      h("h2", {}, "Cameras"),
+      h("div", { class: "filter" }, h("label", { for: "camfilter", class: "muted" }, "Filter"),
+        h("input", { id: "camfilter", type: "search", placeholder: "name or id", oninput: renderCameraList })),
+      h("ul", {}));
+    main.replaceChildren(h("div", { class: "cams" }, aside,
+      h("section", { class: "viewer", id: "viewer", "aria-label": "Live pictures and control" }),
+      h("section", { class: "pane", id: "camera", "aria-label": "Differences and presets" })));
+  }
   if (!id) {
-    pane.append(h("p", { class: "muted" }, "No cameras are configured."));
+    $("#viewer").replaceChildren(h("p", { class: "muted" }, "No cameras are configured."));
     renderCameraList();
     return;
   }
@@ -422,13 +435,11 @@ function renderCameras(id) {
   $("#toasts").replaceChildren();
   renderCameraList();
   const cam = app.cameras.find((c) => c.id === id);
-  pane.append(
-    h("div", { class: "wide", id: "banner-slot" }),
-    liveView(cam),
-    presetsPanel());
+  placeInLayout(id);
+  renderViewer(cam);
+  $("#camera").replaceChildren(h("div", { id: "banner-slot" }), presetsPanel());
   applyAvailability();
   reloadCamera().catch(fail);
-  startSnapshots();
   startStatus();
   startControl();
 }
@@ -526,15 +537,12 @@ function startControl() {
 
 // ---------------------------------------------------------------- live view and joystick
 
+/** The selected camera's live control: who steers, and the joystick. */
 function liveView(cam) {
-  const img = h("img", { id: "snapshot", alt: `Live picture of ${cam ? cam.name : "the camera"}` });
-  const overlay = h("div", { class: "overlay", id: "snapshot-site" }, "connecting…");
-  const stale = h("div", { class: "stale", id: "snapshot-stale", hidden: true });
-  const panel = h("section", { class: "panel", "aria-labelledby": "live-title" },
+  const panel = h("section", { class: "panel ptz", "aria-labelledby": "live-title" },
     h("header", {}, h("h2", { id: "live-title" }, cam ? cam.name : "Camera"),
       h("span", { class: "muted mono", id: "ptz-status" })),
-    h("div", { class: "control-line muted", id: "control", "aria-live": "polite" }),
-    h("div", { class: "video" }, img, overlay, stale));
+    h("div", { class: "control-line muted", id: "control", "aria-live": "polite" }));
   if (can("ptz.control")) panel.append(joystick());
   else panel.append(h("p", { class: "muted", id: "no-ptz" }, "Your role does not allow live PTZ control of this camera."));
   return panel;
@@ -739,11 +747,9 @@ function recallTyped() {
   if (n >= 1) recall(n);
 }
 
-let snapshotLoop = 0;
 let statusLoop = 0;
 
 function stopCameraLoops() {
-  snapshotLoop++;
   statusLoop++;
   ptz.halt();
   keys.held.clear();
@@ -752,47 +758,251 @@ function stopCameraLoops() {
   app.camera = null;
 }
 
-/** Fetches snapshots one after another (about five a second) while this camera is shown. */
-function startSnapshots() {
-  const loop = ++snapshotLoop;
-  let url = null;
-  let lastFrame = null;
-  const tick = async () => {
-    if (loop !== snapshotLoop || !app.camera) { if (url) URL.revokeObjectURL(url); return; }
-    if (document.hidden) return later(tick, 500);
-    const img = $("#snapshot");
-    const stale = $("#snapshot-stale");
-    try {
-      const res = await fetch(`/api/v1/cameras/${encodeURIComponent(app.camera.id)}/snapshot`, { credentials: "same-origin", cache: "no-store" });
-      if (!res.ok) {
-        let detail = `HTTP ${res.status}`;
-        try { detail = (await res.json()).detail || detail; } catch { /* not JSON */ }
-        throw new Error(detail);
+// ---------------------------------------------------------------- pictures: tiles and streams
+
+/** Concatenates two byte arrays. */
+function joinBytes(a, b) {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Where `needle` starts in `hay`, or -1. */
+function findBytes(hay, needle) {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+const HEAD_END = new TextEncoder().encode("\r\n\r\n");
+
+/**
+ * A camera's pushed picture stream (`/stream`: multipart JPEG parts, each
+ * naming its site). Every picture goes to `onFrame(url, site)`, every
+ * problem (a JSON part, a refused or broken connection) to `onProblem`.
+ * It reconnects a second after a break, until closed.
+ */
+class FrameStream {
+  constructor(camera, onFrame, onProblem) {
+    this.camera = camera;
+    this.onFrame = onFrame;
+    this.onProblem = onProblem;
+    this.closed = false;
+    this.run();
+  }
+
+  async run() {
+    const text = new TextDecoder();
+    while (!this.closed) {
+      try {
+        this.abort = new AbortController();
+        const res = await fetch(`/api/v1/cameras/${encodeURIComponent(this.camera)}/stream?fps=5`,
+          { credentials: "same-origin", cache: "no-store", signal: this.abort.signal });
+        if (res.status === 401) { if (app.me) showLogin("Your session ended; log in again."); return; }
+        if (!res.ok) {
+          let detail = `HTTP ${res.status}`;
+          try { detail = (await res.json()).detail || detail; } catch { /* not JSON */ }
+          throw new Error(detail);
+        }
+        const reader = res.body.getReader();
+        let buf = new Uint8Array(0);
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done || this.closed) break;
+          buf = joinBytes(buf, value);
+          // Every whole part in the buffer: headers, an empty line, Content-Length bytes, CRLF.
+          for (;;) {
+            const end = findBytes(buf, HEAD_END);
+            if (end < 0) break;
+            const head = text.decode(buf.subarray(0, end));
+            const length = Number((head.match(/content-length:\s*(\d+)/i) || [])[1]);
+            if (!Number.isFinite(length)) { buf = new Uint8Array(0); break; }
+            const start = end + HEAD_END.length;
+            if (buf.length < start + length + 2) break;
+            const body = buf.slice(start, start + length);
+            const type = (head.match(/content-type:\s*([^\r\n]+)/i) || [])[1] || "";
+            const site = (head.match(/x-tandem-site:\s*([^\r\n]+)/i) || [])[1] || "";
+            if (type.startsWith("image/")) this.onFrame(URL.createObjectURL(new Blob([body], { type })), site.trim());
+            else {
+              let why = "the service sent something unreadable";
+              try { why = JSON.parse(text.decode(body)).error || why; } catch { /* keep the plain words */ }
+              this.onProblem(why);
+            }
+            buf = buf.subarray(start + length + 2);
+          }
+        }
+      } catch (e) {
+        if (this.closed) return;
+        this.onProblem(e.message);
       }
-      const site = res.headers.get("x-tandem-site");
-      const blob = await res.blob();
-      if (loop !== snapshotLoop) return;
-      const next = URL.createObjectURL(blob);
-      img.src = next;
-      if (url) URL.revokeObjectURL(url);
-      url = next;
-      img.dataset.frames = String(Number(img.dataset.frames || 0) + 1);
-      img.dataset.site = site || "";
-      lastFrame = { at: performance.now(), site };
-      $("#snapshot-site").textContent = `live · ${siteName(site)} site`;
-      stale.hidden = true;
-      later(tick, 200);
-    } catch (e) {
-      if (loop !== snapshotLoop) return;
-      stale.hidden = false;
-      const why = document.body.dataset.sites === "down" ? "no site answers" : humanize(e.message).text;
-      const age = lastFrame ? ` · last picture ${Math.round((performance.now() - lastFrame.at) / 1000)} s ago from ${siteName(lastFrame.site)}` : "";
-      stale.textContent = `No live picture: ${why}${age}`;
-      $("#snapshot-site").textContent = lastFrame ? `frozen · ${siteName(lastFrame.site)} site` : "no picture";
-      later(tick, 1000);
+      if (!this.closed) await new Promise((r) => setTimeout(r, 1000));
     }
-  };
-  tick();
+  }
+
+  close() {
+    this.closed = true;
+    if (this.abort) this.abort.abort();
+  }
+}
+
+/** The layouts of the picture grid: cameras shown at once. */
+const LAYOUTS = [[1, "1"], [4, "2×2"], [9, "3×3"]];
+
+function layoutKey() { return `tandem.layout.${app.me ? app.me.user : ""}`; }
+
+/** The user's layout: saved in this browser per user, else one camera. */
+function layout() {
+  if (!app.layout) {
+    let saved = null;
+    try { saved = JSON.parse(localStorage.getItem(layoutKey()) || "null"); } catch { saved = null; }
+    const ok = saved && LAYOUTS.some(([n]) => n === saved.size) && Array.isArray(saved.cameras);
+    app.layout = ok ? { size: saved.size, cameras: saved.cameras.filter((id) => app.cameras.some((c) => c.id === id)), previous: null }
+      : { size: 1, cameras: [], previous: null };
+  }
+  return app.layout;
+}
+
+function saveLayout() {
+  const { size, cameras } = layout();
+  try { localStorage.setItem(layoutKey(), JSON.stringify({ size, cameras })); } catch { /* private mode: not kept */ }
+}
+
+/** Puts camera `id` in the grid (in place of the selected one when it is not shown), and fills empty places. */
+function placeInLayout(id) {
+  const l = layout();
+  if (!l.cameras.includes(id)) {
+    const at = app.shownCamera ? l.cameras.indexOf(app.shownCamera) : -1;
+    if (at >= 0 && l.cameras.length >= l.size) l.cameras[at] = id;
+    else l.cameras.unshift(id);
+  }
+  for (const c of app.cameras) {
+    if (l.cameras.length >= l.size) break;
+    if (!l.cameras.includes(c.id)) l.cameras.push(c.id);
+  }
+  l.cameras = l.cameras.slice(0, Math.max(l.size, l.cameras.indexOf(id) + 1));
+  app.shownCamera = id;
+  saveLayout();
+}
+
+function setLayout(size) {
+  const l = layout();
+  l.size = size;
+  l.previous = null;
+  placeInLayout(app.camera.id);
+  syncTiles();
+}
+
+/** Double-click: one picture fills the grid; again: the grid as it was. */
+function toggleMaximise(id) {
+  const l = layout();
+  if (l.previous) {
+    Object.assign(l, l.previous, { previous: null });
+  } else {
+    l.previous = { size: l.size, cameras: [...l.cameras] };
+    l.size = 1;
+    l.cameras = [id];
+  }
+  if (app.camera.id !== id) location.hash = `#/cameras/${encodeURIComponent(id)}`;
+  else syncTiles();
+}
+
+/** The viewer: layout choice, the grid of pictures, the selected camera's controls. */
+function renderViewer(cam) {
+  const viewer = $("#viewer");
+  if (!$("#tiles")) {
+    viewer.replaceChildren(
+      h("div", { class: "layouts", role: "group", "aria-label": "Pictures at once" },
+        ...LAYOUTS.map(([n, label]) => h("button", { type: "button", class: "ghost small", "data-layout": String(n),
+          "aria-label": `${label} ${n === 1 ? "picture" : "pictures"} at once`, onclick: () => setLayout(n) }, label)),
+        h("span", { class: "muted small" }, "Click a picture to select its camera; double-click to maximise it.")),
+      h("div", { id: "tiles", class: "tiles" }),
+      h("div", { id: "ptz-slot" }));
+  }
+  syncTiles();
+  $("#ptz-slot").replaceChildren(liveView(cam));
+}
+
+/** Brings the grid in line with the layout: tiles kept (their streams too), added or closed. */
+function syncTiles() {
+  const grid = $("#tiles");
+  if (!grid || !app.camera) return;
+  const l = layout();
+  const shown = l.cameras.slice(0, l.size);
+  if (!shown.includes(app.camera.id)) shown[0] = app.camera.id;
+  app.tiles = app.tiles || new Map();
+  for (const [id, t] of app.tiles) {
+    if (!shown.includes(id)) { t.stream.close(); app.tiles.delete(id); }
+  }
+  const els = shown.map((id) => {
+    let t = app.tiles.get(id);
+    if (!t) { t = makeTile(id); app.tiles.set(id, t); }
+    const selected = id === app.camera.id;
+    t.el.dataset.selected = String(selected);
+    t.el.setAttribute("aria-pressed", String(selected));
+    // The selected camera's picture answers to the ids the rest of the page uses.
+    t.img.id = selected ? "snapshot" : "";
+    t.label.id = selected ? "snapshot-site" : "";
+    t.stale.id = selected ? "snapshot-stale" : "";
+    return t.el;
+  });
+  grid.className = `tiles n${l.size}`;
+  els.forEach((el, i) => { if (grid.children[i] !== el) grid.insertBefore(el, grid.children[i] || null); });
+  while (grid.children.length > els.length) grid.lastElementChild.remove();
+  for (const b of document.querySelectorAll("[data-layout]")) b.setAttribute("aria-pressed", String(Number(b.dataset.layout) === l.size));
+  if (!app.tileTimer) app.tileTimer = setInterval(ageTiles, 1000);
+}
+
+/** One picture of the grid, with its own stream. */
+function makeTile(id) {
+  const cam = app.cameras.find((c) => c.id === id);
+  const name = cam ? cam.name : id;
+  const img = h("img", { alt: `Live picture of ${name}` });
+  const label = h("div", { class: "overlay" }, `${name} · connecting…`);
+  const stale = h("div", { class: "stale", hidden: true });
+  const el = h("div", {
+    class: "tile", role: "button", tabindex: "0", "data-camera": id, title: `${name}: click to select, double-click to maximise`,
+    onclick: () => { if (app.camera && app.camera.id !== id) location.hash = `#/cameras/${encodeURIComponent(id)}`; },
+    ondblclick: () => toggleMaximise(id),
+    onkeydown: (ev) => { if (ev.key === "Enter" && ev.target === el) el.click(); },
+  }, img, label, stale);
+  const t = { id, name, el, img, label, stale, url: null, last: null, problem: null };
+  t.stream = new FrameStream(id, (url, site) => {
+    img.src = url;
+    if (t.url) URL.revokeObjectURL(t.url);
+    t.url = url;
+    img.dataset.frames = String(Number(img.dataset.frames || 0) + 1);
+    img.dataset.site = site;
+    t.last = { at: performance.now(), site };
+    t.problem = null;
+    label.textContent = `${name} · live · ${siteName(site)}`;
+    stale.hidden = true;
+  }, (why) => { t.problem = why; ageTile(t); });
+  return t;
+}
+
+/** A picture that stopped says so, with the age of its last frame. */
+function ageTile(t) {
+  const age = t.last ? Math.round((performance.now() - t.last.at) / 1000) : null;
+  const stalled = t.problem || (age !== null && age >= 3);
+  if (!stalled) { t.stale.hidden = true; return; }
+  const why = document.body.dataset.sites === "down" ? "no site answers" : t.problem ? humanize(t.problem).text : "the picture stalled";
+  t.stale.hidden = false;
+  t.stale.textContent = `No live picture: ${why}${age !== null ? ` · last picture ${age} s ago from ${siteName(t.last.site)}` : ""}`;
+  t.label.textContent = t.last ? `${t.name} · frozen · ${siteName(t.last.site)}` : `${t.name} · no picture`;
+}
+
+function ageTiles() {
+  if (!app.tiles || !app.tiles.size) { clearInterval(app.tileTimer); app.tileTimer = null; return; }
+  for (const t of app.tiles.values()) ageTile(t);
+}
+
+/** Closes every picture stream (leaving the cameras page, logging out). */
+function closeTiles() {
+  for (const t of (app.tiles || new Map()).values()) { t.stream.close(); if (t.url) URL.revokeObjectURL(t.url); }
+  app.tiles = new Map();
 }
 
 /** Shows the camera's position about once a second. */
@@ -1111,7 +1321,7 @@ function side(key, title, p, unknown) {
   if (p.position && !unknown && can("ptz.control")) {
     box.append(h("button", {
       type: "button", class: "ghost small look-at",
-      "aria-label": `Point the camera at the ${title.toLowerCase()}'s position, show the picture, and turn it back`,
+      "aria-label": `Show view at the ${title.toLowerCase()}'s position`,
       title: "The camera turns there for a picture, then back to where it points now",
       onclick: () => lookAt(p.position, title, key),
     }, "Show view"));

@@ -91,7 +91,13 @@ pub struct AppState {
     pub session_ttl: Duration,
     /// The demo's simulated sites, when the service runs inside `tandem demo`.
     pub simulated: Option<Arc<dyn SimulatedSites>>,
+    /// Picture streams open at once (each asks a site for pictures): the cap
+    /// keeps a flood of viewers from starving live control.
+    pub streams: Arc<tokio::sync::Semaphore>,
 }
+
+/// Picture streams a service serves at once.
+pub const MAX_STREAMS: usize = 64;
 
 impl AppState {
     /// The state of a service over `engine`, `live` and `users`, with default limits.
@@ -119,6 +125,7 @@ impl AppState {
             metrics,
             session_ttl: Duration::from_secs(12 * 3600),
             simulated: None,
+            streams: Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS)),
         }
     }
 

@@ -2469,3 +2469,79 @@ async fn control_is_taken_over_by_a_higher_priority_and_refused_to_a_lower_one()
     let (status, _) = w.call(Method::POST, take, Some(&viewer), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+/// The picture stream: JPEG parts, each naming the site that gave it, at
+/// the asked rate; a refused or malformed request is an answer, not a
+/// stream; a closed stream gives its place back.
+#[tokio::test]
+async fn the_picture_stream_pushes_jpeg_parts_with_their_site_and_frees_its_place_when_closed() {
+    let w = world(1).await;
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let stranger = w.user("nobody", &[], 1);
+    let request = |token: &str, query: &str| {
+        Request::builder()
+            .uri(format!("/api/v1/cameras/cam-1/stream{query}"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("request")
+    };
+    let free = w.state.streams.available_permits();
+    let response = app(w.state.clone())
+        .oneshot(request(&admin, "?fps=10"))
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "multipart/x-mixed-replace; boundary=tandemframe"
+    );
+    assert_eq!(w.state.streams.available_permits(), free - 1);
+    let mut body = response.into_body();
+    let mut seen = Vec::new();
+    while seen
+        .windows(b"--tandemframe".len())
+        .filter(|w| *w == b"--tandemframe")
+        .count()
+        < 3
+    {
+        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
+            .await
+            .expect("a part within 5 s")
+            .expect("a frame")
+            .expect("no error");
+        if let Ok(data) = frame.into_data() {
+            seen.extend_from_slice(&data);
+        }
+    }
+    let text = String::from_utf8_lossy(&seen);
+    assert!(
+        text.starts_with("--tandemframe\r\nContent-Type: image/jpeg\r\nContent-Length: "),
+        "{}",
+        &text[..80.min(text.len())]
+    );
+    assert!(
+        text.contains("X-Tandem-Site: primary\r\n\r\n\u{FFFD}\u{FFFD}"),
+        "JPEG after the headers"
+    );
+    drop(body);
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while w.state.streams.available_permits() < free {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stream's place was not given back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (token, query, status) in [
+        (&stranger, "", StatusCode::FORBIDDEN),
+        (&admin, "?fps=0", StatusCode::BAD_REQUEST),
+        (&admin, "?fps=16", StatusCode::BAD_REQUEST),
+    ] {
+        let response = app(w.state.clone())
+            .oneshot(request(token, query))
+            .await
+            .expect("answer");
+        assert_eq!(response.status(), status, "{query}");
+    }
+    assert_eq!(w.state.streams.available_permits(), free);
+}

@@ -34,10 +34,12 @@ fn target_dir() -> PathBuf {
 
 #[test]
 fn console_end_to_end_in_chromium() {
-    assert!(
-        e2e_dir().join("node_modules/playwright-core").exists(),
-        "playwright-core is not installed: run `bash scripts/test.sh` (the README's test command)"
-    );
+    for module in ["playwright-core", "axe-core"] {
+        assert!(
+            e2e_dir().join("node_modules").join(module).exists(),
+            "{module} is not installed: run `bash scripts/test.sh` (the README's test command)"
+        );
+    }
     let chromium = std::env::var("TANDEM_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         Path::new(&chromium).exists(),

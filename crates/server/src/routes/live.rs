@@ -7,10 +7,12 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse as _;
-use tandem_api::live::{ContinuousDto, ControlDto, RelativeDto, ServedDto, SnapshotQuery};
+use tandem_api::live::{
+    ContinuousDto, ControlDto, RelativeDto, ServedDto, SnapshotQuery, StreamQuery,
+};
 use tandem_api::presets::PositionDto;
 use tandem_api::problem::Problem;
-use tandem_core::CameraId;
+use tandem_core::{CameraId, ErrorKind};
 use tandem_engine::live::Command;
 
 use super::convert::{position, position_dto};
@@ -260,6 +262,118 @@ pub async fn look(
         look.jpeg,
     )
         .into_response())
+}
+
+/// The multipart boundary of a picture stream.
+const STREAM_BOUNDARY: &str = "tandemframe";
+
+/// The camera's live picture, pushed: `multipart/x-mixed-replace` of JPEG
+/// parts from the active site (failing over like live commands), each with
+/// an `X-Tandem-Site` header; when no site gives one, a JSON part
+/// (`{"error": "..."}`) says why, and the stream goes on trying. It ends
+/// when the caller's session or rights end. At most [`MAX_STREAMS`] at once
+/// per service (503 beyond).
+///
+/// [`MAX_STREAMS`]: crate::state::MAX_STREAMS
+#[utoipa::path(get, path = "/api/v1/cameras/{camera}/stream", tag = "live",
+    params(("camera" = String, Path, description = "Camera id"), StreamQuery),
+    responses((status = 200, description = "JPEG parts", content_type = "multipart/x-mixed-replace"),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 503, body = Problem)))]
+pub async fn stream(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+    Query(query): Query<StreamQuery>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<axum::response::Response> {
+    let camera = camera(&state, &id)?;
+    let fps = query.fps.unwrap_or(5);
+    if !(1..=15).contains(&fps) {
+        return Err(ApiError::bad_request(format!("fps {fps}: use 1 to 15")));
+    }
+    // Rights first, as for one picture: a refusal is an answer, not a stream.
+    let first = match state.live.snapshot(&who.0, &camera, None).await {
+        Err(e) if matches!(e.kind(), ErrorKind::Forbidden | ErrorKind::NotFound) => {
+            return Err(e.into());
+        }
+        other => other,
+    };
+    let permit =
+        state.streams.clone().try_acquire_owned().map_err(|_| {
+            ApiError::busy("too many picture streams are open; close some views", 5)
+        })?;
+    let (tx, rx) =
+        tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::convert::Infallible>>(2);
+    let principal = who.0;
+    tokio::spawn(async move {
+        let _permit = permit;
+        let every = Duration::from_secs(1) / fps;
+        let mut next = first;
+        let mut checked = tokio::time::Instant::now();
+        loop {
+            let started = tokio::time::Instant::now();
+            let part = match next {
+                Ok((site, jpeg)) => frame("image/jpeg", Some(site.as_str()), &jpeg),
+                Err(e) => frame(
+                    "application/json",
+                    None,
+                    serde_json::json!({ "error": e.to_string() })
+                        .to_string()
+                        .as_bytes(),
+                ),
+            };
+            if tx.send(Ok(part)).await.is_err() {
+                return;
+            }
+            if checked.elapsed() >= crate::routes::system::RECHECK_EVERY {
+                checked = tokio::time::Instant::now();
+                if crate::security::caller(&state, &headers).await.as_ref() != Some(&principal) {
+                    return;
+                }
+            }
+            tokio::select! {
+                _ = tx.closed() => return,
+                _ = tokio::time::sleep_until(started + every) => {}
+            }
+            next = state.live.snapshot(&principal, &camera, None).await;
+            // A failed picture is said once a second, not at the frame rate.
+            if next.is_err() {
+                tokio::select! {
+                    _ = tx.closed() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    });
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                format!("multipart/x-mixed-replace; boundary={STREAM_BOUNDARY}"),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)),
+    )
+        .into_response())
+}
+
+/// One part of a picture stream.
+fn frame(content_type: &str, site: Option<&str>, body: &[u8]) -> axum::body::Bytes {
+    let mut part = format!(
+        "--{STREAM_BOUNDARY}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(site) = site {
+        part.push_str(&format!("X-Tandem-Site: {site}\r\n"));
+    }
+    part.push_str("\r\n");
+    let mut bytes = Vec::with_capacity(part.len() + body.len() + 2);
+    bytes.extend_from_slice(part.as_bytes());
+    bytes.extend_from_slice(body);
+    bytes.extend_from_slice(b"\r\n");
+    bytes.into()
 }
 
 /// Who holds manual control of a camera (some permission on it needed).

@@ -6,7 +6,7 @@
 //   TANDEM_SHOTS     where to write screenshots
 // Exits non-zero on the first failed expectation.
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 const url = process.env.TANDEM_URL;
@@ -39,6 +39,28 @@ const until = async (what, check, ms = 15000) => {
   }
 };
 
+// axe-core in the page: no serious or critical accessibility violation.
+const axeSource = readFileSync(new URL("./node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
+const accessible = async (page, where) => {
+  // Evaluated through the browser's debugging protocol, which the page's CSP (rightly) does not allow as a script tag.
+  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`), [],
+    `accessibility of ${where}`);
+};
+
+// The main controls are on screen without scrolling.
+const inView = async (page, selectors, where) => {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const vp = page.viewportSize();
+  for (const sel of selectors) {
+    const b = await page.locator(sel).first().boundingBox();
+    assert.ok(b && b.y >= 0 && b.y + b.height <= vp.height + 1 && b.x >= 0 && b.x + b.width <= vp.width + 1,
+      `${sel} is not inside ${vp.width}×${vp.height} (${where}): ${JSON.stringify(b)}`);
+  }
+};
+
 // Opens a camera from the list and waits until its page replaced the previous one:
 // the hash change that renders it arrives after the click, so reading the page
 // before then would read (or screenshot) the camera that is about to go away.
@@ -57,6 +79,12 @@ try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  // Pictures are pushed: the console never polls single snapshots.
+  const requests = { snapshot: 0, stream: 0 };
+  page.on("request", (r) => {
+    if (/\/snapshot(\?|$)/.test(r.url())) requests.snapshot++;
+    if (/\/stream(\?|$)/.test(r.url())) requests.stream++;
+  });
   page.on("console", (m) => {
     // A refused request (the site taken down on purpose) is logged by the browser; a script error is not allowed.
     if (m.type() === "error" && !/Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`);
@@ -65,6 +93,7 @@ try {
   step("log in");
   await page.goto(url);
   await page.getByLabel("User name").fill("admin");
+  await accessible(page, "the login page");
   await page.getByLabel("Password").fill("wrong password");
   await page.getByRole("button", { name: "Log in" }).click();
   await page.getByText("Wrong user name or password.").waitFor();
@@ -77,11 +106,41 @@ try {
   assert.equal(await page.locator("#camlist a[data-camera]").count(), 8);
   await page.locator('.site[data-site="primary"][data-active="true"]').waitFor();
 
+  step("the main workflow fits 1280×800, a mismatch banner included; no serious accessibility fault");
+  await openCamera(page, "cam-1");
+  await page.locator("#mismatches").waitFor();
+  await inView(page, ["#snapshot", "#joystick", "#stop", "#save-preset button[type=submit]", "#preset-rows button[aria-label^='Recall']", "#mismatches [data-repair]"], "cam-1 with its mismatch");
+  await accessible(page, "the camera page");
+
+  step("a grid of pushed pictures: 2×2, select, maximise, kept per user");
+  await page.locator('[data-layout="4"]').click();
+  await until("four tiles with pictures", async () => {
+    const frames = await page.locator("#tiles .tile img").evaluateAll((imgs) => imgs.map((i) => Number(i.dataset.frames || 0)));
+    return frames.length === 4 && frames.every((f) => f > 0);
+  });
+  await shot(page, "01b-grid");
+  const other = page.locator('#tiles .tile[data-selected="false"]').first();
+  const otherId = await other.getAttribute("data-camera");
+  await other.click();
+  await page.locator(`#camlist a[data-camera="${otherId}"][aria-current="true"]`).waitFor();
+  assert.equal(await page.locator("#tiles .tile").count(), 4, "selecting keeps the grid");
+  await page.locator(`#tiles .tile[data-camera="${otherId}"]`).dblclick();
+  await until("one tile after a double-click", async () => (await page.locator("#tiles .tile").count()) === 1);
+  await page.locator(`#tiles .tile[data-camera="${otherId}"]`).dblclick();
+  await until("the grid back", async () => (await page.locator("#tiles .tile").count()) === 4);
+  await page.reload();
+  await page.locator("#tiles .tile").first().waitFor();
+  assert.equal(await page.locator("#tiles .tile").count(), 4, "the layout is kept across a reload");
+  await page.locator('[data-layout="1"]').click();
+  await until("one tile", async () => (await page.locator("#tiles .tile").count()) === 1);
+  assert.equal(requests.snapshot, 0, "no snapshot polling");
+  assert.ok(requests.stream >= 4, `a stream per tile: ${requests.stream}`);
+
   step("move a camera and see the snapshot change");
   await openCamera(page, "cam-6");
   const frames = async () => Number((await page.locator("#snapshot").getAttribute("data-frames")) || 0);
   await until("a first snapshot", async () => (await frames()) > 0);
-  const before = await page.locator(".video").screenshot();
+  const before = await page.locator('.tile[data-selected="true"]').screenshot();
   const pad = page.locator("#joystick");
   const box = await pad.boundingBox();
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
@@ -98,7 +157,7 @@ try {
   }, 3000);
   const seen = await frames();
   await until("a new snapshot", async () => (await frames()) > seen + 1);
-  const after = await page.locator(".video").screenshot();
+  const after = await page.locator('.tile[data-selected="true"]').screenshot();
   assert.ok(!before.equals(after), "the live picture changed after the move");
 
   step("keyboard: arrow held pans, + zooms, digits recall");
@@ -132,6 +191,20 @@ try {
   assert.ok((await presetNames(2, 6)).includes("E2E overview"), "on the secondary");
   await shot(page, "02-camera");
 
+  step("control: who steers, release, take control, reserve");
+  const pictureAt = (await page.locator("#snapshot").boundingBox()).y;
+  await page.locator("#control-holder", { hasText: "You are steering" }).waitFor();
+  assert.match(await page.locator("#control-holder").innerText(), /You are steering · \d+ s left/);
+  await page.locator("#control").getByRole("button", { name: "Release" }).click();
+  await page.locator("#control-holder", { hasText: "Nobody is steering" }).waitFor();
+  await page.locator("#control").getByRole("button", { name: "Take control" }).click();
+  await page.locator("#control-holder", { hasText: "You are steering" }).waitFor();
+  await page.locator("#control").getByRole("button", { name: "Reserve" }).click();
+  await page.locator("#control-holder", { hasText: "You reserved this camera" }).waitFor();
+  await page.locator("#control").getByRole("button", { name: "End reservation" }).click();
+  await page.locator("#control-holder", { hasText: "Nobody is steering" }).waitFor();
+  assert.equal((await page.locator("#snapshot").boundingBox()).y, pictureAt, "the picture did not move");
+
   step("an open menu survives live updates");
   await row.locator("summary").click();
   await row.evaluate((tr) => { tr.dataset.mark = "kept"; });
@@ -147,6 +220,10 @@ try {
   await page.waitForTimeout(300); // let the reload render
   assert.equal(await row.getAttribute("data-mark"), "kept", "the row was patched, not replaced");
   assert.ok(await row.locator("details").evaluate((d) => d.open), "the menu stayed open");
+
+  await page.keyboard.press("Escape");
+  assert.ok(!(await row.locator("details").evaluate((d) => d.open)), "Esc closed the menu");
+  await row.locator("summary").click();
 
   step("rename and delete through dialogs");
   await row.getByRole("button", { name: "Rename 42" }).click();
@@ -177,9 +254,12 @@ try {
   await nameRow.waitFor();
   assert.ok((await presetNames(2, 1)).includes("Parking lot"));
   await shot(page, "03-mismatch");
+  // Labelled by what it does, not by its direction.
+  assert.equal(await nameRow.locator('[data-repair="primary"]').innerText(), "Rename to “Parking” on the secondary");
+  assert.match(await page.locator('tr[data-preset="2"]').innerText(), /S calls it “Parking lot”/);
   await nameRow.locator('[data-repair="primary"]').click();
   await page.locator("#plan li").first().waitFor();
-  assert.match(await page.locator("#plan").innerText(), /Parking/);
+  assert.match(await page.locator("#plan").innerText(), /name: “Parking lot” → “Parking”/);
   await shot(page, "04-plan");
   await page.locator("#dialog-ok").click();
   await page.locator("#mismatches").waitFor({ state: "detached" });
@@ -203,12 +283,29 @@ try {
   assert.ok(looks.length === 2 && looks.every((w) => w > 0), `two pictures: ${looks}`);
   await shot(page, "03b-positions");
 
-  step("resolve a mismatch secondary -> primary");
+  step("every difference in the preset table");
+  await openCamera(page, "cam-3");
+  await page.locator('tr[data-preset="4"] .chip[data-site="secondary"][data-state="missing"]').waitFor();
+
+  step("a repair that deletes says so, looks dangerous and focuses Cancel");
   await openCamera(page, "cam-4");
   const onlyS = page.locator('#mismatches tr[data-kind="only_on_secondary"]');
   await onlyS.waitFor();
   const missing = (await onlyS.innerText()).match(/“([^”]+)”/)[1];
   assert.ok(!(await presetNames(1, 4)).includes(missing));
+  await page.locator('tr[data-preset^="secondary:"] .chip[data-site="primary"][data-state="missing"]').waitFor();
+  const deleting = onlyS.locator('[data-repair="primary"]');
+  assert.equal(await deleting.innerText(), `Delete “${missing}” from the secondary`);
+  assert.equal(await deleting.getAttribute("data-danger"), "true");
+  await deleting.click();
+  await page.locator("#plan li").first().waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), "dialog-cancel", "Cancel has the focus");
+  assert.match(await page.locator("#dialog-ok").innerText(), /^Delete 1 preset$/);
+  await shot(page, "04b-delete-plan");
+  await page.locator("#dialog-cancel").click();
+  assert.ok((await presetNames(2, 4)).includes(missing), "cancelled: nothing deleted");
+
+  step("resolve a mismatch secondary -> primary");
   await page.locator('#mismatches [data-repair="secondary"][data-keys="all"]').click();
   await page.locator("#plan li").first().waitFor();
   await page.locator("#dialog-ok").click();
@@ -228,6 +325,11 @@ try {
   await page.mouse.up();
   await page.locator('.site[data-site="secondary"][data-active="true"]').waitFor({ timeout: 10000 });
   await page.locator('.site[data-site="primary"][data-health="down"]').waitFor({ timeout: 10000 });
+  // Said for as long as it lasts, and the same everywhere on the screen.
+  await page.locator('#site-alert[data-state="failover"]').waitFor();
+  assert.match(await page.locator("#site-alert").innerText(), /Running on Secondary since .*Primary not answering/s);
+  await until("the camera list via the secondary", async () =>
+    (await page.locator('#camlist a[data-camera="cam-6"]').innerText()).includes("via Secondary"));
   const panS = (await simGet("/api/cameras/6")).pan;
   assert.ok(panS < panDown - 0.02, `the joystick moved the camera through S: ${panDown} -> ${panS}`);
   await until("snapshots from the secondary", async () =>
@@ -236,8 +338,28 @@ try {
   await shot(page, "05-failover");
   await page.locator('[data-outage="primary"]').click();
   await page.locator('.site[data-site="primary"][data-health="up"]').waitFor({ timeout: 15000 });
+  await until("the failback countdown", async () =>
+    /automatically in \d+ s/.test(await page.locator("#failback-countdown").innerText()));
   await page.locator("#failback:not([disabled])").click();
   await page.locator('.site[data-site="primary"][data-active="true"]').waitFor();
+  await page.locator("#site-alert").waitFor({ state: "hidden" });
+
+  step("both sites down: a plain sentence, the controls off, the picture's age");
+  await page.locator('[data-outage="primary"]').click();
+  await page.locator('[data-outage="secondary"]').click();
+  await page.locator('#site-alert[data-state="down"]').waitFor({ timeout: 15000 });
+  assert.match(await page.locator("#site-alert").innerText(), /No site answers/);
+  await page.locator('#joystick[aria-disabled="true"]').waitFor();
+  assert.ok(await page.locator("#stop").isDisabled(), "Stop is off");
+  assert.ok(await page.locator("#save-preset button[type=submit]").isDisabled(), "Save is off");
+  assert.match(await page.locator('#camlist a[data-camera="cam-6"]').innerText(), /no site answers/);
+  await until("the picture's age", async () =>
+    /last picture \d+ s ago/.test(await page.locator("#snapshot-stale").innerText()));
+  await shot(page, "05b-both-down");
+  await page.locator('[data-outage="primary"]').click();
+  await page.locator('[data-outage="secondary"]').click();
+  await page.locator("#site-alert").waitFor({ state: "hidden", timeout: 15000 });
+  assert.ok(!(await page.locator("#stop").isDisabled()), "Stop is back");
 
   step("audit page with filters and exports");
   await page.getByRole("link", { name: "Audit" }).click();
@@ -255,6 +377,25 @@ try {
   await page.getByRole("button", { name: "Verify chain" }).click();
   await page.getByText("Chain intact").waitFor();
   await shot(page, "06-audit");
+  // Newest first, and paged.
+  await page.getByLabel("Action (prefix)").fill("");
+  await page.getByRole("button", { name: "Show" }).click();
+  let firstPage = [];
+  await until("the unfiltered newest page", async () => {
+    firstPage = (await page.locator("#audit-rows tr td:nth-child(1)").allInnerTexts()).map((t) => Number(t.split("–").pop()));
+    const acts = await page.locator("#audit-rows tr td:nth-child(4)").allInnerTexts();
+    return firstPage.length > 1 && acts.some((a) => !a.startsWith("preset."));
+  });
+  for (let i = 1; i < firstPage.length; i++) assert.ok(firstPage[i] < firstPage[i - 1], `newest first: ${firstPage}`);
+  if (await page.locator("#audit-older").isEnabled()) {
+    await page.locator("#audit-older").click();
+    await until("an older page", async () => {
+      const next = (await page.locator("#audit-rows tr td:nth-child(1)").allInnerTexts()).map((t) => Number(t.split("–").pop()));
+      return next.length > 0 && next[0] < firstPage[firstPage.length - 1];
+    });
+    assert.ok(await page.locator("#audit-newer").isEnabled(), "Newer is back");
+  }
+  await accessible(page, "the audit page");
 
   step("admin: a role without ptz.control, and a user with it");
   await page.getByRole("link", { name: "Admin" }).click();
@@ -270,6 +411,7 @@ try {
   await page.getByRole("button", { name: "Create user" }).click();
   await page.locator('tr[data-user="vera"]').waitFor();
   await shot(page, "07-admin");
+  await accessible(page, "the admin page");
 
   step("a role without ptz.control sees no joystick");
   await page.getByRole("button", { name: "Log out" }).click();
@@ -292,11 +434,18 @@ try {
   assert.equal(crossOrigin.status(), 403);
   assert.equal((await crossOrigin.json()).code, "cross_origin");
   await shot(page, "08-viewer");
+  await accessible(page, "a viewer's camera page");
+  assert.equal(await page.getByRole("link", { name: "Audit" }).isVisible(), false, "no audit link without the right");
 
-  step("tablet width");
-  await page.setViewportSize({ width: 820, height: 1180 });
+  step("tablet width: the picture and the controls on screen");
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.getByLabel("User name").fill("admin");
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.setViewportSize({ width: 768, height: 1024 });
   await openCamera(page, "cam-2");
   await page.locator("#snapshot").waitFor();
+  await inView(page, ["#snapshot", "#joystick", "#stop"], "768×1024");
   await shot(page, "09-tablet");
 
   assert.deepEqual(problems, [], "no script errors in the page");
