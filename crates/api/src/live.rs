@@ -53,6 +53,26 @@ pub struct RelativeDto {
     pub zoom: f64,
 }
 
+/// A point of the live picture to bring to its centre, and how much closer
+/// to look (click to centre; a rectangle dragged to zoom).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CentreDto {
+    /// Across the picture, -1 (left edge) to 1 (right edge).
+    #[cfg_attr(feature = "openapi", schema(minimum = -1.0, maximum = 1.0))]
+    pub x: f64,
+    /// Down the picture, -1 (top edge) to 1 (bottom edge).
+    #[cfg_attr(feature = "openapi", schema(minimum = -1.0, maximum = 1.0))]
+    pub y: f64,
+    /// The picture's width over its height (default 16/9).
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.2, maximum = 5.0))]
+    pub aspect: Option<f64>,
+    /// Magnification: above 1 zooms in that many times, below 1 out (default 1).
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.05, maximum = 50.0))]
+    pub factor: Option<f64>,
+}
+
 /// Which site to take a snapshot from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]

@@ -10,6 +10,7 @@
 //! - [`diff`]: [`diff::diff`] pairs two sites' presets and lists every [`Mismatch`].
 //! - [`plan`]: [`plan::plan`] turns a repair direction into the changes on the target side.
 //! - [`text`]: characters that hide themselves or reorder text, and untrusted text made safe to record.
+//! - [`optics`]: [`Optics`], where a point of a camera's picture is (click to centre, area zoom).
 //!
 //! **Architecture invariant:** no I/O, no async, no SQL, no HTTP; every function
 //! here is deterministic (the clock is declared here and read by callers only), and results are sorted so that equal inputs give equal outputs.
@@ -20,6 +21,7 @@ pub mod clock;
 pub mod diff;
 pub mod error;
 pub mod ids;
+pub mod optics;
 pub mod plan;
 pub mod preset;
 pub mod text;
@@ -28,6 +30,7 @@ pub use audit::AuditAction;
 pub use diff::{Mismatch, MismatchKind, Tolerance};
 pub use error::ErrorKind;
 pub use ids::{CameraId, SiteId};
+pub use optics::{Optics, PicturePoint};
 pub use plan::{Change, Direction};
 pub use preset::{
     InvalidInput, Position, Preset, PresetName, PresetNumber, SitePreset, TokenStyle,

@@ -192,6 +192,9 @@ pub struct CameraConfig {
     /// Numbers the device treats as commands: its own and its vendor
     /// profile's. Never written, recalled, deleted or compared.
     pub reserved: BTreeSet<PresetNumber>,
+    /// Its lens and the degrees its generic ranges span, for click to
+    /// centre and area zoom (a speed dome's unless `optics` says otherwise).
+    pub optics: tandem_core::Optics,
     /// One binding per site, in the order of [`Config::sites`].
     pub bindings: Vec<BindingConfig>,
 }
@@ -433,7 +436,18 @@ struct RawCamera {
     groups: Option<Vec<Spanned<String>>>,
     vendor: Option<Spanned<String>>,
     reserved: Option<Vec<Spanned<i64>>>,
+    optics: Option<Spanned<RawOptics>>,
     bindings: Option<BTreeMap<Spanned<String>, RawBinding>>,
+}
+
+/// `optics = { wide_hfov_deg = 60, tele_hfov_deg = 4, pan_range_deg = 360, tilt_range_deg = 180 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOptics {
+    wide_hfov_deg: Option<f64>,
+    tele_hfov_deg: Option<f64>,
+    pan_range_deg: Option<f64>,
+    tilt_range_deg: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1286,6 +1300,26 @@ impl<'a> Checker<'a> {
                     Err(e) => self.report(g.span(), subject, "groups", e.to_string()),
                 }
             }
+            let defaults = tandem_core::Optics::default();
+            let optics = match &camera.optics {
+                None => defaults,
+                Some(raw) => {
+                    let o = raw.get_ref();
+                    let optics = tandem_core::Optics {
+                        wide_hfov_deg: o.wide_hfov_deg.unwrap_or(defaults.wide_hfov_deg),
+                        tele_hfov_deg: o.tele_hfov_deg.unwrap_or(defaults.tele_hfov_deg),
+                        pan_range_deg: o.pan_range_deg.unwrap_or(defaults.pan_range_deg),
+                        tilt_range_deg: o.tilt_range_deg.unwrap_or(defaults.tilt_range_deg),
+                    };
+                    match optics.validate() {
+                        Ok(()) => optics,
+                        Err(e) => {
+                            self.report(raw.span(), subject, "optics", e.to_string());
+                            defaults
+                        }
+                    }
+                }
+            };
             cameras.push(CameraConfig {
                 id: CameraId(id_text.clone()),
                 name,
@@ -1293,6 +1327,7 @@ impl<'a> Checker<'a> {
                 groups,
                 vendor: None,
                 reserved: BTreeSet::new(),
+                optics,
                 bindings,
             });
         }
@@ -1654,6 +1689,37 @@ bindings.secondary = { url = "http://10.0.0.3/onvif/device_service", password = 
             Some(Credentials::new("admin", "other"))
         );
         assert_eq!(config.client_config().timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn a_camera_s_optics_default_to_a_dome_and_are_checked() {
+        let config = parse(GOOD).expect("valid");
+        assert_eq!(config.cameras[0].optics, tandem_core::Optics::default());
+        let text = edited(
+            "tolerance = 0.01\n",
+            "tolerance = 0.01\noptics = { wide_hfov_deg = 90, tele_hfov_deg = 3, pan_range_deg = 340 }\n",
+        );
+        let optics = parse(&text).expect("valid").cameras[0].optics;
+        assert_eq!(
+            (
+                optics.wide_hfov_deg,
+                optics.tele_hfov_deg,
+                optics.pan_range_deg,
+                optics.tilt_range_deg
+            ),
+            (90.0, 3.0, 340.0, 180.0)
+        );
+        let text = edited(
+            "tolerance = 0.01\n",
+            "tolerance = 0.01\noptics = { tele_hfov_deg = 70 }\n",
+        );
+        let found = problems(&text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("camera \"gate-1\": optics:")
+                && found[0].contains("tele not wider than wide"),
+            "{found:?}"
+        );
     }
 
     #[test]

@@ -392,6 +392,39 @@ impl Live {
         self.command(camera, command).await
     }
 
+    /// Brings `point` of the camera's picture to its centre, `point.factor`
+    /// times closer (click to centre; a rectangle dragged to zoom): where the
+    /// camera points is read from the active site, the target follows from
+    /// the camera's [`Optics`](tandem_core::Optics), and one absolute move
+    /// goes with `who`'s rights and manual control, as any live command.
+    pub async fn centre_on(
+        &self,
+        who: &Principal,
+        camera: &CameraId,
+        point: tandem_core::PicturePoint,
+    ) -> Result<Served, EngineError> {
+        let spec = self.engine.bindings().camera(camera)?;
+        point.validate()?;
+        if who.ptz_priority(&spec.groups).is_none() {
+            return Err(forbidden(who, "ptz.control", camera));
+        }
+        let optics = spec.optics;
+        let from = self
+            .command(camera, &Command::Status)
+            .await?
+            .status
+            .and_then(|s| s.position)
+            .ok_or_else(|| {
+                EngineError::NoSite(
+                    camera.clone(),
+                    "no site reports where the camera points, so no point of its picture can be centred".into(),
+                )
+            })?;
+        let position = optics.centre_on(from, point)?;
+        self.operate(who, camera, &Command::AbsoluteMove { position })
+            .await
+    }
+
     /// Takes or renews manual control of `camera` for `user`.
     fn take_control(
         &self,

@@ -67,6 +67,8 @@ pub struct CameraSpec {
     pub reserved: BTreeSet<PresetNumber>,
     /// The vendor profile its reserved numbers partly come from, for messages.
     pub vendor: Option<String>,
+    /// Its lens and ranges in degrees (click to centre, area zoom).
+    pub optics: tandem_core::Optics,
     /// One binding per site.
     pub bindings: Vec<BindingSpec>,
 }
@@ -108,6 +110,7 @@ impl Topology {
                     groups: c.groups.clone(),
                     reserved: c.reserved.clone(),
                     vendor: c.vendor.clone(),
+                    optics: c.optics,
                     bindings: c
                         .bindings
                         .iter()

@@ -69,6 +69,7 @@ pub fn topology(sim: &Simulator, tolerance: f64) -> Topology {
             groups: Vec::new(),
             reserved: Default::default(),
             vendor: None,
+            optics: Default::default(),
             bindings: sim
                 .endpoints()
                 .into_iter()

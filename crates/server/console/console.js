@@ -442,6 +442,7 @@ function renderCameras(id) {
   reloadCamera().catch(fail);
   startStatus();
   startControl();
+  gamepad.start();
 }
 
 async function reloadCamera() {
@@ -667,7 +668,7 @@ function joystick() {
     h("p", { class: "keys", id: "keys-help" },
       h("kbd", {}, "←"), h("kbd", {}, "↑"), h("kbd", {}, "→"), h("kbd", {}, "↓"), " pan and tilt while held · ",
       h("kbd", {}, "+"), " ", h("kbd", {}, "−"), " zoom · digits then a pause or ", h("kbd", {}, "Enter"), " recall that preset · ",
-      h("kbd", {}, "Esc"), " stop"));
+      h("kbd", {}, "Esc"), " stop · on the picture: click to centre, drag a box to zoom there, wheel to zoom · a gamepad steers too"));
 }
 
 const round2 = (v) => Math.round(v * 100) / 100;
@@ -740,6 +741,44 @@ function closeMenus(ev) {
   }
   return ev.type === "keydown";
 }
+
+/**
+ * A browser gamepad as a joystick: the left stick pans and tilts, the right
+ * stick's vertical axis zooms (both with a dead zone), buttons 1 to 10 recall
+ * presets 1 to 10. Read while the cameras page is shown and a pad is there.
+ */
+const gamepad = {
+  frame: 0,
+  moving: false,
+  pressed: new Set(),
+  dead: (v) => (Math.abs(v) < 0.15 ? 0 : v),
+  start() {
+    if (this.frame) return;
+    const tick = () => {
+      this.frame = 0;
+      const pad = [...(navigator.getGamepads ? navigator.getGamepads() : [])].find((p) => p && p.connected);
+      if (!pad) return;
+      if (app.camera && can("ptz.control") && document.body.dataset.sites !== "down") this.read(pad);
+      this.frame = requestAnimationFrame(tick);
+    };
+    this.frame = requestAnimationFrame(tick);
+  },
+  read(pad) {
+    const s = speed();
+    const v = [this.dead(pad.axes[0] || 0), -this.dead(pad.axes[1] || 0), -this.dead(pad.axes[3] || 0)].map((x) => round2(x * s));
+    if (v.some((x) => x !== 0)) {
+      this.moving = true;
+      ptz.move(v);
+    } else if (this.moving) {
+      this.moving = false;
+      ptz.halt();
+    }
+    pad.buttons.slice(0, 10).forEach((b, i) => {
+      if (b.pressed && !this.pressed.has(i)) { this.pressed.add(i); if (can("preset.recall")) recall(i + 1); }
+      if (!b.pressed) this.pressed.delete(i);
+    });
+  },
+};
 
 function recallTyped() {
   const n = Number(keys.digits);
@@ -959,15 +998,17 @@ function syncTiles() {
 function makeTile(id) {
   const cam = app.cameras.find((c) => c.id === id);
   const name = cam ? cam.name : id;
-  const img = h("img", { alt: `Live picture of ${name}` });
+  // Not draggable: a drag on the picture draws a box to zoom to, not an image to drop.
+  const img = h("img", { alt: `Live picture of ${name}`, draggable: "false" });
   const label = h("div", { class: "overlay" }, `${name} · connecting…`);
   const stale = h("div", { class: "stale", hidden: true });
+  const box = h("div", { class: "zoombox", hidden: true });
   const el = h("div", {
     class: "tile", role: "button", tabindex: "0", "data-camera": id, title: `${name}: click to select, double-click to maximise`,
-    onclick: () => { if (app.camera && app.camera.id !== id) location.hash = `#/cameras/${encodeURIComponent(id)}`; },
-    ondblclick: () => toggleMaximise(id),
-    onkeydown: (ev) => { if (ev.key === "Enter" && ev.target === el) el.click(); },
-  }, img, label, stale);
+    onkeydown: (ev) => { if (ev.key === "Enter" && ev.target === el) select(); },
+  }, img, label, stale, box);
+  const select = () => { if (app.camera && app.camera.id !== id) location.hash = `#/cameras/${encodeURIComponent(id)}`; };
+  pictureControl(el, img, box, id, select);
   const t = { id, name, el, img, label, stale, url: null, last: null, problem: null };
   t.stream = new FrameStream(id, (url, site) => {
     img.src = url;
@@ -981,6 +1022,104 @@ function makeTile(id) {
     stale.hidden = true;
   }, (why) => { t.problem = why; ageTile(t); });
   return t;
+}
+
+/** The part of `img` the picture fills (object-fit: contain leaves bars), with its aspect. */
+function pictureRect(img) {
+  const r = img.getBoundingClientRect();
+  const nw = img.naturalWidth || 16;
+  const nh = img.naturalHeight || 9;
+  const scale = Math.min(r.width / nw, r.height / nh);
+  const width = nw * scale;
+  const height = nh * scale;
+  return { left: r.left + (r.width - width) / 2, top: r.top + (r.height - height) / 2, width, height, aspect: nw / nh };
+}
+
+/** A screen point as a picture point (−1..1 each way), or null outside the picture. */
+function toPicture(rect, cx, cy) {
+  const x = ((cx - rect.left) / rect.width) * 2 - 1;
+  const y = ((cy - rect.top) / rect.height) * 2 - 1;
+  return Math.abs(x) <= 1 && Math.abs(y) <= 1 ? { x, y } : null;
+}
+
+/** Asks the service to bring a picture point to the centre, `factor` times closer. */
+async function centreOn(point, aspect, factor = 1) {
+  if (!app.camera || !can("ptz.control") || document.body.dataset.sites === "down") return;
+  try {
+    await api("POST", `/api/v1/cameras/${encodeURIComponent(app.camera.id)}/ptz/centre`,
+      { x: round3(point.x), y: round3(point.y), aspect: round3(aspect), factor: round3(factor) });
+  } catch (e) { fail(e); }
+}
+
+const round3 = (v) => Math.round(v * 1000) / 1000;
+
+/**
+ * PTZ on the selected picture: a click brings that point to the centre, a
+ * dragged rectangle zooms to it, the wheel zooms in and out. On another
+ * picture a click selects its camera; a double-click maximises either (the
+ * click waits a moment so that a double-click is not also a move).
+ */
+function pictureControl(el, img, box, id, select) {
+  let start = null;
+  let pendingClick = null;
+  const selected = () => app.camera && app.camera.id === id;
+  const steerable = () => selected() && can("ptz.control") && document.body.dataset.sites !== "down";
+  el.addEventListener("pointerdown", (ev) => {
+    if (ev.button !== 0 || !steerable()) return;
+    start = { x: ev.clientX, y: ev.clientY, id: ev.pointerId };
+  });
+  el.addEventListener("pointermove", (ev) => {
+    if (!start || ev.pointerId !== start.id) return;
+    const dx = ev.clientX - start.x;
+    const dy = ev.clientY - start.y;
+    if (Math.hypot(dx, dy) < 8 && box.hidden) return;
+    if (box.hidden) el.setPointerCapture(ev.pointerId);
+    const r = el.getBoundingClientRect();
+    box.hidden = false;
+    Object.assign(box.style, {
+      left: `${Math.min(start.x, ev.clientX) - r.left}px`, top: `${Math.min(start.y, ev.clientY) - r.top}px`,
+      width: `${Math.abs(dx)}px`, height: `${Math.abs(dy)}px`,
+    });
+  });
+  el.addEventListener("pointerup", (ev) => {
+    if (!start || ev.pointerId !== start.id) return;
+    const from = start;
+    start = null;
+    if (box.hidden) return; // a click: handled by the click event
+    box.hidden = true;
+    const rect = pictureRect(img);
+    const centre = toPicture(rect, (from.x + ev.clientX) / 2, (from.y + ev.clientY) / 2);
+    const w = Math.abs(ev.clientX - from.x) / rect.width;
+    const hgt = Math.abs(ev.clientY - from.y) / rect.height;
+    if (centre) centreOn(centre, rect.aspect, Math.min(50, 1 / Math.max(w, hgt, 0.02)));
+    el.dataset.dragged = "true";
+  });
+  el.addEventListener("pointercancel", () => { start = null; box.hidden = true; });
+  el.addEventListener("click", (ev) => {
+    if (el.dataset.dragged === "true") { el.dataset.dragged = ""; return; }
+    if (!selected()) { select(); return; }
+    if (!steerable()) return;
+    const point = toPicture(pictureRect(img), ev.clientX, ev.clientY);
+    if (!point) return;
+    const aspect = pictureRect(img).aspect;
+    clearTimeout(pendingClick);
+    pendingClick = setTimeout(() => centreOn(point, aspect), 250);
+  });
+  el.addEventListener("dblclick", () => { clearTimeout(pendingClick); toggleMaximise(id); });
+  // The wheel: one request per pause, however many notches.
+  let notches = 0;
+  let wheelTimer = null;
+  el.addEventListener("wheel", (ev) => {
+    if (!steerable()) return;
+    ev.preventDefault();
+    notches += ev.deltaY < 0 ? 1 : -1;
+    clearTimeout(wheelTimer);
+    wheelTimer = setTimeout(() => {
+      const factor = Math.pow(1.25, notches);
+      notches = 0;
+      centreOn({ x: 0, y: 0 }, pictureRect(img).aspect, Math.min(50, Math.max(0.05, factor)));
+    }, 150);
+  }, { passive: false });
 }
 
 /** A picture that stopped says so, with the age of its last frame. */
@@ -1747,6 +1886,7 @@ window.addEventListener("hashchange", route);
 document.addEventListener("keydown", onKey);
 document.addEventListener("keyup", onKey);
 document.addEventListener("pointerdown", closeMenus);
+window.addEventListener("gamepadconnected", () => gamepad.start());
 window.addEventListener("blur", () => { keys.held.clear(); ptz.halt(); });
 document.addEventListener("visibilitychange", () => { if (document.hidden) { keys.held.clear(); ptz.halt(); } });
 document.addEventListener("DOMContentLoaded", () => {

@@ -73,6 +73,7 @@ async fn world_on(
             groups: groups(c),
             reserved: Default::default(),
             vendor: None,
+            optics: Default::default(),
             bindings: sim
                 .endpoints()
                 .into_iter()
@@ -2544,4 +2545,70 @@ async fn the_picture_stream_pushes_jpeg_parts_with_their_site_and_frees_its_plac
         assert_eq!(response.status(), status, "{query}");
     }
     assert_eq!(w.state.streams.available_permits(), free);
+}
+
+/// Click to centre and area zoom: a point right of the centre turns the
+/// camera by a quarter of its field of view, a factor of 3 narrows the view
+/// to a third (the simulator's lens is the default optics' 60° to 4°).
+#[tokio::test]
+async fn a_point_of_the_picture_is_brought_to_its_centre_and_zoomed() {
+    let w = world(1).await;
+    let operator = w.user("op", &[Permission::PtzControl], 100);
+    let viewer = w.user("viewer", &[Permission::PresetRecall], 50);
+    let (status, served) = w
+        .call(
+            Method::POST,
+            "/api/v1/cameras/cam-1/ptz/centre",
+            Some(&operator),
+            Some(serde_json::json!({ "x": 0.5, "y": 0.0, "factor": 3.0 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{served}");
+    let optics = tandem_core::Optics::default();
+    let want_pan = 15.0 / 180.0;
+    let want_zoom = optics.zoom_for(20.0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let at = w
+            .sim
+            .world()
+            .camera(0)
+            .motion()
+            .position(std::time::Instant::now());
+        if (at[0] - want_pan).abs() < 1e-3 && (at[2] - want_zoom).abs() < 1e-3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the camera did not arrive at pan {want_pan} zoom {want_zoom}: {at:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for (token, body, status) in [
+        (
+            &viewer,
+            serde_json::json!({ "x": 0.1, "y": 0.1 }),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &operator,
+            serde_json::json!({ "x": 1.5, "y": 0.0 }),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            &operator,
+            serde_json::json!({ "x": 0.0, "y": 0.0, "factor": 0.0 }),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (got, problem) = w
+            .call(
+                Method::POST,
+                "/api/v1/cameras/cam-1/ptz/centre",
+                Some(token),
+                Some(body),
+            )
+            .await;
+        assert_eq!(got, status, "{problem}");
+    }
 }

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse as _;
 use tandem_api::live::{
-    ContinuousDto, ControlDto, RelativeDto, ServedDto, SnapshotQuery, StreamQuery,
+    CentreDto, ContinuousDto, ControlDto, RelativeDto, ServedDto, SnapshotQuery, StreamQuery,
 };
 use tandem_api::presets::PositionDto;
 use tandem_api::problem::Problem;
@@ -35,6 +35,15 @@ pub async fn run_live(
 ) -> LiveResult {
     let started = Instant::now();
     let served = state.live.operate(&who.0, camera, command).await?;
+    Ok(answer(state, started, served))
+}
+
+/// A served live command as the API answers it, its latency recorded.
+fn answer(
+    state: &AppState,
+    started: Instant,
+    served: tandem_engine::live::Served,
+) -> Json<ServedDto> {
     state
         .metrics
         .live_commands
@@ -42,7 +51,7 @@ pub async fn run_live(
             site: served.site.to_string(),
         })
         .observe(started.elapsed().as_secs_f64());
-    Ok(Json(ServedDto {
+    Json(ServedDto {
         site: served.site.to_string(),
         failed_over_from: served
             .failed_over_from
@@ -51,7 +60,7 @@ pub async fn run_live(
             .collect(),
         position: served.status.and_then(|s| s.position).map(position_dto),
         moving: served.status.map(|s| s.moving),
-    }))
+    })
 }
 
 fn in_range(v: f64, lo: f64, hi: f64, what: &str) -> ApiResult<f64> {
@@ -119,6 +128,33 @@ pub async fn relative(
         &Command::RelativeMove { translation },
     )
     .await
+}
+
+/// Brings a point of the live picture to its centre, optionally zooming
+/// (click to centre; a dragged rectangle): computed from where the camera
+/// points and the camera's optics, sent as one absolute move.
+#[utoipa::path(post, path = "/api/v1/cameras/{camera}/ptz/centre", tag = "live", request_body = CentreDto,
+    params(("camera" = String, Path, description = "Camera id")),
+    responses((status = 200, body = ServedDto), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 502, body = Problem)))]
+pub async fn centre(
+    State(state): State<AppState>,
+    who: Authed,
+    Path(id): Path<String>,
+    body: super::JsonBody<CentreDto>,
+) -> LiveResult {
+    let camera = camera(&state, &id)?;
+    let b = body.0;
+    let point = tandem_core::PicturePoint {
+        x: b.x,
+        y: b.y,
+        aspect: b.aspect.unwrap_or(16.0 / 9.0),
+        factor: b.factor.unwrap_or(1.0),
+    };
+    let started = Instant::now();
+    let served = state.live.centre_on(&who.0, &camera, point).await?;
+    Ok(answer(&state, started, served))
 }
 
 /// Moves to a position.

@@ -155,6 +155,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(presets::recall))
         .routes(routes!(live::continuous))
         .routes(routes!(live::relative))
+        .routes(routes!(live::centre))
         .routes(routes!(live::absolute))
         .routes(routes!(live::stop))
         .routes(routes!(live::home))

@@ -180,6 +180,51 @@ try {
     return p1 && Math.abs(c.pan - p1.position[0]) < 0.01 && Math.abs(c.tilt - p1.position[1]) < 0.01;
   });
 
+  step("on the picture: click to centre, drag a box to zoom, wheel out; a gamepad steers and recalls");
+  const still = async () => until("camera 6 at rest", async () => {
+    const c = await simGet("/api/cameras/6");
+    return !c.moving.pan_tilt && !c.moving.zoom && c;
+  });
+  const c0 = await still();
+  const pic = await page.locator("#snapshot").boundingBox();
+  await page.mouse.click(pic.x + pic.width * 0.75, pic.y + pic.height / 2);
+  await until("turned right towards the clicked point", async () => {
+    const c = await simGet("/api/cameras/6");
+    return !c.moving.pan_tilt && c.pan > c0.pan + 0.02;
+  });
+  const z0 = (await still()).zoom;
+  await page.mouse.move(pic.x + pic.width * 0.4, pic.y + pic.height * 0.4);
+  await page.mouse.down();
+  await page.mouse.move(pic.x + pic.width * 0.6, pic.y + pic.height * 0.6, { steps: 5 });
+  await page.mouse.up();
+  await until("zoomed into the box", async () => (await simGet("/api/cameras/6")).zoom > z0 + 0.1);
+  const z1 = (await still()).zoom;
+  await page.mouse.move(pic.x + pic.width / 2, pic.y + pic.height / 2);
+  await page.mouse.wheel(0, 300);
+  await until("zoomed out by the wheel", async () => (await simGet("/api/cameras/6")).zoom < z1 - 0.02);
+  const g0 = await still();
+  await page.evaluate(() => {
+    const pad = { id: "synthetic pad", index: 0, connected: true, mapping: "standard", timestamp: 0,
+      axes: [0, 0, 0, 0], buttons: Array.from({ length: 16 }, () => ({ pressed: false, touched: false, value: 0 })) };
+    window.syntheticPad = pad;
+    navigator.getGamepads = () => [pad];
+    window.dispatchEvent(new Event("gamepadconnected"));
+  });
+  await page.evaluate(() => { window.syntheticPad.axes[0] = 0.9; });
+  await page.waitForTimeout(800);
+  await page.evaluate(() => { window.syntheticPad.axes[0] = 0; });
+  await until("the gamepad panned right and stopped", async () => {
+    const c = await simGet("/api/cameras/6");
+    return !c.moving.pan_tilt && c.pan > g0.pan + 0.02;
+  });
+  await page.evaluate(() => { window.syntheticPad.buttons[0] = { pressed: true, touched: true, value: 1 }; });
+  await until("button 1 recalled preset 1", async () => {
+    const c = await simGet("/api/cameras/6");
+    const p1 = (await simGet("/api/sites/1/cameras/6/presets")).presets.find((p) => p.token === "1");
+    return p1 && Math.abs(c.pan - p1.position[0]) < 0.01 && Math.abs(c.tilt - p1.position[1]) < 0.01;
+  });
+  await page.evaluate(() => { window.syntheticPad.buttons[0] = { pressed: false, touched: false, value: 0 }; window.syntheticPad.connected = false; });
+
   step("save a preset and see it applied on both sites");
   await page.locator("#new-number").fill("42");
   await page.locator("#new-name").fill("E2E overview");
