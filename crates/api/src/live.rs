@@ -82,6 +82,17 @@ pub struct SnapshotQuery {
     pub site: Option<String>,
 }
 
+/// Which site's picture of a preset.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct PictureQuery {
+    /// A site id; absent for the first site, in priority order, that has one.
+    pub site: Option<String>,
+    /// Any number: ignored, so that a page can ask for a fresh copy.
+    pub v: Option<u64>,
+}
+
 /// Picture stream query.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]

@@ -108,6 +108,38 @@ impl Engine {
         Ok(self.store().presets(camera)?)
     }
 
+    /// The picture of preset `number` on `site` (or on the first site, in
+    /// priority order, that has one), taken where the preset points when an
+    /// operation stored it there, and the site it is from.
+    /// `who` needs what reading the camera's presets needs.
+    pub fn preset_picture(
+        &self,
+        who: &Principal,
+        camera: &CameraId,
+        number: PresetNumber,
+        site: Option<&SiteId>,
+    ) -> Result<Option<(SiteId, tandem_store::PresetPicture)>, EngineError> {
+        self.require_preset_reader(who, camera)?;
+        let sites: Vec<SiteId> = match site {
+            Some(s) => {
+                self.bindings().get(camera, s)?;
+                vec![s.clone()]
+            }
+            None => self
+                .bindings()
+                .sites()
+                .iter()
+                .map(|s| s.id.clone())
+                .collect(),
+        };
+        for site in sites {
+            if let Some(picture) = self.store().preset_picture(camera, &site, number)? {
+                return Ok(Some((site, picture)));
+            }
+        }
+        Ok(None)
+    }
+
     /// Each site's number-to-token map for the camera, in site order; `who`
     /// needs what reading its presets needs.
     pub fn site_tokens(

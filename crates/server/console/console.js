@@ -1260,7 +1260,8 @@ function renderPresets() {
 function presetRow() {
   const tr = h("tr", {},
     h("td", { class: "num" }),
-    h("td", {}, h("span", { class: "pname" }), h("span", { class: "flags" }), h("div", { class: "muted mono small" })),
+    h("td", {}, h("img", { class: "thumb", alt: "", hidden: true, onerror: (ev) => { ev.target.hidden = true; }, onload: (ev) => { ev.target.hidden = false; } }),
+      h("span", { class: "pname" }), h("span", { class: "flags" }), h("div", { class: "muted mono small" })),
     h("td", { class: "states" }),
     h("td", {}, h("div", { class: "acts" })));
   return tr;
@@ -1300,6 +1301,15 @@ function patchPresetRow(tr, p) {
   setText(name.querySelector(".mono"), m && m.kind === "name_differs" && m.secondary
     ? `S calls it “${m.secondary.name}” · ${pos(p.position)}` : pos(p.position));
   tr.classList.toggle("recalled", app.camera.recalled === p.number);
+  // The picture taken where it points, fetched again after each operation on it.
+  const op = app.camera.ops.find((o) => o.action && (o.action.number === p.number || o.action.renumber_from === p.number));
+  const thumb = name.querySelector("img.thumb");
+  const src = `/api/v1/cameras/${encodeURIComponent(app.camera.id)}/presets/${p.number}/picture?v=${op ? op.id : 0}`;
+  if (thumb.dataset.src !== src) {
+    thumb.dataset.src = src;
+    thumb.alt = `Where ${p.name} points`;
+    thumb.src = src;
+  }
   const recalled = app.camera.recalled === p.number;
   const flags = `${p.locked ? "L" : ""}${p.is_default ? "D" : ""}${recalled ? "R" : ""}`;
   const flagBox = name.querySelector(".flags");
@@ -1454,6 +1464,14 @@ function side(key, title, p, unknown) {
   if (!p) {
     box.append(h("div", { class: "muted" }, "absent"));
     return box;
+  }
+  const site = app.sites.find((s) => (title === "Primary" ? s.priority === 1 : s.priority !== 1));
+  if (p.number && site) {
+    box.append(h("img", {
+      class: "thumb side-thumb", alt: `Where “${p.name}” points on the ${title.toLowerCase()}`, hidden: true,
+      src: `/api/v1/cameras/${encodeURIComponent(app.camera.id)}/presets/${p.number}/picture?site=${encodeURIComponent(site.id)}`,
+      onerror: (ev) => { ev.target.hidden = true; }, onload: (ev) => { ev.target.hidden = false; },
+    }));
   }
   box.append(h("div", {}, `${p.number ?? "no number"} · “${p.name}”`),
     h("div", { class: "mono" }, unknown || !p.position ? "position not reported" : pos(p.position)));

@@ -2612,3 +2612,61 @@ async fn a_point_of_the_picture_is_brought_to_its_centre_and_zoomed() {
         assert_eq!(got, status, "{problem}");
     }
 }
+
+/// A preset's picture: taken on each ONVIF site where the preset points
+/// when an operation stores it, read per site, gone with the preset.
+#[tokio::test]
+async fn a_saved_preset_has_a_picture_per_site_until_it_is_deleted() {
+    let w = world(1).await;
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let (status, added) = w
+        .call(
+            Method::POST,
+            "/api/v1/cameras/cam-1/presets",
+            Some(&admin),
+            Some(serde_json::json!({ "number": 7, "name": "Pictured", "position": { "pan": 0.3, "tilt": 0.1, "zoom": 0.2 } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{added}");
+    for site in ["primary", "secondary"] {
+        let response = app(w.state.clone())
+            .oneshot(
+                Request::builder()
+                    .uri(format!(
+                        "/api/v1/cameras/cam-1/presets/7/picture?site={site}"
+                    ))
+                    .header("authorization", format!("Bearer {admin}"))
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("answer");
+        assert_eq!(response.status(), StatusCode::OK, "{site}");
+        assert_eq!(response.headers()["x-tandem-site"], site);
+        let jpeg = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        assert!(jpeg.starts_with(&[0xff, 0xd8]), "{site}: a JPEG");
+    }
+    let (status, _) = w
+        .call(
+            Method::DELETE,
+            "/api/v1/cameras/cam-1/presets/7",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, problem) = w
+        .call(
+            Method::GET,
+            "/api/v1/cameras/cam-1/presets/7/picture",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+}

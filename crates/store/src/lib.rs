@@ -61,7 +61,7 @@ pub use error::StoreError;
 pub use journal::JournalStore;
 pub use lease::LeaseStore;
 pub use mismatches::MismatchStore;
-pub use presets::{CameraView, PresetStore, SiteTokens};
+pub use presets::{CameraView, PresetPicture, PresetStore, SiteTokens};
 pub use record::{
     AuditRecord, AuditVerification, CameraRecord, Claimed, Journal, MismatchDelta, NewAudit,
     NewOperation, Operation, OperationId, Origin, PresetWrite, SiteProgress, SiteState,

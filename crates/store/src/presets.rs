@@ -1,6 +1,7 @@
 //! Cameras, their canonical presets and the sites' preset tokens:
 //! [`PresetStore`].
 
+use chrono::{DateTime, Utc};
 use tandem_core::{CameraId, Preset, PresetNumber, SiteId};
 
 use crate::error::StoreError;
@@ -19,9 +20,18 @@ pub struct CameraView {
 /// One site's token style (once learned) and number-to-token map.
 pub type SiteTokens = (Option<TokenStyle>, Vec<(PresetNumber, String)>);
 
+/// A picture of a preset where it points, taken on one site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresetPicture {
+    /// The JPEG as the camera gave it.
+    pub jpeg: Vec<u8>,
+    /// When it was taken.
+    pub taken: DateTime<Utc>,
+}
+
 /// Cameras, canonical presets, each site's number-to-token map and token
-/// style: the part of the [`Store`](crate::Store) that says what a camera's
-/// presets are and how each site names them.
+/// style, the presets' pictures: the part of the [`Store`](crate::Store)
+/// that says what a camera's presets are and how each site names them.
 pub trait PresetStore {
     // --- Cameras -----------------------------------------------------------
 
@@ -96,6 +106,33 @@ pub trait PresetStore {
 
     /// Forgets the site's token for `number`; no error when there is none.
     fn remove_site_token(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        number: PresetNumber,
+    ) -> Result<(), StoreError>;
+
+    /// Keeps `jpeg` as the picture of preset `number` on `site` (replacing
+    /// the one before).
+    fn put_preset_picture(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        number: PresetNumber,
+        jpeg: &[u8],
+        taken: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The picture of preset `number` on `site`, with when it was taken.
+    fn preset_picture(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        number: PresetNumber,
+    ) -> Result<Option<PresetPicture>, StoreError>;
+
+    /// Forgets the picture of preset `number` on `site`; no error when there is none.
+    fn remove_preset_picture(
         &self,
         camera: &CameraId,
         site: &SiteId,

@@ -112,6 +112,14 @@ pub async fn apply(
                 })
                 .await;
             let stored = store_at(store, binding, &profile, &held, intent, *renumber_from).await;
+            // The camera is where the preset points: its picture, before it goes back.
+            let picture = match &stored {
+                Ok(_) => tokio::time::timeout(PICTURE_TIMEOUT, binding.onvif_snapshot())
+                    .await
+                    .ok()
+                    .and_then(Result::ok),
+                Err(_) => None,
+            };
             if let Some(origin) = camera.release() {
                 go_back(binding, &profile, origin, *position, tolerance, hold).await;
             }
@@ -124,7 +132,9 @@ pub async fn apply(
                 *position,
                 tolerance,
             )
-            .await
+            .await?;
+            keep_picture(store, binding, *number, *renumber_from, picture, hold.clock);
+            Ok(())
         }
         Action::Remove {
             number,
@@ -162,9 +172,41 @@ pub async fn apply(
             remove(binding, &profile, &token).await?;
             if let Some(n) = number {
                 store.remove_site_token(&binding.camera, &binding.site, *n)?;
+                forget_picture(store, binding, *n);
             }
             Ok(())
         }
+    }
+}
+
+/// Longest wait for a preset's picture while the camera is held there.
+const PICTURE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Keeps the picture taken where preset `number` points (the one before a
+/// renumber goes). Advisory: a picture that cannot be kept changes nothing
+/// of the operation.
+fn keep_picture(
+    store: &dyn Store,
+    binding: &Binding,
+    number: PresetNumber,
+    renumber_from: Option<PresetNumber>,
+    picture: Option<Vec<u8>>,
+    clock: &dyn Clock,
+) {
+    if let Some(from) = renumber_from.filter(|f| *f != number) {
+        forget_picture(store, binding, from);
+    }
+    let Some(jpeg) = picture else { return };
+    let taken = chrono::DateTime::<chrono::Utc>::from(clock.wall());
+    if let Err(e) = store.put_preset_picture(&binding.camera, &binding.site, number, &jpeg, taken) {
+        tracing::warn!(camera = %binding.camera, site = %binding.site, error = %e, "cannot keep a preset's picture");
+    }
+}
+
+/// Forgets the picture of preset `number` on the binding's site (advisory).
+pub(crate) fn forget_picture(store: &dyn Store, binding: &Binding, number: PresetNumber) {
+    if let Err(e) = store.remove_preset_picture(&binding.camera, &binding.site, number) {
+        tracing::warn!(camera = %binding.camera, site = %binding.site, error = %e, "cannot forget a preset's picture");
     }
 }
 

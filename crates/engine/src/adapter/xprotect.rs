@@ -127,6 +127,7 @@ pub async fn apply(
             }
             if let Some(n) = number {
                 store.remove_site_token(camera, site, *n)?;
+                super::onvif::forget_picture(store, binding, *n);
             }
             Ok(())
         }

@@ -153,6 +153,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(presets::list, presets::create))
         .routes(routes!(presets::update, presets::delete))
         .routes(routes!(presets::recall))
+        .routes(routes!(presets::picture))
         .routes(routes!(live::continuous))
         .routes(routes!(live::relative))
         .routes(routes!(live::centre))

@@ -1,8 +1,9 @@
 //! Presets: list, create, update, delete (one action, both sites), recall.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse as _;
 use tandem_api::presets::{NewPresetDto, OperationDto, PresetChangeDto, PresetDto};
 use tandem_api::problem::Problem;
 use tandem_core::{CameraId, PresetName, PresetNumber};
@@ -168,6 +169,51 @@ pub async fn delete(
     let n = number(n)?;
     let outcome = state.engine.delete(&camera, n, &who.0).await?;
     answer(&state, &camera, &outcome)
+}
+
+/// The picture of a preset where it points, on `site` (or the first site
+/// that has one), taken when an operation stored it there; 404 when none was.
+#[utoipa::path(get, path = "/api/v1/cameras/{camera}/presets/{number}/picture", tag = "presets",
+    params(("camera" = String, Path, description = "Camera id"), ("number" = u32, Path, minimum = 1, maximum = 9999, description = "Preset number"),
+        tandem_api::live::PictureQuery),
+    responses((status = 200, description = "the JPEG picture", content_type = "image/jpeg"),
+        (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn picture(
+    State(state): State<AppState>,
+    who: Authed,
+    Path((id, n)): Path<(String, u32)>,
+    Query(query): Query<tandem_api::live::PictureQuery>,
+) -> ApiResult<axum::response::Response> {
+    let camera = camera(&state, &id)?;
+    let n = number(n)?;
+    let site = query.site.map(tandem_core::SiteId);
+    let Some((site, picture)) = state
+        .engine
+        .preset_picture(&who.0, &camera, n, site.as_ref())?
+    else {
+        return Err(ApiError::not_found(format!(
+            "no picture of preset {n} yet: one is taken when an ONVIF site stores it"
+        )));
+    };
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/jpeg".to_string()),
+            (
+                axum::http::header::CACHE_CONTROL,
+                "private, max-age=5".to_string(),
+            ),
+            (
+                axum::http::header::HeaderName::from_static("x-tandem-site"),
+                site.to_string(),
+            ),
+            (
+                axum::http::header::HeaderName::from_static("x-tandem-taken"),
+                picture.taken.to_rfc3339(),
+            ),
+        ],
+        picture.jpeg,
+    )
+        .into_response())
 }
 
 /// Recalls a preset by number on the active site (each site's own token).

@@ -1,5 +1,6 @@
 //! Cameras, canonical presets, site token maps and token styles: [`PresetStore`] on SQLite.
 
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use tandem_core::{CameraId, Mismatch, Position, Preset, PresetName, PresetNumber, SiteId};
 
@@ -7,7 +8,7 @@ use super::audit_log::append_audit_tx;
 use super::mismatches::mismatch_from_row;
 use super::{SqliteStore, fmt_utc, number_from_row, require_camera, spelled};
 use crate::error::{Context, StoreError};
-use crate::presets::{CameraView, PresetStore};
+use crate::presets::{CameraView, PresetPicture, PresetStore};
 use crate::record::{
     CameraRecord, Claimed, NewAudit, Origin, PresetWrite, TokenStyle, check_name_free,
     check_unlocked,
@@ -673,6 +674,80 @@ impl PresetStore for SqliteStore {
         site: &SiteId,
     ) -> Result<Option<TokenStyle>, StoreError> {
         read_token_style(&self.conn(), camera, site)
+    }
+
+    fn put_preset_picture(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        number: PresetNumber,
+        jpeg: &[u8],
+        taken: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write("keeping a preset's picture", |tx, _| {
+            require_camera(tx, camera)?;
+            tx.prepare_cached(
+                "insert or replace into preset_picture (camera_id, site_id, number, jpeg, taken_utc) \
+                 values (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    camera.as_str(),
+                    site.as_str(),
+                    number.get(),
+                    jpeg,
+                    fmt_utc(taken)
+                ])
+            })
+            .context("keeping a preset's picture")?;
+            Ok(())
+        })
+    }
+
+    fn preset_picture(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        number: PresetNumber,
+    ) -> Result<Option<PresetPicture>, StoreError> {
+        let row: Option<(Vec<u8>, String)> = self
+            .conn()
+            .prepare_cached(
+                "select jpeg, taken_utc from preset_picture \
+                 where camera_id = ?1 and site_id = ?2 and number = ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![camera.as_str(), site.as_str(), number.get()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+            })
+            .context("reading a preset's picture")?;
+        row.map(|(jpeg, taken)| {
+            DateTime::parse_from_rfc3339(&taken)
+                .map(|t| PresetPicture {
+                    jpeg,
+                    taken: t.with_timezone(&Utc),
+                })
+                .map_err(|e| StoreError::Corrupt(format!("a preset picture's time {taken:?}: {e}")))
+        })
+        .transpose()
+    }
+
+    fn remove_preset_picture(
+        &self,
+        camera: &CameraId,
+        site: &SiteId,
+        number: PresetNumber,
+    ) -> Result<(), StoreError> {
+        self.write("forgetting a preset's picture", |tx, _| {
+            tx.prepare_cached(
+                "delete from preset_picture where camera_id = ?1 and site_id = ?2 and number = ?3",
+            )
+            .and_then(|mut s| s.execute(params![camera.as_str(), site.as_str(), number.get()]))
+            .context("forgetting a preset's picture")?;
+            Ok(())
+        })
     }
 
     fn set_token_style(

@@ -234,6 +234,9 @@ try {
   await row.locator('.chip[data-site="secondary"][data-state="applied"]').waitFor();
   assert.ok((await presetNames(1, 6)).includes("E2E overview"), "on the primary");
   assert.ok((await presetNames(2, 6)).includes("E2E overview"), "on the secondary");
+  // The picture taken where it points, beside it.
+  await until("a picture of preset 42", async () =>
+    (await row.locator("img.thumb").evaluate((i) => (i.hidden ? 0 : i.naturalWidth))) > 0);
   await shot(page, "02-camera");
 
   step("control: who steers, release, take control, reserve");
@@ -422,22 +425,28 @@ try {
   await page.getByRole("button", { name: "Verify chain" }).click();
   await page.getByText("Chain intact").waitFor();
   await shot(page, "06-audit");
-  // Newest first, and paged.
+  // Newest first, and paged. Each page is read once its answer has arrived, in one go.
+  const seqs = () => page.locator("#audit-rows tr").evaluateAll((trs) =>
+    trs.map((tr) => Number(tr.cells[0].innerText.split("–").pop())));
   await page.getByLabel("Action (prefix)").fill("");
+  const unfiltered = page.waitForResponse((r) => r.url().includes("/api/v1/audit?") && !r.url().includes("action="));
   await page.getByRole("button", { name: "Show" }).click();
-  let firstPage = [];
-  await until("the unfiltered newest page", async () => {
-    firstPage = (await page.locator("#audit-rows tr td:nth-child(1)").allInnerTexts()).map((t) => Number(t.split("–").pop()));
-    const acts = await page.locator("#audit-rows tr td:nth-child(4)").allInnerTexts();
-    return firstPage.length > 1 && acts.some((a) => !a.startsWith("preset."));
-  });
+  await unfiltered;
+  // Drawn once an entry other than a preset's shows (the filtered page had only those).
+  await until("the unfiltered page drawn", async () =>
+    (await page.locator("#audit-rows tr td:nth-child(4)").allInnerTexts()).some((a) => !a.startsWith("preset.")));
+  const firstPage = await seqs();
+  assert.ok(firstPage.length > 1, `a page of entries: ${firstPage}`);
   for (let i = 1; i < firstPage.length; i++) assert.ok(firstPage[i] < firstPage[i - 1], `newest first: ${firstPage}`);
   if (await page.locator("#audit-older").isEnabled()) {
+    const older = page.waitForResponse((r) => r.url().includes("/api/v1/audit?") && r.url().includes("before="));
     await page.locator("#audit-older").click();
+    await older;
+    let next = [];
     await until("an older page", async () => {
-      const next = (await page.locator("#audit-rows tr td:nth-child(1)").allInnerTexts()).map((t) => Number(t.split("–").pop()));
+      next = await seqs();
       return next.length > 0 && next[0] < firstPage[firstPage.length - 1];
-    });
+    }).catch(() => assert.fail(`an older page: ${next} after ${firstPage}`));
     assert.ok(await page.locator("#audit-newer").isEnabled(), "Newer is back");
   }
   await accessible(page, "the audit page");
