@@ -102,6 +102,17 @@ pub struct StreamQuery {
     pub fps: Option<u32>,
 }
 
+/// Several cameras' picture stream query.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct StreamsQuery {
+    /// Camera ids separated by commas (1 to 16).
+    pub cameras: String,
+    /// Pictures per second of each, 1 to 15 (default 5).
+    pub fps: Option<u32>,
+}
+
 /// Who controls a camera.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -819,14 +819,16 @@ function findBytes(hay, needle) {
 const HEAD_END = new TextEncoder().encode("\r\n\r\n");
 
 /**
- * A camera's pushed picture stream (`/stream`: multipart JPEG parts, each
- * naming its site). Every picture goes to `onFrame(url, site)`, every
- * problem (a JSON part, a refused or broken connection) to `onProblem`.
- * It reconnects a second after a break, until closed.
+ * The grid's pushed picture stream (`/streams`: multipart JPEG parts, each
+ * naming its camera and site), one connection for every tile: browsers open
+ * only six to a server. Every picture goes to `onFrame(camera, url, site)`,
+ * every problem (a camera's JSON part, or for all of them a refused or
+ * broken connection, camera null) to `onProblem(camera, why)`. It
+ * reconnects a second after a break, until closed.
  */
 class FrameStream {
-  constructor(camera, onFrame, onProblem) {
-    this.camera = camera;
+  constructor(cameras, onFrame, onProblem) {
+    this.cameras = cameras;
     this.onFrame = onFrame;
     this.onProblem = onProblem;
     this.closed = false;
@@ -838,7 +840,7 @@ class FrameStream {
     while (!this.closed) {
       try {
         this.abort = new AbortController();
-        const res = await fetch(`/api/v1/cameras/${encodeURIComponent(this.camera)}/stream?fps=5`,
+        const res = await fetch(`/api/v1/streams?cameras=${this.cameras.map(encodeURIComponent).join(",")}&fps=5`,
           { credentials: "same-origin", cache: "no-store", signal: this.abort.signal });
         if (res.status === 401) { if (app.me) showLogin("Your session ended; log in again."); return; }
         if (!res.ok) {
@@ -864,18 +866,19 @@ class FrameStream {
             const body = buf.slice(start, start + length);
             const type = (head.match(/content-type:\s*([^\r\n]+)/i) || [])[1] || "";
             const site = (head.match(/x-tandem-site:\s*([^\r\n]+)/i) || [])[1] || "";
-            if (type.startsWith("image/")) this.onFrame(URL.createObjectURL(new Blob([body], { type })), site.trim());
+            const camera = ((head.match(/x-tandem-camera:\s*([^\r\n]+)/i) || [])[1] || "").trim();
+            if (type.startsWith("image/")) this.onFrame(camera, URL.createObjectURL(new Blob([body], { type })), site.trim());
             else {
               let why = "the service sent something unreadable";
               try { why = JSON.parse(text.decode(body)).error || why; } catch { /* keep the plain words */ }
-              this.onProblem(why);
+              this.onProblem(camera, why);
             }
             buf = buf.subarray(start + length + 2);
           }
         }
       } catch (e) {
         if (this.closed) return;
-        this.onProblem(e.message);
+        this.onProblem(null, e.message);
       }
       if (!this.closed) await new Promise((r) => setTimeout(r, 1000));
     }
@@ -973,7 +976,7 @@ function syncTiles() {
   if (!shown.includes(app.camera.id)) shown[0] = app.camera.id;
   app.tiles = app.tiles || new Map();
   for (const [id, t] of app.tiles) {
-    if (!shown.includes(id)) { t.stream.close(); app.tiles.delete(id); }
+    if (!shown.includes(id)) { if (t.url) URL.revokeObjectURL(t.url); app.tiles.delete(id); }
   }
   const els = shown.map((id) => {
     let t = app.tiles.get(id);
@@ -992,6 +995,35 @@ function syncTiles() {
   while (grid.children.length > els.length) grid.lastElementChild.remove();
   for (const b of document.querySelectorAll("[data-layout]")) b.setAttribute("aria-pressed", String(Number(b.dataset.layout) === l.size));
   if (!app.tileTimer) app.tileTimer = setInterval(ageTiles, 1000);
+  // One stream for the grid, opened again only when the cameras shown change.
+  const key = [...shown].sort().join(",");
+  if (!app.gridStream || app.gridStream.key !== key) {
+    if (app.gridStream) app.gridStream.close();
+    app.gridStream = new FrameStream(shown, onTileFrame, onTileProblem);
+    app.gridStream.key = key;
+  }
+}
+
+function onTileFrame(camera, url, site) {
+  const t = app.tiles && app.tiles.get(camera);
+  if (!t) { URL.revokeObjectURL(url); return; }
+  t.img.src = url;
+  if (t.url) URL.revokeObjectURL(t.url);
+  t.url = url;
+  t.img.dataset.frames = String(Number(t.img.dataset.frames || 0) + 1);
+  t.img.dataset.site = site;
+  t.last = { at: performance.now(), site };
+  t.problem = null;
+  t.label.textContent = `${t.name} · live · ${siteName(site)}`;
+  t.stale.hidden = true;
+}
+
+function onTileProblem(camera, why) {
+  for (const t of (app.tiles || new Map()).values()) {
+    if (camera && t.id !== camera) continue;
+    t.problem = why;
+    ageTile(t);
+  }
 }
 
 /** One picture of the grid, with its own stream. */
@@ -1009,19 +1041,7 @@ function makeTile(id) {
   }, img, label, stale, box);
   const select = () => { if (app.camera && app.camera.id !== id) location.hash = `#/cameras/${encodeURIComponent(id)}`; };
   pictureControl(el, img, box, id, select);
-  const t = { id, name, el, img, label, stale, url: null, last: null, problem: null };
-  t.stream = new FrameStream(id, (url, site) => {
-    img.src = url;
-    if (t.url) URL.revokeObjectURL(t.url);
-    t.url = url;
-    img.dataset.frames = String(Number(img.dataset.frames || 0) + 1);
-    img.dataset.site = site;
-    t.last = { at: performance.now(), site };
-    t.problem = null;
-    label.textContent = `${name} · live · ${siteName(site)}`;
-    stale.hidden = true;
-  }, (why) => { t.problem = why; ageTile(t); });
-  return t;
+  return { id, name, el, img, label, stale, url: null, last: null, problem: null };
 }
 
 /** The part of `img` the picture fills (object-fit: contain leaves bars), with its aspect. */
@@ -1140,7 +1160,8 @@ function ageTiles() {
 
 /** Closes every picture stream (leaving the cameras page, logging out). */
 function closeTiles() {
-  for (const t of (app.tiles || new Map()).values()) { t.stream.close(); if (t.url) URL.revokeObjectURL(t.url); }
+  if (app.gridStream) { app.gridStream.close(); app.gridStream = null; }
+  for (const t of (app.tiles || new Map()).values()) if (t.url) URL.revokeObjectURL(t.url);
   app.tiles = new Map();
 }
 
@@ -1386,10 +1407,17 @@ function input(label, attrs) {
   return [h("div", { class: "field" }, h("label", { for: id }, label), el), el];
 }
 
-/** Said before preset work that stores a position: ONVIF stores where the camera points. */
-function movesNote(where = "both sites") {
+/**
+ * Said before preset work that stores a position: an ONVIF site stores where
+ * the camera points, so the camera turns there and back. Nothing is said
+ * when only XProtect sites (which store coordinates) take it.
+ */
+function movesNote(where) {
+  const onvif = app.sites.filter((s) => s.kind !== "xprotect").map((s) => siteName(s.id).toLowerCase());
+  if (!onvif.length) return null;
+  const on = where || (onvif.length === app.sites.length ? "both sites" : `the ${onvif.join(" and ")}`);
   return h("p", { class: "note", "data-moves": "camera" },
-    `The camera will turn to the preset's position to store it on ${where}, then return to where it points now (unless someone takes control meanwhile).`);
+    `The camera will turn to the preset's position to store it on ${on}, then return to where it points now (unless someone takes control meanwhile).`);
 }
 
 async function rename(p) {
@@ -1415,7 +1443,8 @@ async function reaim(p) {
   const ok = await ask(`Re-aim “${p.name}”`, (body) => {
     body.append(h("p", {}, `Preset ${p.number} will point where the camera points now, on both sites.`),
       h("p", { class: "muted mono" }, `was: ${pos(p.position)}`),
-      h("p", { class: "muted mono" }, `now: ${s ? pos(s.position) : "the current view"}`));
+      h("p", { class: "muted mono" }, `now: ${s ? pos(s.position) : "the current view"}`),
+      movesNote());
   }, "Re-aim");
   if (ok) await operate("PATCH", `/${p.number}`, { current_view: true }, `Re-aimed ${p.number} “${p.name}”`);
 }

@@ -2670,3 +2670,67 @@ async fn a_saved_preset_has_a_picture_per_site_until_it_is_deleted() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
 }
+
+/// A grid's pictures over one connection: parts of every camera named, each
+/// camera taking a place while the stream runs; malformed lists refused.
+#[tokio::test]
+async fn one_stream_carries_a_grid_of_cameras_each_part_naming_its_camera() {
+    let w = world(2).await;
+    let admin = w.user("boss", &[Permission::Admin], 32000);
+    let get = |uri: String| {
+        Request::builder()
+            .uri(uri)
+            .header("authorization", format!("Bearer {admin}"))
+            .body(Body::empty())
+            .expect("request")
+    };
+    let free = w.state.streams.available_permits();
+    let response = app(w.state.clone())
+        .oneshot(get("/api/v1/streams?cameras=cam-1,cam-2&fps=10".into()))
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(w.state.streams.available_permits(), free - 2);
+    let mut body = response.into_body();
+    let mut seen = String::new();
+    while !(seen.contains("X-Tandem-Camera: cam-1\r\n")
+        && seen.contains("X-Tandem-Camera: cam-2\r\n"))
+    {
+        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
+            .await
+            .expect("parts of both cameras within 5 s")
+            .expect("a frame")
+            .expect("no error");
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    assert!(
+        seen.contains("X-Tandem-Site: primary"),
+        "each part names its site"
+    );
+    drop(body);
+    let many = (1..=17)
+        .map(|i| format!("cam-{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    for (query, status) in [
+        ("cameras=".to_string(), StatusCode::BAD_REQUEST),
+        (format!("cameras={many}"), StatusCode::BAD_REQUEST),
+        ("cameras=cam-1,nope".to_string(), StatusCode::NOT_FOUND),
+    ] {
+        let response = app(w.state.clone())
+            .oneshot(get(format!("/api/v1/streams?{query}")))
+            .await
+            .expect("answer");
+        assert_eq!(response.status(), status, "{query}");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while w.state.streams.available_permits() < free {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the grid's places were not given back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -9,6 +9,7 @@ use axum::http::header;
 use axum::response::IntoResponse as _;
 use tandem_api::live::{
     CentreDto, ContinuousDto, ControlDto, RelativeDto, ServedDto, SnapshotQuery, StreamQuery,
+    StreamsQuery,
 };
 use tandem_api::presets::PositionDto;
 use tandem_api::problem::Problem;
@@ -303,12 +304,15 @@ pub async fn look(
 /// The multipart boundary of a picture stream.
 const STREAM_BOUNDARY: &str = "tandemframe";
 
+/// Cameras one grid stream may carry (a 4×4 grid).
+const MAX_STREAM_CAMERAS: usize = 16;
+
 /// The camera's live picture, pushed: `multipart/x-mixed-replace` of JPEG
 /// parts from the active site (failing over like live commands), each with
 /// an `X-Tandem-Site` header; when no site gives one, a JSON part
 /// (`{"error": "..."}`) says why, and the stream goes on trying. It ends
-/// when the caller's session or rights end. At most [`MAX_STREAMS`] at once
-/// per service (503 beyond).
+/// when the caller's session or rights end. Each camera streamed takes one
+/// of [`MAX_STREAMS`] places (503 when none is left).
 ///
 /// [`MAX_STREAMS`]: crate::state::MAX_STREAMS
 #[utoipa::path(get, path = "/api/v1/cameras/{camera}/stream", tag = "live",
@@ -324,64 +328,129 @@ pub async fn stream(
     headers: axum::http::HeaderMap,
 ) -> ApiResult<axum::response::Response> {
     let camera = camera(&state, &id)?;
-    let fps = query.fps.unwrap_or(5);
+    pictures(state, who, vec![camera], query.fps, headers, false).await
+}
+
+/// Several cameras' live pictures in one pushed stream (a grid of tiles
+/// over one connection: browsers open only six to a server): as
+/// `/cameras/{camera}/stream`, each part also naming its camera in
+/// `X-Tandem-Camera`. At most 16 cameras.
+#[utoipa::path(get, path = "/api/v1/streams", tag = "live",
+    params(StreamsQuery),
+    responses((status = 200, description = "JPEG parts", content_type = "multipart/x-mixed-replace"),
+        (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 503, body = Problem)))]
+pub async fn streams(
+    State(state): State<AppState>,
+    who: Authed,
+    Query(query): Query<StreamsQuery>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<axum::response::Response> {
+    let ids: Vec<&str> = query.cameras.split(',').filter(|c| !c.is_empty()).collect();
+    if ids.is_empty() || ids.len() > MAX_STREAM_CAMERAS {
+        return Err(ApiError::bad_request(format!(
+            "cameras: name 1 to {MAX_STREAM_CAMERAS} cameras, separated by commas"
+        )));
+    }
+    let mut cameras = Vec::new();
+    for id in ids {
+        let c = camera(&state, id)?;
+        if !cameras.contains(&c) {
+            cameras.push(c);
+        }
+    }
+    pictures(state, who, cameras, query.fps, headers, true).await
+}
+
+/// The stream of `cameras`' pictures for `who` at `fps` (1 to 15, default
+/// 5); `tagged`: each part names its camera.
+async fn pictures(
+    state: AppState,
+    who: Authed,
+    cameras: Vec<CameraId>,
+    fps: Option<u32>,
+    headers: axum::http::HeaderMap,
+    tagged: bool,
+) -> ApiResult<axum::response::Response> {
+    let fps = fps.unwrap_or(5);
     if !(1..=15).contains(&fps) {
         return Err(ApiError::bad_request(format!("fps {fps}: use 1 to 15")));
     }
     // Rights first, as for one picture: a refusal is an answer, not a stream.
-    let first = match state.live.snapshot(&who.0, &camera, None).await {
-        Err(e) if matches!(e.kind(), ErrorKind::Forbidden | ErrorKind::NotFound) => {
-            return Err(e.into());
-        }
-        other => other,
-    };
-    let permit =
-        state.streams.clone().try_acquire_owned().map_err(|_| {
-            ApiError::busy("too many picture streams are open; close some views", 5)
-        })?;
-    let (tx, rx) =
-        tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::convert::Infallible>>(2);
-    let principal = who.0;
-    tokio::spawn(async move {
-        let _permit = permit;
-        let every = Duration::from_secs(1) / fps;
-        let mut next = first;
-        let mut checked = tokio::time::Instant::now();
-        loop {
-            let started = tokio::time::Instant::now();
-            let part = match next {
-                Ok((site, jpeg)) => frame("image/jpeg", Some(site.as_str()), &jpeg),
-                Err(e) => frame(
-                    "application/json",
-                    None,
-                    serde_json::json!({ "error": e.to_string() })
-                        .to_string()
-                        .as_bytes(),
-                ),
-            };
-            if tx.send(Ok(part)).await.is_err() {
-                return;
+    let mut first = Vec::new();
+    for camera in &cameras {
+        match state.live.snapshot(&who.0, camera, None).await {
+            Err(e) if matches!(e.kind(), ErrorKind::Forbidden | ErrorKind::NotFound) => {
+                return Err(e.into());
             }
-            if checked.elapsed() >= crate::routes::system::RECHECK_EVERY {
-                checked = tokio::time::Instant::now();
-                if crate::security::caller(&state, &headers).await.as_ref() != Some(&principal) {
+            other => first.push(other),
+        }
+    }
+    let places = u32::try_from(cameras.len()).unwrap_or(u32::MAX);
+    let permit = state
+        .streams
+        .clone()
+        .try_acquire_many_owned(places)
+        .map_err(|_| ApiError::busy("too many picture streams are open; close some views", 5))?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::convert::Infallible>>(
+        2 * cameras.len(),
+    );
+    let permit = std::sync::Arc::new(permit);
+    for (camera, next) in cameras.into_iter().zip(first) {
+        let (state, tx, headers, principal, permit) = (
+            state.clone(),
+            tx.clone(),
+            headers.clone(),
+            who.0.clone(),
+            permit.clone(),
+        );
+        tokio::spawn(async move {
+            let _permit = permit;
+            let tag = tagged.then(|| camera.to_string());
+            let every = Duration::from_secs(1) / fps;
+            let mut next = next;
+            let mut checked = tokio::time::Instant::now();
+            loop {
+                let started = tokio::time::Instant::now();
+                let part = match next {
+                    Ok((site, jpeg)) => {
+                        frame("image/jpeg", tag.as_deref(), Some(site.as_str()), &jpeg)
+                    }
+                    Err(e) => frame(
+                        "application/json",
+                        tag.as_deref(),
+                        None,
+                        serde_json::json!({ "error": e.to_string() })
+                            .to_string()
+                            .as_bytes(),
+                    ),
+                };
+                if tx.send(Ok(part)).await.is_err() {
                     return;
                 }
-            }
-            tokio::select! {
-                _ = tx.closed() => return,
-                _ = tokio::time::sleep_until(started + every) => {}
-            }
-            next = state.live.snapshot(&principal, &camera, None).await;
-            // A failed picture is said once a second, not at the frame rate.
-            if next.is_err() {
+                if checked.elapsed() >= crate::routes::system::RECHECK_EVERY {
+                    checked = tokio::time::Instant::now();
+                    if crate::security::caller(&state, &headers).await.as_ref() != Some(&principal)
+                    {
+                        return;
+                    }
+                }
                 tokio::select! {
                     _ = tx.closed() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = tokio::time::sleep_until(started + every) => {}
+                }
+                next = state.live.snapshot(&principal, &camera, None).await;
+                // A failed picture is said once a second, not at the frame rate.
+                if next.is_err() {
+                    tokio::select! {
+                        _ = tx.closed() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
                 }
             }
-        }
-    });
+        });
+    }
+    drop(tx);
     Ok((
         [
             (
@@ -396,11 +465,19 @@ pub async fn stream(
 }
 
 /// One part of a picture stream.
-fn frame(content_type: &str, site: Option<&str>, body: &[u8]) -> axum::body::Bytes {
+fn frame(
+    content_type: &str,
+    camera: Option<&str>,
+    site: Option<&str>,
+    body: &[u8],
+) -> axum::body::Bytes {
     let mut part = format!(
         "--{STREAM_BOUNDARY}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
         body.len()
     );
+    if let Some(camera) = camera {
+        part.push_str(&format!("X-Tandem-Camera: {camera}\r\n"));
+    }
     if let Some(site) = site {
         part.push_str(&format!("X-Tandem-Site: {site}\r\n"));
     }

@@ -163,6 +163,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(live::status))
         .routes(routes!(live::snapshot))
         .routes(routes!(live::stream))
+        .routes(routes!(live::streams))
         .routes(routes!(live::look))
         .routes(routes!(live::control, live::release, live::take))
         .routes(routes!(live::reserve))
