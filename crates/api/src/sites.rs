@@ -64,4 +64,22 @@ pub struct CameraDto {
     pub mismatches: usize,
     /// Operation parts still pending on some site.
     pub pending: u64,
+    /// Its optics, for positions in degrees and the field of view.
+    #[serde(default)]
+    pub optics: Option<OpticsDto>,
+}
+
+/// A camera's lens and the degrees its generic pan and tilt span.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OpticsDto {
+    /// Horizontal field of view at zoom 0, in degrees.
+    pub wide_hfov_deg: f64,
+    /// Horizontal field of view at zoom 1, in degrees.
+    pub tele_hfov_deg: f64,
+    /// Degrees from pan -1 to pan 1.
+    pub pan_range_deg: f64,
+    /// Degrees from tilt -1 to tilt 1.
+    pub tilt_range_deg: f64,
 }

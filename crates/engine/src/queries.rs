@@ -24,6 +24,8 @@ pub struct CameraSummary {
     pub mismatches: usize,
     /// Operation parts still pending on some site.
     pub pending: u64,
+    /// Its lens and ranges in degrees.
+    pub optics: tandem_core::Optics,
 }
 
 /// Which audit entries to read.
@@ -228,6 +230,7 @@ impl Engine {
             .map(|id| {
                 let spec = self.bindings().camera(&id)?;
                 Ok(CameraSummary {
+                    optics: spec.optics,
                     name: spec.name.clone(),
                     groups: self.store().camera_groups(&id)?,
                     presets: self.store().presets(&id)?.len(),

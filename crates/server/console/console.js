@@ -53,7 +53,20 @@ function h(tag, attrs, ...children) {
 const $ = (sel, root = document) => root.querySelector(sel);
 const can = (p) => !!app.me && (app.me.permissions.includes(p) || app.me.permissions.includes("admin"));
 const fmt = (n) => (typeof n === "number" ? n.toFixed(3) : "—");
-const pos = (p) => (p ? `pan ${fmt(p.pan)} · tilt ${fmt(p.tilt)} · zoom ${fmt(p.zoom)}` : "position unknown");
+/**
+ * A position as the operator reads it: in degrees with the field of view
+ * when the shown camera's optics are known (as the picture's overlay speaks),
+ * else in the generic units.
+ */
+function pos(p) {
+  if (!p) return "position unknown";
+  const cam = app.camera && app.cameras.find((c) => c.id === app.camera.id);
+  const o = cam && cam.optics;
+  if (!o || typeof p.pan !== "number") return `pan ${fmt(p.pan)} · tilt ${fmt(p.tilt)} · zoom ${fmt(p.zoom)}`;
+  const deg = (v) => `${v.toFixed(1)}°`;
+  const fov = o.wide_hfov_deg * Math.pow(o.tele_hfov_deg / o.wide_hfov_deg, Math.min(1, Math.max(0, p.zoom)));
+  return `pan ${deg(p.pan * o.pan_range_deg / 2)} · tilt ${deg(p.tilt * o.tilt_range_deg / 2)} · view ${deg(fov)} wide`;
+}
 const siteName = (id) => (id === "primary" ? "Primary" : id === "secondary" ? "Secondary" : id);
 
 class ApiError extends Error {

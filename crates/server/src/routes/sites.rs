@@ -89,6 +89,12 @@ pub async fn cameras(
                 presets: c.presets,
                 mismatches: c.mismatches,
                 pending: c.pending,
+                optics: Some(tandem_api::sites::OpticsDto {
+                    wide_hfov_deg: c.optics.wide_hfov_deg,
+                    tele_hfov_deg: c.optics.tele_hfov_deg,
+                    pan_range_deg: c.optics.pan_range_deg,
+                    tilt_range_deg: c.optics.tilt_range_deg,
+                }),
             })
             .collect(),
     ))
