@@ -414,6 +414,7 @@ try {
   assert.match(await page.locator("#site-alert").innerText(), /Running on Secondary since .*Primary not answering/s);
   await until("the camera list via the secondary", async () =>
     (await page.locator('#camlist a[data-camera="cam-6"]').innerText()).includes("via Secondary"));
+  await inView(page, ["#snapshot", "#joystick", "#stop", "#save-preset button[type=submit]"], "running on the secondary");
   const panS = (await simGet("/api/cameras/6")).pan;
   assert.ok(panS < panDown - 0.02, `the joystick moved the camera through S: ${panDown} -> ${panS}`);
   await until("snapshots from the secondary", async () =>
