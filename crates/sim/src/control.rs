@@ -11,6 +11,9 @@
 //!   [`ClockPatch`], such as `{"skew_s": 7200}`): every camera's device clock
 //!   on the site; `/api/sites/{site}/cameras/{camera}/clock` for one camera
 //! - `GET  /api/sites/{site}/cameras/{camera}/presets`: the site's exact preset table
+//! - `PATCH /api/sites/{site}/cameras/{camera}/presets/{token}` (a
+//!   [`PresetChange`], such as `{"name": "Gate 2"}` or `{"pan": 0.4}`): one
+//!   preset changed on that site only, as someone at the camera would
 //! - `GET  /api/cameras/{camera}`: the physical position and movement
 //! - `GET  /api/endpoints`: every endpoint with its device URL and credentials
 //! - `GET  /api/sites/{site}/xprotect`: a site served as XProtect too: its
@@ -50,6 +53,10 @@ pub fn router(sim: Arc<Simulator>) -> Router {
             get(get_camera_clock).put(put_camera_clock),
         )
         .route("/api/sites/{site}/cameras/{camera}/presets", get(presets))
+        .route(
+            "/api/sites/{site}/cameras/{camera}/presets/{token}",
+            axum::routing::patch(change_preset),
+        )
         .route("/api/cameras/{camera}", get(camera))
         .route("/api/endpoints", get(endpoints))
         .route(
@@ -219,6 +226,61 @@ async fn presets(
     let entries = cam.presets().entries().to_vec();
     Ok(Json(
         json!({ "site": number, "camera": camera, "profile": cam.quirks.profile_name(), "presets": entries }),
+    ))
+}
+
+/// A change to one preset on one site: what is given replaces what it held.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresetChange {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new pan in [-1, 1].
+    pub pan: Option<f64>,
+    /// A new tilt in [-1, 1].
+    pub tilt: Option<f64>,
+    /// A new zoom in [0, 1].
+    pub zoom: Option<f64>,
+}
+
+async fn change_preset(
+    State(sim): State<Arc<Simulator>>,
+    Path((number, camera, token)): Path<(usize, usize, String)>,
+    Json(change): Json<PresetChange>,
+) -> Result<Json<Value>, ApiError> {
+    let site = site(&sim, number)?;
+    let cam = site
+        .camera(camera.wrapping_sub(1))
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no camera {camera}")))?;
+    let mut table = cam.presets();
+    let Some(entry) = table.get(&token).cloned() else {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no preset {token:?} on camera {camera} of site {number}"),
+        ));
+    };
+    let at = entry.position.unwrap_or([0.0, 0.0, 0.0]);
+    let position = [
+        change.pan.unwrap_or(at[0]),
+        change.tilt.unwrap_or(at[1]),
+        change.zoom.unwrap_or(at[2]),
+    ];
+    let ok = (-1.0..=1.0).contains(&position[0])
+        && (-1.0..=1.0).contains(&position[1])
+        && (0.0..=1.0).contains(&position[2]);
+    if !ok {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "pan and tilt in [-1, 1], zoom in [0, 1]".into(),
+        ));
+    }
+    let name = change.name.or(entry.name);
+    table
+        .set(&cam.quirks, name.as_deref(), Some(&token), position)
+        .map_err(|f| ApiError(StatusCode::CONFLICT, f.reason))?;
+    let entries = table.entries().to_vec();
+    Ok(Json(
+        json!({ "site": number, "camera": camera, "presets": entries }),
     ))
 }
 

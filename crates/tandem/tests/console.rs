@@ -32,8 +32,9 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
 }
 
-#[test]
-fn console_end_to_end_in_chromium() {
+/// Runs `tandem demo` with `extra` arguments and drives it with the script
+/// `script` in Chromium; answers the script's output.
+fn drive(script: &str, extra: &[&str]) -> String {
     for module in ["playwright-core", "axe-core"] {
         assert!(
             e2e_dir().join("node_modules").join(module).exists(),
@@ -45,12 +46,17 @@ fn console_end_to_end_in_chromium() {
         Path::new(&chromium).exists(),
         "no Chromium at {chromium}: run `bash scripts/test.sh`, which installs Debian's chromium"
     );
-    let data = std::env::temp_dir().join(format!("tandem-console-{}", std::process::id()));
+    let data = std::env::temp_dir().join(format!(
+        "tandem-console-{}-{}",
+        std::process::id(),
+        script.trim_end_matches(".mjs")
+    ));
     let password = format!("e2e-{}-password", std::process::id());
     let mut demo = Guard(
         Command::new(env!("CARGO_BIN_EXE_tandem"))
             .args(["demo", "--listen", "127.0.0.1:0", "--data"])
             .arg(&data)
+            .args(extra)
             .env("TANDEM_ADMIN_PASSWORD", &password)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -80,10 +86,9 @@ fn console_end_to_end_in_chromium() {
         console.starts_with("http://127.0.0.1:") && simulator.starts_with("http://127.0.0.1:"),
         "demo printed console {console:?}, simulator {simulator:?}"
     );
-
     let shots = target_dir().join("console-screenshots");
     let run = Command::new(std::env::var("TANDEM_NODE").unwrap_or_else(|_| "node".into()))
-        .arg("console.mjs")
+        .arg(script)
         .current_dir(e2e_dir())
         .env("TANDEM_URL", &console)
         .env("TANDEM_PASSWORD", &password)
@@ -92,15 +97,23 @@ fn console_end_to_end_in_chromium() {
         .env("TANDEM_CHROMIUM", &chromium)
         .output()
         .expect("node runs (installed by scripts/test.sh)");
+    drop(demo);
     let _ = std::fs::remove_dir_all(&data);
-    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
         run.status.success(),
-        "the console end-to-end run failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n(screenshots in {})",
+        "the console end-to-end run ({script}) failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n(screenshots in {})",
         shots.display()
     );
     assert!(stdout.contains("all steps passed"), "{stdout}");
+    stdout
+}
+
+#[test]
+fn console_end_to_end_in_chromium() {
+    drive("console.mjs", &[]);
+    let shots = target_dir().join("console-screenshots");
     for screen in [
         "01-login",
         "02-camera",
@@ -108,10 +121,23 @@ fn console_end_to_end_in_chromium() {
         "05-failover",
         "07-admin",
         "09-tablet",
+        "10-wide",
     ] {
         assert!(
             shots.join(format!("{screen}.png")).exists(),
             "screenshot {screen} missing"
         );
     }
+}
+
+/// With an ONVIF secondary both sites keep a picture of each preset: a
+/// difference shows both, side by side.
+#[test]
+fn a_difference_shows_each_site_s_picture_in_chromium() {
+    drive("pictures.mjs", &["--secondary", "onvif"]);
+    assert!(
+        target_dir()
+            .join("console-screenshots/11-pictures-both-sides.png")
+            .exists()
+    );
 }
