@@ -51,6 +51,8 @@ function h(tag, attrs, ...children) {
 }
 
 const $ = (sel, root = document) => root.querySelector(sel);
+/** Appends the children that are there: a missing part (null) is left out, never written as "null". */
+const put = (el, ...children) => el.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
 const can = (p) => !!app.me && (app.me.permissions.includes(p) || app.me.permissions.includes("admin"));
 const fmt = (n) => (typeof n === "number" ? n.toFixed(3) : "—");
 /**
@@ -314,7 +316,8 @@ function renderSiteAlert() {
     }, 1000);
   }
   const reason = primary.health === "up" ? `${siteName(primary.id)} answers again` : `${siteName(primary.id)} not answering`;
-  el.replaceChildren(h("strong", {}, `Running on ${siteName(active.id)}${since}`), ` — ${reason}. `, countdown,
+  el.replaceChildren();
+  put(el, h("strong", {}, `Running on ${siteName(active.id)}${since}`), ` — ${reason}. `, countdown,
     can("admin") ? h("button", {
       type: "button", id: "failback", class: "small", disabled: primary.health !== "up",
       title: primary.health === "up" ? "Return live control to the primary now" : "The primary is not up yet",
@@ -1436,7 +1439,7 @@ function movesNote(where) {
 async function rename(p) {
   const name = await ask(`Rename preset ${p.number}`, (body) => {
     const [field, el] = input("New name", { value: p.name, maxlength: "64", required: true });
-    body.append(field, movesNote());
+    put(body, field, movesNote());
     return () => el.value.trim();
   }, "Rename");
   if (name && name !== p.name) await operate("PATCH", `/${p.number}`, { name }, `Renamed ${p.number} to “${name}”`);
@@ -1445,7 +1448,7 @@ async function rename(p) {
 async function renumber(p) {
   const number = await ask(`Renumber “${p.name}”`, (body) => {
     const [field, el] = input("New number", { type: "number", min: "1", max: "9999", value: p.number });
-    body.append(field, h("p", { class: "muted" }, "Keyboards recall presets by number: operators will need the new one."), movesNote());
+    put(body, field, h("p", { class: "muted" }, "Keyboards recall presets by number: operators will need the new one."), movesNote());
     return () => Number(el.value);
   }, "Renumber");
   if (number && number !== p.number) await operate("PATCH", `/${p.number}`, { number }, `Renumbered “${p.name}” to ${number}`);
@@ -1454,7 +1457,7 @@ async function renumber(p) {
 async function reaim(p) {
   const s = app.camera.status;
   const ok = await ask(`Re-aim “${p.name}”`, (body) => {
-    body.append(h("p", {}, `Preset ${p.number} will point where the camera points now, on both sites.`),
+    put(body, h("p", {}, `Preset ${p.number} will point where the camera points now, on both sites.`),
       h("p", { class: "muted mono" }, `was: ${pos(p.position)}`),
       h("p", { class: "muted mono" }, `now: ${s ? pos(s.position) : "the current view"}`),
       movesNote());
@@ -1658,9 +1661,13 @@ function describeChange(ch, target) {
         before ? diff("name", `“${before.name}”`, `“${ch.name}”`) : h("div", { class: "small" }, `to “${ch.name}”`),
         ch.position ? (before && before.position ? diff("position", pos(before.position), pos(ch.position)) : h("div", { class: "mono small" }, `at ${pos(ch.position)}`)) : null);
     }
-    case "delete":
-      return h("li", { "data-action": "delete", class: "danger-text" }, `Delete ${ch.number ?? ""} ${ch.name ? `“${ch.name}” ` : ""}${where}`,
+    case "delete": {
+      const number = ch.number ?? (before && before.number);
+      const name = ch.name ?? (before && before.name);
+      return h("li", { "data-action": "delete", class: "danger-text" },
+        `Delete ${number ? `${number} ` : ""}${name ? `“${name}” ` : "a preset "}${where}`,
         before && before.position ? h("div", { class: "mono small" }, pos(before.position)) : null);
+    }
     default: return h("li", {}, `${ch.action} ${where}`);
   }
 }
@@ -1679,7 +1686,7 @@ async function repair(from, keys) {
       : `Apply ${plan.changes.length} change${plan.changes.length === 1 ? "" : "s"}`;
     const ok = await ask(`Make the ${target} match the ${from}`, (el) => {
       if (!plan.changes.length) { el.append(h("p", {}, "Nothing to change.")); return; }
-      el.append(h("p", {}, `These changes will be made on the ${target}; the ${from} stays as it is:`),
+      put(el, h("p", {}, `These changes will be made on the ${target}; the ${from} stays as it is:`),
         h("ul", { class: "plan", id: "plan" }, plan.changes.map((ch) => describeChange(ch, target))),
         deletes ? h("p", { class: "danger-text" }, `${deletes} preset${deletes > 1 ? "s" : ""} will be deleted from the ${target}: keyboards that recall ${deletes > 1 ? "them" : "it"} there will find nothing.`) : null,
         plan.moves_camera ? movesNote(`the ${target}`) : null);

@@ -385,6 +385,8 @@ try {
   await page.locator("#plan li").first().waitFor();
   assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), "dialog-cancel", "Cancel has the focus");
   assert.match(await page.locator("#dialog-ok").innerText(), /^Delete 1 preset$/);
+  assert.ok((await page.locator("#plan").innerText()).includes(`Delete “${missing}” on the secondary`), "the plan names what it deletes");
+  assert.ok(!/\bnull\b|undefined/.test(await page.locator("#dialog").innerText()), "no missing part shows as null");
   await shot(page, "04b-delete-plan");
   await page.locator("#dialog-cancel").click();
   assert.ok((await presetNames(2, 4)).includes(missing), "cancelled: nothing deleted");
