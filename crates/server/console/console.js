@@ -381,6 +381,7 @@ function route() {
   $("#toasts").replaceChildren();
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   const view = parts[0] || "cameras";
+  document.body.dataset.view = view === "audit" || view === "admin" ? view : "cameras";
   for (const a of document.querySelectorAll("[data-nav]")) {
     if (a.dataset.nav === view) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
