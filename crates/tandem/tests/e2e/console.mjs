@@ -1,22 +1,11 @@
 // Drives the tandem console in Debian's Chromium, as an operator would, against
-// a running `tandem demo`. Started by crates/tandem/tests/console.rs with:
-//   TANDEM_URL       the console's address
-//   TANDEM_PASSWORD  the admin's password
-//   TANDEM_SIM       the simulator's control API (to check what the sites hold)
-//   TANDEM_SHOTS     where to write screenshots
-// Exits non-zero on the first failed expectation.
+// a running `tandem demo` (environment: harness.mjs). Exits non-zero on the
+// first failed expectation.
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
+import { chromiumPath, password, shots, sim, step, until, url } from "./harness.mjs";
 
-const url = process.env.TANDEM_URL;
-const password = process.env.TANDEM_PASSWORD;
-const sim = process.env.TANDEM_SIM;
-const shots = process.env.TANDEM_SHOTS;
-assert.ok(url && password && sim && shots, "TANDEM_URL, TANDEM_PASSWORD, TANDEM_SIM and TANDEM_SHOTS are needed");
-mkdirSync(shots, { recursive: true });
-
-const step = (name) => console.log(`step: ${name}`);
 const shot = (page, name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
 const simGet = async (path) => {
   const res = await fetch(`${sim}${path}`);
@@ -28,15 +17,6 @@ const presetNames = async (site, camera) => {
   const vms = await fetch(`${sim}/api/sites/${site}/xprotect`);
   if (vms.status === 200) return (await vms.json()).cameras[camera - 1].presets.map((p) => p.name);
   return (await simGet(`/api/sites/${site}/cameras/${camera}/presets`)).presets.map((p) => p.name);
-};
-const until = async (what, check, ms = 15000) => {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
 };
 
 // axe-core in the page: no serious or critical accessibility violation.
@@ -70,7 +50,7 @@ const openCamera = async (page, id) => {
 };
 
 const browser = await chromium.launch({
-  executablePath: process.env.TANDEM_CHROMIUM || "/usr/bin/chromium",
+  executablePath: chromiumPath,
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });

@@ -1,31 +1,14 @@
 // With two ONVIF sites (`tandem demo --secondary onvif`) every preset saved
 // through tandem has a picture on each site. Someone changes the preset at
 // the secondary's camera; the difference then shows both sites' pictures,
-// side by side. Started by crates/tandem/tests/console.rs (same environment
-// as console.mjs).
+// side by side. Started by crates/tandem/tests/console.rs (environment:
+// harness.mjs).
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
-
-const url = process.env.TANDEM_URL;
-const password = process.env.TANDEM_PASSWORD;
-const sim = process.env.TANDEM_SIM;
-const shots = process.env.TANDEM_SHOTS;
-assert.ok(url && password && sim && shots, "TANDEM_URL, TANDEM_PASSWORD, TANDEM_SIM and TANDEM_SHOTS are needed");
-mkdirSync(shots, { recursive: true });
-const step = (name) => console.log(`step: ${name}`);
-const until = async (what, check, ms = 15000) => {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-};
+import { chromiumPath, password, shots, sim, step, until, url } from "./harness.mjs";
 
 const browser = await chromium.launch({
-  executablePath: process.env.TANDEM_CHROMIUM || "/usr/bin/chromium",
+  executablePath: chromiumPath,
   args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
 });
 try {
