@@ -376,14 +376,22 @@ async fn pictures(
     if !(1..=15).contains(&fps) {
         return Err(ApiError::bad_request(format!("fps {fps}: use 1 to 15")));
     }
-    // Rights first, as for one picture: a refusal is an answer, not a stream.
-    let mut first = Vec::new();
-    for camera in &cameras {
-        match state.live.snapshot(&who.0, camera, None).await {
+    // Rights first, as for one picture: a refusal is an answer, not a
+    // stream. The first pictures are asked for all at once: a grid opens in
+    // the time of its slowest camera, not of all of them in turn.
+    let mut asked = tokio::task::JoinSet::new();
+    for (i, camera) in cameras.iter().enumerate() {
+        let (live, principal, camera) = (state.live.clone(), who.0.clone(), camera.clone());
+        asked.spawn(async move { (i, live.snapshot(&principal, &camera, None).await) });
+    }
+    let mut first: Vec<_> = cameras.iter().map(|_| None).collect();
+    while let Some(answered) = asked.join_next().await {
+        let (i, picture) = answered.map_err(ApiError::internal)?;
+        match picture {
             Err(e) if matches!(e.kind(), ErrorKind::Forbidden | ErrorKind::NotFound) => {
                 return Err(e.into());
             }
-            other => first.push(other),
+            other => first[i] = Some(other),
         }
     }
     let places = u32::try_from(cameras.len()).unwrap_or(u32::MAX);
@@ -396,7 +404,7 @@ async fn pictures(
         2 * cameras.len(),
     );
     let permit = std::sync::Arc::new(permit);
-    for (camera, next) in cameras.into_iter().zip(first) {
+    for (camera, next) in cameras.into_iter().zip(first.into_iter().flatten()) {
         let (state, tx, headers, principal, permit) = (
             state.clone(),
             tx.clone(),
