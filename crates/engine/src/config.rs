@@ -167,6 +167,16 @@ pub enum SiteKind {
     Xprotect(XprotectSite),
 }
 
+impl SiteKind {
+    /// The kind as the configuration and the API spell it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SiteKind::Onvif => "onvif",
+            SiteKind::Xprotect(_) => "xprotect",
+        }
+    }
+}
+
 /// Where an XProtect site's management server is and how its certificate is trusted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct XprotectSite {

@@ -326,10 +326,7 @@ impl Live {
                     .find(|(id, _)| *id == s.id)
                     .map_or(Health::Down, |(_, h)| *h),
                 active: s.id == active,
-                kind: match s.kind {
-                    crate::config::SiteKind::Onvif => "onvif",
-                    crate::config::SiteKind::Xprotect(_) => "xprotect",
-                },
+                kind: s.kind.as_str(),
             })
             .collect())
     }
@@ -383,9 +380,7 @@ impl Live {
                 return served;
             }
             _ => {
-                let priority = who
-                    .ptz_priority(groups)
-                    .ok_or_else(|| forbidden(who, "ptz.control", camera))?;
+                let priority = self.ptz_priority(who, camera)?;
                 self.take_control(&who.user, priority, camera)?;
             }
         }
@@ -403,12 +398,9 @@ impl Live {
         camera: &CameraId,
         point: tandem_core::PicturePoint,
     ) -> Result<Served, EngineError> {
-        let spec = self.engine.bindings().camera(camera)?;
         point.validate()?;
-        if who.ptz_priority(&spec.groups).is_none() {
-            return Err(forbidden(who, "ptz.control", camera));
-        }
-        let optics = spec.optics;
+        self.ptz_priority(who, camera)?;
+        let optics = self.engine.bindings().camera(camera)?.optics;
         let from = self
             .command(camera, &Command::Status)
             .await?
@@ -506,11 +498,15 @@ impl Live {
     /// on it) without moving it: at once from nobody or from a lower PTZ
     /// priority, refused (a conflict naming the holder) otherwise.
     pub fn take(&self, who: &Principal, camera: &CameraId) -> Result<(), EngineError> {
-        let groups = &self.engine.bindings().camera(camera)?.groups;
-        let priority = who
-            .ptz_priority(groups)
-            .ok_or_else(|| forbidden(who, "ptz.control", camera))?;
+        let priority = self.ptz_priority(who, camera)?;
         self.take_control(&who.user, priority, camera)
+    }
+
+    /// `who`'s PTZ priority on `camera`; refused without `ptz.control` there.
+    fn ptz_priority(&self, who: &Principal, camera: &CameraId) -> Result<u16, EngineError> {
+        let groups = &self.engine.bindings().camera(camera)?.groups;
+        who.ptz_priority(groups)
+            .ok_or_else(|| forbidden(who, "ptz.control", camera))
     }
 
     /// Releases `who`'s manual control (or reservation) of `camera`;
@@ -678,10 +674,7 @@ impl Live {
         position: Position,
     ) -> Result<Look, EngineError> {
         position.validate()?;
-        let groups = &self.engine.bindings().camera(camera)?.groups;
-        let priority = who
-            .ptz_priority(groups)
-            .ok_or_else(|| forbidden(who, "ptz.control", camera))?;
+        let priority = self.ptz_priority(who, camera)?;
         self.take_control(&who.user, priority, camera)?;
         let since = self.engine.now();
         let origin = self
