@@ -63,11 +63,7 @@ impl Engine {
 
     /// Refuses unless `camera` exists (`UnknownCamera`) and `who` may see it
     /// (`Forbidden`).
-    pub(crate) fn require_sight(
-        &self,
-        who: &Principal,
-        camera: &CameraId,
-    ) -> Result<(), EngineError> {
+    pub fn require_sight(&self, who: &Principal, camera: &CameraId) -> Result<(), EngineError> {
         let groups = &self.bindings().camera(camera)?.groups;
         if who.may_see(groups) {
             return Ok(());

@@ -13,7 +13,7 @@ use tandem_api::live::{
 };
 use tandem_api::presets::PositionDto;
 use tandem_api::problem::Problem;
-use tandem_core::{CameraId, ErrorKind};
+use tandem_core::CameraId;
 use tandem_engine::live::Command;
 
 use super::convert::{position, position_dto};
@@ -376,23 +376,10 @@ async fn pictures(
     if !(1..=15).contains(&fps) {
         return Err(ApiError::bad_request(format!("fps {fps}: use 1 to 15")));
     }
-    // Rights first, as for one picture: a refusal is an answer, not a
-    // stream. The first pictures are asked for all at once: a grid opens in
-    // the time of its slowest camera, not of all of them in turn.
-    let mut asked = tokio::task::JoinSet::new();
-    for (i, camera) in cameras.iter().enumerate() {
-        let (live, principal, camera) = (state.live.clone(), who.0.clone(), camera.clone());
-        asked.spawn(async move { (i, live.snapshot(&principal, &camera, None).await) });
-    }
-    let mut first: Vec<_> = cameras.iter().map(|_| None).collect();
-    while let Some(answered) = asked.join_next().await {
-        let (i, picture) = answered.map_err(ApiError::internal)?;
-        match picture {
-            Err(e) if matches!(e.kind(), ErrorKind::Forbidden | ErrorKind::NotFound) => {
-                return Err(e.into());
-            }
-            other => first[i] = Some(other),
-        }
+    // Rights first: a refusal is an answer, not a stream. Then the places,
+    // before any site is asked for a picture.
+    for camera in &cameras {
+        state.engine.require_sight(&who.0, camera)?;
     }
     let places = u32::try_from(cameras.len()).unwrap_or(u32::MAX);
     let permit = state
@@ -404,7 +391,9 @@ async fn pictures(
         2 * cameras.len(),
     );
     let permit = std::sync::Arc::new(permit);
-    for (camera, next) in cameras.into_iter().zip(first.into_iter().flatten()) {
+    // One task per camera, all started at once: a grid opens in the time of
+    // its slowest camera, not of all of them in turn.
+    for camera in cameras {
         let (state, tx, headers, principal, permit) = (
             state.clone(),
             tx.clone(),
@@ -416,21 +405,24 @@ async fn pictures(
             let _permit = permit;
             let tag = tagged.then(|| camera.to_string());
             let every = Duration::from_secs(1) / fps;
-            let mut next = next;
             let mut checked = tokio::time::Instant::now();
             loop {
                 let started = tokio::time::Instant::now();
-                let part = match next {
-                    Ok((site, jpeg)) => {
-                        frame("image/jpeg", tag.as_deref(), Some(site.as_str()), &jpeg)
-                    }
-                    Err(e) => frame(
-                        "application/json",
-                        tag.as_deref(),
-                        None,
-                        serde_json::json!({ "error": e.to_string() })
-                            .to_string()
-                            .as_bytes(),
+                let (part, failed) = match state.live.snapshot(&principal, &camera, None).await {
+                    Ok((site, jpeg)) => (
+                        frame("image/jpeg", tag.as_deref(), Some(site.as_str()), &jpeg),
+                        false,
+                    ),
+                    Err(e) => (
+                        frame(
+                            "application/json",
+                            tag.as_deref(),
+                            None,
+                            serde_json::json!({ "error": e.to_string() })
+                                .to_string()
+                                .as_bytes(),
+                        ),
+                        true,
                     ),
                 };
                 if tx.send(Ok(part)).await.is_err() {
@@ -443,17 +435,15 @@ async fn pictures(
                         return;
                     }
                 }
+                // A failed picture is said once a second, not at the frame rate.
+                let pause = if failed {
+                    Duration::from_secs(1)
+                } else {
+                    every
+                };
                 tokio::select! {
                     _ = tx.closed() => return,
-                    _ = tokio::time::sleep_until(started + every) => {}
-                }
-                next = state.live.snapshot(&principal, &camera, None).await;
-                // A failed picture is said once a second, not at the frame rate.
-                if next.is_err() {
-                    tokio::select! {
-                        _ = tx.closed() => return,
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
+                    _ = tokio::time::sleep_until(started + pause) => {}
                 }
             }
         });
