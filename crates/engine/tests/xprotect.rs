@@ -50,6 +50,41 @@ fn in_vms(sim: &Simulator, site: usize) -> Vec<(String, f64)> {
     presets
 }
 
+/// Camera 1 with a "Gate" preset at pan 0.6, and live control over it that
+/// probes every 100 ms and calls a site down after two failures.
+async fn gate_and_live(engine: Arc<Engine>, cam: &tandem_core::CameraId) -> Arc<Live> {
+    engine
+        .add(
+            cam,
+            AddPreset {
+                number: None,
+                name: name("Gate"),
+                position: at(0.6),
+            },
+            &local_operator("alice"),
+        )
+        .await
+        .expect("add");
+    Live::new(
+        engine,
+        HealthPolicy {
+            probe_interval: Duration::from_millis(100),
+            failures_to_down: 2,
+            command_timeout: Duration::from_millis(500),
+            ..HealthPolicy::default()
+        },
+    )
+    .expect("live")
+}
+
+/// Where the simulated physical camera 1 points now.
+fn where_camera_is(sim: &Simulator) -> [f64; 3] {
+    sim.world()
+        .camera(0)
+        .motion()
+        .position(std::time::Instant::now())
+}
+
 fn applied_everywhere(outcome: &tandem_engine::engine::Outcome) -> bool {
     outcome.sites.iter().all(|s| s.state == SiteState::Applied)
 }
@@ -375,28 +410,7 @@ async fn live_control_fails_over_to_an_xprotect_secondary_and_its_camera_s_onvif
         let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
         let engine = Engine::new(store, &topology, Duration::from_secs(10)).expect("engine");
         let cam = camera(1);
-        engine
-            .add(
-                &cam,
-                AddPreset {
-                    number: None,
-                    name: name("Gate"),
-                    position: at(0.6),
-                },
-                &local_operator("alice"),
-            )
-            .await
-            .expect("add");
-        let live = Live::new(
-            engine,
-            HealthPolicy {
-                probe_interval: Duration::from_millis(100),
-                failures_to_down: 2,
-                command_timeout: Duration::from_millis(500),
-                ..HealthPolicy::default()
-            },
-        )
-        .expect("live");
+        let live = gate_and_live(engine, &cam).await;
         let kinds: Vec<(String, &str)> = live
             .sites(&admin())
             .expect("sites")
@@ -426,12 +440,7 @@ async fn live_control_fails_over_to_an_xprotect_secondary_and_its_camera_s_onvif
             .await
             .expect("absolute move through XProtect");
         assert_eq!(served.site.as_str(), "secondary");
-        let physical = || {
-            sim.world()
-                .camera(0)
-                .motion()
-                .position(std::time::Instant::now())
-        };
+        let physical = || where_camera_is(&sim);
         let mut arrived = false;
         for _ in 0..50 {
             let at = physical();
@@ -546,11 +555,7 @@ async fn with_two_xprotect_sites_preset_work_says_nothing_moves_and_nothing_does
     let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
     let engine =
         Engine::new(store, &topology(&sim, 0.001), Duration::from_secs(10)).expect("engine");
-    let before = sim
-        .world()
-        .camera(0)
-        .motion()
-        .position(std::time::Instant::now());
+    let before = where_camera_is(&sim);
     let added = engine
         .add(
             &camera(1),
@@ -566,13 +571,7 @@ async fn with_two_xprotect_sites_preset_work_says_nothing_moves_and_nothing_does
     assert!(applied_everywhere(&added), "{added:?}");
     assert!(!added.moves_camera, "{added:?}");
     assert_eq!(in_vms(&sim, 1), in_vms(&sim, 2));
-    assert_eq!(
-        sim.world()
-            .camera(0)
-            .motion()
-            .position(std::time::Instant::now()),
-        before
-    );
+    assert_eq!(where_camera_is(&sim), before);
 }
 
 /// Live control with the primary on XProtect: absolute moves and recalls go
@@ -583,35 +582,9 @@ async fn with_two_xprotect_sites_preset_work_says_nothing_moves_and_nothing_does
 async fn live_control_runs_through_an_xprotect_primary_and_fails_over_to_an_onvif_secondary() {
     let (sim, engine) = mixed(1, 0).await;
     let cam = camera(1);
-    engine
-        .add(
-            &cam,
-            AddPreset {
-                number: None,
-                name: name("Gate"),
-                position: at(0.6),
-            },
-            &local_operator("alice"),
-        )
-        .await
-        .expect("add");
-    let live = Live::new(
-        engine,
-        HealthPolicy {
-            probe_interval: Duration::from_millis(100),
-            failures_to_down: 2,
-            command_timeout: Duration::from_millis(500),
-            ..HealthPolicy::default()
-        },
-    )
-    .expect("live");
+    let live = gate_and_live(engine, &cam).await;
     let monitor = live.spawn_monitor();
-    let physical = || {
-        sim.world()
-            .camera(0)
-            .motion()
-            .position(std::time::Instant::now())
-    };
+    let physical = || where_camera_is(&sim);
     let arrives = |pan: f64| {
         let physical = &physical;
         async move {
@@ -729,12 +702,7 @@ async fn show_view_through_an_xprotect_site_without_onvif_takes_the_picture_from
     let cam = camera(1);
     let live = Live::new(engine, HealthPolicy::default()).expect("live");
     assert_eq!(live.active().as_str(), "primary");
-    let physical = || {
-        sim.world()
-            .camera(0)
-            .motion()
-            .position(std::time::Instant::now())
-    };
+    let physical = || where_camera_is(&sim);
     let before = physical();
     let look = live
         .look(
