@@ -684,7 +684,10 @@ impl PresetStore for SqliteStore {
         jpeg: &[u8],
         taken: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.write("keeping a preset's picture", |tx, _| {
+        // Without an fsync of its own: a picture lost to a power cut is taken
+        // again by the preset's next write, and the operation's own durable
+        // commit follows it.
+        self.write_volatile("keeping a preset's picture", |tx, _| {
             require_camera(tx, camera)?;
             tx.prepare_cached(
                 "insert or replace into preset_picture (camera_id, site_id, number, jpeg, taken_utc) \
@@ -740,7 +743,7 @@ impl PresetStore for SqliteStore {
         site: &SiteId,
         number: PresetNumber,
     ) -> Result<(), StoreError> {
-        self.write("forgetting a preset's picture", |tx, _| {
+        self.write_volatile("forgetting a preset's picture", |tx, _| {
             tx.prepare_cached(
                 "delete from preset_picture where camera_id = ?1 and site_id = ?2 and number = ?3",
             )
