@@ -109,7 +109,7 @@ impl Users {
         who: &Principal,
         what: &str,
         action: AuditAction,
-        mut change: impl FnMut(&dyn AccessTx) -> Result<Value, UsersError>,
+        mut change: impl FnMut(&dyn AccessTx) -> Result<Value, UsersError> + Send,
     ) -> Result<(), UsersError> {
         self.require_admin(who)?;
         let mut refusal: Option<UsersError> = None;

@@ -8,12 +8,14 @@
 //! names are ASCII): creating `ADMIN` beside `admin` is a conflict, checked
 //! in the transaction that would create it.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tandem_core::CameraId;
 
+use crate::convert::{parse_json, parse_utc};
 use crate::error::StoreError;
 use crate::record::NewAudit;
 
@@ -77,10 +79,16 @@ pub trait AccessStore {
     /// across a change (an administrator remains) is checked inside it, so
     /// that two concurrent changes, in this process or another, cannot both
     /// pass the check. `what` names the change in errors.
+    ///
+    /// `change` may run on another thread (the PostgreSQL store's), hence
+    /// `Send`, and more than once: when the connection to PostgreSQL drops
+    /// before the commit, the store runs it again on a fresh one (nothing it
+    /// did on the dead one was kept), so it should set, not add to, what it
+    /// reports to its caller.
     fn change_access(
         &self,
         what: &str,
-        change: &mut dyn FnMut(&dyn AccessTx) -> Result<(), StoreError>,
+        change: &mut (dyn FnMut(&dyn AccessTx) -> Result<(), StoreError> + Send),
     ) -> Result<(), StoreError>;
 
     /// Inserts the role, or replaces the priority and grants of the one with
@@ -266,4 +274,130 @@ pub struct SessionRecord {
     pub created_utc: DateTime<Utc>,
     /// When it stops being accepted.
     pub expires_utc: DateTime<Utc>,
+}
+
+// ---------------------------------------------------------------------------
+// What both backends share: checks and row conversions, no SQL.
+
+/// Fails with [`StoreError::NotFound`] naming `what` when an UPDATE or
+/// DELETE changed no row.
+pub(crate) fn changed_one(changed: u64, what: impl FnOnce() -> String) -> Result<(), StoreError> {
+    if changed == 0 {
+        Err(StoreError::NotFound(what()))
+    } else {
+        Ok(())
+    }
+}
+
+/// The rules a role must follow before it is stored: a name, a priority
+/// from 1 to 32000, grants that are a JSON array.
+pub(crate) fn check_role(role: &RoleRecord) -> Result<(), StoreError> {
+    if role.name.is_empty() {
+        return Err(StoreError::Invalid("a role needs a name".into()));
+    }
+    if !(1..=32_000).contains(&role.ptz_priority) {
+        return Err(StoreError::Invalid(format!(
+            "role {:?}: PTZ priority {} is outside 1 to 32000",
+            role.name, role.ptz_priority
+        )));
+    }
+    if !role.grants.is_array() {
+        return Err(StoreError::Invalid(format!(
+            "role {:?}: grants must be a JSON array",
+            role.name
+        )));
+    }
+    Ok(())
+}
+
+/// A `role` row as the database returns it, before checks.
+pub(crate) struct RoleRow {
+    pub(crate) name: String,
+    pub(crate) ptz_priority: i64,
+    pub(crate) grants: String,
+}
+
+impl RoleRow {
+    pub(crate) fn into_record(self) -> Result<RoleRecord, StoreError> {
+        let ptz_priority = u16::try_from(self.ptz_priority).map_err(|_| {
+            StoreError::Corrupt(format!(
+                "role {:?}: ptz_priority {} is out of range",
+                self.name, self.ptz_priority
+            ))
+        })?;
+        Ok(RoleRecord {
+            ptz_priority,
+            grants: parse_json(&self.grants, "role.grants")?,
+            name: self.name,
+        })
+    }
+}
+
+/// A `user` row as the database returns it, before checks; roles come separately.
+pub(crate) struct UserRow {
+    pub(crate) name: String,
+    pub(crate) password_hash: String,
+    pub(crate) disabled: bool,
+    pub(crate) created_utc: String,
+}
+
+impl UserRow {
+    pub(crate) fn into_record(self, roles: Vec<String>) -> Result<UserRecord, StoreError> {
+        Ok(UserRecord {
+            created_utc: parse_utc(&self.created_utc, "user.created_utc")?,
+            name: self.name,
+            password_hash: self.password_hash,
+            disabled: self.disabled,
+            roles,
+        })
+    }
+}
+
+/// An `api_token` row as the database returns it, before checks.
+pub(crate) struct TokenRow {
+    pub(crate) id: i64,
+    pub(crate) user: String,
+    pub(crate) token_hash: String,
+    pub(crate) label: String,
+    pub(crate) created_utc: String,
+    pub(crate) revoked_utc: Option<String>,
+    pub(crate) last_used_utc: Option<String>,
+}
+
+impl TokenRow {
+    pub(crate) fn into_record(self) -> Result<TokenRecord, StoreError> {
+        Ok(TokenRecord {
+            id: TokenId(self.id),
+            user: self.user,
+            token_hash: self.token_hash,
+            label: self.label,
+            created_utc: parse_utc(&self.created_utc, "api_token.created_utc")?,
+            revoked_utc: self
+                .revoked_utc
+                .map(|t| parse_utc(&t, "api_token.revoked_utc"))
+                .transpose()?,
+            last_used_utc: self
+                .last_used_utc
+                .map(|t| parse_utc(&t, "api_token.last_used_utc"))
+                .transpose()?,
+        })
+    }
+}
+
+/// The users of `rows` with their roles from `pairs` of (user, role), in
+/// the order of `rows`; each user's roles in the order of `pairs`.
+pub(crate) fn users_with_roles(
+    rows: Vec<UserRow>,
+    pairs: Vec<(String, String)>,
+) -> Result<Vec<UserRecord>, StoreError> {
+    let mut roles: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (user, role) in pairs {
+        roles.entry(user).or_default().push(role);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let theirs = roles.remove(&row.name).unwrap_or_default();
+            row.into_record(theirs)
+        })
+        .collect()
 }

@@ -85,3 +85,26 @@ pub enum LearnedChange {
         profile: Option<String>,
     },
 }
+
+/// The spellings the schema's `auth_mode` check allows (see schema/v4.sql).
+const AUTH_MODES: [&str; 3] = ["ws-security", "http-digest", "none"];
+
+/// Fails with [`StoreError::Invalid`] when a change names an authentication
+/// mode the schema does not allow: checked before writing anything, so that
+/// the message says what is wrong rather than which check failed.
+pub(crate) fn check_learned_changes(changes: &[LearnedChange]) -> Result<(), StoreError> {
+    for change in changes {
+        if let LearnedChange::Learned(BindingLearned {
+            auth_mode: Some(mode),
+            ..
+        }) = change
+            && !AUTH_MODES.contains(&mode.as_str())
+        {
+            return Err(StoreError::Invalid(format!(
+                "authentication mode {mode:?} is not one of {}",
+                AUTH_MODES.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}

@@ -43,6 +43,31 @@ pub enum StoreError {
         known: i64,
     },
 
+    /// PostgreSQL failed; `context` says what the store was doing.
+    #[error("database error while {context}: {source}")]
+    Postgres {
+        /// What the store was doing.
+        context: String,
+        /// The client's error (its SQLSTATE, when the server sent one).
+        #[source]
+        source: postgres::Error,
+    },
+
+    /// No connection to the database could be had in time (PostgreSQL down,
+    /// restarting or unreachable); the same call may succeed later.
+    #[error("the database is unavailable while {context}: {detail}")]
+    Unavailable {
+        /// What the store was doing.
+        context: String,
+        /// Why no connection could be had.
+        detail: String,
+    },
+
+    /// The caller's lease (or leadership) has ended: another process may now
+    /// own the work, so this one must not touch a device for it.
+    #[error("{0}")]
+    Fenced(String),
+
     /// SQLite failed; `context` says what the store was doing.
     #[error("database error while {context}: {source}")]
     Database {
@@ -63,15 +88,20 @@ impl StoreError {
             StoreError::Conflict(_) => ErrorKind::Conflict,
             StoreError::Locked(_) => ErrorKind::Forbidden,
             StoreError::Invalid(_) => ErrorKind::Invalid,
+            StoreError::Fenced(_) => ErrorKind::Unavailable,
             e if e.is_retryable() => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,
         }
     }
 
     /// True when the same call may succeed if retried: SQLite was busy or a
-    /// table was locked by another connection (another tandem process, the CLI).
+    /// table was locked by another connection (another tandem process, the
+    /// CLI); PostgreSQL could not be reached, dropped the connection (a
+    /// restart) or refused a transaction it could not serialise.
     pub fn is_retryable(&self) -> bool {
         match self {
+            StoreError::Unavailable { .. } => true,
+            StoreError::Postgres { source, .. } => postgres_retryable(source),
             StoreError::Database {
                 source: rusqlite::Error::SqliteFailure(e, _),
                 ..
@@ -96,6 +126,55 @@ impl StoreError {
             return StoreError::Conflict(format!("{context}: {detail}"));
         }
         StoreError::Database { context, source }
+    }
+}
+
+/// Whether PostgreSQL's error is one a later attempt may not meet: the
+/// connection is gone (a restart, a cut network), the server is shutting
+/// down or starting, or a transaction lost a serialisation or deadlock race.
+fn postgres_retryable(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            [
+                SqlState::T_R_SERIALIZATION_FAILURE,
+                SqlState::T_R_DEADLOCK_DETECTED,
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+            ]
+            .contains(code)
+                || code.code().starts_with("08")
+        }
+        // No SQLSTATE: a socket that failed (the server went away under a
+        // statement) is worth another try; the client's own errors (a row
+        // that does not convert) are not.
+        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
+    }
+}
+
+impl StoreError {
+    /// Wraps a PostgreSQL error. A unique or primary-key violation becomes
+    /// [`StoreError::Conflict`], as [`StoreError::db`] does for SQLite.
+    pub(crate) fn pg(context: impl Into<String>, source: postgres::Error) -> Self {
+        let context = context.into();
+        if source.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+            let detail = source
+                .as_db_error()
+                .map(|d| d.message().to_string())
+                .unwrap_or_else(|| source.to_string());
+            return StoreError::Conflict(format!("{context}: {detail}"));
+        }
+        StoreError::Postgres { context, source }
+    }
+}
+
+impl<T> Context<T> for Result<T, postgres::Error> {
+    fn context(self, context: &str) -> Result<T, StoreError> {
+        self.map_err(|e| StoreError::pg(context, e))
     }
 }
 

@@ -1,12 +1,16 @@
 //! The journal of preset operations and their progress on each site:
 //! [`JournalStore`].
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use tandem_core::{CameraId, SiteId};
 
+use crate::convert::{parse_json, parse_utc, spelled};
 use crate::error::StoreError;
 use crate::record::{
-    Claimed, Journal, NewAudit, NewOperation, Operation, OperationId, PresetWrite, SiteState,
+    Claimed, Journal, NewAudit, NewOperation, Operation, OperationId, Origin, PresetWrite,
+    SiteProgress, SiteState,
 };
 
 /// The journal: operations acknowledged in one transaction with the canonical
@@ -46,7 +50,7 @@ pub trait JournalStore {
         &self,
         camera: &CameraId,
         presets: &PresetWrite,
-        build: &dyn Fn(&Claimed) -> Result<Journal, StoreError>,
+        build: &(dyn Fn(&Claimed) -> Result<Journal, StoreError> + Sync),
     ) -> Result<(OperationId, Claimed), StoreError>;
 
     /// One operation with its per-site progress.
@@ -89,4 +93,83 @@ pub trait JournalStore {
         camera: Option<&CameraId>,
         limit: usize,
     ) -> Result<Vec<Operation>, StoreError>;
+}
+
+// Checks and row conversions both backends share.
+
+/// An operation names at least one site, each once.
+pub(crate) fn check_sites(op: &NewOperation) -> Result<(), StoreError> {
+    if op.sites.is_empty() {
+        return Err(StoreError::Invalid(
+            "an operation needs at least one site".into(),
+        ));
+    }
+    let mut seen = HashSet::new();
+    if let Some(dup) = op.sites.iter().find(|s| !seen.insert(*s)) {
+        return Err(StoreError::Invalid(format!(
+            "site {dup} is listed twice in the operation"
+        )));
+    }
+    Ok(())
+}
+
+/// The columns of an `operation` row, in [`OperationRow`]'s order.
+pub(crate) const OPERATION_COLUMNS: &str = "id, camera_id, action, origin, actor, created_utc";
+
+/// The columns of an `operation_site` row, in [`SiteRow`]'s order.
+pub(crate) const SITE_COLUMNS: &str =
+    "site_id, state, attempts, error, next_attempt_utc, updated_utc";
+
+/// An `operation` row as the database returns it, before checks.
+pub(crate) struct OperationRow {
+    pub(crate) id: i64,
+    pub(crate) camera: String,
+    pub(crate) action: String,
+    pub(crate) origin: String,
+    pub(crate) actor: String,
+    pub(crate) created_utc: String,
+}
+
+impl OperationRow {
+    /// The operation, with its sites' progress in the operation's order.
+    pub(crate) fn into_operation(self, sites: Vec<SiteProgress>) -> Result<Operation, StoreError> {
+        Ok(Operation {
+            id: OperationId(self.id),
+            camera: CameraId(self.camera),
+            action: parse_json(&self.action, "operation.action")?,
+            origin: spelled(&self.origin, Origin::parse, "operation.origin")?,
+            actor: self.actor,
+            created_utc: parse_utc(&self.created_utc, "operation.created_utc")?,
+            sites,
+        })
+    }
+}
+
+/// An `operation_site` row as the database returns it, before checks.
+pub(crate) struct SiteRow {
+    pub(crate) site: String,
+    pub(crate) state: String,
+    pub(crate) attempts: i64,
+    pub(crate) error: Option<String>,
+    pub(crate) next_attempt_utc: Option<String>,
+    pub(crate) updated_utc: String,
+}
+
+impl SiteRow {
+    /// The site's progress.
+    pub(crate) fn into_progress(self) -> Result<SiteProgress, StoreError> {
+        let attempts = self.attempts;
+        Ok(SiteProgress {
+            site: SiteId(self.site),
+            state: spelled(&self.state, SiteState::parse, "operation_site.state")?,
+            attempts: u32::try_from(attempts)
+                .map_err(|_| StoreError::Corrupt(format!("operation_site.attempts {attempts}")))?,
+            error: self.error,
+            next_attempt_utc: self
+                .next_attempt_utc
+                .map(|t| parse_utc(&t, "operation_site.next_attempt_utc"))
+                .transpose()?,
+            updated_utc: parse_utc(&self.updated_utc, "operation_site.updated_utc")?,
+        })
+    }
 }

@@ -20,9 +20,48 @@ pub trait LeaseStore {
         ttl: std::time::Duration,
     ) -> Result<bool, StoreError>;
 
+    /// Extends `owner`'s lease `name` by `ttl` only while `owner` still holds
+    /// it unexpired, and answers whether it did: the fencing check made
+    /// before each device write. Unlike [`LeaseStore::try_lease`] it never
+    /// takes a lease that has ended, so a process that was paused past its
+    /// lease learns that it lost it instead of quietly taking it back.
+    fn hold_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError>;
+
     /// Ends `owner`'s lease `name`; no error when `owner` does not hold it.
     fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError>;
 
     /// Every lease not yet expired: (name, owner, expires), sorted by name.
     fn leases(&self) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError>;
+
+    // --- The leader ---------------------------------------------------------
+
+    /// Takes the lead for `owner` until `ttl` from now, or renews it, when no
+    /// one leads or the lead has expired or is `owner`'s; answers `owner`'s
+    /// epoch while it leads, `None` otherwise. A new leader gets the old
+    /// epoch plus one; a renewal keeps it. Expiry is the store's clock (the
+    /// database's on PostgreSQL), never the caller's.
+    fn lead(&self, owner: &str, ttl: std::time::Duration) -> Result<Option<u64>, StoreError>;
+
+    /// Gives the lead up at once when `owner` holds it, so another instance
+    /// need not wait for it to expire (a clean shutdown).
+    fn resign(&self, owner: &str) -> Result<(), StoreError>;
+
+    /// Who leads now, when anyone does.
+    fn leader(&self) -> Result<Option<Leader>, StoreError>;
+}
+
+/// The instance that runs the background duties, as the store records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leader {
+    /// The instance's owner id.
+    pub holder: String,
+    /// Its epoch: raised by one each time the lead changes hands.
+    pub epoch: u64,
+    /// When its lead ends unless renewed.
+    pub expires_utc: DateTime<Utc>,
 }

@@ -42,14 +42,18 @@ mod access;
 pub mod audit;
 mod audit_log;
 mod binding;
+mod convert;
 mod error;
 mod journal;
 mod lease;
 mod mismatches;
+mod pg;
 mod presets;
 mod record;
 mod schema;
 mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use access::{
     AccessStore, AccessTx, RoleRecord, SESSION_ID_CHARS, SessionRecord, TokenId, TokenRecord,
@@ -59,8 +63,9 @@ pub use audit_log::AuditStore;
 pub use binding::{BindingLearned, BindingStore, LearnedChange};
 pub use error::StoreError;
 pub use journal::JournalStore;
-pub use lease::LeaseStore;
+pub use lease::{Leader, LeaseStore};
 pub use mismatches::MismatchStore;
+pub use pg::PgStore;
 pub use presets::{CameraView, PresetPicture, PresetStore, SiteTokens};
 pub use record::{
     AuditRecord, AuditVerification, CameraRecord, Claimed, Journal, MismatchDelta, NewAudit,

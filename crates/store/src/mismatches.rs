@@ -2,8 +2,9 @@
 //! [`MismatchStore`].
 
 use chrono::{DateTime, Utc};
-use tandem_core::{CameraId, Mismatch};
+use tandem_core::{CameraId, Mismatch, MismatchKind, PresetNumber};
 
+use crate::convert::parse_utc;
 use crate::error::StoreError;
 use crate::record::{MismatchDelta, NewAudit, StoredMismatch};
 
@@ -29,7 +30,7 @@ pub trait MismatchStore {
         &self,
         scans: &[(CameraId, Vec<Mismatch>)],
         now: DateTime<Utc>,
-        audit: &dyn Fn(&CameraId, &MismatchDelta) -> NewAudit,
+        audit: &(dyn Fn(&CameraId, &MismatchDelta) -> NewAudit + Sync),
     ) -> Result<Vec<MismatchDelta>, StoreError>;
 
     /// Open mismatches of one camera or all, sorted by camera, then as
@@ -38,4 +39,46 @@ pub trait MismatchStore {
 
     /// How many mismatches are open, over all cameras.
     fn mismatch_count(&self) -> Result<u64, StoreError>;
+}
+
+// Row conversions both backends share.
+
+pub(crate) fn mismatch_order(m: &Mismatch) -> (Option<PresetNumber>, MismatchKind, String) {
+    // The order `tandem_core::diff` returns: number, kind, then key.
+    (m.number(), m.kind, m.key())
+}
+
+/// Parses a `mismatch` row's detail and checks it against its `kind` column.
+pub(crate) fn mismatch_from_row(detail: &str, kind: &str) -> Result<Mismatch, StoreError> {
+    let m: Mismatch = serde_json::from_str(detail)
+        .map_err(|e| StoreError::Corrupt(format!("mismatch.detail is not a mismatch: {e}")))?;
+    if m.kind.as_str() != kind {
+        return Err(StoreError::Corrupt(format!(
+            "mismatch.kind {kind:?} disagrees with its detail ({})",
+            m.kind.as_str()
+        )));
+    }
+    Ok(m)
+}
+
+pub(crate) fn mismatch_json(m: &Mismatch) -> Result<String, StoreError> {
+    serde_json::to_string(m)
+        .map_err(|e| StoreError::Invalid(format!("mismatch cannot be written as JSON: {e}")))
+}
+
+/// A `mismatch` row (camera_id, kind, detail, first_seen_utc, last_seen_utc)
+/// as the open mismatch it holds.
+pub(crate) fn stored_mismatch_from_row(
+    camera: String,
+    kind: &str,
+    detail: &str,
+    first_seen_utc: &str,
+    last_seen_utc: &str,
+) -> Result<StoredMismatch, StoreError> {
+    Ok(StoredMismatch {
+        camera: CameraId(camera),
+        mismatch: mismatch_from_row(detail, kind)?,
+        first_seen_utc: parse_utc(first_seen_utc, "mismatch.first_seen_utc")?,
+        last_seen_utc: parse_utc(last_seen_utc, "mismatch.last_seen_utc")?,
+    })
 }

@@ -22,7 +22,7 @@ fn role(name: &str, priority: u16) -> RoleRecord {
 
 /// A store on a stepped clock with cameras, roles "operator" and
 /// "supervisor", and user "alice".
-fn store_with_alice(clock: &TestClock) -> SqliteStore {
+fn store_with_alice(clock: &TestClock) -> TestStore {
     let store = clock.install(memory_store());
     store.upsert_role(&role("operator", 1_000)).expect("role");
     store.upsert_role(&role("supervisor", 5_000)).expect("role");

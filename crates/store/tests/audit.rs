@@ -217,7 +217,7 @@ fn deleting_the_newest_entry_is_only_detected_by_comparing_the_head() {
 #[test]
 fn a_csv_row_quotes_what_needs_it_and_defuses_formulas() {
     let store = memory_store();
-    add_cameras(&store);
+    add_cameras(&*store);
     let entry = store
         .append_audit(&NewAudit {
             actor: "=cmd|' /C calc'!A0".into(),

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use serde_json::json;
 use tandem_store::prelude::*;
-use tandem_store::{PresetWrite, SiteState, SqliteStore, Store, StoreError, TokenStyle};
+use tandem_store::{PresetWrite, SiteState, SqliteStore, StoreError, TokenStyle};
 
 #[test]
 fn journal_writes_operation_pending_sites_preset_and_audit_together() {
@@ -591,7 +591,7 @@ fn cameras_are_upserted_and_sorted_and_bad_tolerance_is_refused() {
 
 #[test]
 fn the_store_is_usable_as_a_shared_trait_object() {
-    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(memory_store());
+    let store = std::sync::Arc::new(memory_store());
     let threads: Vec<_> = (0..4)
         .map(|_| {
             let store = store.clone();

@@ -102,7 +102,7 @@ fn reopening_a_file_keeps_everything() {
     let clock = TestClock::new();
     clock.set(t(100));
     let id = {
-        let store = clock.install(SqliteStore::open(db.path()).expect("open"));
+        let store = clock.install_sqlite(SqliteStore::open(db.path()).expect("open"));
         add_cameras(&store);
         store
             .set_site_token(&cam("cam-1"), &site("S"), num(1), "guid")

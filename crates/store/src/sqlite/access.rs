@@ -1,17 +1,15 @@
 //! Access control: camera groups, roles, users, API tokens and console
 //! sessions: [`AccessStore`] on SQLite.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use tandem_core::CameraId;
 
 use super::audit_log::append_audit_tx;
-use super::{SqliteStore, fmt_utc, parse_json, parse_utc, require_camera};
+use super::{SqliteStore, fmt_utc, parse_utc, require_camera};
 use crate::access::{
-    AccessStore, AccessTx, RoleRecord, SESSION_ID_CHARS, SessionRecord, TokenId, TokenRecord,
-    UserRecord,
+    AccessStore, AccessTx, RoleRecord, RoleRow, SESSION_ID_CHARS, SessionRecord, TokenId,
+    TokenRecord, TokenRow, UserRecord, UserRow, changed_one, check_role, users_with_roles,
 };
 use crate::error::{Context, StoreError};
 use crate::record::NewAudit;
@@ -40,24 +38,8 @@ fn require_role(conn: &Connection, name: &str) -> Result<(), StoreError> {
     }
 }
 
-/// Fails with [`StoreError::NotFound`] naming `what` when an UPDATE or
-/// DELETE changed no row.
-fn changed_one(changed: usize, what: impl FnOnce() -> String) -> Result<(), StoreError> {
-    if changed == 0 {
-        Err(StoreError::NotFound(what()))
-    } else {
-        Ok(())
-    }
-}
-
-/// A `role` row as SQLite returns it, before checks.
-struct RoleRow {
-    name: String,
-    ptz_priority: i64,
-    grants: String,
-}
-
 impl RoleRow {
+    /// Reads a `role` row as SQLite returns it.
     fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(RoleRow {
             name: r.get(0)?,
@@ -65,49 +47,18 @@ impl RoleRow {
             grants: r.get(2)?,
         })
     }
-
-    fn into_record(self) -> Result<RoleRecord, StoreError> {
-        let ptz_priority = u16::try_from(self.ptz_priority).map_err(|_| {
-            StoreError::Corrupt(format!(
-                "role {:?}: ptz_priority {} is out of range",
-                self.name, self.ptz_priority
-            ))
-        })?;
-        Ok(RoleRecord {
-            ptz_priority,
-            grants: parse_json(&self.grants, "role.grants")?,
-            name: self.name,
-        })
-    }
-}
-
-/// A `user` row as SQLite returns it, before checks; roles come separately.
-struct UserRow {
-    name: String,
-    password_hash: String,
-    disabled: bool,
-    created_utc: String,
 }
 
 const USER_COLUMNS: &str = "name, password_hash, disabled, created_utc";
 
 impl UserRow {
+    /// Reads a `user` row as SQLite returns it.
     fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(UserRow {
             name: r.get(0)?,
             password_hash: r.get(1)?,
             disabled: r.get(2)?,
             created_utc: r.get(3)?,
-        })
-    }
-
-    fn into_record(self, roles: Vec<String>) -> Result<UserRecord, StoreError> {
-        Ok(UserRecord {
-            created_utc: parse_utc(&self.created_utc, "user.created_utc")?,
-            name: self.name,
-            password_hash: self.password_hash,
-            disabled: self.disabled,
-            roles,
         })
     }
 }
@@ -122,18 +73,8 @@ fn user_roles(conn: &Connection, name: &str) -> Result<Vec<String>, StoreError> 
 const TOKEN_COLUMNS: &str =
     "id, user_name, token_hash, label, created_utc, revoked_utc, last_used_utc";
 
-/// An `api_token` row as SQLite returns it, before checks.
-struct TokenRow {
-    id: i64,
-    user: String,
-    token_hash: String,
-    label: String,
-    created_utc: String,
-    revoked_utc: Option<String>,
-    last_used_utc: Option<String>,
-}
-
 impl TokenRow {
+    /// Reads a `api_token` row as SQLite returns it.
     fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(TokenRow {
             id: r.get(0)?,
@@ -143,24 +84,6 @@ impl TokenRow {
             created_utc: r.get(4)?,
             revoked_utc: r.get(5)?,
             last_used_utc: r.get(6)?,
-        })
-    }
-
-    fn into_record(self) -> Result<TokenRecord, StoreError> {
-        Ok(TokenRecord {
-            id: TokenId(self.id),
-            user: self.user,
-            token_hash: self.token_hash,
-            label: self.label,
-            created_utc: parse_utc(&self.created_utc, "api_token.created_utc")?,
-            revoked_utc: self
-                .revoked_utc
-                .map(|t| parse_utc(&t, "api_token.revoked_utc"))
-                .transpose()?,
-            last_used_utc: self
-                .last_used_utc
-                .map(|t| parse_utc(&t, "api_token.last_used_utc"))
-                .transpose()?,
         })
     }
 }
@@ -173,25 +96,6 @@ fn role_named_alike(conn: &Connection, name: &str) -> Result<Option<String>, Sto
     .and_then(|mut s| s.query_row([name], |r| r.get(0)))
     .optional()
     .context("looking for a role of the same name")
-}
-
-fn check_role(role: &RoleRecord) -> Result<(), StoreError> {
-    if role.name.is_empty() {
-        return Err(StoreError::Invalid("a role needs a name".into()));
-    }
-    if !(1..=32_000).contains(&role.ptz_priority) {
-        return Err(StoreError::Invalid(format!(
-            "role {:?}: PTZ priority {} is outside 1 to 32000",
-            role.name, role.ptz_priority
-        )));
-    }
-    if !role.grants.is_array() {
-        return Err(StoreError::Invalid(format!(
-            "role {:?}: grants must be a JSON array",
-            role.name
-        )));
-    }
-    Ok(())
 }
 
 fn upsert_role_in(conn: &Connection, role: &RoleRecord) -> Result<(), StoreError> {
@@ -233,7 +137,7 @@ fn delete_role_in(conn: &Connection, name: &str) -> Result<(), StoreError> {
         .prepare_cached("delete from role where name = ?1")
         .and_then(|mut s| s.execute([name]))
         .context("deleting a role")?;
-    changed_one(changed, || format!("role {name:?}"))
+    changed_one(changed as u64, || format!("role {name:?}"))
 }
 
 fn user_in(conn: &Connection, name: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -264,16 +168,7 @@ fn users_in(conn: &Connection) -> Result<Vec<UserRecord>, StoreError> {
         .prepare_cached("select user_name, role_name from user_role order by role_name")
         .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
         .context("reading users' roles")?;
-    let mut roles: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (user, role) in pairs {
-        roles.entry(user).or_default().push(role);
-    }
-    rows.into_iter()
-        .map(|row| {
-            let theirs = roles.remove(&row.name).unwrap_or_default();
-            row.into_record(theirs)
-        })
-        .collect()
+    users_with_roles(rows, pairs)
 }
 
 fn set_user_roles_in(conn: &Connection, name: &str, roles: &[String]) -> Result<(), StoreError> {
@@ -307,7 +202,7 @@ fn set_user_password_in(
         .prepare_cached("update user set password_hash = ?2 where name = ?1")
         .and_then(|mut s| s.execute([name, password_hash]))
         .context("changing a password")?;
-    changed_one(changed, || format!("user {name:?}"))
+    changed_one(changed as u64, || format!("user {name:?}"))
 }
 
 fn set_user_disabled_in(conn: &Connection, name: &str, disabled: bool) -> Result<(), StoreError> {
@@ -315,7 +210,7 @@ fn set_user_disabled_in(conn: &Connection, name: &str, disabled: bool) -> Result
         .prepare_cached("update user set disabled = ?2 where name = ?1")
         .and_then(|mut s| s.execute(params![name, disabled]))
         .context("disabling or enabling a user")?;
-    changed_one(changed, || format!("user {name:?}"))
+    changed_one(changed as u64, || format!("user {name:?}"))
 }
 
 fn delete_user_in(conn: &Connection, name: &str) -> Result<(), StoreError> {
@@ -324,7 +219,7 @@ fn delete_user_in(conn: &Connection, name: &str) -> Result<(), StoreError> {
         .prepare_cached("delete from user where name = ?1")
         .and_then(|mut s| s.execute([name]))
         .context("deleting a user")?;
-    changed_one(changed, || format!("user {name:?}"))
+    changed_one(changed as u64, || format!("user {name:?}"))
 }
 
 fn end_sessions_in(
@@ -405,7 +300,7 @@ impl AccessStore for SqliteStore {
     fn change_access(
         &self,
         what: &str,
-        change: &mut dyn FnMut(&dyn AccessTx) -> Result<(), StoreError>,
+        change: &mut (dyn FnMut(&dyn AccessTx) -> Result<(), StoreError> + Send),
     ) -> Result<(), StoreError> {
         self.write(what, |tx, now| change(&AccessChange { conn: tx, now }))
     }
@@ -584,7 +479,7 @@ impl AccessStore for SqliteStore {
                 .prepare_cached("update api_token set last_used_utc = ?2 where id = ?1")
                 .and_then(|mut s| s.execute(params![id.0, fmt_utc(now)]))
                 .context("recording an API token's use")?;
-            changed_one(changed, || format!("API token {id}"))
+            changed_one(changed as u64, || format!("API token {id}"))
         })
     }
 
@@ -596,7 +491,7 @@ impl AccessStore for SqliteStore {
                 )
                 .and_then(|mut s| s.execute(params![id.0, fmt_utc(now)]))
                 .context("revoking an API token")?;
-            changed_one(changed, || format!("API token {id}"))
+            changed_one(changed as u64, || format!("API token {id}"))
         })
     }
 

@@ -4,11 +4,8 @@ use rusqlite::params;
 use tandem_core::{CameraId, SiteId};
 
 use super::{SqliteStore, require_camera};
-use crate::binding::{BindingLearned, BindingStore, LearnedChange};
+use crate::binding::{BindingLearned, BindingStore, LearnedChange, check_learned_changes};
 use crate::error::{Context, StoreError};
-
-/// The spellings the schema's `auth_mode` check allows (see schema/v4.sql).
-const AUTH_MODES: [&str; 3] = ["ws-security", "http-digest", "none"];
 
 impl BindingStore for SqliteStore {
     fn learned_bindings(&self) -> Result<Vec<BindingLearned>, StoreError> {
@@ -37,19 +34,7 @@ impl BindingStore for SqliteStore {
     }
 
     fn save_learned_batch(&self, changes: &[LearnedChange]) -> Result<(), StoreError> {
-        for change in changes {
-            if let LearnedChange::Learned(BindingLearned {
-                auth_mode: Some(mode),
-                ..
-            }) = change
-                && !AUTH_MODES.contains(&mode.as_str())
-            {
-                return Err(StoreError::Invalid(format!(
-                    "authentication mode {mode:?} is not one of {}",
-                    AUTH_MODES.join(", ")
-                )));
-            }
-        }
+        check_learned_changes(changes)?;
         if changes.is_empty() {
             return Ok(());
         }

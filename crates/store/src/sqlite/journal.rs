@@ -1,60 +1,38 @@
 //! The journal of operations and their per-site progress: [`JournalStore`] on SQLite.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use tandem_core::{CameraId, SiteId};
 
 use super::audit_log::append_audit_tx;
 use super::presets::apply_preset_write;
-use super::{SqliteStore, fmt_utc, parse_json, parse_utc, require_camera, spelled, sql_limit};
+use super::{SqliteStore, fmt_utc, require_camera, sql_limit};
 use crate::error::{Context, StoreError};
-use crate::journal::JournalStore;
-use crate::record::{
-    Claimed, Journal, NewOperation, Operation, OperationId, Origin, PresetWrite, SiteProgress,
-    SiteState,
+use crate::journal::{
+    JournalStore, OPERATION_COLUMNS, OperationRow, SITE_COLUMNS, SiteRow, check_sites,
 };
+use crate::record::{Claimed, Journal, Operation, OperationId, PresetWrite, SiteState};
 
-/// An operation names at least one site, each once.
-fn check_sites(op: &NewOperation) -> Result<(), StoreError> {
-    if op.sites.is_empty() {
-        return Err(StoreError::Invalid(
-            "an operation needs at least one site".into(),
-        ));
-    }
-    let mut seen = HashSet::new();
-    if let Some(dup) = op.sites.iter().find(|s| !seen.insert(*s)) {
-        return Err(StoreError::Invalid(format!(
-            "site {dup} is listed twice in the operation"
-        )));
-    }
-    Ok(())
+fn read_operation(r: &rusqlite::Row<'_>) -> rusqlite::Result<OperationRow> {
+    Ok(OperationRow {
+        id: r.get(0)?,
+        camera: r.get(1)?,
+        action: r.get(2)?,
+        origin: r.get(3)?,
+        actor: r.get(4)?,
+        created_utc: r.get(5)?,
+    })
 }
 
-const OPERATION_COLUMNS: &str = "id, camera_id, action, origin, actor, created_utc";
-
-/// An `operation` row as SQLite returns it, before checks.
-struct OperationRow {
-    id: i64,
-    camera: String,
-    action: String,
-    origin: String,
-    actor: String,
-    created_utc: String,
-}
-
-impl OperationRow {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(OperationRow {
-            id: r.get(0)?,
-            camera: r.get(1)?,
-            action: r.get(2)?,
-            origin: r.get(3)?,
-            actor: r.get(4)?,
-            created_utc: r.get(5)?,
-        })
-    }
+fn read_site(r: &rusqlite::Row<'_>) -> rusqlite::Result<SiteRow> {
+    Ok(SiteRow {
+        site: r.get(0)?,
+        state: r.get(1)?,
+        attempts: r.get(2)?,
+        error: r.get(3)?,
+        next_attempt_utc: r.get(4)?,
+        updated_utc: r.get(5)?,
+    })
 }
 
 /// Reads the operations `select {OPERATION_COLUMNS} from operation {tail}`
@@ -66,54 +44,24 @@ fn load_operations(
 ) -> Result<Vec<Operation>, StoreError> {
     let rows: Vec<OperationRow> = conn
         .prepare_cached(&format!("select {OPERATION_COLUMNS} from operation {tail}"))
-        .and_then(|mut s| s.query_map(params, OperationRow::read)?.collect())
+        .and_then(|mut s| s.query_map(params, read_operation)?.collect())
         .context("reading operations")?;
     let mut sites = conn
-        .prepare_cached(
-            "select site_id, state, attempts, error, next_attempt_utc, updated_utc \
-             from operation_site where operation_id = ?1 order by ordinal",
-        )
+        .prepare_cached(&format!(
+            "select {SITE_COLUMNS} from operation_site where operation_id = ?1 order by ordinal"
+        ))
         .context("reading operation sites")?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        type SiteRow = (String, String, i64, Option<String>, Option<String>, String);
         let site_rows: Vec<SiteRow> = sites
-            .query_map([row.id], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })
+            .query_map([row.id], read_site)
             .and_then(|rows| rows.collect())
             .context("reading operation sites")?;
-        let mut progress = Vec::with_capacity(site_rows.len());
-        for (site, state, attempts, error, next, updated) in site_rows {
-            progress.push(SiteProgress {
-                site: SiteId(site),
-                state: spelled(&state, SiteState::parse, "operation_site.state")?,
-                attempts: u32::try_from(attempts).map_err(|_| {
-                    StoreError::Corrupt(format!("operation_site.attempts {attempts}"))
-                })?,
-                error,
-                next_attempt_utc: next
-                    .map(|t| parse_utc(&t, "operation_site.next_attempt_utc"))
-                    .transpose()?,
-                updated_utc: parse_utc(&updated, "operation_site.updated_utc")?,
-            });
-        }
-        out.push(Operation {
-            id: OperationId(row.id),
-            camera: CameraId(row.camera),
-            action: parse_json(&row.action, "operation.action")?,
-            origin: spelled(&row.origin, Origin::parse, "operation.origin")?,
-            actor: row.actor,
-            created_utc: parse_utc(&row.created_utc, "operation.created_utc")?,
-            sites: progress,
-        });
+        let progress = site_rows
+            .into_iter()
+            .map(SiteRow::into_progress)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push(row.into_operation(progress)?);
     }
     Ok(out)
 }
@@ -123,7 +71,7 @@ impl JournalStore for SqliteStore {
         &self,
         camera: &CameraId,
         presets: &PresetWrite,
-        build: &dyn Fn(&Claimed) -> Result<Journal, StoreError>,
+        build: &(dyn Fn(&Claimed) -> Result<Journal, StoreError> + Sync),
     ) -> Result<(OperationId, Claimed), StoreError> {
         self.write("journaling an operation", |tx, now| {
             let now_text = fmt_utc(now);

@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, fmt_utc, parse_utc};
 use crate::error::{Context, StoreError};
-use crate::lease::LeaseStore;
+use crate::lease::{Leader, LeaseStore};
 
 impl LeaseStore for SqliteStore {
     fn try_lease(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
@@ -26,6 +26,20 @@ impl LeaseStore for SqliteStore {
                 )
                 .and_then(|mut s| s.execute(params![name, owner, fmt_utc(expires), fmt_utc(now)]))
                 .context("taking a lease")?;
+            Ok(changed == 1)
+        })
+    }
+
+    fn hold_lease(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.write_volatile("renewing a lease", |tx, now| {
+            let expires = now + chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::MAX);
+            let changed = tx
+                .prepare_cached(
+                    "update lease set expires_utc = ?3 \
+                     where name = ?1 and owner = ?2 and expires_utc > ?4",
+                )
+                .and_then(|mut s| s.execute(params![name, owner, fmt_utc(expires), fmt_utc(now)]))
+                .context("renewing a lease")?;
             Ok(changed == 1)
         })
     }
@@ -56,5 +70,56 @@ impl LeaseStore for SqliteStore {
                 Ok((name, owner, parse_utc(&expires, "lease.expires_utc")?))
             })
             .collect()
+    }
+
+    fn lead(&self, owner: &str, ttl: Duration) -> Result<Option<u64>, StoreError> {
+        self.write_volatile("taking the lead", |tx, now| {
+            let expires = now + chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::MAX);
+            tx.prepare_cached(
+                "update leader set \
+                   epoch = case when holder = ?1 then epoch else epoch + 1 end, \
+                   holder = ?1, expires_utc = ?2 \
+                 where id = 1 and (holder = ?1 or expires_utc <= ?3) returning epoch",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![owner, fmt_utc(expires), fmt_utc(now)], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .optional()
+            .context("taking the lead")
+            .map(|epoch| epoch.map(|e| e.max(0) as u64))
+        })
+    }
+
+    fn resign(&self, owner: &str) -> Result<(), StoreError> {
+        self.write_volatile("giving up the lead", |tx, now| {
+            tx.prepare_cached(
+                "update leader set expires_utc = ?2 where id = 1 and holder = ?1 and expires_utc > ?2",
+            )
+            .and_then(|mut s| s.execute(params![owner, fmt_utc(now)]))
+            .context("giving up the lead")?;
+            Ok(())
+        })
+    }
+
+    fn leader(&self) -> Result<Option<Leader>, StoreError> {
+        let now = fmt_utc(self.now());
+        let conn = self.conn();
+        let row: Option<(String, i64, String)> = conn
+            .prepare_cached(
+                "select holder, epoch, expires_utc from leader where id = 1 and expires_utc > ?1",
+            )
+            .and_then(|mut s| s.query_row([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
+            .optional()
+            .context("reading the leader")?;
+        row.map(|(holder, epoch, expires)| {
+            Ok(Leader {
+                holder,
+                epoch: epoch.max(0) as u64,
+                expires_utc: parse_utc(&expires, "leader.expires_utc")?,
+            })
+        })
+        .transpose()
     }
 }

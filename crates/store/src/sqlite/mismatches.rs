@@ -4,12 +4,14 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Transaction, params};
-use tandem_core::{CameraId, Mismatch, MismatchKind, PresetNumber};
+use tandem_core::{CameraId, Mismatch};
 
 use super::audit_log::append_audit_tx;
-use super::{SqliteStore, fmt_utc, parse_utc, require_camera};
+use super::{SqliteStore, fmt_utc, require_camera};
 use crate::error::{Context, StoreError};
-use crate::mismatches::MismatchStore;
+use crate::mismatches::{
+    MismatchStore, mismatch_from_row, mismatch_json, mismatch_order, stored_mismatch_from_row,
+};
 use crate::record::{MismatchDelta, NewAudit, StoredMismatch};
 
 /// Replaces one camera's open mismatches inside a transaction (see
@@ -86,29 +88,6 @@ fn replace_mismatches_tx(
     Ok(delta)
 }
 
-fn mismatch_order(m: &Mismatch) -> (Option<PresetNumber>, MismatchKind, String) {
-    // The order `tandem_core::diff` returns: number, kind, then key.
-    (m.number(), m.kind, m.key())
-}
-
-/// Parses a `mismatch` row's detail and checks it against its `kind` column.
-pub(super) fn mismatch_from_row(detail: &str, kind: &str) -> Result<Mismatch, StoreError> {
-    let m: Mismatch = serde_json::from_str(detail)
-        .map_err(|e| StoreError::Corrupt(format!("mismatch.detail is not a mismatch: {e}")))?;
-    if m.kind.as_str() != kind {
-        return Err(StoreError::Corrupt(format!(
-            "mismatch.kind {kind:?} disagrees with its detail ({})",
-            m.kind.as_str()
-        )));
-    }
-    Ok(m)
-}
-
-fn mismatch_json(m: &Mismatch) -> Result<String, StoreError> {
-    serde_json::to_string(m)
-        .map_err(|e| StoreError::Invalid(format!("mismatch cannot be written as JSON: {e}")))
-}
-
 impl MismatchStore for SqliteStore {
     fn replace_mismatches(
         &self,
@@ -126,7 +105,7 @@ impl MismatchStore for SqliteStore {
         &self,
         scans: &[(CameraId, Vec<Mismatch>)],
         now: DateTime<Utc>,
-        audit: &dyn Fn(&CameraId, &MismatchDelta) -> NewAudit,
+        audit: &(dyn Fn(&CameraId, &MismatchDelta) -> NewAudit + Sync),
     ) -> Result<Vec<MismatchDelta>, StoreError> {
         let now_text = fmt_utc(now);
         self.write("saving scans", |tx, at| {
@@ -159,12 +138,7 @@ impl MismatchStore for SqliteStore {
         let mut out = rows
             .into_iter()
             .map(|(camera, kind, detail, first, last)| {
-                Ok(StoredMismatch {
-                    camera: CameraId(camera),
-                    mismatch: mismatch_from_row(&detail, &kind)?,
-                    first_seen_utc: parse_utc(&first, "mismatch.first_seen_utc")?,
-                    last_seen_utc: parse_utc(&last, "mismatch.last_seen_utc")?,
-                })
+                stored_mismatch_from_row(camera, &kind, &detail, &first, &last)
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         // The number lives inside the JSON detail, so sort here, not in SQL.

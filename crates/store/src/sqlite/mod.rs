@@ -22,14 +22,16 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
-use serde_json::Value;
+use tandem_core::CameraId;
 use tandem_core::clock::{self, Clock};
-use tandem_core::{CameraId, PresetNumber};
 
 use crate::error::{Context, StoreError};
 use crate::schema;
+// The row conversions both backends share; the domain files reach them as `super::…`.
+#[allow(unused_imports)]
+use crate::convert::{fmt_utc, number_from_row, parse_json, parse_utc, spelled, sql_limit};
 
 mod access;
 mod audit_log;
@@ -200,37 +202,6 @@ fn retry_while_busy<T>(mut step: impl FnMut() -> Result<T, StoreError>) -> Resul
             other => return other,
         }
     }
-}
-
-/// The fixed-width RFC 3339 form of every `_utc` column (see schema/v1.sql).
-fn fmt_utc(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-fn parse_utc(text: &str, column: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt(format!("{column} {text:?} is not RFC 3339: {e}")))
-}
-
-fn parse_json(text: &str, column: &str) -> Result<Value, StoreError> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::Corrupt(format!("{column} is not valid JSON: {e}")))
-}
-
-fn number_from_row(n: i64, column: &str) -> Result<PresetNumber, StoreError> {
-    u32::try_from(n)
-        .ok()
-        .and_then(|n| PresetNumber::new(n).ok())
-        .ok_or_else(|| StoreError::Corrupt(format!("{column} {n} is not a preset number")))
-}
-
-fn spelled<T>(text: &str, parse: fn(&str) -> Option<T>, column: &str) -> Result<T, StoreError> {
-    parse(text).ok_or_else(|| StoreError::Corrupt(format!("{column} {text:?} is not known")))
-}
-
-fn sql_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
 fn require_camera(conn: &Connection, camera: &CameraId) -> Result<(), StoreError> {

@@ -2,74 +2,34 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
-use tandem_core::{CameraId, Mismatch, Position, Preset, PresetName, PresetNumber, SiteId};
+use tandem_core::{CameraId, Mismatch, Preset, PresetNumber, SiteId};
 
 use super::audit_log::append_audit_tx;
-use super::mismatches::mismatch_from_row;
 use super::{SqliteStore, fmt_utc, number_from_row, require_camera, spelled};
 use crate::error::{Context, StoreError};
-use crate::presets::{CameraView, PresetPicture, PresetStore};
+use crate::mismatches::mismatch_from_row;
+use crate::presets::{
+    CameraView, PresetPicture, PresetRow, PresetStore, changed_preset, check_camera,
+    check_not_in_mismatches, check_not_reserved, check_preset, import_action, import_audit,
+    lowest_free_number, mismatch_numbers, picture_from_row, preset_taken,
+};
 use crate::record::{
-    CameraRecord, Claimed, NewAudit, Origin, PresetWrite, TokenStyle, check_name_free,
-    check_unlocked,
+    CameraRecord, Claimed, Origin, PresetWrite, TokenStyle, check_name_free, check_unlocked,
 };
 
 const PRESET_COLUMNS: &str = "number, name, pan, tilt, zoom, locked, is_default";
 
 /// A `preset` row as SQLite returns it, before checks.
-struct PresetRow {
-    number: i64,
-    name: String,
-    pan: Option<f64>,
-    tilt: Option<f64>,
-    zoom: Option<f64>,
-    locked: bool,
-    is_default: bool,
-}
-
-impl PresetRow {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(PresetRow {
-            number: r.get(0)?,
-            name: r.get(1)?,
-            pan: r.get(2)?,
-            tilt: r.get(3)?,
-            zoom: r.get(4)?,
-            locked: r.get(5)?,
-            is_default: r.get(6)?,
-        })
-    }
-
-    fn into_preset(self) -> Result<Preset, StoreError> {
-        let number = number_from_row(self.number, "preset.number")?;
-        let name = PresetName::new(self.name)
-            .map_err(|e| StoreError::Corrupt(format!("preset {number}: {e}")))?;
-        let position = match (self.pan, self.tilt, self.zoom) {
-            (Some(pan), Some(tilt), Some(zoom)) => Some(Position { pan, tilt, zoom }),
-            (None, None, None) => None,
-            _ => {
-                return Err(StoreError::Corrupt(format!(
-                    "preset {number} has a partial position"
-                )));
-            }
-        };
-        Ok(Preset {
-            number,
-            name,
-            position,
-            locked: self.locked,
-            is_default: self.is_default,
-        })
-    }
-}
-
-fn check_preset(preset: &Preset) -> Result<(), StoreError> {
-    match &preset.position {
-        Some(p) => p
-            .validate()
-            .map_err(|e| StoreError::Invalid(format!("preset {}: {e}", preset.number))),
-        None => Ok(()),
-    }
+fn read_preset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PresetRow> {
+    Ok(PresetRow {
+        number: r.get(0)?,
+        name: r.get(1)?,
+        pan: r.get(2)?,
+        tilt: r.get(3)?,
+        zoom: r.get(4)?,
+        locked: r.get(5)?,
+        is_default: r.get(6)?,
+    })
 }
 
 fn preset_exists(
@@ -133,7 +93,7 @@ fn load_preset(
         "select {PRESET_COLUMNS} from preset where camera_id = ?1 and number = ?2"
     ))
     .and_then(|mut s| {
-        s.query_row(params![camera.as_str(), number.get()], PresetRow::read)
+        s.query_row(params![camera.as_str(), number.get()], read_preset_row)
             .optional()
     })
     .context("reading a preset")?
@@ -147,7 +107,7 @@ fn load_presets(tx: &Connection, camera: &CameraId) -> Result<Vec<Preset>, Store
         .prepare_cached(&format!(
             "select {PRESET_COLUMNS} from preset where camera_id = ?1 order by number"
         ))
-        .and_then(|mut s| s.query_map([camera.as_str()], PresetRow::read)?.collect())
+        .and_then(|mut s| s.query_map([camera.as_str()], read_preset_row)?.collect())
         .context("reading presets")?;
     rows.into_iter().map(PresetRow::into_preset).collect()
 }
@@ -163,13 +123,11 @@ fn numbers_in_use(tx: &Connection, camera: &CameraId) -> Result<Vec<PresetNumber
         )
         .and_then(|mut s| s.query_map([camera.as_str()], |r| r.get(0))?.collect())
         .context("reading the numbers in use")?;
-    for m in open_mismatches(tx, camera)? {
-        for side in [&m.primary, &m.secondary].into_iter().flatten() {
-            if let Some(n) = side.number {
-                numbers.push(i64::from(n.get()));
-            }
-        }
-    }
+    numbers.extend(
+        mismatch_numbers(&open_mismatches(tx, camera)?)
+            .into_iter()
+            .map(|n| i64::from(n.get())),
+    );
     numbers
         .into_iter()
         .map(|n| number_from_row(n, "number"))
@@ -202,28 +160,13 @@ fn check_unused_on_sites(
     if preset_exists(tx, camera, number)? {
         return Ok(()); // The canonical preset's own conflict is reported by the write.
     }
-    for m in open_mismatches(tx, camera)? {
-        for (side, preset) in [("primary", &m.primary), ("secondary", &m.secondary)] {
-            if let Some(p) = preset.as_ref().filter(|p| p.number == Some(number)) {
-                let name = p.name.as_deref().unwrap_or("a preset without a name");
-                return Err(StoreError::Conflict(format!(
-                    "preset number {number} of camera {camera} is in use on the {side} by \
-                     \"{name}\", which tandem has not adopted (an open mismatch): resolve the \
-                     mismatch or choose another number"
-                )));
-            }
-        }
-    }
-    Ok(())
+    check_not_in_mismatches(&open_mismatches(tx, camera)?, camera, number)
 }
 
 /// Inserts a new preset; a taken number is a conflict, never a replacement.
 fn insert_preset(tx: &Connection, camera: &CameraId, preset: &Preset) -> Result<(), StoreError> {
     if preset_exists(tx, camera, preset.number)? {
-        return Err(StoreError::Conflict(format!(
-            "camera {camera} already has a preset {}; choose another number or update that preset",
-            preset.number
-        )));
+        return Err(preset_taken(camera, preset.number));
     }
     upsert_preset(tx, camera, preset)
 }
@@ -295,23 +238,12 @@ pub(super) fn apply_preset_write(
                 check_name_free(&presets, camera, name, None)?;
             }
             let number = match number {
-                Some(n) if reserved.contains(n) => {
-                    return Err(StoreError::Invalid(format!(
-                        "preset number {n} is reserved on camera {camera}: the device treats it \
-                         as a command; choose another number"
-                    )));
-                }
                 Some(n) => {
+                    check_not_reserved(camera, *n, reserved)?;
                     check_unused_on_sites(tx, camera, *n)?;
                     *n
                 }
-                None => {
-                    let mut taken = numbers_in_use(tx, camera)?;
-                    taken.extend(reserved.iter().copied());
-                    PresetNumber::lowest_free(taken).ok_or_else(|| {
-                        StoreError::Conflict(format!("camera {camera} has no free preset number"))
-                    })?
-                }
+                None => lowest_free_number(camera, numbers_in_use(tx, camera)?, reserved)?,
             };
             let preset = Preset {
                 number,
@@ -345,18 +277,7 @@ pub(super) fn apply_preset_write(
             if let Some(name) = name {
                 check_name_free(&presets, camera, name, Some(*number))?;
             }
-            let after = Preset {
-                number: new_number.unwrap_or(*number),
-                name: name.clone().unwrap_or_else(|| before.name.clone()),
-                position: position.or(before.position),
-                ..before.clone()
-            };
-            if after.position.is_none() {
-                return Err(StoreError::Invalid(format!(
-                    "preset {number} has no known position; give one (or use the current view) \
-                     with the change"
-                )));
-            }
+            let after = changed_preset(&before, name.as_ref(), *new_number, *position)?;
             if after.number == *number {
                 upsert_preset(tx, camera, &after)?;
             } else {
@@ -402,9 +323,7 @@ fn renumber(
         return upsert_preset(tx, camera, preset);
     }
     if preset_exists(tx, camera, to)? {
-        return Err(StoreError::Conflict(format!(
-            "camera {camera} already has a preset {to}; choose another number or update that preset"
-        )));
+        return Err(preset_taken(camera, to));
     }
     // A token already mapped to the new number denotes some preset on
     // that site; moving `from`'s token there would silently drop it. (The
@@ -459,12 +378,7 @@ fn delete_preset(
 
 impl PresetStore for SqliteStore {
     fn upsert_camera(&self, camera: &CameraRecord) -> Result<(), StoreError> {
-        if !camera.tolerance.is_finite() || camera.tolerance < 0.0 {
-            return Err(StoreError::Invalid(format!(
-                "camera {}: tolerance {} is not a finite number >= 0",
-                camera.id, camera.tolerance
-            )));
-        }
+        check_camera(camera)?;
         self.write("saving a camera", |tx, _| {
             tx.prepare_cached("insert into camera (id, name, tolerance) values (?1, ?2, ?3) \
                  on conflict (id) do update set name = excluded.name, tolerance = excluded.tolerance")
@@ -521,7 +435,7 @@ impl PresetStore for SqliteStore {
         conn.prepare_cached(&format!(
             "select {PRESET_COLUMNS} from preset where camera_id = ?1 and number = ?2"
         ))
-        .and_then(|mut s| s.query_row(params![camera.as_str(), number.get()], PresetRow::read))
+        .and_then(|mut s| s.query_row(params![camera.as_str(), number.get()], read_preset_row))
         .optional()
         .context("reading a preset")?
         .map(PresetRow::into_preset)
@@ -610,8 +524,7 @@ impl PresetStore for SqliteStore {
             // One operation and one audit entry for the camera, not one per
             // preset: they say what was taken over, and a first scan of
             // thousands of cameras stays one statement per preset and token.
-            let numbers: Vec<u32> = presets.iter().map(|(p, _)| p.number.get()).collect();
-            let action = serde_json::json!({ "kind": "import", "numbers": numbers });
+            let action = import_action(presets);
             tx.prepare_cached(
                 "insert into operation (camera_id, action, origin, actor, created_utc) \
                  values (?1, ?2, ?3, ?4, ?5)",
@@ -638,16 +551,7 @@ impl PresetStore for SqliteStore {
                 upsert_preset(tx, camera, preset)?;
                 put_site_token(tx, camera, site, preset.number, token)?;
             }
-            let audit = NewAudit {
-                actor: actor.into(),
-                action: tandem_core::AuditAction::PresetImport.as_str().into(),
-                camera: Some(camera.clone()),
-                before: None,
-                after: Some(serde_json::json!({
-                    "presets": presets.iter().map(|(p, _)| p).collect::<Vec<_>>(),
-                })),
-            };
-            append_audit_tx(tx, now, &audit)?;
+            append_audit_tx(tx, now, &import_audit(camera, actor, presets))?;
             Ok(())
         })
     }
@@ -726,15 +630,8 @@ impl PresetStore for SqliteStore {
                 .optional()
             })
             .context("reading a preset's picture")?;
-        row.map(|(jpeg, taken)| {
-            DateTime::parse_from_rfc3339(&taken)
-                .map(|t| PresetPicture {
-                    jpeg,
-                    taken: t.with_timezone(&Utc),
-                })
-                .map_err(|e| StoreError::Corrupt(format!("a preset picture's time {taken:?}: {e}")))
-        })
-        .transpose()
+        row.map(|(jpeg, taken)| picture_from_row(jpeg, &taken))
+            .transpose()
     }
 
     fn remove_preset_picture(

@@ -11,7 +11,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 use tandem_core::clock::{Clock as _, ManualClock};
 use tandem_core::{CameraId, Position, Preset, PresetName, PresetNumber, SiteId};
-use tandem_store::{CameraRecord, NewAudit, NewOperation, Origin, SqliteStore, Store};
+use tandem_store::testing::TestDatabase;
+use tandem_store::{CameraRecord, NewAudit, NewOperation, Origin, PgStore, SqliteStore, Store};
 
 /// A database file path unique to this process and call, removed (with its
 /// WAL and shared-memory files) when dropped.
@@ -73,9 +74,60 @@ impl TestClock {
         self.0.wall().into()
     }
 
-    /// Installs this clock in `store`.
-    pub fn install(&self, store: SqliteStore) -> SqliteStore {
+    /// Installs this clock in a SQLite `store` opened on a file (the tests
+    /// of what a file keeps).
+    pub fn install_sqlite(&self, store: SqliteStore) -> SqliteStore {
         store.with_clock(Arc::new(self.0.clone()))
+    }
+
+    /// Installs this clock in `store`.
+    pub fn install(&self, store: TestStore) -> TestStore {
+        let clock = Arc::new(self.0.clone());
+        match store {
+            TestStore::Sqlite(s) => TestStore::Sqlite(s.with_clock(clock)),
+            TestStore::Postgres(s, db) => TestStore::Postgres(s.with_clock(clock), db),
+        }
+    }
+}
+
+/// The store under test: SQLite in memory, or a fresh PostgreSQL database
+/// when `TANDEM_TEST_STORE=postgres` (the matrix `scripts/test.sh` runs).
+#[allow(clippy::large_enum_variant)] // One per test.
+pub enum TestStore {
+    Sqlite(SqliteStore),
+    Postgres(PgStore, TestDatabase),
+}
+
+impl TestStore {
+    /// A new, empty store of the backend the run asks for.
+    pub fn new() -> Self {
+        match std::env::var("TANDEM_TEST_STORE").as_deref() {
+            Ok("postgres") => {
+                let db = tandem_store::testing::database();
+                let store = PgStore::open(db.url(), None).expect("PostgreSQL store");
+                TestStore::Postgres(store, db)
+            }
+            Ok("sqlite") | Err(_) => {
+                TestStore::Sqlite(SqliteStore::open_in_memory().expect("in-memory store"))
+            }
+            Ok(other) => panic!("TANDEM_TEST_STORE={other:?}: expected sqlite or postgres"),
+        }
+    }
+
+    /// Whether this run is on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, TestStore::Postgres(..))
+    }
+}
+
+impl std::ops::Deref for TestStore {
+    type Target = dyn Store;
+
+    fn deref(&self) -> &(dyn Store + 'static) {
+        match self {
+            TestStore::Sqlite(s) => s,
+            TestStore::Postgres(s, _) => s,
+        }
     }
 }
 
@@ -113,10 +165,10 @@ pub fn preset(n: u32, name: &str, pan: Option<f64>) -> Preset {
     }
 }
 
-/// An in-memory store with cameras "cam-1" and "cam-2".
-pub fn memory_store() -> SqliteStore {
-    let store = SqliteStore::open_in_memory().expect("in-memory store");
-    add_cameras(&store);
+/// A new store (see [`TestStore::new`]) with cameras "cam-1" and "cam-2".
+pub fn memory_store() -> TestStore {
+    let store = TestStore::new();
+    add_cameras(&*store);
     store
 }
 
