@@ -3,8 +3,9 @@
 # xmllint (schema validation), Debian's Chromium and ChromeDriver (the console's
 # end-to-end test), a Python virtual environment with the independent ONVIF
 # peer onvif-zeep-async and schemathesis (which tests the API against its
-# OpenAPI document), and playwright-core (drives Chromium). Safe to run again:
-# installs are skipped when present.
+# OpenAPI document), playwright-core (drives Chromium), and Debian's
+# PostgreSQL server binaries (the tests start clusters of their own from them,
+# on ports chosen at run time). Safe to run again: installs are skipped when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ command -v xmllint >/dev/null 2>&1 || packages+=(libxml2-utils)
 [ -x /usr/bin/chromium ] || packages+=(chromium)
 [ -x /usr/bin/chromedriver ] || packages+=(chromium-driver)
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
 if [ ${#packages[@]} -gt 0 ]; then
   echo "== installing ${packages[*]}"
   if [ "$(id -u)" -eq 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
@@ -39,3 +41,7 @@ export TANDEM_PYTHON="$PWD/.venv/bin/python"
 
 echo "== cargo test"
 cargo test --workspace --all-targets --locked
+
+# The store's own tests again on PostgreSQL: the same semantics on both backends.
+echo "== cargo test -p tandem-store (PostgreSQL)"
+TANDEM_TEST_STORE=postgres cargo test -p tandem-store --all-targets --locked

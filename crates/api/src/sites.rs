@@ -2,6 +2,22 @@
 
 use serde::{Deserialize, Serialize};
 
+/// This `tandem serve` among the instances sharing its store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InstanceDto {
+    /// This instance's id.
+    pub instance: String,
+    /// Whether this instance runs the background duties (retries, scans) now.
+    pub leading: bool,
+    /// The instance that leads, as the store records it; absent while none does.
+    pub leader: Option<String>,
+    /// The leader's epoch: raised by one each time the lead changes hands.
+    pub epoch: Option<u64>,
+    /// When the lead ends unless the leader renews it (RFC 3339).
+    pub lead_until_utc: Option<String>,
+}
+
 /// A site.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -38,6 +38,47 @@ pub fn system() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
 }
 
+/// The system clock whose wall time jumps by `by` seconds (forward, or back
+/// when negative) once `after` has passed: what a misconfigured NTP or an
+/// operator's `date -s` does to a running instance. Monotonic time does not
+/// jump. For testing what a jump may not change (who leads, who holds a lease).
+#[derive(Debug, Clone, Copy)]
+pub struct JumpingClock {
+    start: Instant,
+    after: Duration,
+    by_s: i64,
+}
+
+impl JumpingClock {
+    /// A clock that jumps by `by_s` seconds `after` from now.
+    pub fn new(after: Duration, by_s: i64) -> Self {
+        JumpingClock {
+            start: Instant::now(),
+            after,
+            by_s,
+        }
+    }
+}
+
+impl Clock for JumpingClock {
+    fn wall(&self) -> SystemTime {
+        let now = SystemTime::now();
+        if self.start.elapsed() < self.after {
+            return now;
+        }
+        let by = Duration::from_secs(self.by_s.unsigned_abs());
+        if self.by_s >= 0 {
+            now + by
+        } else {
+            now.checked_sub(by).unwrap_or(SystemTime::UNIX_EPOCH)
+        }
+    }
+
+    fn monotonic(&self) -> Instant {
+        Instant::now()
+    }
+}
+
 /// A clock that moves only when told: both times start where it was made
 /// (or at the wall time given) and advance together.
 #[derive(Debug, Clone)]

@@ -60,6 +60,70 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 pub const TIMEOUT_MS_RANGE: RangeInclusive<u64> = 100..=60_000;
 /// Largest accepted tolerance: half the pan range would call any two positions equal.
 pub const MAX_TOLERANCE: f64 = 0.5;
+/// Where the store is (`[store]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// One SQLite file (`path`), resolved against the configuration file's
+    /// folder: one `tandem serve` (and any number of CLI runs) on one machine.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (`url`): several `tandem serve` instances. Its
+    /// password is never in the file: read from `password_file`, or the
+    /// variable `password_env` names (`TANDEM_STORE_PASSWORD` by default),
+    /// when the store is opened.
+    Postgres {
+        /// `postgres://user@host:port/database`, without a password.
+        url: String,
+        /// The variable holding the password, when not the default.
+        password_env: Option<String>,
+        /// The file holding the password (its first line), resolved against
+        /// the configuration file's folder.
+        password_file: Option<PathBuf>,
+    },
+}
+
+/// The variable a PostgreSQL store's password is read from by default.
+pub const STORE_PASSWORD_ENV: &str = "TANDEM_STORE_PASSWORD";
+
+impl StoreConfig {
+    /// The PostgreSQL password, read now: from `password_file`, else from
+    /// `password_env` (or [`STORE_PASSWORD_ENV`]); `None` when neither holds
+    /// one (a server that trusts the host, or a client certificate).
+    pub fn password(&self) -> Result<Option<String>, String> {
+        let StoreConfig::Postgres {
+            password_env,
+            password_file,
+            ..
+        } = self
+        else {
+            return Ok(None);
+        };
+        if let Some(file) = password_file {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| format!("[store] password_file {}: {e}", file.display()))?;
+            let line = text
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('\r');
+            return Ok(Some(line.to_string()));
+        }
+        let var = password_env.as_deref().unwrap_or(STORE_PASSWORD_ENV);
+        match std::env::var(var) {
+            Ok(value) => Ok(Some(value)),
+            Err(std::env::VarError::NotPresent) if password_env.is_none() => Ok(None),
+            Err(e) => Err(format!("[store] password_env {var}: {e}")),
+        }
+    }
+
+    /// The store, for messages: the file, or the URL (which holds no password).
+    pub fn describe(&self) -> String {
+        match self {
+            StoreConfig::Sqlite(path) => path.display().to_string(),
+            StoreConfig::Postgres { url, .. } => url.clone(),
+        }
+    }
+}
+
 /// Store file name, in the configuration file's folder, when `[store] path` is not given.
 pub const DEFAULT_STORE_FILE: &str = "tandem.db";
 /// Longest site or camera id.
@@ -127,8 +191,9 @@ pub struct Config {
     pub sites: Vec<SiteConfig>,
     /// The cameras in file order.
     pub cameras: Vec<CameraConfig>,
-    /// The SQLite store file, resolved against the configuration file's folder.
-    pub store_path: PathBuf,
+    /// Where the store is: a SQLite file (one instance) or a PostgreSQL
+    /// database (several instances).
+    pub store: StoreConfig,
     /// Time bound of one ONVIF call.
     pub timeout: Duration,
     /// Position tolerance of cameras that set none.
@@ -404,6 +469,9 @@ struct RawDefaults {
 #[serde(deny_unknown_fields)]
 struct RawStore {
     path: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
+    password_env: Option<Spanned<String>>,
+    password_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -583,7 +651,7 @@ impl<'a> Checker<'a> {
     fn check(&mut self, raw: RawFile) -> Config {
         let source = self.file.to_path_buf();
         let (timeout, tolerance, defaults) = self.check_defaults(raw.defaults.as_ref());
-        let store_path = self.check_store(raw.store.as_ref());
+        let store = self.check_store(raw.store.as_ref());
         let scan_every = self.check_service(raw.service.as_ref());
         let http = self.check_http(raw.service.as_ref());
         let vendors = self.check_vendors(&raw.vendors);
@@ -604,7 +672,7 @@ impl<'a> Checker<'a> {
             source,
             sites,
             cameras,
-            store_path,
+            store,
             timeout,
             tolerance,
             scan_every,
@@ -856,7 +924,86 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn check_store(&mut self, store: Option<&RawStore>) -> PathBuf {
+    fn check_store(&mut self, store: Option<&RawStore>) -> StoreConfig {
+        let folder = self.file.parent().unwrap_or(Path::new(""));
+        if let Some(raw) = store
+            && let Some(url) = &raw.url
+        {
+            return self.check_store_url(raw, url, folder);
+        }
+        if let Some(raw) = store {
+            for (field, value) in [
+                ("password_env", &raw.password_env),
+                ("password_file", &raw.password_file),
+            ] {
+                if let Some(value) = value {
+                    self.report(
+                        value.span(),
+                        Some("[store]"),
+                        field,
+                        "is for a PostgreSQL store: give `url` too, or remove it",
+                    );
+                }
+            }
+        }
+        StoreConfig::Sqlite(self.check_store_path(store))
+    }
+
+    fn check_store_url(
+        &mut self,
+        raw: &RawStore,
+        url: &Spanned<String>,
+        folder: &Path,
+    ) -> StoreConfig {
+        if let Some(path) = &raw.path {
+            self.report(
+                path.span(),
+                Some("[store]"),
+                "path",
+                "give either path (SQLite) or url (PostgreSQL), not both",
+            );
+        }
+        let text = url.get_ref().trim();
+        if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+            self.report(
+                url.span(),
+                Some("[store]"),
+                "url",
+                "must be a PostgreSQL URL, such as \"postgres://tandem@db.example/tandem\"",
+            );
+        } else if text
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split(['@', '/']).next().filter(|_| rest.contains('@')))
+            .is_some_and(|userinfo| userinfo.contains(':'))
+        {
+            // A password in the URL would sit in a file that is copied,
+            // versioned and shown; it belongs in a file of its own.
+            self.report(
+                url.span(),
+                Some("[store]"),
+                "url",
+                "must not hold a password: use password_file or password_env \
+                 (TANDEM_STORE_PASSWORD by default)",
+            );
+        }
+        if raw.password_env.is_some()
+            && let Some(file) = &raw.password_file
+        {
+            self.report(
+                file.span(),
+                Some("[store]"),
+                "password_file",
+                "give either password_env or password_file, not both",
+            );
+        }
+        StoreConfig::Postgres {
+            url: text.to_string(),
+            password_env: raw.password_env.as_ref().map(|v| v.get_ref().clone()),
+            password_file: raw.password_file.as_ref().map(|f| folder.join(f.get_ref())),
+        }
+    }
+
+    fn check_store_path(&mut self, store: Option<&RawStore>) -> PathBuf {
         let folder = self.file.parent().unwrap_or(Path::new(""));
         let Some(path) = store.and_then(|s| s.path.as_ref()) else {
             return folder.join(DEFAULT_STORE_FILE);
@@ -1670,7 +1817,10 @@ bindings.secondary = { url = "http://10.0.0.3/onvif/device_service", password = 
         let config = parse(GOOD).expect("valid");
         assert_eq!(config.timeout, Duration::from_millis(2500));
         assert_eq!(config.tolerance, Tolerance(0.002));
-        assert_eq!(config.store_path, PathBuf::from("conf/data/tandem.db"));
+        assert_eq!(
+            config.store,
+            StoreConfig::Sqlite(PathBuf::from("conf/data/tandem.db"))
+        );
         let ids: Vec<_> = config.sites.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, ["primary", "secondary"], "sorted by priority");
         assert_eq!(config.primary().name, "Primary VMS");
@@ -1745,10 +1895,52 @@ bindings.secondary = { url = "http://10.0.0.3/onvif/device_service", password = 
     fn store_defaults_to_the_config_folder() {
         let text = edited("[store]\npath = \"data/tandem.db\"\n", "");
         let config = parse(&text).expect("valid");
-        assert_eq!(config.store_path, PathBuf::from("conf/tandem.db"));
+        assert_eq!(
+            config.store,
+            StoreConfig::Sqlite(PathBuf::from("conf/tandem.db"))
+        );
         let text = edited("data/tandem.db", "/var/lib/tandem/t.db");
         let config = parse(&text).expect("valid");
-        assert_eq!(config.store_path, PathBuf::from("/var/lib/tandem/t.db"));
+        assert_eq!(
+            config.store,
+            StoreConfig::Sqlite(PathBuf::from("/var/lib/tandem/t.db"))
+        );
+    }
+
+    #[test]
+    fn a_postgres_store_takes_its_password_from_a_file_or_the_environment_only() {
+        let text = edited(
+            "[store]\npath = \"data/tandem.db\"\n",
+            "[store]\nurl = \"postgres://tandem@db:5432/tandem\"\npassword_file = \"secrets/db\"\n",
+        );
+        let config = parse(&text).expect("valid");
+        assert_eq!(
+            config.store,
+            StoreConfig::Postgres {
+                url: "postgres://tandem@db:5432/tandem".into(),
+                password_env: None,
+                password_file: Some(PathBuf::from("conf/secrets/db")),
+            }
+        );
+        let text = edited(
+            "[store]\npath = \"data/tandem.db\"\n",
+            "[store]\nurl = \"postgres://tandem:hunter2@db/tandem\"\n",
+        );
+        let found = problems(&text);
+        assert!(
+            found.iter().any(|p| p.contains("must not hold a password")),
+            "{found:?}"
+        );
+        let text = edited(
+            "[store]\npath = \"data/tandem.db\"\n",
+            "[store]\nurl = \"mysql://db/tandem\"\npath = \"x.db\"\n",
+        );
+        let found = problems(&text);
+        assert!(
+            found.iter().any(|p| p.contains("must be a PostgreSQL URL")),
+            "{found:?}"
+        );
+        assert!(found.iter().any(|p| p.contains("not both")), "{found:?}");
     }
 
     #[test]

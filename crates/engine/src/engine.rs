@@ -33,6 +33,7 @@ use crate::control::CameraControl;
 use crate::error::EngineError;
 use crate::health::SiteHealth;
 use crate::hold::CameraHold;
+use crate::leader::Leadership;
 use crate::lease::{self, Leases};
 use crate::sites::{Bindings, Topology};
 
@@ -164,6 +165,9 @@ pub struct Engine {
     /// This process's leases in the store: one mover per camera and one
     /// drainer per queue, whatever the process.
     leases: Leases,
+    /// Whether this process leads the instances sharing the store: only the
+    /// leader runs the background duties ([`Engine::watch`]).
+    leadership: Leadership,
     /// Whether each site answers: read by live control and the watcher alike.
     health: Arc<SiteHealth>,
     /// Where the engine reads the time.
@@ -258,6 +262,9 @@ impl Engine {
         }
         // After the cameras: what bindings learn is kept per camera.
         bindings.keep_learned_in(&store)?;
+        let leases = Leases::new(store.clone());
+        let leadership =
+            Leadership::new(store.clone(), leases.owner(), crate::leader::DEFAULT_LEASE);
         Ok(Arc::new(Engine {
             store: store.clone(),
             bindings,
@@ -267,7 +274,8 @@ impl Engine {
             cameras: Mutex::new(HashMap::new()),
             control: Arc::new(CameraControl::default()),
             progress: tokio::sync::broadcast::channel(1024).0,
-            leases: Leases::new(store),
+            leases,
+            leadership,
             health: Arc::new(SiteHealth::new(
                 topology.sites.iter().map(|s| s.id.clone()),
                 clock::system(),
@@ -348,7 +356,13 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether each site answers, shared by live control and the watcher.
+    /// Whether this process leads the instances sharing the store (see
+    /// [`crate::leader`]); [`Engine::watch`] keeps it renewed.
+    pub fn leadership(&self) -> &Leadership {
+        &self.leadership
+    }
+
+    /// Whether each site answers, as this process sees it.
     pub fn health(&self) -> &Arc<SiteHealth> {
         &self.health
     }
@@ -886,7 +900,7 @@ impl Engine {
     pub async fn drain(&self, camera: &CameraId, site: &SiteId) -> Result<Drained, EngineError> {
         let queue = self.queue(camera, site);
         let _turn = queue.lock().await;
-        let Some(_lease) = self.leases.try_take(&lease::drain_lease(camera, site))? else {
+        let Some(lease) = self.leases.try_take(&lease::drain_lease(camera, site))? else {
             return Ok(Drained::Busy);
         };
         let binding = self.bindings.get(camera, site)?;
@@ -931,6 +945,12 @@ impl Engine {
                 started: self.now(),
                 clock: self.clock.as_ref(),
             };
+            // Fencing: still this process's queue, by the store's clock? A
+            // process paused past its lease stops here, before the device.
+            if let Err(e) = lease.confirm() {
+                tracing::warn!(operation = op.id.0, %camera, %site, error = %e, "not applying: the queue's lease ended");
+                return Ok(Drained::Busy);
+            }
             let applied = adapter
                 .apply(self.store.as_ref(), &action, tolerance, &hold)
                 .await;

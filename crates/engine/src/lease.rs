@@ -21,10 +21,12 @@ use tandem_store::Store;
 use crate::error::EngineError;
 
 /// How long a lease lasts without renewal: the longest a dead process can
-/// keep others from a camera.
-pub const LEASE_TTL: Duration = Duration::from_secs(15);
-/// How often a held lease is renewed.
-const RENEW_EVERY: Duration = Duration::from_secs(4);
+/// keep others from a camera or a queue (so, with the leader's lease, how
+/// long pending work waits after a process dies).
+pub const LEASE_TTL: Duration = Duration::from_secs(6);
+/// How often a held lease is renewed: three times in its life, so one
+/// renewal lost to a slow store does not end it.
+const RENEW_EVERY: Duration = Duration::from_secs(2);
 /// How often a busy lease is asked for again.
 const POLL: Duration = Duration::from_millis(40);
 
@@ -119,6 +121,11 @@ impl Leases {
         }
     }
 
+    /// This process's owner id in the store.
+    pub fn owner(&self) -> &str {
+        &self.0.owner
+    }
+
     fn lease(&self, name: &str) -> Lease {
         Lease {
             leases: self.clone(),
@@ -134,13 +141,44 @@ impl Leases {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(RENEW_EVERY).await;
-                match store.try_lease(&name, &owner, LEASE_TTL) {
+                // Renew only what is still ours: a lease that ended while this
+                // process was paused belongs to whoever took it since, and
+                // `Lease::confirm` tells the work so before its next device call.
+                match store.hold_lease(&name, &owner, LEASE_TTL) {
                     Ok(true) => {}
-                    Ok(false) => tracing::error!(lease = %name, "lease lost to another process"),
+                    Ok(false) => {
+                        tracing::error!(lease = %name, "lease lost: it ended before it was renewed");
+                        return;
+                    }
                     Err(e) => tracing::warn!(lease = %name, error = %e, "renewing a lease"),
                 }
             }
         })
+    }
+}
+
+impl Lease {
+    /// The fencing check, made before each device call done under the
+    /// lease: renews it, and fails with [`StoreError::Fenced`] when it has
+    /// ended (this process was paused, or cut off from the store, for longer
+    /// than [`LEASE_TTL`]) so that another process may now be doing the same
+    /// work. The store decides, by its own clock.
+    ///
+    /// [`StoreError::Fenced`]: tandem_store::StoreError::Fenced
+    pub fn confirm(&self) -> Result<(), EngineError> {
+        let shared = &self.leases.0;
+        if shared
+            .store
+            .hold_lease(&self.name, &shared.owner, LEASE_TTL)?
+        {
+            Ok(())
+        } else {
+            Err(tandem_store::StoreError::Fenced(format!(
+                "{} ended before this process renewed it; another process may hold it now",
+                self.name
+            ))
+            .into())
+        }
     }
 }
 

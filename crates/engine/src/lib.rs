@@ -49,6 +49,7 @@ pub mod error;
 mod exclude;
 pub mod health;
 mod hold;
+pub mod leader;
 mod lease;
 pub mod live;
 pub mod pairing;

@@ -283,6 +283,27 @@ impl Live {
         self.state().history.clone()
     }
 
+    /// This instance, whether it leads the instances sharing the store,
+    /// and who leads (some permission needed).
+    pub fn instance(&self, who: &Principal) -> Result<InstanceStatus, EngineError> {
+        require_some_grant(who, "see the service's instances")?;
+        let leadership = self.engine.leadership();
+        // This instance's own view answers even when the store does not
+        // (an instance cut off from it must still say it no longer leads).
+        let leader = match self.engine.store().leader() {
+            Ok(leader) => leader,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading who leads");
+                None
+            }
+        };
+        Ok(InstanceStatus {
+            instance: leadership.owner().to_string(),
+            leading: leadership.leads(),
+            leader: leader.map(|l| (l.holder, l.epoch, l.expires_utc)),
+        })
+    }
+
     /// The sites with their health, primary first, for `who`, who needs some
     /// permission somewhere.
     pub fn sites(&self, who: &Principal) -> Result<Vec<SiteStatus>, EngineError> {
@@ -963,4 +984,15 @@ fn unreachable(e: &EngineError) -> bool {
             ..
         }
     )
+}
+
+/// One `tandem serve` among those sharing a store ([`Live::instance`]).
+#[derive(Debug, Clone)]
+pub struct InstanceStatus {
+    /// This instance's id (its process and a random part).
+    pub instance: String,
+    /// Whether it runs the background duties now.
+    pub leading: bool,
+    /// Who leads, as the store records it: instance, epoch, lead ends at.
+    pub leader: Option<(String, u64, chrono::DateTime<chrono::Utc>)>,
 }

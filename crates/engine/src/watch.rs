@@ -4,6 +4,10 @@
 //! [`SiteHealth`](crate::health::SiteHealth): the watcher probes only when
 //! nothing else in the process does.
 //!
+//! Of several processes sharing one store, only the leader
+//! ([`crate::leader`]) retries and scans; every one of them keeps probing,
+//! since each routes its own live commands by what it sees.
+//!
 //! Order when a site returns: its pending work is made due and drained
 //! first, whatever its backoff, and only then are the sites compared. A scan
 //! that ran first would report every preset the site still lacks as a
@@ -73,6 +77,16 @@ impl Engine {
         stop: impl Future<Output = ()>,
     ) {
         tokio::pin!(stop);
+        let leadership = self.leadership().clone();
+        let renewal = leadership.spawn();
+        let mut lead_changes = leadership.subscribe();
+        // Given up on every way out of this function (a stop, or the task
+        // aborted): another instance need not wait for the lead to expire.
+        let _resign = scopeguard(move || {
+            renewal.abort();
+            leadership.resign();
+        });
+        let leadership = self.leadership().clone();
         let health = self.health().clone();
         // One prober per process: this one, unless live control's monitor probes.
         let prober = health.claim_monitor();
@@ -97,6 +111,17 @@ impl Engine {
                     Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
                     Err(_) => break,
                 }
+            }
+            if !leadership.leads() {
+                // Another instance does the rest; what changed meanwhile is its to handle.
+                returned.clear();
+                last_scan = tokio::time::Instant::now();
+                tokio::select! {
+                    _ = &mut stop => return,
+                    _ = lead_changes.changed() => {}
+                    _ = tokio::time::sleep(policy.tick) => {}
+                }
+                continue;
             }
             // A returned site's work first, whatever its backoff: the drain
             // below finishes (or fails) it before the scan compares the sites.
@@ -144,4 +169,17 @@ impl Engine {
             }
         }
     }
+}
+
+/// Runs `f` when dropped.
+fn scopeguard(f: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
 }

@@ -34,7 +34,7 @@ use axum::extract::ConnectInfo;
 use hyper::body::{Bytes, Frame, Incoming, SizeHint};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -76,8 +76,10 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let (stop, stopping) = watch::channel(());
     let mut connections = JoinSet::new();
@@ -105,14 +107,19 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        connections.spawn(connection(
-            stream,
-            peer,
-            app.clone(),
-            limits,
-            slot,
-            stopping.clone(),
-        ));
+        let (app, stopping) = (app.clone(), stopping.clone());
+        match tls.clone() {
+            None => connections.spawn(connection(stream, peer, app, limits, slot, stopping)),
+            Some(acceptor) => connections.spawn(async move {
+                // The handshake counts against the header timeout: a client
+                // that opens a connection and says nothing holds a slot no longer.
+                match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => connection(stream, peer, app, limits, slot, stopping).await,
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            }),
+        };
         while connections.try_join_next().is_some() {}
     }
     drop(listener);
@@ -124,8 +131,8 @@ pub async fn serve(
 }
 
 /// Serves one connection until it ends, a limit closes it, or the service stops.
-async fn connection(
-    stream: TcpStream,
+async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
     peer: SocketAddr,
     app: Router,
     limits: ConnectionLimits,
@@ -308,12 +315,12 @@ impl Drop for BusyGuard {
 }
 
 /// The socket, telling its [`Watch`] of reads and of blocked writes.
-struct Watched {
-    inner: TcpStream,
+struct Watched<S> {
+    inner: S,
     watch: Arc<Watch>,
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -328,7 +335,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

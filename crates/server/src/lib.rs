@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod routes;
 pub mod security;
 pub mod state;
+pub mod tls;
 
 pub use connections::ConnectionLimits;
 pub use routes::app;
@@ -42,5 +43,6 @@ pub async fn serve(
     limits: connections::ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    connections::serve(listener, app(state), limits, shutdown).await
+    let tls = state.tls.as_ref().map(|t| t.config.clone());
+    connections::serve(listener, app(state), limits, tls, shutdown).await
 }

@@ -16,7 +16,8 @@
 //! - **Headers.** Every answer says `X-Content-Type-Options: nosniff` and
 //!   `Referrer-Policy: no-referrer`; every answer but the console's own
 //!   assets says `Cache-Control: no-store` (tokens, users and the audit log
-//!   must not linger in caches).
+//!   must not linger in caches). Over HTTPS, every answer also says
+//!   `Strict-Transport-Security`, and the session cookie is `Secure`.
 //! - **Refusals audited.** A 403 is counted for the engine's `access.denied`
 //!   entries: one per user, route and minute.
 
@@ -116,6 +117,13 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     );
     if !console {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if state.tls.is_some() {
+        // Served over HTTPS: browsers keep to it for a year.
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
     }
     response
 }

@@ -28,7 +28,8 @@ pub struct Event {
 
 /// Who may receive an event: every listener gets only what the engine says
 /// its user may see.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(tag = "to", content = "camera", rename_all = "snake_case")]
 pub enum Audience {
     /// Users who may see this camera.
     Camera(CameraId),
@@ -94,7 +95,34 @@ pub struct AppState {
     /// Picture streams open at once (each asks a site for pictures): the cap
     /// keeps a flood of viewers from starving live control.
     pub streams: Arc<tokio::sync::Semaphore>,
+    /// The other instances sharing the store, when there are any: what this
+    /// one emits goes to them too (see [`AppState::relay_events`]).
+    relay: Option<std::sync::mpsc::SyncSender<String>>,
+    /// This instance's id in relayed events, to drop its own.
+    instance: Arc<str>,
+    /// The certificate when the service speaks HTTPS: cookies are then
+    /// `Secure` and answers carry `Strict-Transport-Security`.
+    pub tls: Option<crate::tls::Tls>,
 }
+
+/// Events an instance relays to the others: all but its own view of the
+/// sites (`site`, `active`), which each instance has for itself.
+fn relayed(event: &str) -> bool {
+    !matches!(event, "site" | "active")
+}
+
+/// An event as it travels between instances.
+#[derive(Serialize, serde::Deserialize)]
+struct Relayed {
+    origin: String,
+    event: String,
+    audience: Audience,
+    data: serde_json::Value,
+}
+
+/// Events waiting to be relayed; more are dropped (with a warning) rather
+/// than slow down the instance that emits them.
+const RELAY_QUEUE: usize = 1024;
 
 /// Picture streams a service serves at once.
 pub const MAX_STREAMS: usize = 64;
@@ -103,6 +131,7 @@ impl AppState {
     /// The state of a service over `engine`, `live` and `users`, with default limits.
     pub fn new(engine: Arc<Engine>, live: Arc<Live>, users: Arc<Users>) -> Self {
         let (events, _) = broadcast::channel(1024);
+        let instance = Arc::from(engine.leadership().owner());
         let metrics = Arc::new(Metrics::default());
         let calls = metrics.onvif_calls.clone();
         engine
@@ -126,6 +155,50 @@ impl AppState {
             session_ttl: Duration::from_secs(12 * 3600),
             simulated: None,
             streams: Arc::new(tokio::sync::Semaphore::new(MAX_STREAMS)),
+            relay: None,
+            instance,
+            tls: None,
+        }
+    }
+
+    /// Relays what this instance emits to the other instances sharing the
+    /// store through `publish` (called on a thread of its own, so a slow
+    /// database never slows an emitter), and returns the function to call
+    /// with each event text the others publish.
+    pub fn relay_events(
+        &mut self,
+        publish: impl Fn(&str) + Send + 'static,
+    ) -> impl Fn(String) -> bool + Send + 'static {
+        let (sender, queue) = std::sync::mpsc::sync_channel::<String>(RELAY_QUEUE);
+        let spawned = std::thread::Builder::new()
+            .name("tandem-relay".into())
+            .spawn(move || {
+                for text in queue {
+                    publish(&text);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start relaying events to other instances");
+        } else {
+            self.relay = Some(sender);
+        }
+        let events = self.events.clone();
+        let me = self.instance.clone();
+        move |text: String| {
+            match serde_json::from_str::<Relayed>(&text) {
+                Ok(r) if *r.origin != *me => {
+                    let _ = events.send(Event {
+                        event: r.event,
+                        data: r.data,
+                        audience: r.audience,
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "an event from another instance cannot be read")
+                }
+            }
+            true
         }
     }
 
@@ -199,6 +272,24 @@ impl AppState {
     /// listening is fine).
     pub fn emit(&self, event: &str, audience: Audience, data: impl Serialize) {
         let data = serde_json::to_value(data).unwrap_or(serde_json::Value::Null);
+        if let Some(relay) = &self.relay
+            && relayed(event)
+        {
+            let text = serde_json::to_string(&Relayed {
+                origin: self.instance.to_string(),
+                event: event.into(),
+                audience: audience.clone(),
+                data: data.clone(),
+            });
+            if let Ok(text) = text
+                && relay.try_send(text).is_err()
+            {
+                tracing::warn!(
+                    event,
+                    "too many events waiting for the other instances: one dropped"
+                );
+            }
+        }
         let _ = self.events.send(Event {
             event: event.into(),
             data,

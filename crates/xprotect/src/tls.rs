@@ -76,11 +76,9 @@ impl std::fmt::Debug for Fingerprint {
     }
 }
 
-/// `builder` set to trust what `trust` says.
-pub(crate) fn configure(
-    builder: reqwest::ClientBuilder,
-    trust: &Trust,
-) -> Result<reqwest::ClientBuilder> {
+/// `builder` set to trust what `trust` says (also the CLI's trust in an
+/// HTTPS `tandem serve`).
+pub fn configure(builder: reqwest::ClientBuilder, trust: &Trust) -> Result<reqwest::ClientBuilder> {
     match trust {
         Trust::PublicRoots => Ok(builder),
         Trust::CaFile(path) => {
@@ -186,7 +184,7 @@ impl ServerCertVerifier for Pinned {
 
 /// The certificate problem behind a failed exchange, if that is what it was:
 /// a refusal no retry will cure.
-pub(crate) fn certificate_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+pub fn certificate_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut source = Some(e);
     while let Some(err) = source {
         // An I/O error carrying another (rustls's, in one or two I/O

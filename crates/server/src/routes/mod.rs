@@ -147,6 +147,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::put_role, admin::delete_role))
         .routes(routes!(admin::put_user_roles))
         .routes(routes!(sites::list))
+        .routes(routes!(sites::instance))
         .routes(routes!(sites::history))
         .routes(routes!(sites::failback))
         .routes(routes!(sites::cameras))

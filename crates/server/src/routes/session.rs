@@ -90,8 +90,9 @@ pub async fn login(
         .await?
         .map_err(|e| login_error(e, ""))?;
     let cookie = format!(
-        "{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        state.session_ttl.as_secs()
+        "{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        state.session_ttl.as_secs(),
+        secure(&state)
     );
     let mut response = Json(me_of(&principal)).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -110,7 +111,10 @@ pub async fn logout(
     let secret = crate::auth::session_cookie(&headers);
     state.users.logout(&who.0, secret.as_deref())?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let clear = format!(
+        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
+        secure(&state)
+    );
     if let Ok(value) = HeaderValue::from_str(&clear) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
@@ -399,4 +403,10 @@ pub async fn user_tokens(
 ) -> ApiResult<Json<Vec<TokenDto>>> {
     let tokens = state.users.tokens_of_user(&who.0, &name)?;
     Ok(Json(tokens.iter().map(|t| token_dto(t, None)).collect()))
+}
+
+/// The cookie attribute that keeps the session off plain HTTP, when the
+/// service speaks HTTPS.
+fn secure(state: &AppState) -> &'static str {
+    if state.tls.is_some() { "; Secure" } else { "" }
 }

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use tandem_api::problem::Problem;
-use tandem_api::sites::{CameraDto, SiteDto, SwitchDto};
+use tandem_api::sites::{CameraDto, InstanceDto, SiteDto, SwitchDto};
 use tandem_engine::live::Health;
 
 use crate::auth::Authed;
@@ -17,6 +17,28 @@ fn health_name(h: Health) -> String {
         Health::Down => "down",
     }
     .into()
+}
+
+/// This instance and who leads the instances sharing the store (some permission needed).
+#[utoipa::path(get, path = "/api/v1/instance", tag = "sites",
+    responses((status = 200, body = InstanceDto), (status = 403, body = Problem)))]
+pub async fn instance(State(state): State<AppState>, who: Authed) -> ApiResult<Json<InstanceDto>> {
+    let live = state.live.clone();
+    // The store call blocks (PostgreSQL): off the async workers.
+    let status = tokio::task::spawn_blocking(move || live.instance(&who.0))
+        .await
+        .map_err(|e| crate::error::ApiError::internal(format!("reading the instance: {e}")))??;
+    let (leader, epoch, until) = match status.leader {
+        Some((holder, epoch, until)) => (Some(holder), Some(epoch), Some(until.to_rfc3339())),
+        None => (None, None, None),
+    };
+    Ok(Json(InstanceDto {
+        instance: status.instance,
+        leading: status.leading,
+        leader,
+        epoch,
+        lead_until_utc: until,
+    }))
 }
 
 /// The sites, their health and which is active (some permission needed).

@@ -29,8 +29,19 @@ pub fn from(arg: &ConfigArg) -> anyhow::Result<Option<Api>> {
             "--server needs --token (or TANDEM_TOKEN): create one with POST /api/v1/tokens".into(),
         )
     })?;
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_millis(arg.wait_ms + 30_000))
+    use tandem_xprotect::tls::{Fingerprint, Trust};
+    let trust = match (&arg.server_fingerprint, &arg.server_ca) {
+        (Some(pin), _) => Trust::Pinned(
+            Fingerprint::parse(pin)
+                .map_err(|e| crate::UsageError(format!("--server-fingerprint: {e}")))?,
+        ),
+        (None, Some(ca)) => Trust::CaFile(ca.clone()),
+        (None, None) => Trust::PublicRoots,
+    };
+    let builder =
+        reqwest::Client::builder().timeout(std::time::Duration::from_millis(arg.wait_ms + 30_000));
+    let http = tandem_xprotect::tls::configure(builder, &trust)
+        .map_err(|e| crate::UsageError(e.to_string()))?
         .build()?;
     Ok(Some(Api {
         base: server.trim_end_matches('/').to_string(),
@@ -73,10 +84,13 @@ impl Api {
 
     /// Sends `request`: a success gives its status and body text.
     async fn send(&self, request: RequestBuilder) -> anyhow::Result<(reqwest::StatusCode, String)> {
-        let response = request
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", self.base))?;
+        let response = request.send().await.map_err(|e| {
+            match tandem_xprotect::tls::certificate_problem(&e) {
+                // The TLS refusal is buried in the error chain; it is the answer.
+                Some(problem) => anyhow::anyhow!("refused {}: {problem}", self.base),
+                None => anyhow::anyhow!("cannot reach {}: {e}", self.base),
+            }
+        })?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         if status.is_success() {

@@ -63,7 +63,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     .collect::<Vec<_>>()
                     .join(", "),
                 config.cameras.len(),
-                config.store_path.display()
+                config.store.describe()
             );
             // Reserved numbers are easy to get wrong and silent when wrong: show them.
             for camera in config.cameras.iter().filter(|c| !c.reserved.is_empty()) {

@@ -9,10 +9,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tandem_core::CameraId;
 use tandem_core::access::Principal;
-use tandem_engine::config::Config;
+use tandem_engine::config::{Config, StoreConfig};
 use tandem_engine::engine::Engine;
 use tandem_engine::sites::Topology;
-use tandem_store::{SqliteStore, Store};
+use tandem_store::{PgStore, SqliteStore, Store};
 
 /// The `--config` flag shared by store-backed commands.
 #[derive(Debug, clap::Args)]
@@ -35,6 +35,19 @@ pub struct ConfigArg {
     /// API token for --server (create one with POST /api/v1/tokens).
     #[arg(long, env = "TANDEM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Trust exactly the service certificate with this SHA-256 fingerprint
+    /// (as `tandem serve --tls-self-signed` prints it), for an https --server.
+    #[arg(long, env = "TANDEM_SERVER_FINGERPRINT", value_name = "SHA256")]
+    pub server_fingerprint: Option<String>,
+    /// Trust service certificates signed by the CAs in this PEM file (an
+    /// internal CA), for an https --server.
+    #[arg(
+        long,
+        env = "TANDEM_SERVER_CA",
+        value_name = "FILE",
+        conflicts_with = "server_fingerprint"
+    )]
+    pub server_ca: Option<PathBuf>,
 }
 
 /// A loaded configuration with its engine.
@@ -46,6 +59,9 @@ pub struct Context {
     /// The store, for wiring what else needs it (the service's users); the
     /// commands themselves go through the engine.
     pub store: Arc<dyn Store>,
+    /// The same store when it is PostgreSQL: for what only several
+    /// instances need (events relayed between them).
+    pub postgres: Option<Arc<PgStore>>,
     /// Who the command acts as: the OS user, with every right (see
     /// `tandem_access::local_operator`).
     pub operator: Principal,
@@ -53,17 +69,59 @@ pub struct Context {
 
 /// Loads the configuration, opens the store, builds the engine.
 pub fn open(arg: &ConfigArg) -> anyhow::Result<Context> {
+    open_with_clock(arg, None)
+}
+
+/// [`open`], with the engine and the store reading the time from `clock`
+/// when given (`tandem serve --clock-jump`), else from the system.
+pub fn open_with_clock(
+    arg: &ConfigArg,
+    clock: Option<Arc<dyn tandem_core::clock::Clock>>,
+) -> anyhow::Result<Context> {
     let config = Config::load(&arg.config).map_err(crate::UsageError::from_display)?;
-    let store = SqliteStore::open(&config.store_path)
-        .with_context(|| format!("cannot open the store {}", config.store_path.display()))?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let (store, postgres) = open_store(&config.store, clock.clone())?;
     let topology = Topology::from_config(&config, 32);
-    let engine = Engine::new(store.clone(), &topology, Duration::from_millis(arg.wait_ms))?;
+    let mut engine = Engine::new(store.clone(), &topology, Duration::from_millis(arg.wait_ms))?;
+    if let Some(clock) = clock {
+        engine = engine.with_clock(clock);
+    }
     Ok(Context {
         config,
         engine,
         store,
+        postgres,
         operator: tandem_access::local_operator(actor()),
+    })
+}
+
+/// A store as opened: for every use, and again as PostgreSQL when it is.
+pub type OpenedStore = (Arc<dyn Store>, Option<Arc<PgStore>>);
+
+/// Opens the configured store: the SQLite file, or the PostgreSQL database
+/// with its password read now from its file or the environment.
+pub fn open_store(
+    store: &StoreConfig,
+    clock: Option<Arc<dyn tandem_core::clock::Clock>>,
+) -> anyhow::Result<OpenedStore> {
+    let clock = clock.unwrap_or_else(tandem_core::clock::system);
+    Ok(match store {
+        StoreConfig::Sqlite(path) => (
+            Arc::new(
+                SqliteStore::open(path)
+                    .with_context(|| format!("cannot open the store {}", path.display()))?
+                    .with_clock(clock),
+            ),
+            None,
+        ),
+        StoreConfig::Postgres { url, .. } => {
+            let password = store.password().map_err(anyhow::Error::msg)?;
+            let pg = Arc::new(
+                PgStore::open(url, password.as_deref())
+                    .with_context(|| format!("cannot open the store {url}"))?
+                    .with_clock(clock),
+            );
+            (pg.clone(), Some(pg))
+        }
     })
 }
 

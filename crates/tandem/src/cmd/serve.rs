@@ -45,6 +45,32 @@ pub struct Args {
     /// The first admin's password when the store has no users (`tandem demo` sets it).
     #[arg(skip)]
     admin_password: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, requires = "tls_key", conflicts_with = "tls_self_signed")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Serve HTTPS with a self-signed certificate, made on first start and kept
+    /// beside the configuration file (tls-cert.pem, tls-key.pem); its SHA-256
+    /// fingerprint is printed, for clients to pin.
+    #[arg(long)]
+    tls_self_signed: bool,
+    /// For testing what a clock jump may not change: `AFTER_S:BY_S` makes this
+    /// instance's wall clock jump by BY_S seconds (negative: back) AFTER_S
+    /// seconds after it starts.
+    #[arg(long, hide = true, value_parser = parse_jump)]
+    clock_jump: Option<(u64, i64)>,
+}
+
+fn parse_jump(text: &str) -> Result<(u64, i64), String> {
+    let (after, by) = text
+        .split_once(':')
+        .ok_or_else(|| "expected AFTER_S:BY_S".to_string())?;
+    Ok((
+        after.parse().map_err(|e| format!("AFTER_S: {e}"))?,
+        by.parse().map_err(|e| format!("BY_S: {e}"))?,
+    ))
 }
 
 impl Args {
@@ -60,6 +86,8 @@ impl Args {
                 wait_ms: 10_000,
                 server: None,
                 token: None,
+                server_fingerprint: None,
+                server_ca: None,
             },
             listen,
             probe_interval_ms: 500,
@@ -70,6 +98,10 @@ impl Args {
             command_timeout_ms: 1500,
             scan_every_min: Some(5),
             admin_password: Some(admin_password),
+            clock_jump: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
         }
     }
 }
@@ -86,7 +118,13 @@ pub async fn run_with(
     simulated: Option<Arc<dyn tandem_server::state::SimulatedSites>>,
 ) -> anyhow::Result<()> {
     map_large_allocations();
-    let ctx = context::open(&args.config)?;
+    let clock = args.clock_jump.map(|(after, by)| {
+        Arc::new(tandem_core::clock::JumpingClock::new(
+            Duration::from_secs(after),
+            by,
+        )) as Arc<dyn tandem_core::clock::Clock>
+    });
+    let ctx = context::open_with_clock(&args.config, clock)?;
     let policy = HealthPolicy {
         probe_interval: Duration::from_millis(args.probe_interval_ms.max(10)),
         failures_to_down: args.failures_to_down.max(1),
@@ -109,6 +147,7 @@ pub async fn run_with(
             "created user admin with password {password}  (shown once; change it, or set TANDEM_ADMIN_PASSWORD before the first start)"
         );
     }
+    state.tls = tls(&args, &ctx.config.source)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -118,9 +157,24 @@ pub async fn run_with(
     {
         println!("  console:    http://{address}/  (log in: admin / {password})");
     }
+    let scheme = if state.tls.is_some() { "https" } else { "http" };
+    if let Some(tls) = &state.tls {
+        println!("  certificate SHA-256 fingerprint: {}", tls.fingerprint);
+    }
     println!(
-        "tandem serving on http://{address}  (console at /, API under /api/v1, OpenAPI at /api/openapi.json)"
+        "tandem serving on {scheme}://{address}  (console at /, API under /api/v1, OpenAPI at /api/openapi.json)"
     );
+    // Several instances on one PostgreSQL: each one's events reach the
+    // others' clients.
+    let _listener = ctx.postgres.as_ref().map(|pg| {
+        let publisher = pg.clone();
+        let deliver = state.relay_events(move |text| {
+            if let Err(e) = publisher.publish_event(text) {
+                tracing::warn!(error = %e, "relaying an event to the other instances");
+            }
+        });
+        pg.listen_events(deliver)
+    });
     let _monitor = live.spawn_monitor();
     let _trim = spawn_memory_trim();
     let _forwarder = state.spawn_live_forwarder();
@@ -212,3 +266,33 @@ fn trim_heap() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn trim_heap() {}
+
+/// The certificate `args` ask for, if any: from files, or self-signed and
+/// kept beside the configuration file `config`.
+fn tls(args: &Args, config: &std::path::Path) -> anyhow::Result<Option<tandem_server::tls::Tls>> {
+    use tandem_server::tls::Tls;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        return Ok(Some(
+            Tls::from_files(cert, key).map_err(anyhow::Error::msg)?,
+        ));
+    }
+    if !args.tls_self_signed {
+        return Ok(None);
+    }
+    let dir = config.parent().unwrap_or(std::path::Path::new("."));
+    let mut names = vec!["localhost".to_string(), args.listen.ip().to_string()];
+    if let Ok(host) = std::fs::read_to_string("/etc/hostname") {
+        names.push(host.trim().to_string());
+    }
+    names.retain(|n| !n.is_empty() && n != "0.0.0.0" && n != "::");
+    names.dedup();
+    let (tls, made) = Tls::self_signed(dir, &names).map_err(anyhow::Error::msg)?;
+    if made {
+        println!(
+            "made a self-signed certificate for {} in {}",
+            names.join(", "),
+            dir.join("tls-cert.pem").display()
+        );
+    }
+    Ok(Some(tls))
+}
