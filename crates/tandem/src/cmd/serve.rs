@@ -194,9 +194,25 @@ pub async fn run_with(
             )
             .await
     });
+    // Ctrl-C, or SIGTERM from systemd: stop taking connections, finish
+    // what runs, give up the lead so another instance takes it at once.
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut term) => {
+                    term.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
     };
+    // systemd (Type=notify): ready once the store is open, the listener
+    // bound and the duties started; nothing outside systemd.
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     let users = state.users.clone();
     let http = ctx.config.http;
     let limits = tandem_server::ConnectionLimits {
@@ -206,7 +222,11 @@ pub async fn run_with(
         max_connections: http.max_connections,
     };
     tandem_server::serve(listener, state, limits, shutdown).await?;
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     background.abort();
+    let _ = background.await;
+    // Another instance leads at once instead of after the lease.
+    ctx.engine.leadership().resign();
     // The refused logins and denied requests of the last minute, not yet audited.
     if let Err(e) = users.flush_all_refusals() {
         tracing::warn!("writing the last refused logins to the audit log: {e}");
