@@ -42,6 +42,11 @@ export TANDEM_PYTHON="$PWD/.venv/bin/python"
 echo "== cargo test"
 cargo test --workspace --all-targets --locked
 
-# The store's own tests again on PostgreSQL: the same semantics on both backends.
-echo "== cargo test -p tandem-store (PostgreSQL)"
-TANDEM_TEST_STORE=postgres cargo test -p tandem-store --all-targets --locked
+# Again on PostgreSQL: the store's own tests (the same semantics on both
+# backends), live control's outage and flapping suite, and the kill -9 loop.
+echo "== on PostgreSQL: the store, the failover suite, the kill -9 loop"
+export TANDEM_TEST_STORE=postgres
+cargo test -p tandem-store --all-targets --locked
+cargo test -p tandem-engine --test failover --locked
+cargo test -p tandem --test crash --locked -- kill_9_during_operations_loses_and_duplicates_nothing
+unset TANDEM_TEST_STORE

@@ -3,17 +3,26 @@
 //! session: this is about one camera.) A higher priority takes over at once;
 //! a hold lapses after an idle time without commands; preset work waits while
 //! someone else holds the camera (see `Engine::drain`).
+//!
+//! One process keeps it in memory; several `tandem serve` instances sharing
+//! a store keep it there ([`CameraControl::share`]), with the same rules
+//! and the store's clock, so that they agree on who steers which camera.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use tandem_core::CameraId;
+use tandem_store::{ControlRow, ControlWrite, Store, StoreError};
 
 /// Who holds each camera's manual control, with PTZ priority.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct CameraControl {
     holders: Mutex<HashMap<CameraId, Holder>>,
+    /// The store every instance shares, once [`CameraControl::share`]d: then
+    /// the holders are its rows, not `holders`.
+    shared: OnceLock<Arc<dyn Store>>,
     /// When someone last took, renewed or reserved each camera: preset work
     /// that moved a camera returns it only if nobody did meanwhile.
     touched: Mutex<HashMap<CameraId, Instant>>,
@@ -33,16 +42,71 @@ pub struct Holder {
     pub until: Option<Instant>,
 }
 
+impl std::fmt::Debug for CameraControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CameraControl")
+            .field("shared", &self.shared.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Why control was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("camera is controlled by {} (priority {}){}", .0.user, .0.priority, if .0.reserved { ", reserved" } else { "" })]
 pub struct Busy(pub Holder);
 
+/// The rule of [`CameraControl::acquire`]: whether `current` (not lapsed)
+/// keeps `user` at `priority` out.
+fn refuses(current: &Holder, user: &str, priority: u16) -> bool {
+    current.user != user && (current.reserved || current.priority >= priority)
+}
+
 impl CameraControl {
+    /// Keeps control in `store` from now on, shared with every instance on it.
+    pub fn share(&self, store: Arc<dyn Store>) {
+        let _ = self.shared.set(store);
+    }
+
     /// Takes or renews control of `camera` for `user` at `priority`, idle
     /// timeout `idle`. A higher priority takes over at once; an equal or lower
-    /// one is refused while the holder's session lasts.
+    /// one is refused while the holder's session lasts. Answers who held it
+    /// before (`user` themselves when renewing), if anyone did.
     pub fn acquire(
+        &self,
+        camera: &CameraId,
+        user: &str,
+        priority: u16,
+        idle: Duration,
+        now: Instant,
+    ) -> Result<Result<Option<Holder>, Busy>, StoreError> {
+        self.touch(camera, now);
+        if let Some(store) = self.shared.get() {
+            let idle = chrono::TimeDelta::from_std(idle).unwrap_or(chrono::TimeDelta::MAX);
+            let decide = |row: Option<&ControlRow>, at: DateTime<Utc>| match row
+                .map(|r| holder_of(r, at, now))
+            {
+                Some(h) if !lapsed(&h, now) && refuses(&h, user, priority) => ControlWrite::Keep,
+                Some(h) if h.user == user && h.reserved => ControlWrite::Keep,
+                _ => ControlWrite::Put(ControlRow {
+                    user: user.into(),
+                    priority,
+                    reserved: false,
+                    until_utc: Some(at + idle),
+                }),
+            };
+            let (before, at) = store.claim_control(camera, &decide)?;
+            return Ok(match before.map(|r| holder_of(&r, at, now)) {
+                Some(h) if !lapsed(&h, now) && refuses(&h, user, priority) => Err(Busy(h)),
+                before => Ok(before.filter(|h| !lapsed(h, now))),
+            });
+        }
+        let before = self.holder_here(camera, now);
+        Ok(self
+            .acquire_here(camera, user, priority, idle, now)
+            .map(|()| before))
+    }
+
+    fn acquire_here(
         &self,
         camera: &CameraId,
         user: &str,
@@ -58,11 +122,9 @@ impl CameraControl {
                 return Err(Busy(h.clone()));
             }
             if same && h.reserved {
-                self.touch(camera, now);
                 return Ok(());
             }
         }
-        self.touch(camera, now);
         holders.insert(
             camera.clone(),
             Holder {
@@ -82,6 +144,35 @@ impl CameraControl {
         camera: &CameraId,
         user: &str,
         now: Instant,
+    ) -> Result<Result<Option<Holder>, Busy>, StoreError> {
+        self.touch(camera, now);
+        if let Some(store) = self.shared.get() {
+            // Not against another's live reservation.
+            let blocked = |h: &Holder| h.user != user && h.reserved && !lapsed(h, now);
+            let decide = |row: Option<&ControlRow>, at: DateTime<Utc>| match row {
+                Some(r) if blocked(&holder_of(r, at, now)) => ControlWrite::Keep,
+                _ => ControlWrite::Put(ControlRow {
+                    user: user.into(),
+                    priority: u16::MAX,
+                    reserved: true,
+                    until_utc: None,
+                }),
+            };
+            let (before, at) = store.claim_control(camera, &decide)?;
+            let before = before.map(|r| holder_of(&r, at, now));
+            return Ok(match before {
+                Some(h) if blocked(&h) => Err(Busy(h)),
+                before => Ok(before.filter(|h| h.user != user && !lapsed(h, now))),
+            });
+        }
+        Ok(self.reserve_here(camera, user, now))
+    }
+
+    fn reserve_here(
+        &self,
+        camera: &CameraId,
+        user: &str,
+        now: Instant,
     ) -> Result<Option<Holder>, Busy> {
         let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
         // An admin's reservation outranks any operator's session, but not another reservation.
@@ -92,7 +183,6 @@ impl CameraControl {
         {
             return Err(Busy(h.clone()));
         }
-        self.touch(camera, now);
         let before = holders.insert(
             camera.clone(),
             Holder {
@@ -107,7 +197,26 @@ impl CameraControl {
 
     /// Releases `user`'s hold on `camera`, if they hold it now; answers the
     /// hold released (`None` when there was none of theirs, or it had lapsed).
-    pub fn release(&self, camera: &CameraId, user: &str, now: Instant) -> Option<Holder> {
+    pub fn release(
+        &self,
+        camera: &CameraId,
+        user: &str,
+        now: Instant,
+    ) -> Result<Option<Holder>, StoreError> {
+        if let Some(store) = self.shared.get() {
+            let decide = |row: Option<&ControlRow>, _: DateTime<Utc>| match row {
+                Some(r) if r.user == user => ControlWrite::Remove,
+                _ => ControlWrite::Keep,
+            };
+            let (before, at) = store.claim_control(camera, &decide)?;
+            return Ok(before
+                .map(|r| holder_of(&r, at, now))
+                .filter(|h| h.user == user && !lapsed(h, now)));
+        }
+        Ok(self.release_here(camera, user, now))
+    }
+
+    fn release_here(&self, camera: &CameraId, user: &str, now: Instant) -> Option<Holder> {
         let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
         if holders.get(camera).is_none_or(|h| h.user != user) {
             return None;
@@ -130,7 +239,17 @@ impl CameraControl {
     }
 
     /// Who holds `camera` now, if anyone.
-    pub fn holder(&self, camera: &CameraId, now: Instant) -> Option<Holder> {
+    pub fn holder(&self, camera: &CameraId, now: Instant) -> Result<Option<Holder>, StoreError> {
+        if let Some(store) = self.shared.get() {
+            let (row, at) = store.control_of(camera)?;
+            return Ok(row
+                .map(|r| holder_of(&r, at, now))
+                .filter(|h| !lapsed(h, now)));
+        }
+        Ok(self.holder_here(camera, now))
+    }
+
+    fn holder_here(&self, camera: &CameraId, now: Instant) -> Option<Holder> {
         let holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
         holders
             .get(camera)
@@ -139,66 +258,115 @@ impl CameraControl {
     }
 }
 
+/// A stored row as a [`Holder`], its lapse time moved from the store's
+/// clock (`at` is its now) to this process's monotonic one (`now`).
+fn holder_of(row: &ControlRow, at: DateTime<Utc>, now: Instant) -> Holder {
+    Holder {
+        user: row.user.clone(),
+        priority: row.priority,
+        reserved: row.reserved,
+        until: row
+            .until_utc
+            .map(|t| now + (t - at).to_std().unwrap_or(Duration::ZERO)),
+    }
+}
+
+fn lapsed(h: &Holder, now: Instant) -> bool {
+    h.until.is_some_and(|t| t <= now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tandem_core::clock::{Clock, ManualClock};
 
     const IDLE: Duration = Duration::from_secs(15);
 
+    /// Control kept in memory, and control kept in a store (as several
+    /// instances share it), each with a clock the test moves.
+    fn both() -> Vec<(&'static str, CameraControl, ManualClock)> {
+        let here =
+            ManualClock::at(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 30));
+        let shared_clock = here.clone();
+        let store = tandem_store::SqliteStore::open_in_memory()
+            .expect("store")
+            .with_clock(Arc::new(shared_clock.clone()));
+        let shared = CameraControl::default();
+        shared.share(Arc::new(store));
+        vec![
+            ("in memory", CameraControl::default(), here),
+            ("in the store", shared, shared_clock),
+        ]
+    }
+
+    fn ok<T>(r: Result<Result<T, Busy>, StoreError>) -> Result<T, Busy> {
+        r.expect("the store answers")
+    }
+
     #[test]
     fn higher_priority_takes_over_and_equal_is_refused_until_expiry() {
-        let control = CameraControl::default();
-        let cam = CameraId::from("cam-1");
-        let t0 = Instant::now();
-        control
-            .acquire(&cam, "ann", 1000, IDLE, t0)
-            .expect("free camera");
-        let busy = control
-            .acquire(&cam, "bob", 1000, IDLE, t0 + Duration::from_secs(1))
-            .expect_err("equal priority");
-        assert_eq!(busy.0.user, "ann");
-        control
-            .acquire(&cam, "ann", 1000, IDLE, t0 + Duration::from_secs(10))
-            .expect("renewal");
-        assert!(
-            control
-                .acquire(&cam, "bob", 500, IDLE, t0 + Duration::from_secs(20))
-                .is_err(),
-            "renewed at 10 s"
-        );
-        control
-            .acquire(&cam, "bob", 500, IDLE, t0 + Duration::from_secs(26))
-            .expect("ann idle for 16 s");
-        control
-            .acquire(&cam, "cat", 5000, IDLE, t0 + Duration::from_secs(27))
-            .expect("higher priority takes over");
-        assert_eq!(
-            control
-                .holder(&cam, t0 + Duration::from_secs(28))
-                .map(|h| h.user),
-            Some("cat".into())
-        );
+        for (mode, control, clock) in both() {
+            let cam = CameraId::from("cam-1");
+            let at = |s: u64| {
+                clock.advance(Duration::from_secs(s));
+                clock.monotonic()
+            };
+            ok(control.acquire(&cam, "ann", 1000, IDLE, at(0))).expect("free camera");
+            let busy =
+                ok(control.acquire(&cam, "bob", 1000, IDLE, at(1))).expect_err("equal priority");
+            assert_eq!(busy.0.user, "ann", "{mode}");
+            ok(control.acquire(&cam, "ann", 1000, IDLE, at(9))).expect("renewal");
+            assert!(
+                ok(control.acquire(&cam, "bob", 500, IDLE, at(10))).is_err(),
+                "{mode}: renewed at 10 s"
+            );
+            let before = ok(control.acquire(&cam, "bob", 500, IDLE, at(6))).expect("ann idle 16 s");
+            assert_eq!(before, None, "{mode}: ann's hold had lapsed");
+            let before =
+                ok(control.acquire(&cam, "cat", 5000, IDLE, at(1))).expect("higher priority");
+            assert_eq!(before.map(|h| h.user), Some("bob".into()), "{mode}");
+            let holder = control.holder(&cam, at(1)).expect("store");
+            assert_eq!(holder.map(|h| h.user), Some("cat".into()), "{mode}");
+        }
     }
 
     #[test]
     fn a_reservation_is_exclusive_until_released() {
-        let control = CameraControl::default();
-        let cam = CameraId::from("cam-1");
-        let t0 = Instant::now();
-        control.reserve(&cam, "admin", t0).expect("reserve");
-        assert!(control.acquire(&cam, "boss", 32000, IDLE, t0).is_err());
-        assert!(
-            control
-                .holder(&cam, t0 + Duration::from_secs(3600))
-                .is_some(),
-            "no idle expiry"
-        );
-        assert_eq!(control.release(&cam, "boss", t0), None, "not boss's");
-        assert!(control.holder(&cam, t0).is_some(), "still reserved");
-        assert!(control.release(&cam, "admin", t0).is_some());
-        assert_eq!(control.release(&cam, "admin", t0), None, "released once");
-        control
-            .acquire(&cam, "boss", 1, IDLE, t0)
-            .expect("free again");
+        for (mode, control, clock) in both() {
+            let cam = CameraId::from("cam-1");
+            let t0 = clock.monotonic();
+            ok(control.reserve(&cam, "admin", t0)).expect("reserve");
+            assert!(
+                ok(control.acquire(&cam, "boss", 32000, IDLE, t0)).is_err(),
+                "{mode}"
+            );
+            clock.advance(Duration::from_secs(3600));
+            let later = clock.monotonic();
+            assert!(
+                control.holder(&cam, later).expect("store").is_some(),
+                "{mode}: no idle expiry"
+            );
+            assert_eq!(
+                control.release(&cam, "boss", later).expect("store"),
+                None,
+                "not boss's"
+            );
+            assert!(
+                control.holder(&cam, later).expect("store").is_some(),
+                "still reserved"
+            );
+            assert!(
+                control
+                    .release(&cam, "admin", later)
+                    .expect("store")
+                    .is_some()
+            );
+            assert_eq!(
+                control.release(&cam, "admin", later).expect("store"),
+                None,
+                "{mode}: released once"
+            );
+            ok(control.acquire(&cam, "boss", 1, IDLE, later)).expect("free again");
+        }
     }
 }

@@ -372,6 +372,13 @@ impl Engine {
         &self.control
     }
 
+    /// Keeps manual control of cameras in the store from now on, where
+    /// every instance sharing it agrees on who steers which camera (several
+    /// `tandem serve` on one PostgreSQL). One process keeps it in memory.
+    pub fn share_control(&self) {
+        self.control.share(self.store.clone());
+    }
+
     /// The bindings.
     pub fn bindings(&self) -> &Bindings {
         &self.bindings
@@ -929,7 +936,7 @@ impl Engine {
             let moves_camera = adapter.moves_camera();
             if moves_camera
                 && matches!(action, Action::Put { .. })
-                && let Some(holder) = self.control.holder(camera, self.now())
+                && let Some(holder) = self.control.holder(camera, self.now())?
                 && holder.user != op.actor
                 && !holder.reserved
             {

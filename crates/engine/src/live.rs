@@ -447,9 +447,8 @@ impl Live {
     ) -> Result<(), EngineError> {
         let now = self.engine.now();
         let control = self.engine.control();
-        let before = control.holder(camera, now);
-        match control.acquire(camera, user, priority, self.policy.control_idle, now) {
-            Ok(()) => {
+        match control.acquire(camera, user, priority, self.policy.control_idle, now)? {
+            Ok(before) => {
                 if before.as_ref().is_none_or(|h| h.user != user) {
                     // Taking control is audited, renewing it (every joystick
                     // command) is not: whom it was taken from says who lost it.
@@ -507,12 +506,16 @@ impl Live {
     ) -> Result<Option<Steering>, EngineError> {
         self.engine.require_sight(who, camera)?;
         let now = self.engine.now();
-        Ok(self.engine.control().holder(camera, now).map(|h| Steering {
-            expires_in: h.until.map(|t| t.saturating_duration_since(now)),
-            user: h.user,
-            priority: h.priority,
-            reserved: h.reserved,
-        }))
+        Ok(self
+            .engine
+            .control()
+            .holder(camera, now)?
+            .map(|h| Steering {
+                expires_in: h.until.map(|t| t.saturating_duration_since(now)),
+                user: h.user,
+                priority: h.priority,
+                reserved: h.reserved,
+            }))
     }
 
     /// Takes manual control of `camera` for `who` (who needs `ptz.control`
@@ -538,14 +541,14 @@ impl Live {
         self.engine.bindings().camera(camera)?;
         let control = self.engine.control();
         let holds = control
-            .holder(camera, self.engine.now())
+            .holder(camera, self.engine.now())?
             .is_some_and(|h| h.user == who.user);
         if !holds {
             self.engine.require_sight(who, camera)?;
         }
         // Told only when this call released a hold, decided under the
         // control's lock: never a "released" while the holder keeps it.
-        if let Some(released) = control.release(camera, &who.user, self.engine.now()) {
+        if let Some(released) = control.release(camera, &who.user, self.engine.now())? {
             self.engine.audit(
                 &who.user,
                 AuditAction::ControlRelease,
@@ -567,7 +570,7 @@ impl Live {
         let before = self
             .engine
             .control()
-            .reserve(camera, &who.user, self.engine.now())
+            .reserve(camera, &who.user, self.engine.now())?
             .map_err(|b| EngineError::Conflict(b.to_string()))?;
         self.engine.audit(
             &who.user,

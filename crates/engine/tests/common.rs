@@ -12,7 +12,6 @@ use tandem_engine::engine::{Engine, RetryPolicy};
 use tandem_engine::sites::{BindingSpec, CameraSpec, SiteSpec, Topology};
 use tandem_onvif::Credentials;
 use tandem_sim::{SimConfig, Simulator};
-use tandem_store::SqliteStore;
 
 /// A caller with every right, as the local CLI acts.
 pub fn admin() -> tandem_core::access::Principal {
@@ -94,7 +93,8 @@ pub fn topology(sim: &Simulator, tolerance: f64) -> Topology {
 }
 
 pub fn engine(sim: &Simulator, tolerance: f64) -> Arc<Engine> {
-    let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
+    // SQLite, or PostgreSQL when the run asks (TANDEM_TEST_STORE=postgres).
+    let store = tandem_store::testing::store();
     Engine::new(store, &topology(sim, tolerance), Duration::from_secs(10))
         .expect("engine")
         .with_retry(RetryPolicy {

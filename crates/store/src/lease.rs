@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
+use tandem_core::CameraId;
+
 use crate::error::StoreError;
 
 /// Leases: the part of the [`Store`](crate::Store) through which processes
@@ -53,6 +55,48 @@ pub trait LeaseStore {
 
     /// Who leads now, when anyone does.
     fn leader(&self) -> Result<Option<Leader>, StoreError>;
+
+    // --- Manual control of cameras ----------------------------------------
+
+    /// Changes who steers `camera`, in one transaction: `decide` gets the
+    /// stored row (lapsed or not) and the store's now, and answers what to
+    /// write; the rules are the caller's. Answers the row as it was and that
+    /// now. `decide` may run more than once (a retried transaction).
+    fn claim_control(
+        &self,
+        camera: &CameraId,
+        decide: &(dyn Fn(Option<&ControlRow>, DateTime<Utc>) -> ControlWrite + Sync),
+    ) -> Result<(Option<ControlRow>, DateTime<Utc>), StoreError>;
+
+    /// Who steers `camera` as stored (lapsed or not), and the store's now.
+    fn control_of(
+        &self,
+        camera: &CameraId,
+    ) -> Result<(Option<ControlRow>, DateTime<Utc>), StoreError>;
+}
+
+/// Who steers a camera, as the store keeps it for every instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlRow {
+    /// The user.
+    pub user: String,
+    /// Their PTZ priority on the camera.
+    pub priority: u16,
+    /// Reserved by an admin for preset work.
+    pub reserved: bool,
+    /// When the hold lapses without commands; `None` for a reservation.
+    pub until_utc: Option<DateTime<Utc>>,
+}
+
+/// What [`LeaseStore::claim_control`] writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlWrite {
+    /// Nothing changes.
+    Keep,
+    /// This row replaces the camera's.
+    Put(ControlRow),
+    /// The camera's row goes: nobody steers it.
+    Remove,
 }
 
 /// The instance that runs the background duties, as the store records it.

@@ -63,7 +63,7 @@ pub use audit_log::AuditStore;
 pub use binding::{BindingLearned, BindingStore, LearnedChange};
 pub use error::StoreError;
 pub use journal::JournalStore;
-pub use lease::{Leader, LeaseStore};
+pub use lease::{ControlRow, ControlWrite, Leader, LeaseStore};
 pub use mismatches::MismatchStore;
 pub use pg::PgStore;
 pub use presets::{CameraView, PresetPicture, PresetStore, SiteTokens};

@@ -80,6 +80,39 @@ pub fn database() -> TestDatabase {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Whether this test run asks for PostgreSQL (`TANDEM_TEST_STORE=postgres`,
+/// the matrix `scripts/test.sh` runs) rather than SQLite.
+pub fn postgres_asked() -> bool {
+    std::env::var("TANDEM_TEST_STORE").is_ok_and(|v| v == "postgres")
+}
+
+/// A fresh, empty store of the backend the run asks for: SQLite in memory,
+/// or a new database on this process's shared PostgreSQL cluster (kept until
+/// the process ends).
+pub fn store() -> std::sync::Arc<dyn crate::Store> {
+    if postgres_asked() {
+        let db: &'static TestDatabase = Box::leak(Box::new(database()));
+        std::sync::Arc::new(
+            crate::PgStore::open(db.url(), None)
+                .unwrap_or_else(|e| panic!("PostgreSQL store: {e}")),
+        )
+    } else {
+        std::sync::Arc::new(
+            crate::SqliteStore::open_in_memory().unwrap_or_else(|e| panic!("SQLite store: {e}")),
+        )
+    }
+}
+
+/// For tests of processes that open the store themselves: the `[store]`
+/// lines of a configuration, a new PostgreSQL database when the run asks for
+/// it (kept until the process ends), else `None` (keep the SQLite file).
+pub fn store_section() -> Option<String> {
+    postgres_asked().then(|| {
+        let db: &'static TestDatabase = Box::leak(Box::new(database()));
+        format!("[store]\nurl = \"{}\"", db.url())
+    })
+}
+
 impl Cluster {
     /// Initialises and starts a new cluster in a temporary directory, on a
     /// free loopback port, trusting local connections (it is the tests' own).

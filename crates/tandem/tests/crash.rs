@@ -72,9 +72,19 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn journaled_names(db: &Path) -> BTreeMap<String, u32> {
-    use tandem_store::JournalStore as _;
-    let store = tandem_store::SqliteStore::open(db).expect("store opens after the crashes");
+/// The journal's operations by preset name, read from the configured store
+/// (the SQLite file, or PostgreSQL when the run asks for it).
+fn journaled_names(config: &Path) -> BTreeMap<String, u32> {
+    use tandem_engine::config::{Config, StoreConfig};
+    let config = Config::load(config).expect("config");
+    let store: Box<dyn tandem_store::Store> = match &config.store {
+        StoreConfig::Sqlite(path) => {
+            Box::new(tandem_store::SqliteStore::open(path).expect("store opens after the crashes"))
+        }
+        StoreConfig::Postgres { url, .. } => {
+            Box::new(tandem_store::PgStore::open(url, None).expect("store opens after the crashes"))
+        }
+    };
     let mut names = BTreeMap::new();
     for op in store.operations(None, 100_000).expect("journal") {
         if let Some(name) = op.action["name"].as_str() {
@@ -136,6 +146,13 @@ fn crash_loop(xprotect: Option<usize>) {
     }
     std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
     assert!(!control.is_empty(), "the simulator printed its control API");
+    // PostgreSQL instead of the SQLite file when the run asks for it.
+    if let Some(section) = tandem_store::testing::store_section() {
+        let text = std::fs::read_to_string(&config).expect("config");
+        let replaced = text.replace("[store]\npath = \"tandem.db\"", &section);
+        assert_ne!(replaced, text, "a [store] to replace");
+        std::fs::write(&config, replaced).expect("config");
+    }
 
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -204,7 +221,7 @@ fn crash_loop(xprotect: Option<usize>) {
         String::from_utf8_lossy(&sync.stdout)
     );
 
-    let journal = journaled_names(&dir.join("tandem.db"));
+    let journal = journaled_names(&config);
     assert!(
         journal.values().all(|n| *n == 1),
         "each add journaled once: {journal:?}"

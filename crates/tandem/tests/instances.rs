@@ -646,3 +646,140 @@ fn postgresql_stopped_and_started_mid_run_loses_nothing_acknowledged() {
     );
     assert_eq!(expected.len(), 300);
 }
+
+/// A request with the session `cookie` (and the console's origin when it changes something).
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    path: &str,
+    cookie: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = http
+        .request(method, format!("{url}{path}"))
+        .header("cookie", cookie)
+        .header("origin", support::origin(url));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let answer = request.send().await.expect("answer");
+    let status = answer.status().as_u16();
+    (status, answer.json().await.unwrap_or(Value::Null))
+}
+
+#[test]
+fn instances_agree_on_who_steers_a_camera() {
+    let cluster = Cluster::start().expect("PostgreSQL");
+    let db = cluster.database().expect("database");
+    let dir = temp_dir("instances-control");
+    let (_sim, _control, config) = simulator(&dir, db.url());
+    let (_a, url_a) = instance(&config, &[]);
+    let (_b, url_b) = instance(&config, &[]);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        use reqwest::Method;
+        let http = reqwest::Client::new();
+        let admin = support::login(&http, &url_a).await;
+        let (status, _) = call(
+            &http,
+            Method::POST,
+            &url_a,
+            "/api/v1/users",
+            &admin,
+            Some(
+                json!({ "name": "olga", "password": "Tr4ck-the-harbour-9", "roles": ["operator"] }),
+            ),
+        )
+        .await;
+        assert_eq!(status, 201);
+        let olga = support::login_as(&http, &url_b, "olga", "Tr4ck-the-harbour-9").await;
+
+        // The admin takes cam-1 on A; B knows it at once.
+        let (status, taken) = call(
+            &http,
+            Method::POST,
+            &url_a,
+            "/api/v1/cameras/cam-1/control",
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{taken}");
+        let (_, seen) = call(
+            &http,
+            Method::GET,
+            &url_b,
+            "/api/v1/cameras/cam-1/control",
+            &olga,
+            None,
+        )
+        .await;
+        assert_eq!(seen["user"], "admin", "{seen}");
+        // Olga (a lower priority) on B is refused, naming the holder; her
+        // joystick on B does not move the camera.
+        let (status, refused) = call(
+            &http,
+            Method::POST,
+            &url_b,
+            "/api/v1/cameras/cam-1/control",
+            &olga,
+            None,
+        )
+        .await;
+        assert_eq!(status, 409, "{refused}");
+        assert!(refused.to_string().contains("admin"), "{refused}");
+        let (status, _) = call(
+            &http,
+            Method::POST,
+            &url_b,
+            "/api/v1/cameras/cam-1/ptz/continuous",
+            &olga,
+            Some(json!({ "pan": 0.5, "tilt": 0.0, "zoom": 0.0, "timeout_ms": 300 })),
+        )
+        .await;
+        assert_eq!(status, 409, "a move on B while the admin steers on A");
+        // Released on B, free on A; Olga takes it on B and A sees her.
+        let (status, _) = call(
+            &http,
+            Method::DELETE,
+            &url_b,
+            "/api/v1/cameras/cam-1/control",
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (_, seen) = call(
+            &http,
+            Method::GET,
+            &url_a,
+            "/api/v1/cameras/cam-1/control",
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(seen["user"], Value::Null, "{seen}");
+        let (status, _) = call(
+            &http,
+            Method::POST,
+            &url_b,
+            "/api/v1/cameras/cam-1/control",
+            &olga,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (_, seen) = call(
+            &http,
+            Method::GET,
+            &url_a,
+            "/api/v1/cameras/cam-1/control",
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(seen["user"], "olga", "{seen}");
+        println!("manual control: taken on A, seen and enforced on B; released on B, free on A");
+    });
+}

@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{PgStore, get, parse_utc};
+use postgres::GenericClient;
+use tandem_core::CameraId;
+
+use super::{PgStore, fmt_utc, get, parse_utc};
 use crate::error::{Context, StoreError};
-use crate::lease::{Leader, LeaseStore};
+use crate::lease::{ControlRow, ControlWrite, Leader, LeaseStore};
 
 /// The database's now, as the store's fixed-width RFC 3339 text.
 const DB_NOW: &str =
@@ -142,4 +145,91 @@ impl LeaseStore for PgStore {
             }))
         })
     }
+
+    fn claim_control(
+        &self,
+        camera: &CameraId,
+        decide: &(dyn Fn(Option<&ControlRow>, DateTime<Utc>) -> ControlWrite + Sync),
+    ) -> Result<(Option<ControlRow>, DateTime<Utc>), StoreError> {
+        let now_sql = format!("select {DB_NOW}");
+        self.write_volatile("changing who steers a camera", |tx, _| {
+            let now = db_now(tx, &now_sql)?;
+            let before = control_row(tx, camera)?;
+            match decide(before.as_ref(), now) {
+                ControlWrite::Keep => {}
+                ControlWrite::Remove => {
+                    tx.execute(
+                        "delete from camera_control where camera_id = $1",
+                        &[&camera.as_str()],
+                    )
+                    .context("ending control of a camera")?;
+                }
+                ControlWrite::Put(row) => {
+                    tx.execute(
+                        "insert into camera_control (camera_id, holder, priority, reserved, until_utc) \
+                         values ($1, $2, $3, $4, $5) on conflict (camera_id) do update set \
+                         holder = excluded.holder, priority = excluded.priority, \
+                         reserved = excluded.reserved, until_utc = excluded.until_utc",
+                        &[
+                            &camera.as_str(),
+                            &row.user,
+                            &i64::from(row.priority),
+                            &i64::from(row.reserved),
+                            &row.until_utc.map(fmt_utc),
+                        ],
+                    )
+                    .context("taking control of a camera")?;
+                }
+            }
+            Ok((before, now))
+        })
+    }
+
+    fn control_of(
+        &self,
+        camera: &CameraId,
+    ) -> Result<(Option<ControlRow>, DateTime<Utc>), StoreError> {
+        let now_sql = format!("select {DB_NOW}");
+        self.read("reading who steers a camera", |client| {
+            let now = db_now(client, &now_sql)?;
+            Ok((control_row(client, camera)?, now))
+        })
+    }
+}
+
+/// The database's now.
+fn db_now(client: &mut impl GenericClient, sql: &str) -> Result<DateTime<Utc>, StoreError> {
+    let row = client
+        .query_one(sql, &[])
+        .context("reading the database's clock")?;
+    let text: String = get(&row, 0, "reading the database's clock")?;
+    parse_utc(&text, "clock_timestamp()")
+}
+
+/// The camera's `camera_control` row, if any.
+fn control_row(
+    client: &mut impl GenericClient,
+    camera: &CameraId,
+) -> Result<Option<ControlRow>, StoreError> {
+    let Some(r) = client
+        .query_opt(
+            "select holder, priority, reserved, until_utc from camera_control where camera_id = $1",
+            &[&camera.as_str()],
+        )
+        .context("reading who steers a camera")?
+    else {
+        return Ok(None);
+    };
+    let priority: i64 = get(&r, 1, "reading who steers a camera")?;
+    let reserved: i64 = get(&r, 2, "reading who steers a camera")?;
+    let until: Option<String> = get(&r, 3, "reading who steers a camera")?;
+    Ok(Some(ControlRow {
+        user: get(&r, 0, "reading who steers a camera")?,
+        priority: u16::try_from(priority)
+            .map_err(|_| StoreError::Corrupt(format!("camera_control.priority {priority}")))?,
+        reserved: reserved != 0,
+        until_utc: until
+            .map(|t| parse_utc(&t, "camera_control.until_utc"))
+            .transpose()?,
+    }))
 }

@@ -59,13 +59,14 @@ const POOL_SIZE: u32 = 8;
 /// How long a call waits for a connection before failing as unavailable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The schema, one step per version; version 1 is the SQLite store's v7.
+/// The schema, one step per version; version 1 is the SQLite store's v8.
 /// Released steps never change.
 const MIGRATIONS: &[&str] = &[include_str!("schema/v1.sql")];
 
 /// The [`Store`](crate::Store) on a PostgreSQL database.
 pub struct PgStore {
-    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+    /// Always `Some` but while dropping (see `Drop`).
+    pool: Option<r2d2::Pool<PostgresConnectionManager<NoTls>>>,
     threads: rayon::ThreadPool,
     clock: Arc<dyn Clock>,
     /// Where the database is, without its password: for messages.
@@ -119,7 +120,7 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Invalid(format!("starting the store's threads: {e}")))?;
         let store = PgStore {
-            pool,
+            pool: Some(pool),
             threads,
             clock: clock::system(),
             target,
@@ -198,7 +199,11 @@ impl PgStore {
         self.threads.install(|| {
             let mut attempt = 0;
             loop {
-                let mut client = self.pool.get().map_err(|e| StoreError::Unavailable {
+                let pool = self.pool.as_ref().ok_or_else(|| StoreError::Unavailable {
+                    context: what.to_string(),
+                    detail: "the store is closing".into(),
+                })?;
+                let mut client = pool.get().map_err(|e| StoreError::Unavailable {
                     context: what.to_string(),
                     detail: format!(
                         "no connection to {} within {CONNECT_TIMEOUT:?}: {e}",
@@ -265,6 +270,17 @@ impl PgStore {
         f: impl Fn(&mut Client) -> Result<T, StoreError> + Sync,
     ) -> Result<T, StoreError> {
         self.on_pool(what, f)
+    }
+}
+
+impl Drop for PgStore {
+    /// Closes the pooled connections on a thread of their own: closing a
+    /// client blocks on its runtime, which tokio forbids on its workers (a
+    /// store dropped in async code).
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
     }
 }
 

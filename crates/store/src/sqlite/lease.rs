@@ -4,10 +4,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
+use tandem_core::CameraId;
 
 use super::{SqliteStore, fmt_utc, parse_utc};
 use crate::error::{Context, StoreError};
-use crate::lease::{Leader, LeaseStore};
+use crate::lease::{ControlRow, ControlWrite, Leader, LeaseStore};
 
 impl LeaseStore for SqliteStore {
     fn try_lease(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
@@ -122,4 +123,80 @@ impl LeaseStore for SqliteStore {
         })
         .transpose()
     }
+
+    fn claim_control(
+        &self,
+        camera: &CameraId,
+        decide: &(dyn Fn(Option<&ControlRow>, DateTime<Utc>) -> ControlWrite + Sync),
+    ) -> Result<(Option<ControlRow>, DateTime<Utc>), StoreError> {
+        self.write_volatile("changing who steers a camera", |tx, now| {
+            let before = control_row(tx, camera)?;
+            match decide(before.as_ref(), now) {
+                ControlWrite::Keep => {}
+                ControlWrite::Remove => {
+                    tx.prepare_cached("delete from camera_control where camera_id = ?1")
+                        .and_then(|mut s| s.execute([camera.as_str()]))
+                        .context("ending control of a camera")?;
+                }
+                ControlWrite::Put(row) => {
+                    tx.prepare_cached(
+                        "insert into camera_control (camera_id, holder, priority, reserved, until_utc) \
+                         values (?1, ?2, ?3, ?4, ?5) on conflict (camera_id) do update set \
+                         holder = excluded.holder, priority = excluded.priority, \
+                         reserved = excluded.reserved, until_utc = excluded.until_utc",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            camera.as_str(),
+                            row.user,
+                            i64::from(row.priority),
+                            i64::from(row.reserved),
+                            row.until_utc.map(fmt_utc)
+                        ])
+                    })
+                    .context("taking control of a camera")?;
+                }
+            }
+            Ok((before, now))
+        })
+    }
+
+    fn control_of(
+        &self,
+        camera: &CameraId,
+    ) -> Result<(Option<ControlRow>, DateTime<Utc>), StoreError> {
+        let now = self.now();
+        let conn = self.conn();
+        Ok((control_row(&conn, camera)?, now))
+    }
+}
+
+/// The camera's `camera_control` row, if any.
+fn control_row(
+    conn: &rusqlite::Connection,
+    camera: &CameraId,
+) -> Result<Option<ControlRow>, StoreError> {
+    let row: Option<(String, i64, i64, Option<String>)> = conn
+        .prepare_cached(
+            "select holder, priority, reserved, until_utc from camera_control where camera_id = ?1",
+        )
+        .and_then(|mut s| {
+            s.query_row([camera.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+        })
+        .optional()
+        .context("reading who steers a camera")?;
+    row.map(|(user, priority, reserved, until)| {
+        Ok(ControlRow {
+            user,
+            priority: u16::try_from(priority)
+                .map_err(|_| StoreError::Corrupt(format!("camera_control.priority {priority}")))?,
+            reserved: reserved != 0,
+            until_utc: until
+                .map(|t| parse_utc(&t, "camera_control.until_utc"))
+                .transpose()?,
+        })
+    })
+    .transpose()
 }

@@ -134,6 +134,10 @@ pub async fn run_with(
         command_timeout: Duration::from_millis(args.command_timeout_ms.max(10)),
         ..HealthPolicy::default()
     };
+    if ctx.postgres.is_some() {
+        // Several instances: they must agree on who steers which camera.
+        ctx.engine.share_control();
+    }
     let live = Live::new(ctx.engine.clone(), policy)?;
     let users = Arc::new(tandem_access::Users::new(ctx.store.clone()));
     let mut state = AppState::new(ctx.engine.clone(), live.clone(), users);

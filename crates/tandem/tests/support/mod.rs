@@ -76,6 +76,7 @@ pub fn simulator_with(dir: &Path, args: &[&str]) -> (Guard, String, PathBuf) {
         let value: Value = serde_json::from_str(line).ok()?;
         (value["kind"] == "control").then(|| value["url"].as_str().map(str::to_string))?
     });
+    use_store_asked(&config);
     (Guard(sim), control, config)
 }
 
@@ -239,4 +240,18 @@ pub async fn login_as(http: &reqwest::Client, url: &str, user: &str, password: &
         .and_then(|v| v.split(';').next())
         .expect("a session cookie")
         .to_string()
+}
+
+/// Points the configuration at a new PostgreSQL database when the run asks
+/// for it (`TANDEM_TEST_STORE=postgres`); leaves the SQLite file otherwise.
+pub fn use_store_asked(config: &Path) {
+    if let Some(section) = tandem_store::testing::store_section() {
+        let text = std::fs::read_to_string(config).expect("config");
+        assert!(
+            text.contains("[store]\npath = \"tandem.db\""),
+            "a [store] to replace"
+        );
+        let text = text.replace("[store]\npath = \"tandem.db\"", &section);
+        std::fs::write(config, text).expect("config");
+    }
 }

@@ -1,5 +1,5 @@
 -- tandem's store on PostgreSQL, version 1: the same tables, columns and
--- rules as the SQLite store at its version 7 (see src/schema/v1.sql to v7.sql
+-- rules as the SQLite store at its version 8 (see src/schema/v1.sql to v8.sql
 -- for what each column means), written in PostgreSQL's dialect:
 -- `bigint` for SQLite's integers (the code reads every integer as i64),
 -- `double precision` for its reals, `bytea` for its blobs, JSON checked by a
@@ -266,4 +266,17 @@ create table event_payload (
   body text not null,
   -- When it was stored; rows older than a minute are deleted.
   created_utc text not null
+);
+
+create table camera_control (
+  -- The camera steered (manual control, shared by every instance).
+  camera_id text primary key,
+  -- The user who steers it.
+  holder text not null,
+  -- Their PTZ priority on it (a reservation is 65535).
+  priority bigint not null check (priority between 0 and 65535),
+  -- 1: reserved by an admin for preset work, exclusive until released.
+  reserved bigint not null check (reserved in (0, 1)),
+  -- When the hold lapses without commands (the database's clock); null for a reservation.
+  until_utc text
 );
