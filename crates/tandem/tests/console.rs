@@ -83,7 +83,8 @@ fn drive(script: &str, extra: &[&str]) -> String {
     }
     std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
     assert!(
-        console.starts_with("http://127.0.0.1:") && simulator.starts_with("http://127.0.0.1:"),
+        (console.starts_with("http://127.0.0.1:") || console.starts_with("https://127.0.0.1:"))
+            && simulator.starts_with("http://127.0.0.1:"),
         "demo printed console {console:?}, simulator {simulator:?}"
     );
     let shots = target_dir().join("console-screenshots");
@@ -138,6 +139,18 @@ fn a_difference_shows_each_site_s_picture_in_chromium() {
     assert!(
         target_dir()
             .join("console-screenshots/11-pictures-both-sides.png")
+            .exists()
+    );
+}
+
+/// The console over HTTPS (`tandem demo --tls`): a Secure cookie, HSTS, live
+/// pictures and a recall through the TLS connection, in Chromium.
+#[test]
+fn the_console_over_https_in_chromium() {
+    drive("https.mjs", &["--tls"]);
+    assert!(
+        target_dir()
+            .join("console-screenshots/12-https.png")
             .exists()
     );
 }

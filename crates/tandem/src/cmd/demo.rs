@@ -63,6 +63,10 @@ pub struct Args {
     /// ONVIF devices like the primary.
     #[arg(long, value_enum, default_value_t = SecondaryKind::Xprotect)]
     secondary: SecondaryKind,
+    /// Serve the console over HTTPS with a self-signed certificate (kept in
+    /// the data folder; its fingerprint is printed).
+    #[arg(long)]
+    tls: bool,
 }
 
 /// The kinds of site the demo's secondary can be.
@@ -149,7 +153,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     println!("  data:       {}", args.data.display());
     let result = super::serve::run_with(
-        super::serve::Args::for_demo(config_path, args.listen, password),
+        super::serve::Args::for_demo(config_path, args.listen, password, args.tls),
         Some(Arc::new(DemoSites(sim.clone()))),
     )
     .await;

@@ -79,6 +79,7 @@ impl Args {
         config: std::path::PathBuf,
         listen: SocketAddr,
         admin_password: String,
+        tls_self_signed: bool,
     ) -> Self {
         Args {
             config: ConfigArg {
@@ -101,7 +102,7 @@ impl Args {
             clock_jump: None,
             tls_cert: None,
             tls_key: None,
-            tls_self_signed: false,
+            tls_self_signed,
         }
     }
 }
@@ -159,7 +160,8 @@ pub async fn run_with(
     if state.simulated.is_some()
         && let Some(password) = &args.admin_password
     {
-        println!("  console:    http://{address}/  (log in: admin / {password})");
+        let scheme = if state.tls.is_some() { "https" } else { "http" };
+        println!("  console:    {scheme}://{address}/  (log in: admin / {password})");
     }
     let scheme = if state.tls.is_some() { "https" } else { "http" };
     if let Some(tls) = &state.tls {
