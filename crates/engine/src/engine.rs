@@ -907,9 +907,18 @@ impl Engine {
     pub async fn drain(&self, camera: &CameraId, site: &SiteId) -> Result<Drained, EngineError> {
         let queue = self.queue(camera, site);
         let _turn = queue.lock().await;
-        let Some(lease) = self.leases.try_take(&lease::drain_lease(camera, site))? else {
+        let name = lease::drain_lease(camera, site);
+        // Another process's lapsed lease on this queue: it died, or was
+        // paused, maybe half-way through a device write. The first
+        // operation is then in doubt: the site is read before it is written.
+        let lapsed_elsewhere = self
+            .store
+            .lease_row(&name)?
+            .is_some_and(|(owner, _)| owner != self.leases.owner());
+        let Some(lease) = self.leases.try_take(&name)? else {
             return Ok(Drained::Busy);
         };
+        let mut in_doubt = lapsed_elsewhere;
         let binding = self.bindings.get(camera, site)?;
         let tolerance = self.bindings.camera(camera)?.tolerance;
         loop {
@@ -951,6 +960,7 @@ impl Engine {
                 control: &self.control,
                 started: self.now(),
                 clock: self.clock.as_ref(),
+                in_doubt: std::mem::take(&mut in_doubt),
             };
             // Fencing: still this process's queue, by the store's clock? A
             // process paused past its lease stops here, before the device.

@@ -103,7 +103,9 @@ async fn world_on(
         });
     let policy = HealthPolicy {
         command_timeout: Duration::from_millis(300),
-        control_idle: Duration::from_millis(400),
+        // Long enough that a loaded machine cannot lapse a hold between two
+        // calls the tests expect it to last through; short enough to wait out.
+        control_idle: Duration::from_millis(1500),
         ..HealthPolicy::default()
     };
     let live = Live::new(engine.clone(), policy).expect("live");
@@ -333,7 +335,7 @@ async fn higher_priority_takes_over_and_idle_control_expires() {
         w.call(Method::POST, stop, Some(&ann), None).await.0,
         StatusCode::CONFLICT
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(
         w.call(Method::POST, stop, Some(&ann), None).await.0,
         StatusCode::OK,
@@ -1490,7 +1492,7 @@ async fn preset_work_waits_while_another_operator_steers_the_camera() {
         Some(body),
     );
     // The operator keeps steering for 1.2 s: the work waits, the answer too
-    // (within the wait bound); then the operator's control lapses (400 ms
+    // (within the wait bound); then the operator's control lapses (1.5 s
     // idle in these tests) and the work finishes.
     let steer = async {
         for _ in 0..12 {

@@ -37,6 +37,11 @@ pub trait LeaseStore {
     /// Ends `owner`'s lease `name`; no error when `owner` does not hold it.
     fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError>;
 
+    /// The lease `name`'s owner and expiry as stored, expired or not: a row
+    /// of another owner that has expired is work that process may have left
+    /// half done (it died, or was paused past its lease).
+    fn lease_row(&self, name: &str) -> Result<Option<(String, DateTime<Utc>)>, StoreError>;
+
     /// Every lease not yet expired: (name, owner, expires), sorted by name.
     fn leases(&self) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError>;
 

@@ -243,12 +243,33 @@ fn the_leader_killed_during_a_thousand_operations_over_three_instances_loses_non
     let db = cluster.database().expect("database");
     let dir = temp_dir("instances-kill");
     let (_sim, control, config) = simulator(&dir, db.url());
-    let writes_before = support::preset_writes(&control);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let http = reqwest::Client::new();
 
     let (a, url_a) = instance(&config, &[]);
     let cookie = runtime.block_on(support::login(&http, &url_a));
+    // One add per camera first: the secondary's first write on each camera
+    // learns its token style (a refused numeric token), which is not an
+    // operation applied twice; counting starts after.
+    runtime.block_on(async {
+        for camera in 1..=CAMERAS {
+            let name = format!("warm-{camera}");
+            let outcome = add(
+                &http,
+                std::slice::from_ref(&url_a),
+                0,
+                &cookie,
+                camera,
+                &name,
+                0.95,
+            )
+            .await;
+            assert_eq!(outcome, Outcome::Acknowledged);
+        }
+    });
+    let warm: BTreeSet<_> = (1..=CAMERAS).map(|c| (c, format!("warm-{c}"))).collect();
+    await_on_sites(&control, &warm, Duration::from_secs(30));
+    let writes_before = support::preset_writes(&control);
     runtime.block_on(await_leader(
         &http,
         std::slice::from_ref(&url_a),
@@ -352,6 +373,11 @@ fn the_leader_killed_during_a_thousand_operations_over_three_instances_loses_non
         settled
     );
     assert_eq!(expected.len(), 1000);
+    assert_eq!(
+        writes,
+        [1000, 1000],
+        "one device write per operation and site: none applied twice"
+    );
     assert!(new_epoch > epoch_before, "a new leader has a new epoch");
     assert!(
         takeover <= Duration::from_millis(6500),

@@ -45,6 +45,9 @@ pub struct Hold<'a> {
     pub started: Instant,
     /// The engine's clock.
     pub clock: &'a dyn Clock,
+    /// Another process may have sent this write already (its lease lapsed
+    /// mid-queue): read the site first, and write nothing it holds already.
+    pub in_doubt: bool,
 }
 
 /// Applies `action` to the binding's site. `Ok` means applied and verified.
@@ -75,15 +78,33 @@ pub async fn apply(
             let map = TokenMap::load(store, &binding.camera, &binding.site)?;
             let known = map.mapped(*number).is_some()
                 && renumber_from.is_none_or(|from| from == *number || map.mapped(from).is_some());
-            let held = if known {
+            let held = if known && !hold.in_doubt {
                 Vec::new()
             } else {
                 read_presets(binding, &profile).await?
             };
-            if map.numeric() {
-                slot::numeric_target(&map, &held, intent, &binding.site)?;
+            let target = if map.numeric() {
+                slot::numeric_target(&map, &held, intent, &binding.site)?
             } else {
-                slot::opaque_target(&map, &held, intent, *renumber_from, &binding.site)?;
+                slot::opaque_target(&map, &held, intent, *renumber_from, &binding.site)?
+            };
+            // The site holds this very preset already (a write that landed
+            // before its process died): nothing to move, nothing to write.
+            if let Target::Token(token) = &target
+                && renumber_from.is_none_or(|from| from == *number)
+                && held.iter().any(|p| {
+                    p.token == *token
+                        && p.name.as_deref() == Some(name.as_str())
+                        && p.position
+                            .as_ref()
+                            .and_then(from_vector)
+                            .is_some_and(|at| at.within(position, tolerance))
+                })
+            {
+                store.set_site_token(&binding.camera, &binding.site, *number, token)?;
+                tracing::info!(camera = %binding.camera, site = %binding.site, %token,
+                    "already on the site: an earlier attempt's write landed");
+                return Ok(());
             }
             // Held until the preset is stored: the camera must stay where we put it.
             let camera = hold.camera.hold(*position).await;

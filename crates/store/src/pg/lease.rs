@@ -75,6 +75,25 @@ impl LeaseStore for PgStore {
         })
     }
 
+    fn lease_row(&self, name: &str) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
+        self.read("reading a lease", |client| {
+            let Some(r) = client
+                .query_opt(
+                    "select owner, expires_utc from lease where name = $1",
+                    &[&name],
+                )
+                .context("reading a lease")?
+            else {
+                return Ok(None);
+            };
+            let expires: String = get(&r, 1, "reading a lease")?;
+            Ok(Some((
+                get(&r, 0, "reading a lease")?,
+                parse_utc(&expires, "lease.expires_utc")?,
+            )))
+        })
+    }
+
     fn leases(&self) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError> {
         let sql = format!(
             "select name, owner, expires_utc from lease where expires_utc > {DB_NOW} order by name collate \"C\""

@@ -54,6 +54,17 @@ impl LeaseStore for SqliteStore {
         })
     }
 
+    fn lease_row(&self, name: &str) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
+        let conn = self.conn();
+        let row: Option<(String, String)> = conn
+            .prepare_cached("select owner, expires_utc from lease where name = ?1")
+            .and_then(|mut s| s.query_row([name], |r| Ok((r.get(0)?, r.get(1)?))))
+            .optional()
+            .context("reading a lease")?;
+        row.map(|(owner, expires)| Ok((owner, parse_utc(&expires, "lease.expires_utc")?)))
+            .transpose()
+    }
+
     fn leases(&self) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError> {
         let now = fmt_utc(self.now());
         let conn = self.conn();
