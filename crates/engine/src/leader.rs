@@ -92,13 +92,32 @@ impl Leadership {
                 // The store call blocks (up to its connect timeout when the
                 // database is away); `epoch` steps down meanwhile by itself.
                 let renewing = me.clone();
-                let _ = tokio::task::spawn_blocking(move || renewing.renew_once()).await;
-                // A leader renews every third of its lease; the others ask
-                // every tenth, so one takes over soon after the lead expires.
-                let pause = if me.leads() {
-                    me.0.lease / 3
-                } else {
-                    me.0.lease / 10
+                let mut renewal = tokio::task::spawn_blocking(move || renewing.renew_once());
+                // A renewal blocked on an unreachable store must not delay
+                // the step-down (nor its telling) past half a lease.
+                let deadline = me.0.lock().map(|(_, at)| at + me.0.lease / 2);
+                match deadline {
+                    Some(deadline) => tokio::select! {
+                        _ = &mut renewal => {}
+                        _ = tokio::time::sleep_until(deadline) => {
+                            me.step_down_if_late();
+                            let _ = renewal.await;
+                        }
+                    },
+                    None => {
+                        let _ = renewal.await;
+                    }
+                }
+                // A leader renews every third of its lease, and is woken at
+                // its step-down time should renewals fail until then (so the
+                // step-down is told when it happens); the others ask every
+                // tenth, so one takes over soon after the lead expires.
+                let renewed = me.0.lock().map(|(_, at)| at);
+                let pause = match renewed {
+                    Some(at) => (me.0.lease / 3)
+                        .min((at + me.0.lease / 2).saturating_duration_since(Instant::now()))
+                        .max(Duration::from_millis(10)),
+                    None => me.0.lease / 10,
                 };
                 tokio::time::sleep(pause).await;
             }
@@ -128,6 +147,14 @@ impl Leadership {
                 tracing::warn!(error = %e, "renewing the lead");
             }
         }
+        drop(state);
+        self.step_down_if_late();
+    }
+
+    /// Stops leading once half a lease has passed since the last renewal,
+    /// and tells it.
+    fn step_down_if_late(&self) {
+        let mut state = self.0.lock();
         if let Some((epoch, renewed)) = *state
             && renewed.elapsed() >= self.0.lease / 2
         {
