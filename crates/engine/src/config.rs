@@ -222,24 +222,41 @@ pub struct SiteConfig {
 }
 
 /// How tandem reaches a site's cameras.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SiteKind {
-    /// ONVIF to each camera (or to a VMS's ONVIF bridge): `kind = "onvif"`, the default.
-    #[default]
-    Onvif,
+    /// ONVIF to each camera (or to a VMS's ONVIF bridge): `kind = "onvif"`,
+    /// the default; with how the devices' HTTPS certificates are trusted.
+    Onvif(OnvifSite),
     /// A Milestone XProtect installation through its REST API, presets kept
     /// in the VMS: `kind = "xprotect"`.
     Xprotect(XprotectSite),
+}
+
+impl Default for SiteKind {
+    /// An ONVIF site that accepts any device certificate.
+    fn default() -> Self {
+        SiteKind::Onvif(OnvifSite::default())
+    }
 }
 
 impl SiteKind {
     /// The kind as the configuration and the API spell it.
     pub fn as_str(&self) -> &'static str {
         match self {
-            SiteKind::Onvif => "onvif",
+            SiteKind::Onvif(_) => "onvif",
             SiteKind::Xprotect(_) => "xprotect",
         }
     }
+}
+
+/// How an ONVIF site's devices are reached over HTTPS.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OnvifSite {
+    /// Which certificates its devices may present (`ca_file` or
+    /// `fingerprint` on the site); `None`, the default, accepts any, as
+    /// self-signed devices need. Bindings whose URL is `http://` are not
+    /// concerned.
+    pub device_trust: Option<tandem_onvif::tls::Trust>,
 }
 
 /// Where an XProtect site's management server is and how its certificate is trusted.
@@ -1124,30 +1141,25 @@ impl<'a> Checker<'a> {
         (sites, levels)
     }
 
-    /// The site's kind and, for XProtect, its server and trust; `None`
-    /// when something about them was reported.
+    /// The site's kind, with how its certificates are trusted and, for
+    /// XProtect, its server; `None` when something about them was reported.
     fn check_kind(&mut self, site: &RawSite, subject: Option<&str>) -> Option<SiteKind> {
         let kind = site.kind.as_ref().map(|k| k.get_ref().as_str());
         match kind {
             None | Some("onvif") => {
-                let mut ok = true;
-                for (field, value) in [
-                    ("url", &site.url),
-                    ("ca_file", &site.ca_file),
-                    ("fingerprint", &site.fingerprint),
-                ] {
-                    if let Some(v) = value {
-                        self.report(
-                            v.span(),
-                            subject,
-                            field,
-                            "only an XProtect site (kind = \"xprotect\") has this; an ONVIF site's \
-                             addresses are in each camera's binding",
-                        );
-                        ok = false;
-                    }
+                if let Some(url) = &site.url {
+                    self.report(
+                        url.span(),
+                        subject,
+                        "url",
+                        "only an XProtect site (kind = \"xprotect\") has this; an ONVIF site's \
+                         addresses are in each camera's binding",
+                    );
                 }
-                ok.then_some(SiteKind::Onvif)
+                // Checked even after a stray url, so that both are reported at once.
+                let device_trust = self.check_trust(site, subject);
+                let device_trust = device_trust.filter(|_| site.url.is_none())?;
+                Some(SiteKind::Onvif(OnvifSite { device_trust }))
             }
             Some("xprotect") => {
                 let Some(url) = &site.url else {
@@ -1165,35 +1177,10 @@ impl<'a> Checker<'a> {
                     self.report(url.span(), subject, "url", why);
                     return None;
                 }
-                let trust = match (&site.ca_file, &site.fingerprint) {
-                    (Some(ca), Some(fp)) => {
-                        self.report(
-                            fp.span(),
-                            subject,
-                            "fingerprint",
-                            format!(
-                                "give ca_file or fingerprint, not both (ca_file is on line {})",
-                                self.index.locate(ca.span().start).0
-                            ),
-                        );
-                        return None;
-                    }
-                    (Some(ca), None) => {
-                        let folder = self.file.parent().unwrap_or(Path::new(""));
-                        tandem_xprotect::Trust::CaFile(folder.join(ca.get_ref()))
-                    }
-                    (None, Some(fp)) => match tandem_xprotect::Fingerprint::parse(fp.get_ref()) {
-                        Ok(f) => tandem_xprotect::Trust::Pinned(f),
-                        Err(e) => {
-                            self.report(fp.span(), subject, "fingerprint", e.message().to_string());
-                            return None;
-                        }
-                    },
-                    (None, None) => tandem_xprotect::Trust::PublicRoots,
-                };
+                let trust = self.check_trust(site, subject)?;
                 Some(SiteKind::Xprotect(XprotectSite {
                     url: url.get_ref().trim_end_matches('/').to_string(),
-                    trust,
+                    trust: trust.unwrap_or_default(),
                 }))
             }
             Some(other) => {
@@ -1208,6 +1195,43 @@ impl<'a> Checker<'a> {
                 );
                 None
             }
+        }
+    }
+
+    /// The site's `ca_file` (relative to the configuration's folder) or
+    /// `fingerprint`: `Some(None)` when it has neither, `None` when
+    /// something about them was reported.
+    fn check_trust(
+        &mut self,
+        site: &RawSite,
+        subject: Option<&str>,
+    ) -> Option<Option<tandem_onvif::tls::Trust>> {
+        use tandem_onvif::tls::{Fingerprint, Trust};
+        match (&site.ca_file, &site.fingerprint) {
+            (Some(ca), Some(fp)) => {
+                self.report(
+                    fp.span(),
+                    subject,
+                    "fingerprint",
+                    format!(
+                        "give ca_file or fingerprint, not both (ca_file is on line {})",
+                        self.index.locate(ca.span().start).0
+                    ),
+                );
+                None
+            }
+            (Some(ca), None) => {
+                let folder = self.file.parent().unwrap_or(Path::new(""));
+                Some(Some(Trust::CaFile(folder.join(ca.get_ref()))))
+            }
+            (None, Some(fp)) => match Fingerprint::parse(fp.get_ref()) {
+                Ok(f) => Some(Some(Trust::Pinned(f))),
+                Err(e) => {
+                    self.report(fp.span(), subject, "fingerprint", e.message().to_string());
+                    None
+                }
+            },
+            (None, None) => Some(None),
         }
     }
 
@@ -1312,7 +1336,7 @@ impl<'a> Checker<'a> {
                 let field = |name: &str| format!("bindings.{}.{name}", site.id);
                 // An ONVIF binding names its device; an XProtect one its camera there.
                 let (url, xprotect_camera) = match &site.kind {
-                    SiteKind::Onvif => {
+                    SiteKind::Onvif(_) => {
                         if let Some(u) = &b.onvif_url {
                             self.report(
                                 u.span(),
@@ -1435,11 +1459,11 @@ impl<'a> Checker<'a> {
                 let credentials = self.combine(&[&level, &site_level, defaults], true);
                 let url = match &site.kind {
                     SiteKind::Xprotect(xp) => xp.url.clone(),
-                    SiteKind::Onvif => b_url.get_ref().clone(),
+                    SiteKind::Onvif(_) => b_url.get_ref().clone(),
                 };
                 let onvif_url = match &site.kind {
                     SiteKind::Xprotect(_) => b.onvif_url.as_ref().map(|u| u.get_ref().clone()),
-                    SiteKind::Onvif => None,
+                    SiteKind::Onvif(_) => None,
                 };
                 bindings.push(BindingConfig {
                     site: site.id.clone(),
@@ -2092,7 +2116,7 @@ bindings.secondary = { url = "http://10.0.0.3/onvif/device_service", password = 
         };
         assert_eq!(xp.url, "https://vms-b.example");
         assert!(matches!(xp.trust, tandem_xprotect::Trust::Pinned(_)));
-        assert_eq!(config.primary().kind, SiteKind::Onvif);
+        assert_eq!(config.primary().kind, SiteKind::default());
         let gate = config.cameras[0]
             .binding(&SiteId::from("secondary"))
             .expect("binding");
@@ -2118,6 +2142,81 @@ bindings.secondary = { url = "http://10.0.0.3/onvif/device_service", password = 
             tandem_xprotect::Trust::CaFile(PathBuf::from("conf/certs/ca.pem")),
             "resolved against the configuration's folder"
         );
+    }
+
+    #[test]
+    fn an_onvif_site_trusts_its_devices_by_ca_file_or_fingerprint() {
+        use tandem_onvif::tls::{Fingerprint, Trust};
+        let hex = "9c:ab:32:96:c6:e1:40:c9:ce:07:7d:a6:81:de:dc:c0:9a:9b:bd:92:55:6a:b6:5d:89:ac:f2:60:1c:95:01:ac";
+        let device_trust = |config: &Config, site: &str| match &config
+            .site(&SiteId::from(site))
+            .expect("site")
+            .kind
+        {
+            SiteKind::Onvif(onvif) => onvif.device_trust.clone(),
+            other => panic!("not ONVIF: {other:?}"),
+        };
+        let config = parse(GOOD).expect("valid");
+        assert_eq!(device_trust(&config, "primary"), None, "any certificate");
+
+        let pinned = parse(&edited(
+            "priority = 1\n",
+            &format!("priority = 1\nfingerprint = \"{hex}\"\n"),
+        ))
+        .expect("valid");
+        let expected = Trust::Pinned(Fingerprint::parse(hex).expect("fingerprint"));
+        assert_eq!(device_trust(&pinned, "primary"), Some(expected.clone()));
+        assert_eq!(device_trust(&pinned, "secondary"), None);
+        let topology = crate::sites::Topology::from_config(&pinned, 4);
+        assert_eq!(
+            topology.sites[0].kind,
+            SiteKind::Onvif(OnvifSite {
+                device_trust: Some(expected)
+            }),
+            "the engine's site carries it"
+        );
+
+        let ca = parse(&edited(
+            "priority = 2\n",
+            "priority = 2\nca_file = \"certs/devices.pem\"\n",
+        ))
+        .expect("valid");
+        assert_eq!(
+            device_trust(&ca, "secondary"),
+            Some(Trust::CaFile(PathBuf::from("conf/certs/devices.pem"))),
+            "resolved against the configuration's folder"
+        );
+
+        let both = problems(&edited(
+            "priority = 2\n",
+            &format!("priority = 2\nca_file = \"ca.pem\"\nfingerprint = \"{hex}\"\n"),
+        ));
+        assert_eq!(
+            both,
+            [
+                "conf/tandem.toml:15:15: site \"secondary\": fingerprint: give ca_file or \
+                 fingerprint, not both (ca_file is on line 14)"
+            ]
+        );
+        let bad = problems(&edited(
+            "priority = 2\n",
+            "priority = 2\nfingerprint = \"9c:ab:32\"\n",
+        ));
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert!(
+            bad[0].contains(
+                "site \"secondary\": fingerprint: \"9c:ab:32\" is not a SHA-256 fingerprint"
+            ),
+            "{bad:?}"
+        );
+        // A stray url and a bad fingerprint are both reported at once.
+        let two = problems(&edited(
+            "priority = 2\n",
+            "priority = 2\nurl = \"https://x\"\nfingerprint = \"zz\"\n",
+        ));
+        assert_eq!(two.len(), 2, "{two:?}");
+        assert!(two[0].contains("url: only an XProtect site"), "{two:?}");
+        assert!(two[1].contains("is not a SHA-256 fingerprint"), "{two:?}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! [`PROBE_CONCURRENCY`] at once, so that a large installation is probed in
 //! seconds without opening thousands of connections.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use tandem_onvif::{AuthMode, ClientConfig, Device, Error};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::config::{BindingConfig, Config};
+use crate::config::{BindingConfig, Config, OnvifSite, SiteKind};
 
 /// Most bindings probed at once.
 pub const PROBE_CONCURRENCY: usize = 16;
@@ -104,34 +105,72 @@ impl fmt::Display for Authentication {
     }
 }
 
-/// Probes every binding of `config` over HTTP, in camera then site order.
+/// Probes every binding of `config` over HTTP, in camera then site order;
+/// an ONVIF site's devices trusted over HTTPS as the site says
+/// ([`crate::config::OnvifSite::device_trust`]).
 pub async fn probe(config: &Config) -> Vec<ProbeReport> {
-    match HttpTransport::new() {
-        Ok(transport) => probe_with(config, Arc::new(transport), PROBE_CONCURRENCY).await,
-        Err(e) => {
-            // Without an HTTP client nothing is reachable; say why on every line.
-            let why = format!("cannot start the HTTP client: {e}");
-            targets(config)
-                .into_iter()
-                .map(|t| {
-                    let mut report = ProbeReport::new(&t);
-                    report.error = Some(why.clone());
-                    report
-                })
-                .collect()
-        }
-    }
+    // Without an HTTP client nothing is reachable: why is said on every line.
+    let http = |trust| HttpTransport::with_trust(trust).map(|t| Arc::new(t) as Arc<dyn Transport>);
+    let shared = http(None).map_err(|e| format!("cannot start the HTTP client: {e}"));
+    let by_site: HashMap<SiteId, Result<Arc<dyn Transport>, String>> = config
+        .sites
+        .iter()
+        .filter_map(|site| match &site.kind {
+            SiteKind::Onvif(OnvifSite {
+                device_trust: Some(trust),
+            }) => Some((
+                site.id.clone(),
+                // A CA file that cannot be read says so itself.
+                http(Some(trust)).map_err(|e| e.to_string()),
+            )),
+            _ => None,
+        })
+        .collect();
+    run(
+        config,
+        |site| by_site.get(site).unwrap_or(&shared).clone(),
+        PROBE_CONCURRENCY,
+    )
+    .await
 }
 
-/// [`probe`] through `transport`, at most `concurrency` bindings at once.
+/// [`probe`] through `transport` for every binding, at most `concurrency`
+/// bindings at once.
 pub async fn probe_with(
     config: &Config,
     transport: Arc<dyn Transport>,
     concurrency: usize,
 ) -> Vec<ProbeReport> {
+    run(config, |_| Ok(transport.clone()), concurrency).await
+}
+
+/// Probes every binding through the transport `transport_of` gives its
+/// site, or reports why there is none.
+async fn run(
+    config: &Config,
+    transport_of: impl Fn(&SiteId) -> Result<Arc<dyn Transport>, String>,
+    concurrency: usize,
+) -> Vec<ProbeReport> {
     let client = config.client_config();
-    run_bounded(targets(config), concurrency, move |target| {
-        probe_one(target, transport.clone(), client.clone())
+    let targets = targets(config)
+        .into_iter()
+        .map(|target| {
+            let transport = transport_of(&target.binding.site);
+            (target, transport)
+        })
+        .collect();
+    run_bounded(targets, concurrency, move |(target, transport)| {
+        let client = client.clone();
+        async move {
+            match transport {
+                Ok(transport) => probe_one(target, transport, client).await,
+                Err(why) => {
+                    let mut report = ProbeReport::new(&target);
+                    report.error = Some(why);
+                    report
+                }
+            }
+        }
     })
     .await
 }
@@ -153,7 +192,7 @@ fn targets(config: &Config) -> Vec<Target> {
                 camera: camera.id.clone(),
                 binding: binding.clone(),
                 xprotect: match config.site(&binding.site).map(|s| &s.kind) {
-                    Some(crate::config::SiteKind::Xprotect(xp)) => Some(xp.clone()),
+                    Some(SiteKind::Xprotect(xp)) => Some(xp.clone()),
                     _ => None,
                 },
             })

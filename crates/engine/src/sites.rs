@@ -429,23 +429,33 @@ impl std::fmt::Debug for Bindings {
 }
 
 impl Bindings {
-    /// Builds devices for every binding, sharing one HTTP connection pool.
+    /// Builds devices for every binding, sharing one HTTP connection pool;
+    /// an ONVIF site that says how its devices' certificates are trusted
+    /// ([`crate::config::OnvifSite::device_trust`]) has a pool of its own.
+    /// Fails when such a trust cannot be used (a CA file that cannot be read).
     pub fn new(topology: &Topology) -> Result<Self, EngineError> {
         let shared: Arc<dyn Transport> =
             Arc::new(HttpTransport::new().map_err(|e| EngineError::Internal(e.to_string()))?);
         let observer: Arc<std::sync::OnceLock<Box<CallObserver>>> = Arc::default();
-        let metered: HashMap<SiteId, Arc<dyn Transport>> = topology
-            .sites
-            .iter()
-            .map(|s| {
-                let t: Arc<dyn Transport> = Arc::new(MeteredTransport {
-                    inner: shared.clone(),
+        let mut metered: HashMap<SiteId, Arc<dyn Transport>> = HashMap::new();
+        for s in &topology.sites {
+            let inner = match &s.kind {
+                crate::config::SiteKind::Onvif(crate::config::OnvifSite {
+                    device_trust: Some(trust),
+                }) => Arc::new(HttpTransport::with_trust(Some(trust)).map_err(|e| {
+                    EngineError::Internal(format!("site {}: devices' HTTPS: {e}", s.id))
+                })?),
+                _ => shared.clone(),
+            };
+            metered.insert(
+                s.id.clone(),
+                Arc::new(MeteredTransport {
+                    inner,
                     site: s.id.clone(),
                     observer: observer.clone(),
-                });
-                (s.id.clone(), t)
-            })
-            .collect();
+                }),
+            );
+        }
         let config = ClientConfig {
             timeout: topology.call_timeout,
             ..ClientConfig::default()

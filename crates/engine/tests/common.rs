@@ -46,7 +46,7 @@ pub fn topology(sim: &Simulator, tolerance: f64) -> Topology {
             url: xp.url().to_string(),
             trust: tandem_xprotect::Trust::PublicRoots,
         }),
-        None => SiteKind::Onvif,
+        None => SiteKind::default(),
     };
     let sites = vec![
         SiteSpec {

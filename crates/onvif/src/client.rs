@@ -21,6 +21,7 @@ use crate::auth::{self, AuthMode, Credentials, DigestChallenge};
 use crate::error::{AuthAdvice, Error, Result, WSSE_CLOCK_TOLERANCE};
 use crate::message::{self, Request, ServiceKind};
 use crate::soap::{self, Envelope};
+use crate::tls::{Trust, TrustError};
 use crate::types::{
     DeviceInformation, Preset, Profile, PtzConfiguration, PtzNode, PtzServiceCapabilities,
     PtzStatus, PtzVector, Service, ServiceAddresses,
@@ -86,22 +87,37 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
-    /// A transport with its own connection pool.
+    /// A transport with its own connection pool that accepts any HTTPS
+    /// certificate: [`HttpTransport::with_trust`] with `None`.
     pub fn new() -> Result<Self> {
-        let client = reqwest::Client::builder()
+        Self::with_trust(None).map_err(|e| Error::Transport {
+            url: String::new(),
+            message: e.to_string(),
+        })
+    }
+
+    /// A transport with its own connection pool, trusting HTTPS devices as
+    /// `trust` says. `None` accepts any certificate: device certificates are
+    /// very often self-signed, and the device is identified by its
+    /// configured address and credentials. `Some` verifies as XProtect
+    /// servers are verified (a CA file, a pinned fingerprint, or the public
+    /// roots); a certificate it refuses fails the call with
+    /// [`Error::Certificate`]. Fails when the trust cannot be used (a CA file
+    /// that cannot be read or holds no certificate).
+    pub fn with_trust(trust: Option<&Trust>) -> std::result::Result<Self, TrustError> {
+        let builder = reqwest::Client::builder()
             // Well under the time devices keep idle connections open (often
             // 5 to 15 s), so a request never races a device closing its end;
             // and thousands of cameras do not hold thousands of sockets.
             .pool_idle_timeout(Duration::from_millis(1500))
-            .tcp_nodelay(true)
-            // Device certificates are very often self-signed; the device is
-            // identified by its configured address and credentials.
-            .danger_accept_invalid_certs(true)
+            .tcp_nodelay(true);
+        let builder = match trust {
+            None => builder.danger_accept_invalid_certs(true),
+            Some(trust) => crate::tls::configure(builder, trust)?,
+        };
+        let client = builder
             .build()
-            .map_err(|e| Error::Transport {
-                url: String::new(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| TrustError::new(format!("cannot build the HTTP client: {e}")))?;
         Ok(HttpTransport { client })
     }
 }
@@ -191,6 +207,14 @@ impl Transport for HttpTransport {
 }
 
 fn transport_error(url: &str, e: &reqwest::Error) -> Error {
+    // A certificate the trust refused: the device answered, no retry will
+    // cure it, and the TLS check's words say why.
+    if let Some(problem) = crate::tls::certificate_problem(e) {
+        return Error::Certificate {
+            url: url.to_string(),
+            problem,
+        };
+    }
     // Walk the source chain: "connection refused" sits a few levels down.
     let mut message = e.to_string();
     let mut source = std::error::Error::source(e);

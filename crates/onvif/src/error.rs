@@ -21,6 +21,18 @@ pub enum Error {
         /// What the HTTP stack said.
         message: String,
     },
+    /// The device's HTTPS certificate is not one its site trusts (a CA file
+    /// or a pinned fingerprint; see [`crate::tls`]): refused before anything
+    /// was sent. No retry will cure it.
+    #[error("{url}: the device's certificate is not trusted: {problem}")]
+    Certificate {
+        /// The service address that was called.
+        url: String,
+        /// What is wrong with the certificate, as the TLS check said it
+        /// (such as "the server's certificate (SHA-256 …) is not the
+        /// pinned one (…)").
+        problem: String,
+    },
     /// The device accepted the request but did not answer in time.
     #[error("{url} did not answer within {} ms", .after.as_millis())]
     Timeout {
@@ -80,7 +92,8 @@ impl Error {
             Error::Transport { .. } | Error::Timeout { .. } => true,
             Error::Http { status, .. } => *status >= 500 || *status == 429,
             Error::Fault(fault) => fault.is("MovingPTZ"),
-            Error::Unauthorized { .. }
+            Error::Certificate { .. }
+            | Error::Unauthorized { .. }
             | Error::TooLarge { .. }
             | Error::Malformed(_)
             | Error::NoService(_) => false,
@@ -102,6 +115,12 @@ impl Error {
             }
             Error::Timeout { after, .. } => {
                 format!("did not answer within {} ms", after.as_millis())
+            }
+            Error::Certificate { problem, .. } => {
+                format!(
+                    "presented a certificate that is not trusted ({})",
+                    without_addresses(problem)
+                )
             }
             Error::Fault(fault) => format!("device fault: {fault}"),
             Error::Unauthorized { advice, .. } => {
@@ -409,6 +428,11 @@ mod summary_tests {
                 limit: 4096,
             },
             Error::Malformed(format!("unexpected element at {url}")),
+            Error::Certificate {
+                url: url.into(),
+                problem: "the server's certificate (SHA-256 9C:AB) is not the pinned one (07:07)"
+                    .into(),
+            },
         ];
         let malformed = Error::Malformed(format!("GetPresets at {url}: XML: expected '>'"));
         assert_eq!(
@@ -416,6 +440,13 @@ mod summary_tests {
             "sent an answer that is not valid ONVIF (GetPresets at the device: XML: expected '>')",
             "the reason stays, the address goes"
         );
+        let refused = &cases[cases.len() - 1];
+        assert_eq!(
+            refused.summary(),
+            "presented a certificate that is not trusted (the server's certificate (SHA-256 \
+             9C:AB) is not the pinned one (07:07))"
+        );
+        assert!(!refused.is_retryable() && !refused.is_unreachable());
         for e in cases {
             let summary = e.summary();
             for leak in ["127.0.0.1", "11164", "http://", "os error", "/onvif/"] {

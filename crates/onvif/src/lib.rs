@@ -8,6 +8,9 @@
 //!   service addresses, authentication mode, timeouts and size cap. It owns how
 //!   tandem authenticates: the offset read on first contact and again on a
 //!   refusal, the mode that worked ([`Learned`], which the engine keeps).
+//! - [`tls`]: which certificates an HTTPS server may present (public roots,
+//!   a CA file, or one pinned certificate), for devices, XProtect servers and
+//!   the CLI alike.
 //! - [`Error`]: one error type that knows whether a failure is retryable.
 //!
 //! **Architecture invariant:** nothing here knows about presets numbers, sites or
@@ -20,6 +23,8 @@ mod error;
 pub mod message;
 pub mod ns;
 pub mod soap;
+#[cfg(feature = "client")]
+pub mod tls;
 pub mod types;
 pub mod xml;
 

@@ -1,10 +1,11 @@
-//! The HTTP side of one camera on one site: a loopback listener serving the
-//! standard ONVIF paths (`/onvif/device_service`, `media_service`,
-//! `media2_service`, `ptz_service`) and `/onvif/snapshot.jpg`, with the site's
-//! faults applied before anything else: down closes the listener (connection
-//! refused) and drops open connections; hang never answers; latency delays;
-//! a failure rate drops connections without an answer. A `hostile` camera's
-//! SOAP answers are mangled last (see [`crate::hostile`]).
+//! The HTTP side of one camera on one site: a loopback listener (HTTPS under
+//! `Simulator::start_https`) serving the standard ONVIF paths
+//! (`/onvif/device_service`, `media_service`, `media2_service`,
+//! `ptz_service`) and `/onvif/snapshot.jpg`, with the site's faults applied
+//! before anything else: down closes the listener (connection refused) and
+//! drops open connections; hang never answers; latency delays; a failure
+//! rate drops connections without an answer. A `hostile` camera's SOAP
+//! answers are mangled last (see [`crate::hostile`]).
 
 use std::convert::Infallible;
 use std::io;
@@ -38,11 +39,13 @@ const CREATED_WINDOW_S: i64 = 30;
 /// Answers are whole, except a hostile camera's oversized ones, which stream.
 type Body = BoxBody<Bytes, Infallible>;
 
-/// Serves one camera of one site until `shutdown` turns true.
+/// Serves one camera of one site until `shutdown` turns true; over TLS
+/// when `tls` is given.
 pub(crate) async fn serve(
     site: Arc<Site>,
     camera: usize,
     listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let Ok(address) = listener.local_addr() else {
@@ -63,7 +66,13 @@ pub(crate) async fn serve(
             changed = faults.changed() => if changed.is_err() { return },
             accepted = accept(listener.as_ref()) => {
                 if let Ok((stream, _)) = accepted {
-                    tokio::spawn(connection(site.clone(), camera, stream, shutdown.clone()));
+                    tokio::spawn(connection(
+                        site.clone(),
+                        camera,
+                        stream,
+                        tls.clone(),
+                        shutdown.clone(),
+                    ));
                 }
             }
         }
@@ -95,9 +104,31 @@ async fn connection(
     site: Arc<Site>,
     camera: usize,
     stream: TcpStream,
-    mut shutdown: watch::Receiver<bool>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    match tls {
+        None => serve_connection(site, camera, stream, shutdown).await,
+        Some(acceptor) => {
+            // A failed handshake (a client that refused the certificate)
+            // ends this connection only; a silent client is not waited for.
+            if let Ok(Ok(stream)) = tokio::time::timeout(IDLE_CLOSE, acceptor.accept(stream)).await
+            {
+                serve_connection(site, camera, stream, shutdown).await;
+            }
+        }
+    }
+}
+
+async fn serve_connection<S>(
+    site: Arc<Site>,
+    camera: usize,
+    stream: S,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let mut faults = site.subscribe();
     let service_site = site.clone();
     let service =

@@ -7,7 +7,7 @@
 //! - [`quirks`]: vendor quirk profiles per site or camera.
 //! - [`presets`]: one site's preset table with its quirks.
 //! - [`device`]: the ONVIF behaviour: request in, answer or fault out.
-//! - [`endpoint`]: loopback HTTP per camera and site, with fault injection.
+//! - [`endpoint`]: loopback HTTP (or HTTPS) per camera and site, with fault injection.
 //! - [`hostile`]: the mangled answers of `hostile` cameras.
 //! - [`control`]: the HTTP JSON control API.
 //! - [`seed`]: seeding presets, including deliberate differences.
@@ -126,6 +126,26 @@ impl Simulator {
     /// Binds every endpoint and the control API on loopback, seeds presets and
     /// starts serving.
     pub async fn start(config: SimConfig) -> anyhow::Result<Arc<Simulator>> {
+        Self::start_with(config, None).await
+    }
+
+    /// [`Simulator::start`] with every ONVIF endpoint over HTTPS, presenting
+    /// the PEM certificate chain `cert_pem` with its PEM private key
+    /// `key_pem` (the addresses given out say `https://`). The control API
+    /// and XProtect sites stay on HTTP.
+    pub async fn start_https(
+        config: SimConfig,
+        cert_pem: &[u8],
+        key_pem: &[u8],
+    ) -> anyhow::Result<Arc<Simulator>> {
+        let acceptor = tls_acceptor(cert_pem, key_pem)?;
+        Self::start_with(config, Some(acceptor)).await
+    }
+
+    async fn start_with(
+        config: SimConfig,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> anyhow::Result<Arc<Simulator>> {
         anyhow::ensure!(config.sites >= 1, "at least one site is needed");
         anyhow::ensure!(config.cameras >= 1, "at least one camera is needed");
         // Thousands of listeners need thousands of descriptors.
@@ -158,6 +178,9 @@ impl Simulator {
                 .collect();
             let credentials = Credentials::new(config.username.clone(), config.password.clone());
             let site = Arc::new(Site::new(number, name, credentials, world.clone(), quirks));
+            if tls.is_some() {
+                site.use_https();
+            }
             let mut site_seeds = seeds.clone();
             let mut removed = Vec::new();
             if config.drift && number == config.sites && config.sites > 1 {
@@ -232,7 +255,13 @@ impl Simulator {
             xprotect: xp_sites,
         });
         for (site, camera, listener) in listeners {
-            tokio::spawn(endpoint::serve(site, camera, listener, shutdown_rx.clone()));
+            tokio::spawn(endpoint::serve(
+                site,
+                camera,
+                listener,
+                tls.clone(),
+                shutdown_rx.clone(),
+            ));
         }
         let app = control::router(sim.clone());
         let mut stop = shutdown_rx.clone();
@@ -301,6 +330,25 @@ impl Simulator {
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
     }
+}
+
+/// A TLS acceptor presenting the PEM certificate chain `cert_pem` with its
+/// PEM private key `key_pem`, on reqwest's provider (ring).
+pub(crate) fn tls_acceptor(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_slice_iter(cert_pem).collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem)?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 /// Picks free loopback ports below the kernel's ephemeral range.

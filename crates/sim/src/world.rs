@@ -4,7 +4,7 @@
 //! same camera), while each site keeps its own preset table, home position,
 //! quirks and faults per camera, as two video-management systems would.
 
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -276,6 +276,9 @@ pub struct Site {
     /// Requests seen, by kind, on every camera: what tests read to count
     /// round trips (see [`Requests`]).
     requests: RequestCounters,
+    /// Whether the endpoints speak HTTPS (`Simulator::start_https`): the
+    /// addresses the site gives out say `https://` then.
+    https: AtomicBool,
 }
 
 /// How many requests of each kind a site has answered, on all its cameras.
@@ -343,7 +346,13 @@ impl Site {
             preset_removals: AtomicUsize::new(0),
             command_calls: AtomicUsize::new(0),
             requests: RequestCounters::default(),
+            https: AtomicBool::new(false),
         }
+    }
+
+    /// Gives out `https://` addresses from now on: its endpoints serve TLS.
+    pub(crate) fn use_https(&self) {
+        self.https.store(true, Ordering::Relaxed);
     }
 
     /// How many `SetPreset` and `RemovePreset` requests this site has answered.
@@ -434,6 +443,11 @@ impl Site {
 
     /// The URL of `path` under this camera's `/onvif/`.
     pub fn url(&self, camera: &CameraOnSite, path: &str) -> String {
-        format!("http://127.0.0.1:{}/onvif/{path}", camera.port())
+        let scheme = if self.https.load(Ordering::Relaxed) {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}/onvif/{path}", camera.port())
     }
 }

@@ -302,17 +302,7 @@ impl XpSite {
         cert_pem: &[u8],
         key_pem: &[u8],
     ) -> anyhow::Result<Arc<XpSite>> {
-        use rustls::pki_types::pem::PemObject as _;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let chain = CertificateDer::pem_slice_iter(cert_pem).collect::<Result<Vec<_>, _>>()?;
-        let key = PrivateKeyDer::from_pem_slice(key_pem)?;
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let acceptor = crate::tls_acceptor(cert_pem, key_pem)?;
         Self::start_with(world, site, username, password, knobs, Some(acceptor)).await
     }
 

@@ -32,6 +32,14 @@ pub enum Error {
     Protocol(String),
 }
 
+impl From<crate::tls::TrustError> for Error {
+    /// A trust that cannot be used (a CA file that cannot be read): refused
+    /// for good.
+    fn from(e: crate::tls::TrustError) -> Self {
+        Error::Refused(e.message().to_string())
+    }
+}
+
 impl Error {
     /// Whether the same request may succeed later without anyone changing anything.
     pub fn is_retryable(&self) -> bool {
