@@ -11,12 +11,12 @@
 //! take over, whatever any wall clock says. A new leader's epoch is the old
 //! one plus one, which the store's fencing checks compare.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tandem_store::Store;
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 /// How long the lead lasts without renewal, by default: the longest the
 /// background duties pause when the leader dies.
@@ -83,45 +83,55 @@ impl Leadership {
     }
 
     /// Asks for the lead once now, then every third of a lease while leading
-    /// (every tenth while not), until the
-    /// handle is aborted (then the lead is given up: see [`Leadership::resign`]).
-    pub fn spawn(&self) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
-        tokio::spawn(async move {
-            loop {
-                // The store call blocks (up to its connect timeout when the
-                // database is away); `epoch` steps down meanwhile by itself.
-                let renewing = me.clone();
-                let mut renewal = tokio::task::spawn_blocking(move || renewing.renew_once());
-                // A renewal blocked on an unreachable store must not delay
-                // the step-down (nor its telling) past half a lease.
-                let deadline = me.0.lock().map(|(_, at)| at + me.0.lease / 2);
-                match deadline {
-                    Some(deadline) => tokio::select! {
-                        _ = &mut renewal => {}
-                        _ = tokio::time::sleep_until(deadline) => {
-                            me.step_down_if_late();
-                            let _ = renewal.await;
-                        }
-                    },
-                    None => {
-                        let _ = renewal.await;
-                    }
+    /// (every tenth while not), until the returned [`Renewal`] is dropped
+    /// (then see [`Leadership::resign`]).
+    ///
+    /// Two threads of their own, not tasks: the renewal blocks on the store
+    /// (up to its connect timeout while the database is away), and the
+    /// step-down must happen, and be told, at half a lease whatever else
+    /// blocks, the async workers included; the other watches that deadline.
+    pub fn spawn(&self) -> Renewal {
+        let stop = Arc::new(AtomicBool::new(false));
+        let renewer = {
+            let (me, stop) = (self.clone(), stop.clone());
+            move || {
+                while !stop.load(Ordering::Relaxed) {
+                    me.renew_once();
+                    // A leader renews every third of its lease; the others
+                    // ask every tenth, so one takes over soon after the
+                    // lead expires.
+                    let pause = if me.leads() {
+                        me.0.lease / 3
+                    } else {
+                        me.0.lease / 10
+                    };
+                    sleep_unless(&stop, pause);
                 }
-                // A leader renews every third of its lease, and is woken at
-                // its step-down time should renewals fail until then (so the
-                // step-down is told when it happens); the others ask every
-                // tenth, so one takes over soon after the lead expires.
-                let renewed = me.0.lock().map(|(_, at)| at);
-                let pause = match renewed {
-                    Some(at) => (me.0.lease / 3)
-                        .min((at + me.0.lease / 2).saturating_duration_since(Instant::now()))
-                        .max(Duration::from_millis(10)),
-                    None => me.0.lease / 10,
-                };
-                tokio::time::sleep(pause).await;
             }
-        })
+        };
+        let watchdog = {
+            let (me, stop) = (self.clone(), stop.clone());
+            move || {
+                while !stop.load(Ordering::Relaxed) {
+                    me.step_down_if_late();
+                    let deadline = me.0.lock().map(|(_, at)| at + me.0.lease / 2);
+                    let pause = deadline
+                        .map(|d| d.saturating_duration_since(Instant::now()))
+                        .unwrap_or(me.0.lease / 10)
+                        .clamp(Duration::from_millis(5), me.0.lease / 10);
+                    sleep_unless(&stop, pause);
+                }
+            }
+        };
+        for (name, work) in [
+            ("tandem-lead", Box::new(renewer) as Box<dyn FnOnce() + Send>),
+            ("tandem-lead-watch", Box::new(watchdog)),
+        ] {
+            if let Err(e) = std::thread::Builder::new().name(name.into()).spawn(work) {
+                tracing::error!(error = %e, "cannot start {name}: this instance will not lead");
+            }
+        }
+        Renewal { stop }
     }
 
     /// One attempt to take or renew the lead, and the step-down check.
@@ -187,5 +197,30 @@ impl Leadership {
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<(u64, Instant)>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The renewal of the lead [`Leadership::spawn`] started; it stops (within
+/// a tenth of a lease) when this is dropped.
+#[derive(Debug)]
+pub struct Renewal {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Renewal {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Sleeps `pause`, in short steps, unless `stop` is set meanwhile.
+fn sleep_unless(stop: &AtomicBool, pause: Duration) {
+    let until = Instant::now() + pause;
+    while !stop.load(Ordering::Relaxed) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
     }
 }

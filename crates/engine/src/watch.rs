@@ -83,7 +83,7 @@ impl Engine {
         // Given up on every way out of this function (a stop, or the task
         // aborted): another instance need not wait for the lead to expire.
         let _resign = scopeguard(move || {
-            renewal.abort();
+            drop(renewal);
             leadership.resign();
         });
         let leadership = self.leadership().clone();

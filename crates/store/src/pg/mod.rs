@@ -56,8 +56,10 @@ const MIGRATE_LOCK: i64 = WRITE_LOCK + 1;
 /// Connections (and threads) per process: the engine's calls are short, and
 /// the server runs at most a few at once.
 const POOL_SIZE: u32 = 8;
-/// How long a call waits for a connection before failing as unavailable.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a call waits for a connection before failing as unavailable:
+/// short, since callers (async request handlers among them) block meanwhile;
+/// a database that is away answers 503 soon rather than late.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The schema, one step per version; version 1 is the SQLite store's v8.
 /// Released steps never change.
