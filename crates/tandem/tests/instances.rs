@@ -63,6 +63,9 @@ fn instance_logged(config: &Path, extra: &[&str]) -> (Guard, String, PathBuf) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let log = config.with_file_name(format!("serve-{n}.log"));
+    LOGS.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(log.clone());
     let mut serve = tandem()
         .arg("serve")
         .arg("-c")
@@ -81,6 +84,26 @@ fn instance_logged(config: &Path, extra: &[&str]) -> (Guard, String, PathBuf) {
             .map(str::to_string)
     });
     (Guard(serve), url, log)
+}
+
+/// Every instance's log, for [`errors_logged`].
+static LOGS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// The ERROR lines the instances of this test process logged: what a
+/// failing assertion shows beside the answer it did not expect.
+fn errors_logged() -> String {
+    let logs = LOGS.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    logs.iter()
+        .flat_map(|log| {
+            std::fs::read_to_string(log)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("ERROR"))
+                .map(|l| format!("{}: {l}", log.display()))
+                .collect::<Vec<_>>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The instance's answer about the lead, or `None` when it does not answer.
@@ -182,7 +205,8 @@ async fn add(
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             _ => panic!(
-                "{name} on {url}: {status} {text} (the instances' logs: serve-N.log beside the configuration)"
+                "{name} on {url}: {status} {text}\nthe instances logged:\n{}",
+                errors_logged()
             ),
         }
     }
