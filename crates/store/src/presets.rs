@@ -103,6 +103,8 @@ pub trait PresetStore {
     /// A value that changes whenever the store is written, by this process or
     /// another: what was read from the store is still current while it stays
     /// the same (the service caches who a token or session is by it).
+    /// Volatile bookkeeping (leases, the leader, pictures, learned bindings)
+    /// may be left out: nothing cached by the stamp depends on it.
     fn change_stamp(&self) -> Result<(i64, i64), StoreError>;
 
     /// Forgets the site's token for `number`; no error when there is none.

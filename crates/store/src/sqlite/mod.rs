@@ -51,6 +51,11 @@ const STATEMENT_CACHE: usize = 256;
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     clock: Arc<dyn Clock>,
+    /// Rows changed by volatile writes (leases, the leader, pictures,
+    /// learned bindings, adopted tokens): left out of the change stamp, which
+    /// what is cached by it (who a session is) does not depend on. The
+    /// leader's renewal alone would otherwise empty that cache every 2 s.
+    volatile_changes: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -121,6 +126,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             clock: clock::system(),
+            volatile_changes: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -170,6 +176,7 @@ impl SqliteStore {
         let mut conn = self.conn();
         conn.pragma_update(None, "synchronous", "NORMAL")
             .context("relaxing synchronous for a volatile write")?;
+        let before = conn.total_changes();
         let out = (|| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -178,6 +185,11 @@ impl SqliteStore {
             tx.commit().context(&format!("committing {what}"))?;
             Ok(out)
         })();
+        // Counted whether it committed or not: total_changes counts both.
+        self.volatile_changes.fetch_add(
+            conn.total_changes().saturating_sub(before),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         // Back to FULL whatever happened: every other commit is an acknowledgement.
         conn.pragma_update(None, "synchronous", "FULL")
             .context("restoring synchronous = FULL")?;

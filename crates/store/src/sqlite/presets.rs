@@ -466,11 +466,17 @@ impl PresetStore for SqliteStore {
 
     fn change_stamp(&self) -> Result<(i64, i64), StoreError> {
         // total_changes(): rows written through this connection (the service's
-        // only one); data_version: changes when another connection commits.
+        // only one), less those of volatile writes; data_version: changes
+        // when another connection commits.
         let conn = self.conn();
-        conn.prepare_cached("select total_changes(), data_version from pragma_data_version")
+        let (total, version): (i64, i64) = conn
+            .prepare_cached("select total_changes(), data_version from pragma_data_version")
             .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
-            .context("reading the change stamp")
+            .context("reading the change stamp")?;
+        let volatile = self
+            .volatile_changes
+            .load(std::sync::atomic::Ordering::Relaxed);
+        Ok((total.wrapping_sub(volatile as i64), version))
     }
 
     fn set_site_tokens(
