@@ -213,6 +213,48 @@ async fn add(
     unreachable!()
 }
 
+/// Adds `count` presets named `{prefix}-{i}`, spread over the cameras and,
+/// round-robin, over `urls`, `in_flight` at a time; counts each
+/// acknowledgement in `acknowledged` as it comes (what the failure the test
+/// injects waits for). Answers each add's (camera, name) and outcome.
+#[allow(clippy::too_many_arguments)]
+async fn burst(
+    http: &reqwest::Client,
+    urls: &[String],
+    cookie: &str,
+    prefix: &str,
+    count: usize,
+    in_flight: usize,
+    acknowledged: &Arc<AtomicUsize>,
+) -> Vec<((usize, String), Outcome)> {
+    let gate = Arc::new(tokio::sync::Semaphore::new(in_flight));
+    let per_camera = count.div_ceil(CAMERAS).max(1) as f64;
+    let mut work = tokio::task::JoinSet::new();
+    for i in 0..count {
+        let permit = gate.clone().acquire_owned().await.expect("permit");
+        let (http, urls, cookie, acknowledged) = (
+            http.clone(),
+            urls.to_vec(),
+            cookie.to_string(),
+            acknowledged.clone(),
+        );
+        let name = format!("{prefix}-{i}");
+        work.spawn(async move {
+            let camera = 1 + i % CAMERAS;
+            let pan = -0.9 + 1.8 * (i / CAMERAS) as f64 / per_camera;
+            let outcome = add(&http, &urls, i % urls.len(), &cookie, camera, &name, pan).await;
+            acknowledged.fetch_add(1, Ordering::Relaxed);
+            drop(permit);
+            ((camera, name), outcome)
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(done) = work.join_next().await {
+        outcomes.push(done.expect("add task"));
+    }
+    outcomes
+}
+
 /// Each camera's preset names on `site`, counted: a name held twice is a
 /// preset applied twice.
 fn names_on(control: &str, site: usize) -> BTreeMap<(usize, String), usize> {
@@ -323,14 +365,12 @@ fn the_leader_killed_during_a_thousand_operations_over_three_instances_loses_non
 
     let leader = Arc::new(Mutex::new(Some(a)));
     let acknowledged = Arc::new(AtomicUsize::new(0));
-    let killed_at: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
     let (outcomes, takeover) = runtime.block_on(async {
         // The killer: SIGKILL to the leader once 300 operations are
         // acknowledged; then it watches the others until one leads.
         let killer = {
             let leader = leader.clone();
             let acknowledged = acknowledged.clone();
-            let killed_at = killed_at.clone();
             let (http, others, cookie) = (http.clone(), urls[1..].to_vec(), cookie.clone());
             tokio::spawn(async move {
                 while acknowledged.load(Ordering::Relaxed) < 300 {
@@ -340,34 +380,10 @@ fn the_leader_killed_during_a_thousand_operations_over_three_instances_loses_non
                     let _ = guard.0.kill();
                     let _ = guard.0.wait();
                 }
-                *killed_at.lock().expect("time") = Some(Instant::now());
                 await_leader(&http, &others, &cookie, Duration::from_secs(30)).await
             })
         };
-        let gate = Arc::new(tokio::sync::Semaphore::new(24));
-        let mut work = tokio::task::JoinSet::new();
-        for i in 0..1000usize {
-            let permit = gate.clone().acquire_owned().await.expect("permit");
-            let (http, urls, cookie, acknowledged) = (
-                http.clone(),
-                urls.clone(),
-                cookie.clone(),
-                acknowledged.clone(),
-            );
-            work.spawn(async move {
-                let camera = 1 + i % CAMERAS;
-                let name = format!("op-{i}");
-                let pan = -0.9 + 1.8 * (i / CAMERAS) as f64 / 100.0;
-                let outcome = add(&http, &urls, i % 3, &cookie, camera, &name, pan).await;
-                acknowledged.fetch_add(1, Ordering::Relaxed);
-                drop(permit);
-                ((camera, name), outcome)
-            });
-        }
-        let mut outcomes = Vec::new();
-        while let Some(done) = work.join_next().await {
-            outcomes.push(done.expect("add task"));
-        }
+        let outcomes = burst(&http, &urls, &cookie, "op", 1000, 24, &acknowledged).await;
         let (_, takeover) = killer.await.expect("killer");
         (outcomes, takeover)
     });
@@ -663,30 +679,7 @@ fn postgresql_stopped_and_started_mid_run_loses_nothing_acknowledged() {
                 *outage.lock().expect("outage") = Some(start.elapsed());
             })
         };
-        let gate = Arc::new(tokio::sync::Semaphore::new(12));
-        let mut work = tokio::task::JoinSet::new();
-        for i in 0..300usize {
-            let permit = gate.clone().acquire_owned().await.expect("permit");
-            let (http, urls, cookie, acknowledged) = (
-                http.clone(),
-                urls.clone(),
-                cookie.clone(),
-                acknowledged.clone(),
-            );
-            work.spawn(async move {
-                let camera = 1 + i % CAMERAS;
-                let name = format!("rs-{i}");
-                let pan = -0.9 + 1.8 * (i / CAMERAS) as f64 / 40.0;
-                let outcome = add(&http, &urls, i % 3, &cookie, camera, &name, pan).await;
-                acknowledged.fetch_add(1, Ordering::Relaxed);
-                drop(permit);
-                ((camera, name), outcome)
-            });
-        }
-        let mut outcomes = Vec::new();
-        while let Some(done) = work.join_next().await {
-            outcomes.push(done.expect("add task"));
-        }
+        let outcomes = burst(&http, &urls, &cookie, "rs", 300, 12, &acknowledged).await;
         restarter.await.expect("restarter");
         outcomes
     });
