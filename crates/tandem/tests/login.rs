@@ -350,18 +350,7 @@ async fn the_users_command_manages_users_locally_and_through_the_service() {
     let (_service, url) = service(&config);
     let http = client_from(1);
     let cookie = login(&http, &url).await;
-    let token: Value = http
-        .post(format!("{url}/api/v1/tokens"))
-        .header("cookie", &cookie)
-        .header("origin", support::origin(&url))
-        .json(&json!({ "label": "cli" }))
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    let token = token["secret"].as_str().expect("secret").to_string();
+    let token = support::api_token(&http, &url, &cookie, "cli").await;
     let server = Some((url.as_str(), token.as_str()));
 
     let (code, out) = users_command(

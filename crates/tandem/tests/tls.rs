@@ -8,7 +8,7 @@ mod support;
 use std::path::Path;
 use std::process::Stdio;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use support::{ADMIN_PASSWORD, Guard, tandem, temp_dir};
 
 /// `tandem serve --tls-self-signed`; answers the guard, its https URL and the
@@ -101,18 +101,7 @@ async fn the_service_speaks_https_and_the_cli_trusts_only_the_pinned_certificate
         .next()
         .expect("name=value")
         .to_string();
-    let token: Value = http
-        .post(format!("{url}/api/v1/tokens"))
-        .header("cookie", &cookie)
-        .header("origin", support::origin(&url))
-        .json(&json!({ "label": "cli over https" }))
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    let token = token["secret"].as_str().expect("secret").to_string();
+    let token = support::api_token(&http, &url, &cookie, "cli over https").await;
 
     // The CLI with the printed fingerprint.
     let (code, out) = list_through(

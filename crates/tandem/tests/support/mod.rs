@@ -218,6 +218,21 @@ pub fn origin(url: &str) -> String {
     url.split('/').take(3).collect::<Vec<_>>().join("/")
 }
 
+/// Creates an API token labelled `label` with the session `cookie`; answers its secret.
+pub async fn api_token(http: &reqwest::Client, url: &str, cookie: &str, label: &str) -> String {
+    let created = http
+        .post(format!("{url}/api/v1/tokens"))
+        .header("cookie", cookie)
+        .header("origin", origin(url))
+        .json(&serde_json::json!({ "label": label }))
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(created.status().as_u16(), 201, "a token is issued");
+    let body: Value = created.json().await.expect("token JSON");
+    body["secret"].as_str().expect("the secret").to_string()
+}
+
 /// Logs in to the service at `url` as the first admin; answers the session
 /// cookie (`name=value`) to send with each request.
 pub async fn login(http: &reqwest::Client, url: &str) -> String {
